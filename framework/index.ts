@@ -1,0 +1,57 @@
+// The public API of 'annals'. Each line is an API decision: named re-exports only, grouped by concept.
+
+// Errors
+/** The base error class, its stable codes, and the errors users catch or throw. */
+export {
+  AnnalsError,
+  DomainError,
+  BadInputError,
+  ConcurrencyConflictError,
+  ConsistencyTimeoutError,
+  StoredEventError,
+  StreamDeletedError,
+  StoreUnavailableError,
+  errorCodes,
+  isAnnalsError,
+  type ErrorCode,
+} from './errors.ts'
+
+// Aggregates
+/** Declares an aggregate from zod schemas: state, events, commands (decide) and evolve. */
+export {
+  defineAggregate,
+  type AggregateDefinition,
+  type AnyAggregate,
+  type DecideContext,
+  type DomainEvent,
+  type EmittedEvent,
+} from './aggregate/define-aggregate.ts'
+/** Declares an event whose stored shapes are upcast to the current schema when read. */
+export { versionedEvent } from './aggregate/versioned-event.ts'
+
+// Ports
+/** The event-store port and its types; adapters implement it. */
+export type {
+  EventStore,
+  EventToAppend,
+  RecordedEvent,
+  AppendResult,
+  ExpectedRevision,
+  SubscriptionMessage,
+  StreamMetadata,
+} from './event-store/event-store.ts'
+/** The command-bus port: how commands are sent, locally or to the owning replica. */
+export type { CommandBus, CommandEnvelope, CommandResult, AppendedEvent } from './command/command-bus.ts'
+/** The read-model port the gateway consumes and annals/projections implements. */
+export type {
+  ReadModelSource,
+  ListQuery,
+  Page,
+  RowChange,
+  FieldFilter,
+  OrderBy,
+  ProjectionStatus,
+  ProjectionState,
+} from './read-model/read-model-source.ts'
+/** How projections and reactors plug into the server without the framework importing them. */
+export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/read-side.ts'
