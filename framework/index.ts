@@ -29,6 +29,14 @@ export {
 /** Declares an event whose stored shapes are upcast to the current schema when read. */
 export { versionedEvent } from './aggregate/versioned-event.ts'
 
+// Stores
+/** An event store held in memory that behaves as EventStoreDB does: for unit tests that need no server. */
+export {
+  createInMemoryEventStore,
+  type InMemoryEventStore,
+  type InMemoryEventStoreOptions,
+} from './event-store/in-memory-event-store.ts'
+
 // Ports
 /** The event-store port and its types; adapters implement it. */
 export type {
