@@ -36,6 +36,11 @@ export {
   type InMemoryEventStore,
   type InMemoryEventStoreOptions,
 } from './event-store/in-memory-event-store.ts'
+/** The event store over EventStoreDB, KurrentDB or the devstore, through @eventstore/db-client. */
+export {
+  createEventStoreDbStore,
+  type EventStoreDbConnection,
+} from './event-store/eventstoredb-event-store.ts'
 
 // Ports
 /** The event-store port and its types; adapters implement it. */
