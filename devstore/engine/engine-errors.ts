@@ -1,0 +1,49 @@
+/**
+ * Errors the engine throws. The devstore depends on nothing of ours, so these stand alone; each carries a
+ * stable `code` the gRPC layer maps to a status (InvalidPositionError -> INVALID_ARGUMENT, the others ->
+ * UNAVAILABLE or INTERNAL).
+ */
+export class EngineError extends Error {
+  override readonly name: string = 'EngineError'
+  constructor(
+    readonly code: 'INVALID_POSITION' | 'DATA_DIR_LOCKED' | 'ENGINE_CLOSED' | 'ENGINE_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** A `$all` position that is neither an event's position nor the end of the log. */
+export class InvalidPositionError extends EngineError {
+  override readonly name = 'InvalidPositionError'
+  constructor(readonly position: bigint) {
+    super('INVALID_POSITION', `Position ${position} is not the position of an event in $all`)
+  }
+}
+
+/** Another live process holds the data directory's lock file. */
+export class DataDirLockedError extends EngineError {
+  override readonly name = 'DataDirLockedError'
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super('DATA_DIR_LOCKED', `The devstore data directory ${dataDir} is locked by process ${pid}`)
+  }
+}
+
+export class EngineClosedError extends EngineError {
+  override readonly name = 'EngineClosedError'
+  constructor() {
+    super('ENGINE_CLOSED', 'The devstore engine is closed')
+  }
+}
+
+/** A write or fsync failed: the engine refuses further work rather than guess what reached the disk. */
+export class EngineFailedError extends EngineError {
+  override readonly name = 'EngineFailedError'
+  constructor(cause: unknown) {
+    super('ENGINE_FAILED', 'The devstore log could not be written; reopen the engine to recover', { cause })
+  }
+}
