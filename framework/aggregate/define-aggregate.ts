@@ -45,25 +45,25 @@ export interface CommandDefinition<TState, TEvents extends EventMap, TInput exte
 
 export interface AggregateConfig<
   TName extends string,
-  TStateSchema extends z.ZodType,
+  TState,
   TEvents extends EventMap,
   TCommands extends Record<string, z.ZodType>,
 > {
   /** The aggregate's type name; its streams are `${name}-${id}`. */
   readonly name: TName
   readonly description?: string
-  readonly state: TStateSchema
-  readonly initialState: z.output<TStateSchema> | ((id: string) => z.output<TStateSchema>)
+  readonly state: z.ZodType<TState>
+  readonly initialState: NoInfer<TState> | ((id: string) => NoInfer<TState>)
   readonly events: TEvents
   readonly commands: {
-    readonly [K in keyof TCommands]: CommandDefinition<z.output<TStateSchema>, TEvents, TCommands[K]>
+    readonly [K in keyof TCommands]: CommandDefinition<TState, TEvents, TCommands[K]>
   }
   readonly evolve: {
-    readonly [K in keyof TEvents]: (
-      state: z.output<TStateSchema>,
+    readonly [K in keyof NoInfer<TEvents>]: (
+      state: TState,
       data: z.output<EventSchemaOf<TEvents[K]>>,
       context: EvolveContext,
-    ) => z.output<TStateSchema>
+    ) => TState
   }
   /** Store a snapshot every this many events (0 or omitted: never). */
   readonly snapshotEvery?: number
@@ -71,27 +71,23 @@ export interface AggregateConfig<
 
 export interface AggregateDefinition<
   TName extends string = string,
-  TStateSchema extends z.ZodType = z.ZodType,
+  TState = any, // eslint-disable-line @typescript-eslint/no-explicit-any
   TEvents extends EventMap = EventMap,
   TCommands extends Record<string, z.ZodType> = Record<string, z.ZodType>,
-> extends AggregateConfig<TName, TStateSchema, TEvents, TCommands> {
+> extends AggregateConfig<TName, TState, TEvents, TCommands> {
   readonly kind: 'aggregate'
   readonly snapshotEvery: number
   /** The stream of one aggregate instance. */
   streamName(id: string): string
   /** The stream its snapshots go to. */
   snapshotStreamName(id: string): string
-  initial(id: string): z.output<TStateSchema>
+  initial(id: string): TState
   /** The current schema version of an event type (1 unless declared with versionedEvent). */
   eventVersion(type: string): number
   /** Parses a stored event: upcasts older versions, validates, names stream/revision/type on failure. */
   parseStoredEvent(stored: StoredEventLike): DomainEvent<TEvents>
   /** Applies one parsed event to a state. */
-  apply(
-    state: z.output<TStateSchema>,
-    event: DomainEvent<TEvents>,
-    context: EvolveContext,
-  ): z.output<TStateSchema>
+  apply(state: TState, event: DomainEvent<TEvents>, context: EvolveContext): TState
 }
 
 /** The fields of a stored event that parsing needs; RecordedEvent has them all. */
@@ -105,7 +101,7 @@ export interface StoredEventLike {
 
 /** Any aggregate, whatever its types: what registries and the gateway hold. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyAggregate = AggregateDefinition<string, z.ZodType, EventMap, any>
+export type AnyAggregate = AggregateDefinition<string, any, EventMap, any>
 
 /** Metadata key under which an event's schema version is stored. */
 export const SCHEMA_VERSION_KEY = 'schemaVersion'
@@ -128,12 +124,13 @@ export const SCHEMA_VERSION_KEY = 'schemaVersion'
  */
 export function defineAggregate<
   const TName extends string,
-  TStateSchema extends z.ZodType,
+  // const keeps literal fields (status: 'idle') that evolve returns from widening to string
+  const TState,
   TEvents extends EventMap,
   TCommands extends Record<string, z.ZodType>,
 >(
-  config: AggregateConfig<TName, TStateSchema, TEvents, TCommands>,
-): AggregateDefinition<TName, TStateSchema, TEvents, TCommands> {
+  config: AggregateConfig<TName, TState, TEvents, TCommands>,
+): AggregateDefinition<TName, TState, TEvents, TCommands> {
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(config.name)) {
     throw new AnnalsError(
       'BAD_CONFIG',
@@ -146,10 +143,9 @@ export function defineAggregate<
     }
   }
   const { initialState } = config
-  type State = z.output<TStateSchema>
   const initial =
     typeof initialState === 'function'
-      ? (initialState as (id: string) => State)
+      ? (initialState as (id: string) => TState)
       : () => structuredClone(initialState)
 
   return {
@@ -165,7 +161,7 @@ export function defineAggregate<
     },
     parseStoredEvent: (stored) => parseStoredEvent(config.events, stored) as DomainEvent<TEvents>,
     apply: (state, event, context) => {
-      const evolve = config.evolve[event.type] as (s: State, d: unknown, c: EvolveContext) => State
+      const evolve = config.evolve[event.type] as (s: TState, d: unknown, c: EvolveContext) => TState
       return evolve(state, event.data, context)
     },
   }
