@@ -63,7 +63,7 @@ export interface AggregateConfig<
       state: TState,
       data: z.output<EventSchemaOf<TEvents[K]>>,
       context: EvolveContext,
-    ) => TState
+    ) => NoInfer<TState>
   }
   /** Store a snapshot every this many events (0 or omitted: never). */
   readonly snapshotEvery?: number
