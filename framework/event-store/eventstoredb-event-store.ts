@@ -27,6 +27,8 @@ import type {
 } from './event-store.ts'
 import { mapEsdbError } from './map-esdb-error.ts'
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 /** A connection string (`esdb://127.0.0.1:2113?tls=false`) or a client the caller owns and closes. */
 export type EventStoreDbConnection = string | { readonly client: EventStoreDBClient }
 
@@ -48,6 +50,8 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
     events: readonly EventToAppend[],
     options: { readonly expectedRevision?: ExpectedRevision } = {},
   ): Promise<AppendResult> {
+    const badId = events.find((event) => !UUID.test(event.id))
+    if (badId) throw new AnnalsError('BAD_INPUT', `Event id "${badId.id}" is not a UUID`)
     try {
       const result = await client.appendToStream(
         streamName,
