@@ -1,0 +1,170 @@
+import { lookup } from 'node:dns/promises'
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { CommandEnvelope } from '../command/command-bus.ts'
+import { parseCommandInput } from '../command/parse-command-input.ts'
+import { AnnalsError } from '../errors.ts'
+import type { Cluster, ClusterContext, ClusterOption, ClusterStatus } from './cluster.ts'
+import { clusterSettingsFromEnv, type ClusterSettings } from './cluster-config.ts'
+import { createCommandRouter } from './command-router.ts'
+import { createEntityHost } from './entity-host.ts'
+import { INTERNAL_PREFIX, registerInternalRoutes } from './internal-routes.ts'
+import { createMembership, type MembershipTimers, type ProbeAnswer } from './membership.ts'
+import { createPeerClient } from './peer-client.ts'
+import { aggregateKey } from './rendezvous-hash.ts'
+
+export interface CreateClusterOptions extends ClusterSettings {
+  /** Read settings not given here from this environment (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** For tests: the clock and timers membership runs on. */
+  readonly timers?: MembershipTimers
+  readonly maxConflictRetries?: number
+  readonly routeDeadlineMs?: number
+  readonly onError?: (error: unknown, context: string) => void
+}
+
+/**
+ * Shards aggregates across the replicas of a service: pass it as createServer's `cluster` option. Peers come
+ * from ANNALS_PEERS or ANNALS_PEERS_DNS (or the options); each aggregate is owned by one replica, chosen by
+ * rendezvous hashing over the live members, which keeps it hot in memory and runs its commands in order.
+ *
+ * @example
+ * const server = await createServer({ aggregates: [Battery], cluster: createCluster() })
+ */
+export function createCluster(options: CreateClusterOptions = {}): ClusterOption {
+  return {
+    create: (context) =>
+      startCluster(context, { ...clusterSettingsFromEnv(options.env ?? process.env), ...options }),
+  }
+}
+
+async function startCluster(context: ClusterContext, options: CreateClusterOptions): Promise<Cluster> {
+  if (options.production === true && options.secret === undefined) {
+    throw new AnnalsError(
+      'BAD_CONFIG',
+      'ANNALS_CLUSTER_SECRET is required in production: the internal channel runs commands',
+    )
+  }
+  const self = normalizeUrl(options.selfUrl ?? context.selfUrl)
+  const client = createPeerClient({ secret: options.secret })
+  const announce = (state: ProbeAnswer) => ({ from: self, state })
+  const membership = createMembership({
+    self,
+    discover: peerDiscovery(self, options),
+    probe: async (url, signal) => {
+      const reply = await client.post(
+        url,
+        `${INTERNAL_PREFIX}/probe`,
+        announce(membership.isLeaving() ? 'leaving' : 'alive'),
+        {
+          timeoutMs: options.probeTimeoutMs ?? 1000,
+          signal,
+        },
+      )
+      const state = (reply.body as { state?: unknown } | undefined)?.state
+      if (reply.status !== 200 || (state !== 'alive' && state !== 'leaving')) {
+        throw new Error(`probe answered ${reply.status}`)
+      }
+      return state
+    },
+    announceLeave: async (url, signal) => {
+      await client.post(url, `${INTERNAL_PREFIX}/leave`, { from: self }, { timeoutMs: 1000, signal })
+    },
+    ...(options.probeIntervalMs === undefined ? {} : { probeIntervalMs: options.probeIntervalMs }),
+    ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
+    ...(options.probeMisses === undefined ? {} : { missesBeforeDown: options.probeMisses }),
+    discoverIntervalMs: options.peersDns === undefined ? 0 : (options.discoverIntervalMs ?? 5000),
+    acceptUnlisted: options.peersDns !== undefined,
+    ...(options.timers === undefined ? {} : { timers: options.timers }),
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+  })
+  const host = createEntityHost({
+    store: context.store,
+    aggregates: context.aggregates,
+    ...(options.maxHostedAggregates === undefined ? {} : { maxHosted: options.maxHostedAggregates }),
+    ...(options.passivateAfterMs === undefined ? {} : { passivateAfterMs: options.passivateAfterMs }),
+    ...(options.maxConflictRetries === undefined ? {} : { maxConflictRetries: options.maxConflictRetries }),
+  })
+  const router = createCommandRouter({
+    self,
+    membership,
+    host,
+    client,
+    validate: validator(context.aggregates),
+    ...(options.forwardTimeoutMs === undefined ? {} : { forwardTimeoutMs: options.forwardTimeoutMs }),
+    ...(options.routeDeadlineMs === undefined ? {} : { routeDeadlineMs: options.routeDeadlineMs }),
+  })
+  const status = (): ClusterStatus => {
+    const counts = router.counts()
+    return {
+      self,
+      members: membership.members(),
+      hostedAggregates: host.hosted(),
+      localCommands: counts.local,
+      forwardedCommands: counts.forwarded,
+    }
+  }
+  registerInternalRoutes(context.http, {
+    secret: options.secret,
+    membership,
+    execute: (command) => router.executeForwarded(command),
+    status: () => ({ ...status(), ...router.counts() }),
+  })
+  // The old owner drops what it no longer owns, so a later move back reloads rather than trusting a stale copy.
+  membership.onChange(() => host.drop((aggregate, id) => !router.owns(aggregateKey(aggregate, id))))
+  await membership.start()
+
+  let closed = false
+  return {
+    commands: router,
+    ownsPartition: (reactor, partition) => router.owns(`reactor\u0000${reactor}\u0000${partition}`),
+    onChange: (listener) => membership.onChange(listener),
+    status,
+    async leave() {
+      await membership.leave()
+      await host.drain()
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      membership.close()
+      router.close()
+      await host.drain()
+      host.close()
+      client.close()
+    },
+  }
+}
+
+function peerDiscovery(self: string, options: ClusterSettings): () => Promise<readonly string[]> {
+  if (options.peersDns !== undefined) {
+    const name = options.peersDns
+    const port = options.internalPort ?? Number(new URL(self).port || 80)
+    return async () => {
+      const addresses = await lookup(name, { all: true })
+      return addresses.map((a) =>
+        normalizeUrl(`http://${a.family === 6 ? `[${a.address}]` : a.address}:${port}`),
+      )
+    }
+  }
+  const peers = (options.peers ?? []).map(normalizeUrl)
+  return () => Promise.resolve(peers)
+}
+
+function validator(aggregates: readonly AnyAggregate[]) {
+  const byName = new Map(aggregates.map((a) => [a.name, a]))
+  return (envelope: CommandEnvelope) => {
+    const aggregate = byName.get(envelope.aggregate)
+    if (aggregate === undefined)
+      throw new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named "${envelope.aggregate}"`)
+    parseCommandInput(aggregate, envelope.command, envelope.input)
+  }
+}
+
+/** Peers and self must spell a URL the same way for every replica to compute the same owner. */
+function normalizeUrl(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    throw new AnnalsError('BAD_CONFIG', `"${url}" is not a URL (ANNALS_PEERS, ANNALS_SELF_URL)`)
+  }
+}
