@@ -37,7 +37,7 @@ function objectValue(schema: z.ZodObject, value: unknown, path: readonly string[
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
   const shape = schema.shape as Record<string, z.ZodType>
   const result: Record<string, unknown> = {}
-  for (const [field, fieldValue] of Object.entries(value)) {
+  for (const [field, fieldValue] of Object.entries(value as Record<string, unknown>)) {
     const fieldSchema = shape[field]
     const converted = fieldSchema ? fromGraphQLInput(fieldSchema, fieldValue, [...path, field]) : fieldValue
     if (converted !== undefined) result[field] = converted
@@ -48,7 +48,9 @@ function objectValue(schema: z.ZodObject, value: unknown, path: readonly string[
 function unionValue(schema: z.ZodType, value: unknown, path: readonly string[]): unknown {
   if (typeof value !== 'object' || value === null) return value
   const { discriminator, options } = discriminatedOptions(schema, { name: '', owner: path.join('.') })
-  const chosen = Object.entries(value).filter(([, variant]) => variant !== null && variant !== undefined)
+  const chosen = Object.entries(value as Record<string, unknown>).filter(
+    ([, variant]) => variant !== null && variant !== undefined,
+  )
   const [first] = chosen
   if (chosen.length !== 1 || !first) {
     throw new BadInputError(`Exactly one variant must be given at ${path.join('.') || 'input'}`, [

@@ -5,7 +5,8 @@ import {
   GraphQLNonNull,
   type GraphQLInputFieldConfig,
   type GraphQLInputType,
-  type GraphQLNullableInputType,
+  type GraphQLEnumType,
+  type GraphQLScalarType,
 } from 'graphql'
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
@@ -15,6 +16,9 @@ import { declaredName, defOf, inspectZod } from './inspect-zod.ts'
 import type { TypeRegistry } from './type-registry.ts'
 import { unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
 import { discriminatedOptions } from './zod-output-type.ts'
+
+type GraphQLNullableInputType =
+  GraphQLScalarType | GraphQLEnumType | GraphQLInputObjectType | GraphQLList<GraphQLInputType>
 
 /**
  * The GraphQL input type of a zod schema. Objects become input types named `<site name>Input`; a field that

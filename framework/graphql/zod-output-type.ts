@@ -4,7 +4,8 @@ import {
   GraphQLObjectType,
   GraphQLUnionType,
   type GraphQLFieldConfig,
-  type GraphQLNullableOutputType,
+  type GraphQLEnumType,
+  type GraphQLScalarType,
   type GraphQLOutputType,
 } from 'graphql'
 import { z } from 'zod'
@@ -14,6 +15,9 @@ import { JsonScalar } from './graphql-scalars.ts'
 import { declaredName, defOf, inspectZod } from './inspect-zod.ts'
 import type { TypeRegistry } from './type-registry.ts'
 import { unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
+
+type GraphQLNullableOutputType =
+  GraphQLScalarType | GraphQLEnumType | GraphQLObjectType | GraphQLUnionType | GraphQLList<GraphQLOutputType>
 
 /**
  * The GraphQL output type of a zod schema: objects become object types, discriminated unions become unions
