@@ -19,7 +19,7 @@ export class ConsumerSelector {
   constructor(private readonly strategy: ConsumerStrategy) {}
 
   /** The consumer that gets a message pinned by `pinKey`, or undefined when it must wait. */
-  pick(consumers: readonly ConsumerSlot[], pinKey: string): ConsumerSlot | undefined {
+  pick<TSlot extends ConsumerSlot>(consumers: readonly TSlot[], pinKey: string): TSlot | undefined {
     if (consumers.length === 0) return undefined
     switch (this.strategy) {
       case 'RoundRobin':
@@ -38,7 +38,7 @@ export class ConsumerSelector {
     return !consumers.some(hasRoom)
   }
 
-  private pickRoundRobin(consumers: readonly ConsumerSlot[]): ConsumerSlot | undefined {
+  private pickRoundRobin<TSlot extends ConsumerSlot>(consumers: readonly TSlot[]): TSlot | undefined {
     for (let tried = 0; tried < consumers.length; tried++) {
       const index = (this.next + tried) % consumers.length
       const candidate = consumers[index]

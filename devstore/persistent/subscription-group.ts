@@ -189,7 +189,10 @@ export class SubscriptionGroup<T> {
       if (this.selector.isSaturated(this.consumers)) break
       const waiting = queue[index]
       if (waiting === undefined) continue
-      if (this.inFlight.has(waiting.message.id)) continue
+      if (this.inFlight.has(waiting.message.id)) {
+        kept.push(waiting)
+        continue
+      }
       const consumer = this.selector.pick(this.consumers, waiting.message.pinKey)
       if (consumer === undefined) {
         kept.push(waiting)

@@ -1,0 +1,206 @@
+import type { ReadResp } from '@eventstore/db-client/generated/persistent_pb.js'
+import type { Engine, StoredEvent } from '../engine/engine.ts'
+import { CheckpointTracker } from './checkpoint-tracker.ts'
+import { createGroupSource, type GroupSource } from './group-source.ts'
+import type { GroupDefinition } from './group-settings.ts'
+import type { PersistentError } from './persistent-errors.ts'
+import { toReadResponse, type Delivery } from './read-event.ts'
+import { SubscriptionGroup, type GroupEffect, type NackAction } from './subscription-group.ts'
+import { GroupStreams } from './group-streams.ts'
+
+/** One consumer's Read call as the runtime drives it. */
+export interface ConsumerConnection {
+  readonly id: string
+  readonly from: string
+  readonly name: string
+  send(response: ReadResp): void
+  /** Ends the call: with an error, or cleanly when undefined. */
+  end(error: PersistentError | undefined): void
+}
+
+/**
+ * A running subscription group: it reads its source into the group's buffer, hands messages to the
+ * connected consumers, expires and retries them on a ticker, and writes parked messages and
+ * checkpoints to the event log in order (a checkpoint never lands before the parks it covers).
+ */
+export class GroupRuntime {
+  private readonly connections = new Map<string, ConsumerConnection>()
+  private readonly ticker: NodeJS.Timeout
+  private writes: Promise<void> = Promise.resolve()
+  private pumping = false
+  private pumpAgain = false
+  private atHead = false
+  private stopped = false
+
+  private constructor(
+    readonly definition: GroupDefinition,
+    private readonly streams: GroupStreams,
+    private readonly group: SubscriptionGroup<Delivery>,
+    private readonly source: GroupSource,
+  ) {
+    const { messageTimeoutMs, checkpointAfterMs } = definition.settings
+    const interval = Math.min(
+      500,
+      Math.max(10, Math.floor(Math.min(messageTimeoutMs, checkpointAfterMs || 500) / 5)),
+    )
+    this.ticker = setInterval(() => this.tick(), interval)
+    this.ticker.unref()
+  }
+
+  /** Starts a group from its checkpoint (or its start point) as found in the log. */
+  static async start(engine: Engine, definition: GroupDefinition): Promise<GroupRuntime> {
+    const streams = new GroupStreams(engine, definition)
+    const checkpoint = await streams.readCheckpoint()
+    const { settings } = definition
+    const tracker = new CheckpointTracker(settings, checkpoint, Date.now())
+    const group = new SubscriptionGroup<Delivery>(settings, tracker)
+    const runtime = new GroupRuntime(
+      definition,
+      streams,
+      group,
+      createGroupSource(engine, definition, checkpoint),
+    )
+    runtime.wake()
+    return runtime
+  }
+
+  get state(): SubscriptionGroup<Delivery> {
+    return this.group
+  }
+
+  get consumers(): readonly ConsumerConnection[] {
+    return [...this.connections.values()]
+  }
+
+  /** Whether freshly committed events concern this group's source. */
+  concerns(events: readonly StoredEvent[]): boolean {
+    return this.source.concerns(events)
+  }
+
+  lastKnown(): bigint | undefined {
+    return this.source.lastKnown()
+  }
+
+  parkedCount(): Promise<number> {
+    return this.streams.countParked()
+  }
+
+  /** Joins a consumer that may hold `capacity` unacked messages; false when the group is full. */
+  connect(connection: ConsumerConnection, capacity: number): boolean {
+    if (this.stopped || !this.group.connect(connection.id, capacity)) return false
+    this.connections.set(connection.id, connection)
+    this.settle(this.group.dispatch(Date.now()))
+    return true
+  }
+
+  disconnect(consumerId: string): void {
+    if (!this.connections.delete(consumerId)) return
+    this.settle(this.group.disconnect(consumerId))
+  }
+
+  ack(ids: readonly string[]): void {
+    this.group.ack(ids)
+    this.settle([])
+  }
+
+  nack(consumerId: string, ids: readonly string[], action: NackAction, reason: string): void {
+    this.settle(this.group.nack(consumerId, ids, action, reason))
+  }
+
+  /** New events may have reached the source. */
+  wake(): void {
+    this.atHead = false
+    this.pumpAgain = true
+    void this.pump()
+  }
+
+  /** Delivers the parked messages again (at most `stopAt` of them) and truncates them from the parked stream. */
+  async replayParked(stopAt: bigint | undefined): Promise<void> {
+    await this.writes
+    const messages = await this.streams.takeParked(stopAt)
+    this.group.replay(messages)
+    this.settle([])
+  }
+
+  /** Ends every consumer's call with `error`, stops the ticker and writes a last checkpoint. */
+  async stop(error: PersistentError | undefined): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.ticker)
+    for (const connection of this.connections.values()) connection.end(error)
+    this.connections.clear()
+    this.checkpoint(true)
+    await this.writes
+  }
+
+  private tick(): void {
+    if (this.stopped) return
+    this.settle(this.group.expire(Date.now()))
+  }
+
+  /** Reads the source into the buffer until the buffer is full or the source is at its head. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    const { readBatchSize, historyBufferSize } = this.definition.settings
+    const limit = Math.max(1, readBatchSize, historyBufferSize)
+    try {
+      while (!this.stopped && (this.pumpAgain || !this.atHead)) {
+        this.pumpAgain = false
+        this.atHead = false
+        while (!this.stopped && this.group.bufferedCount < limit) {
+          const room = Math.min(Math.max(1, readBatchSize), limit - this.group.bufferedCount)
+          const page = await this.source.read(room)
+          if (this.stopped) return
+          this.group.offer(page.messages)
+          this.settle(this.group.dispatch(Date.now()))
+          if (page.atHead) {
+            this.atHead = true
+            break
+          }
+        }
+        if (this.group.bufferedCount >= limit) break
+      }
+    } catch {
+      // The engine closed under the reader: the subsystem is stopping, and the next start resumes.
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  /** Carries out effects, dispatches what can go, refills the buffer and checkpoints when due. */
+  private settle(effects: GroupEffect<Delivery>[]): void {
+    const now = Date.now()
+    const pending = [...effects, ...this.group.dispatch(now)]
+    for (const effect of pending) {
+      if (effect.kind === 'deliver') {
+        this.connections
+          .get(effect.consumerId)
+          ?.send(toReadResponse(effect.message.payload, effect.retryCount))
+      } else if (effect.kind === 'park') {
+        const { event } = effect.message.payload
+        this.enqueue(() => this.streams.park(event, effect.reason))
+      } else {
+        const connection = this.connections.get(effect.consumerId)
+        connection?.end(undefined)
+        this.disconnect(effect.consumerId)
+      }
+    }
+    this.checkpoint(false)
+    const refill = this.group.bufferedCount < Math.max(1, this.definition.settings.readBatchSize)
+    if (!this.stopped && !this.atHead && refill) void this.pump()
+  }
+
+  private checkpoint(force: boolean): void {
+    const due = this.group.checkpoints.due(Date.now(), force)
+    if (due === undefined) return
+    this.group.checkpoints.written(due, Date.now())
+    this.enqueue(() => this.streams.writeCheckpoint(due))
+  }
+
+  private enqueue(write: () => Promise<void>): void {
+    this.writes = this.writes.then(write).catch(() => {
+      // A write that fails (the engine is closing) is redone after restart from the last checkpoint.
+    })
+  }
+}

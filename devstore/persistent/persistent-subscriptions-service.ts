@@ -1,0 +1,100 @@
+import { status, type Server, type sendUnaryData } from '@grpc/grpc-js'
+import persistentGrpc from '@eventstore/db-client/generated/persistent_grpc_pb.js'
+import persistentPb from '@eventstore/db-client/generated/persistent_pb.js'
+import sharedPb from '@eventstore/db-client/generated/shared_pb.js'
+import type { IPersistentSubscriptionsServer } from '@eventstore/db-client/generated/persistent_grpc_pb.js'
+import { parseGroupRequest, sourceOf } from './parse-group-request.ts'
+import { subscriptionMissing } from './persistent-errors.ts'
+import type { PersistentSubsystem } from './persistent-subsystem.ts'
+import { serveRead } from './serve-read.ts'
+import { toSubscriptionInfo } from './subscription-info.ts'
+
+/**
+ * Adds EventStoreDB's PersistentSubscriptions service to a grpc-js server, backed by `subsystem`.
+ *
+ * @example
+ * registerPersistentSubscriptions(server, await PersistentSubsystem.open(engine))
+ */
+export function registerPersistentSubscriptions(server: Server, subsystem: PersistentSubsystem): void {
+  server.addService(
+    persistentGrpc.PersistentSubscriptionsService,
+    createPersistentSubscriptionsService(subsystem),
+  )
+}
+
+/** The service's handlers: unary Create, Update, Delete, GetInfo, List, ReplayParked, RestartSubsystem; bidi Read. */
+export function createPersistentSubscriptionsService(
+  subsystem: PersistentSubsystem,
+): IPersistentSubscriptionsServer {
+  return {
+    create: (call, callback) =>
+      answer(callback, async () => {
+        await subsystem.create(parseGroupRequest(call.request))
+        return new persistentPb.CreateResp()
+      }),
+    update: (call, callback) =>
+      answer(callback, async () => {
+        await subsystem.update(parseGroupRequest(call.request))
+        return new persistentPb.UpdateResp()
+      }),
+    delete: (call, callback) =>
+      answer(callback, async () => {
+        const options = call.request.getOptions()
+        await subsystem.delete(sourceOf(options), options?.getGroupName() ?? '')
+        return new persistentPb.DeleteResp()
+      }),
+    getInfo: (call, callback) =>
+      answer(callback, async () => {
+        const options = call.request.getOptions()
+        const stream = sourceOf(options)
+        const group = options?.getGroupName() ?? ''
+        const runtime = subsystem.get(stream, group)
+        if (runtime === undefined) throw subscriptionMissing(stream, group)
+        const response = new persistentPb.GetInfoResp()
+        response.setSubscriptionInfo(await toSubscriptionInfo(runtime))
+        return response
+      }),
+    list: (call, callback) =>
+      answer(callback, async () => {
+        const options = call.request.getOptions()
+        const forStream = options?.getListForStream()
+        const stream =
+          forStream === undefined
+            ? undefined
+            : sourceOf({ hasAll: () => forStream.hasAll(), getStreamIdentifier: () => forStream.getStream() })
+        const runtimes = subsystem.list(stream)
+        if (stream !== undefined && runtimes.length === 0) throw subscriptionMissing(stream, '')
+        const response = new persistentPb.ListResp()
+        response.setSubscriptionsList(await Promise.all(runtimes.map(toSubscriptionInfo)))
+        return response
+      }),
+    replayParked: (call, callback) =>
+      answer(callback, async () => {
+        const options = call.request.getOptions()
+        const stopAt = options?.hasStopAt() === true ? BigInt(options.getStopAt()) : undefined
+        await subsystem.replayParked(sourceOf(options), options?.getGroupName() ?? '', stopAt)
+        return new persistentPb.ReplayParkedResp()
+      }),
+    restartSubsystem: (_call, callback) =>
+      answer(callback, async () => {
+        await subsystem.restart()
+        return new sharedPb.Empty()
+      }),
+    read: (call) => serveRead(subsystem, call),
+  }
+}
+
+/** Runs a unary handler: errors with a gRPC code go out as they are; anything else is INTERNAL. */
+function answer<T>(callback: sendUnaryData<T>, work: () => Promise<T>): void {
+  work().then(
+    (reply) => callback(null, reply),
+    (error: unknown) => {
+      if (typeof error === 'object' && error !== null && 'code' in error && 'metadata' in error) {
+        callback(error as Parameters<sendUnaryData<T>>[0])
+      } else {
+        const details = error instanceof Error ? error.message : 'internal error'
+        callback({ code: status.INTERNAL, details, name: 'Internal', message: details })
+      }
+    },
+  )
+}
