@@ -1,6 +1,319 @@
-import type { Engine, EngineOptions } from './engine.ts'
+/**
+ * The engine behind openEngine: appends and deletes decided against the index and written through the group
+ * commit, reads served from the durable part of the log, and the live feed of durable commits.
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { DELETED_REVISION, MAX_APPEND_SIZE, SYSTEM_EVENTS_ON_CREATE } from './engine-constants.ts'
+import type {
+  AppendResult,
+  DeleteResult,
+  Engine,
+  EngineOptions,
+  EngineStats,
+  ExpectedRevision,
+  ProposedEvent,
+  ReadAllFromOptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+  ReadStreamResult,
+  StoredEvent,
+  StreamMetadata,
+} from './engine.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import { decideAppend, decideDelete, isStreamDeleted, type IndexView } from './decide-append.ts'
+import { EngineClosedError } from './engine-errors.ts'
+import { EventCache } from './event-cache.ts'
+import { createMemoryDevice, openFileDevice, type LogDevice } from './log-device.ts'
+import { LogIndex } from './log-index.ts'
+import { LogWriter } from './log-writer.ts'
+import { readAll, readAllFrom } from './read-all.ts'
+import type { ReadContext } from './read-context.ts'
+import { readStream } from './read-stream.ts'
+import type { EventToEncode } from './record-codec.ts'
+import { readRecord } from './record-reader.ts'
+import { recoverLog } from './recover-log.ts'
+import { SOFT_DELETE_METADATA, parseStreamMetadata } from './stream-metadata.ts'
+import { resolveLink } from './resolve-link.ts'
 
-// TODO(#3): the implementation lands in the next commits.
-export function createEngine(_options: EngineOptions): Promise<Engine> {
-  return Promise.reject(new Error('devstore engine: not implemented yet'))
+export const LOG_FILE = 'devstore.log'
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+const EMPTY = new Uint8Array(0)
+
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const log = options.log ?? (() => {})
+  const index = new LogIndex()
+  let device: LogDevice = createMemoryDevice()
+  let release = () => {}
+  if (options.dataDir !== undefined) {
+    mkdirSync(options.dataDir, { recursive: true })
+    release = lockDataDir(options.dataDir, log)
+    try {
+      const file = openFileDevice(join(options.dataDir, LOG_FILE))
+      device = file
+      recoverLog(file, index, log)
+    } catch (error) {
+      release()
+      throw error
+    }
+  }
+  const engine = new DevEngine(device, index, options, release)
+  if (index.eventCount === 0) await engine.writeSystemEvents()
+  return engine
+}
+
+class DevEngine implements Engine, ReadContext, IndexView {
+  readonly writer: LogWriter
+  durableCount: number
+  private readonly cache: EventCache
+  private readonly listeners = new Set<(events: readonly StoredEvent[]) => void>()
+  private readonly metadataCache = new Map<number, StreamMetadata>()
+  private readonly log: (message: string) => void
+  private readonly maxAppendSize: number
+  private closed: Promise<void> | undefined
+  readonly now: () => number
+
+  constructor(
+    readonly device: LogDevice,
+    readonly index: LogIndex,
+    options: EngineOptions,
+    private readonly release: () => void,
+  ) {
+    this.cache = new EventCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+    this.log = options.log ?? (() => {})
+    this.maxAppendSize = options.maxAppendSize ?? MAX_APPEND_SIZE
+    this.now = options.now ?? Date.now
+    this.durableCount = index.all.length
+    this.writer = new LogWriter(device, index, (events) => this.published(events))
+  }
+
+  get durableEnd(): number {
+    return this.writer.durableEnd
+  }
+
+  async append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+  ): Promise<AppendResult> {
+    this.assertOpen()
+    let size = 0
+    for (const event of events) size += event.data.byteLength + event.metadata.byteLength
+    if (size > this.maxAppendSize) return { kind: 'too-big', max: this.maxAppendSize }
+    const decision = decideAppend(
+      this,
+      stream,
+      expected,
+      events.map((event) => event.id),
+    )
+    if (decision.kind === 'repeat') {
+      await this.writer.waitDurable(Number(decision.result.position) + 1)
+      return decision.result
+    }
+    if (decision.kind !== 'write') return decision
+    const { firstRevision } = decision
+    if (events.length === 0) {
+      const position = this.index.stream(stream)?.positions.at(-1)
+      return { kind: 'ok', firstRevision, nextRevision: firstRevision - 1n, position: BigInt(position ?? -1) }
+    }
+    const created = this.now()
+    const records: EventToEncode[] = []
+    if (decision.undelete !== undefined) records.push(this.metadataEvent(stream, decision.undelete, created))
+    events.forEach(({ id, type, data, metadata, contentType }, i) =>
+      records.push({
+        stream,
+        revision: firstRevision + BigInt(i),
+        id,
+        type,
+        data,
+        metadata,
+        contentType,
+        created,
+      }),
+    )
+    const last = this.commit(records)
+    await this.writer.waitDurable(Number(last.position) + 1)
+    return { kind: 'ok', firstRevision, nextRevision: last.revision, position: last.position }
+  }
+
+  async softDelete(stream: string, expected: ExpectedRevision): Promise<DeleteResult> {
+    return this.delete(stream, expected, false)
+  }
+
+  async tombstone(stream: string, expected: ExpectedRevision): Promise<DeleteResult> {
+    return this.delete(stream, expected, true)
+  }
+
+  readStream(stream: string, options: ReadStreamOptions): Promise<ReadStreamResult> {
+    return settle(() => (this.assertOpen(), readStream(this, stream, options)))
+  }
+
+  readAll(options: ReadAllOptions): Promise<Iterable<StoredEvent>> {
+    return settle(() => (this.assertOpen(), readAll(this, options)))
+  }
+
+  readAllFrom(position: 'start' | bigint, options?: ReadAllFromOptions): AsyncIterable<StoredEvent> {
+    this.assertOpen()
+    return readAllFrom(() => (this.assertOpen(), this), position, options)
+  }
+
+  getMetadata(stream: string): StreamMetadata | undefined {
+    return this.metadata(stream, this.durableEnd)
+  }
+
+  resolveLink(event: StoredEvent): StoredEvent | undefined {
+    return resolveLink(this, event)
+  }
+
+  subscribe(listener: (events: readonly StoredEvent[]) => void): () => void {
+    const own = (events: readonly StoredEvent[]) => listener(events)
+    this.listeners.add(own)
+    return () => this.listeners.delete(own)
+  }
+
+  headPosition(): bigint {
+    return BigInt(this.index.all[this.durableCount - 1] ?? 0)
+  }
+
+  streamRevision(stream: string): bigint | undefined {
+    const entry = this.index.stream(stream)
+    if (entry?.isTombstoned() === true) return DELETED_REVISION
+    return entry === undefined || entry.last < 0 ? undefined : BigInt(entry.last)
+  }
+
+  stats(): EngineStats {
+    return {
+      commits: this.writer.commits,
+      fsyncs: this.device.syncs,
+      events: this.index.eventCount,
+      streams: this.index.streams.size,
+      cacheBytes: this.cache.bytes,
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.writer.drain()
+      this.listeners.clear()
+      this.device.close()
+      this.release()
+    })()
+    return this.closed
+  }
+
+  /** IndexView and ReadContext: the index entry, the events and the metadata they stand for. */
+  entry(stream: string) {
+    return this.index.stream(stream)
+  }
+
+  load(position: number): StoredEvent {
+    const cached = this.cache.get(position) ?? this.writer.unflushedEvent(position)
+    if (cached !== undefined) return cached
+    const event = readRecord(this.device, position)
+    this.cache.set(position, event)
+    return event
+  }
+
+  metadata(stream: string, durableEnd = Infinity): StreamMetadata | undefined {
+    const metastream = `$$${stream}`
+    if (isStreamDeleted(this, metastream, durableEnd)) return undefined
+    const entry = this.index.stream(metastream)
+    const last = entry?.visibleLast(durableEnd) ?? -1
+    const position = entry?.positions[last]
+    if (position === undefined) return undefined
+    let metadata = this.metadataCache.get(position)
+    if (metadata === undefined) {
+      metadata = parseStreamMetadata(this.load(position).data)
+      if (this.metadataCache.size >= 10_000) this.metadataCache.clear()
+      this.metadataCache.set(position, metadata)
+    }
+    return metadata
+  }
+
+  async writeSystemEvents(): Promise<void> {
+    const created = this.now()
+    const last = this.commit(
+      SYSTEM_EVENTS_ON_CREATE.map(({ stream, type, json }) => ({
+        stream,
+        revision: 0n,
+        id: randomUUID(),
+        type,
+        data: Buffer.from(json),
+        metadata: EMPTY,
+        contentType: 'application/json' as const,
+        created,
+      })),
+    )
+    await this.writer.waitDurable(Number(last.position) + 1)
+  }
+
+  private async delete(stream: string, expected: ExpectedRevision, hard: boolean): Promise<DeleteResult> {
+    this.assertOpen()
+    const decision = decideDelete(this, stream, expected, hard)
+    if (decision.kind !== 'delete') return decision
+    const created = this.now()
+    const record: EventToEncode = hard
+      ? {
+          stream,
+          revision: DELETED_REVISION,
+          id: randomUUID(),
+          type: '$streamDeleted',
+          data: EMPTY,
+          metadata: EMPTY,
+          contentType: 'application/json',
+          created,
+        }
+      : this.metadataEvent(stream, SOFT_DELETE_METADATA, created)
+    const last = this.commit([record])
+    await this.writer.waitDurable(Number(last.position) + 1)
+    return { kind: 'ok', position: last.position }
+  }
+
+  private metadataEvent(stream: string, json: string, created: number): EventToEncode {
+    const metastream = `$$${stream}`
+    const revision = BigInt((this.index.stream(metastream)?.last ?? -1) + 1)
+    const data = Buffer.from(json)
+    return {
+      stream: metastream,
+      revision,
+      id: randomUUID(),
+      type: '$metadata',
+      data,
+      metadata: EMPTY,
+      contentType: 'application/json',
+      created,
+    }
+  }
+
+  private commit(records: readonly EventToEncode[]): StoredEvent {
+    const stored = this.writer.write(records)
+    return stored[stored.length - 1] as StoredEvent
+  }
+
+  private published(events: readonly StoredEvent[]): void {
+    this.durableCount += events.length
+    for (const event of events) this.cache.set(Number(event.position), event)
+    for (const listener of this.listeners) {
+      try {
+        listener(events)
+      } catch (error) {
+        this.log(`devstore: a subscriber threw: ${String(error)}`)
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed !== undefined) throw new EngineClosedError()
+    if (this.writer.failure !== undefined) throw this.writer.failure
+  }
+}
+
+// Synchronous work behind a promise-returning method: a throw becomes a rejection.
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work())
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+  }
 }

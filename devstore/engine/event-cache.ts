@@ -1,0 +1,49 @@
+/**
+ * A least-recently-used cache of decoded events, bounded by bytes, so memory holds the index and not the
+ * data. A Map keeps insertion order; a hit moves the entry to the end.
+ */
+import type { StoredEvent } from './engine.ts'
+
+const ENTRY_OVERHEAD_BYTES = 200
+
+export class EventCache {
+  private readonly entries = new Map<number, StoredEvent>()
+  private totalBytes = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.totalBytes
+  }
+
+  get(position: number): StoredEvent | undefined {
+    const event = this.entries.get(position)
+    if (event !== undefined) {
+      this.entries.delete(position)
+      this.entries.set(position, event)
+    }
+    return event
+  }
+
+  set(position: number, event: StoredEvent): void {
+    const size = sizeOf(event)
+    if (size > this.maxBytes || this.entries.has(position)) return
+    this.entries.set(position, event)
+    this.totalBytes += size
+    for (const [oldest, old] of this.entries) {
+      if (this.totalBytes <= this.maxBytes) break
+      this.entries.delete(oldest)
+      this.totalBytes -= sizeOf(old)
+    }
+  }
+}
+
+function sizeOf(event: StoredEvent): number {
+  return (
+    event.data.byteLength +
+    event.metadata.byteLength +
+    event.stream.length +
+    event.type.length +
+    ENTRY_OVERHEAD_BYTES
+  )
+}

@@ -1,0 +1,148 @@
+/**
+ * Where the log's bytes live: a file (fsynced) or memory. Records are queued with `write` and reach the
+ * disk together on the next `sync`, which is what lets concurrent appends share one fsync.
+ */
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writev,
+} from 'node:fs'
+
+export interface LogDevice {
+  /** The end of the log, queued records included: where the next record goes. */
+  readonly end: number
+  /** Queues bytes at `end`. */
+  write(chunk: Buffer): void
+  /** Writes everything queued and makes it durable. */
+  sync(): Promise<void>
+  /** Up to `length` bytes at `position`, clamped to what has been written; data must be copied out to keep. */
+  read(position: number, length: number): Buffer
+  readonly syncs: number
+  close(): void
+}
+
+export function createMemoryDevice(): LogDevice {
+  let bytes = Buffer.alloc(64 * 1024)
+  let end = 0
+  let syncs = 0
+  return {
+    get end() {
+      return end
+    },
+    get syncs() {
+      return syncs
+    },
+    write(chunk) {
+      if (end + chunk.length > bytes.length) {
+        const grown = Buffer.alloc(Math.max(bytes.length * 2, end + chunk.length))
+        bytes.copy(grown, 0, 0, end)
+        bytes = grown
+      }
+      chunk.copy(bytes, end)
+      end += chunk.length
+    },
+    sync() {
+      syncs++
+      return Promise.resolve()
+    },
+    read(position, length) {
+      return bytes.subarray(position, Math.min(end, position + length))
+    },
+    close() {},
+  }
+}
+
+export interface FileDevice extends LogDevice {
+  /** The file's size when opened (before any truncate). */
+  readonly initialSize: number
+  /** Cuts the file back to `size` (a torn tail) before anything is written. */
+  truncate(size: number): void
+}
+
+export function openFileDevice(path: string): FileDevice {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
+  let written = fstatSync(fd).size
+  const initialSize = written
+  let queued: Buffer[] = []
+  let queuedBytes = 0
+  let syncs = 0
+  return {
+    initialSize,
+    get end() {
+      return written + queuedBytes
+    },
+    get syncs() {
+      return syncs
+    },
+    truncate(size) {
+      ftruncateSync(fd, size)
+      fdatasyncSync(fd)
+      written = size
+    },
+    write(chunk) {
+      queued.push(chunk)
+      queuedBytes += chunk.length
+    },
+    async sync() {
+      const chunks = queued
+      const bytes = queuedBytesOf(chunks)
+      queued = []
+      if (chunks.length > 0) await writeAll(fd, chunks, written)
+      written += bytes
+      queuedBytes -= bytes
+      syncs++
+      await new Promise<void>((resolve, reject) =>
+        fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+      )
+    },
+    read(position, length) {
+      const size = Math.max(0, Math.min(length, written - position))
+      const buffer = Buffer.allocUnsafe(size)
+      let done = 0
+      while (done < size) {
+        const n = readSync(fd, buffer, done, size - done, position + done)
+        if (n === 0) break
+        done += n
+      }
+      return done === size ? buffer : buffer.subarray(0, done)
+    },
+    close() {
+      closeSync(fd)
+    },
+  }
+}
+
+function queuedBytesOf(chunks: readonly Buffer[]): number {
+  let total = 0
+  for (const chunk of chunks) total += chunk.length
+  return total
+}
+
+// writev may write less than asked (large batches): loop until every byte is at its offset.
+async function writeAll(fd: number, chunks: Buffer[], at: number): Promise<void> {
+  let remaining = chunks
+  let position = at
+  while (remaining.length > 0) {
+    const batch = remaining.slice(0, 1024)
+    const n = await new Promise<number>((resolve, reject) =>
+      writev(fd, batch, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+    )
+    position += n
+    remaining = dropBytes(remaining, n)
+  }
+}
+
+function dropBytes(chunks: Buffer[], n: number): Buffer[] {
+  let left = n
+  let i = 0
+  while (i < chunks.length && left >= (chunks[i]?.length ?? 0)) left -= chunks[i++]?.length ?? 0
+  const rest = chunks.slice(i)
+  if (left > 0 && rest[0]) rest[0] = rest[0].subarray(left)
+  return rest
+}
