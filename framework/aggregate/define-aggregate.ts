@@ -101,7 +101,7 @@ export interface StoredEventLike {
 
 /** Any aggregate, whatever its types: what registries and the gateway hold. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyAggregate = AggregateDefinition<string, any, EventMap, any>
+export type AnyAggregate = AggregateDefinition<string, any, any, any>
 
 /** Metadata key under which an event's schema version is stored. */
 export const SCHEMA_VERSION_KEY = 'schemaVersion'
