@@ -68,7 +68,7 @@ const systemTimers: MembershipTimers = {
 export function createMembership(options: MembershipOptions): Membership {
   const self = options.self
   const interval = options.probeIntervalMs ?? 1000
-  const timeout = options.probeTimeoutMs ?? Math.max(100, Math.floor(interval / 2))
+  const timeout = options.probeTimeoutMs ?? interval
   const missesBeforeDown = options.missesBeforeDown ?? 3
   const discoverInterval = options.discoverIntervalMs ?? 0
   const timers = options.timers ?? systemTimers

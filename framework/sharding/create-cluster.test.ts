@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto'
+import { createServer as createHttpServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Counter } from '../../test/cluster/fixtures/counter.ts'
+import type { EventStore } from '../event-store/event-store.ts'
+import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
+import type { Cluster } from './cluster.ts'
+import { createCluster, type CreateClusterOptions } from './create-cluster.ts'
+import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
+
+const secret = 'a-cluster-secret-for-tests'
+
+interface Replica {
+  readonly url: string
+  readonly server: Server
+  readonly http: FastifyInstance
+  cluster: Cluster
+}
+
+const running: Replica[] = []
+afterEach(async () => {
+  for (const replica of running.splice(0)) {
+    await replica.cluster.close()
+    await replica.http.close()
+  }
+})
+
+/** Listens on free loopback ports first, so every replica knows every peer's URL before the cluster starts. */
+async function startReplicas(
+  count: number,
+  store: EventStore,
+  overrides: Partial<CreateClusterOptions> = {},
+) {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = createHttpServer()
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+    }),
+  )
+  const peers = servers.map((s) => s.url)
+  const replicas = await Promise.all(
+    servers.map(async ({ server, url }) => {
+      let ready = false
+      const http = Fastify({
+        // Peers probe before this replica's routes are ready: answer them 503 as a starting server would.
+        serverFactory: (handler) =>
+          server.on('request', (req, res) => (ready ? handler(req, res) : res.writeHead(503).end())),
+        logger: false,
+      })
+      const cluster = await createCluster({
+        env: {},
+        peers,
+        secret,
+        probeIntervalMs: 30,
+        probeTimeoutMs: 500,
+        probeMisses: 2,
+        forwardTimeoutMs: 2000,
+        ...overrides,
+      }).create({ store, aggregates: [Counter], http, selfUrl: url })
+      await http.ready()
+      ready = true
+      const replica: Replica = { url, server, http, cluster }
+      running.push(replica)
+      return replica
+    }),
+  )
+  await Promise.all(replicas.map((r) => ringOf(r, peers.length)))
+  return replicas
+}
+
+/** Resolves once the replica's ring has `size` members. */
+function ringOf(replica: Replica, size: number) {
+  const alive = () => replica.cluster.status().members.filter((m) => m.state === 'alive').length
+  if (alive() === size) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const stop = replica.cluster.onChange(() => {
+      if (alive() === size) {
+        stop()
+        resolve()
+      }
+    })
+  })
+}
+
+function ownerOf(replicas: readonly Replica[], id: string) {
+  const url = rendezvousOwner(
+    aggregateKey('Counter', id),
+    replicas.map((r) => r.url),
+  )
+  return replicas.find((r) => r.url === url)!
+}
+
+/** An aggregate id that the given replica owns among these replicas. */
+function idOwnedBy(replicas: readonly Replica[], owner: Replica) {
+  for (let i = 0; ; i++) if (ownerOf(replicas, `c-${i}`) === owner) return `c-${i}`
+}
+
+const increment = (aggregateId: string, commandId = randomUUID()) => ({
+  aggregate: 'Counter',
+  command: 'increment',
+  aggregateId,
+  input: { by: 1 },
+  commandId,
+})
+
+async function eventsOf(store: EventStore, id: string) {
+  const events = []
+  for await (const e of store.readStream(Counter.streamName(id))) events.push(e)
+  return events
+}
+
+function getRing(url: string, authorization?: string) {
+  return new Promise<number>((resolve, reject) => {
+    const req = request(`${url}/_annals/ring`, { headers: authorization ? { authorization } : {} }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('createCluster', () => {
+  it('forwards a command to the replica that owns the aggregate, which runs it', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    const result = await a!.cluster.commands.execute(increment(id))
+    expect(result.revision).toBe(0n)
+    expect(typeof result.position).toBe('bigint')
+    expect(a!.cluster.status().forwardedCommands).toBe(1)
+    expect(b!.cluster.status().hostedAggregates).toBe(1)
+    expect(a!.cluster.status().hostedAggregates).toBe(0)
+  })
+
+  it('runs a command locally when this replica owns the aggregate', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], a!)
+    await a!.cluster.commands.execute(increment(id))
+    expect(a!.cluster.status()).toMatchObject({ localCommands: 1, forwardedCommands: 0, hostedAggregates: 1 })
+  })
+
+  it('keeps the code and details of a domain error across the hop', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    const refuse = { aggregate: 'Counter', command: 'refuse', aggregateId: id, input: {} }
+    await expect(a!.cluster.commands.execute(refuse)).rejects.toMatchObject({
+      code: 'REFUSED',
+      details: { reason: 'test' },
+    })
+  })
+
+  it('refuses bad input with BAD_INPUT and its issues before any hop', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    const bad = { aggregate: 'Counter', command: 'increment', aggregateId: id, input: { by: -1 } }
+    await expect(a!.cluster.commands.execute(bad)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      details: { issues: [expect.objectContaining({ path: ['by'] })] },
+    })
+    expect(a!.cluster.status().forwardedCommands).toBe(0)
+  })
+
+  it('refuses internal requests without the cluster secret', async () => {
+    const store = createInMemoryEventStore()
+    const [a] = await startReplicas(1, store)
+    expect(await getRing(a!.url)).toBe(401)
+    expect(await getRing(a!.url, 'Bearer not-the-secret')).toBe(401)
+    expect(await getRing(a!.url, `Bearer ${secret}`)).toBe(200)
+  })
+
+  it('refuses to start in production without a cluster secret', async () => {
+    const option = createCluster({ env: { NODE_ENV: 'production' } })
+    const http = Fastify()
+    await expect(
+      option.create({
+        store: createInMemoryEventStore(),
+        aggregates: [Counter],
+        http,
+        selfUrl: 'http://127.0.0.1:1',
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_CONFIG' })
+    await http.close()
+  })
+
+  it('runs the command on the new owner when the owner is gone', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    await a!.cluster.commands.execute(increment(id))
+    b!.server.closeAllConnections()
+    await new Promise<void>((resolve) => b!.server.close(() => resolve()))
+    const result = await a!.cluster.commands.execute(increment(id))
+    expect(result.revision).toBe(1n)
+    expect(a!.cluster.status().members.find((m) => m.url === b!.url)?.state).toBe('down')
+  })
+
+  it('applies a command once when the owner dies after appending but before answering', async () => {
+    const inner = createInMemoryEventStore()
+    let onAppended: (() => void) | undefined
+    const store: EventStore = {
+      ...inner,
+      async appendToStream(name, events, options) {
+        const result = await inner.appendToStream(name, events, options)
+        onAppended?.()
+        return result
+      },
+    }
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    // The owner's connections drop right after its append: the sender never hears the answer.
+    onAppended = () => {
+      onAppended = undefined
+      b!.server.close()
+      b!.server.closeAllConnections()
+    }
+    const commandId = randomUUID()
+    const result = await a!.cluster.commands.execute(increment(id, commandId))
+    expect(result.commandId).toBe(commandId)
+    const events = await eventsOf(store, id)
+    expect(events.map((e) => e.metadata['commandId'])).toEqual([commandId])
+    expect(result.revision).toBe(0n)
+  })
+
+  it('stops routing to a replica that leaves, and runs its aggregates elsewhere', async () => {
+    const store = createInMemoryEventStore()
+    const [a, b] = await startReplicas(2, store)
+    const id = idOwnedBy([a!, b!], b!)
+    await b!.cluster.leave()
+    expect(a!.cluster.status().members.find((m) => m.url === b!.url)?.state).toBe('leaving')
+    await a!.cluster.commands.execute(increment(id))
+    expect(a!.cluster.status()).toMatchObject({ localCommands: 1, forwardedCommands: 0 })
+  })
+
+  it('places every reactor partition on exactly one replica', async () => {
+    const store = createInMemoryEventStore()
+    const replicas = await startReplicas(3, store)
+    for (let p = 0; p < 30; p++) {
+      const owners = replicas.filter((r) => r.cluster.ownsPartition('dispatch', String(p)))
+      expect(owners).toHaveLength(1)
+    }
+  })
+
+  it('keeps revisions gapless under concurrent commands to many aggregates from every replica', async () => {
+    const store = createInMemoryEventStore()
+    const replicas = await startReplicas(3, store)
+    const ids = Array.from({ length: 12 }, (_, i) => `hot-${i}`)
+    await Promise.all(
+      Array.from({ length: 240 }, (_, i) =>
+        replicas[i % 3]!.cluster.commands.execute(increment(ids[i % 12]!)),
+      ),
+    )
+    for (const id of ids) {
+      expect((await eventsOf(store, id)).map((e) => e.revision)).toEqual(
+        Array.from({ length: 20 }, (_, i) => BigInt(i)),
+      )
+    }
+    // Every attempt is counted: those that succeeded plus those re-routed after a probe missed under load.
+    const attempts = replicas.reduce(
+      (n, r) => n + r.cluster.status().localCommands + r.cluster.status().forwardedCommands,
+      0,
+    )
+    const rerouted = await Promise.all(
+      replicas.map((r) =>
+        r.http.inject({ url: '/_annals/ring', headers: { authorization: `Bearer ${secret}` } }),
+      ),
+    )
+    expect(attempts - rerouted.reduce((n, r) => n + r.json<{ rerouted: number }>().rerouted, 0)).toBe(240)
+  })
+})
