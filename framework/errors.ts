@@ -27,6 +27,11 @@ export const errorCodes = {
     http: 504,
     meaning: 'The read model did not reach the consistency token within the bound.',
   },
+  CHANGES_EXPIRED: {
+    http: 410,
+    meaning:
+      'The change feed no longer holds the changes after that position; read the rows again and follow from their position.',
+  },
   NOT_FOUND: { http: 404, meaning: 'The row, projection or resource asked for does not exist.' },
   UNAUTHENTICATED: { http: 401, meaning: 'The request carries no valid credentials.' },
   FORBIDDEN: { http: 403, meaning: 'The principal may not perform this operation.' },

@@ -1,0 +1,131 @@
+import { AnnalsError } from '../framework/errors.ts'
+import type { ChangesOptions, RowChange } from '../framework/read-model/read-model-source.ts'
+import { matchesWhere } from './row-query.ts'
+
+/** The feed cannot resume after a position older than the changes it retains (or its reader fell behind). */
+export class ChangesExpiredError extends AnnalsError {
+  override readonly name = 'ChangesExpiredError'
+  constructor(
+    readonly model: string,
+    readonly after: bigint,
+    readonly retainedFrom: bigint,
+  ) {
+    super(
+      'CHANGES_EXPIRED',
+      `${model} keeps changes after ${retainedFrom} only; read the rows again and follow from their position (asked after ${after})`,
+    )
+  }
+}
+
+export interface ChangeFeed<TRow> {
+  publish(change: RowChange<TRow>): void
+  /** Replays retained changes after `options.after`, then follows live; see ChangesExpiredError. */
+  changes(options: ChangesOptions, currentPosition: () => bigint): AsyncIterable<RowChange<TRow>>
+  /** Forgets retained changes: readers resuming before `position` must read the rows again. */
+  truncate(position: bigint): void
+  /** Starts over empty, as for a model rebuilt from the start: every reader's position stays valid. */
+  restart(): void
+}
+
+interface Reader<TRow> {
+  readonly queue: RowChange<TRow>[]
+  wake: (() => void) | undefined
+  overflowed: boolean
+  /** The position of the last change considered. */
+  last: bigint
+  /** While set, changes at or before it are ones the reader has (a resume, or a model restarted). */
+  skipThrough: bigint | undefined
+}
+
+/**
+ * Creates the change feed of one read model: a bounded ring of recent changes for readers that resume, and
+ * a live fan-out. A reader that asks for changes older than the ring, or lets more than the ring's size pile
+ * up unread, gets CHANGES_EXPIRED rather than a silent gap: it reads the rows again (their page carries the
+ * position) and follows from there.
+ */
+export function createChangeFeed<TRow>(model: string, retention: number): ChangeFeed<TRow> {
+  const ring: (RowChange<TRow> | undefined)[] = new Array<RowChange<TRow> | undefined>(retention)
+  let next = 0
+  let count = 0
+  /** The position of the newest change that left the ring: readers must be at or past it. */
+  let droppedThrough = -1n
+  const readers = new Set<Reader<TRow>>()
+
+  const retained = (): RowChange<TRow>[] => {
+    const start = (next - count + retention) % retention
+    return Array.from({ length: count }, (_, i) => ring[(start + i) % retention]!)
+  }
+
+  return {
+    publish(change) {
+      if (count === retention) droppedThrough = ring[next]!.position
+      else count++
+      ring[next] = change
+      next = (next + 1) % retention
+      for (const reader of readers) {
+        if (reader.overflowed) continue
+        if (reader.queue.length >= retention) reader.overflowed = true
+        else reader.queue.push(change)
+        reader.wake?.()
+      }
+    },
+    truncate(position) {
+      ring.fill(undefined)
+      count = 0
+      next = 0
+      droppedThrough = position
+    },
+    restart() {
+      ring.fill(undefined)
+      count = 0
+      next = 0
+      droppedThrough = -1n
+      for (const reader of readers) reader.skipThrough = reader.last
+    },
+    async *changes(options, currentPosition) {
+      const { signal, key, where } = options
+      const after = options.after ?? currentPosition()
+      if (after < droppedThrough) throw new ChangesExpiredError(model, after, droppedThrough)
+      const reader: Reader<TRow> = {
+        queue: retained(),
+        wake: undefined,
+        overflowed: false,
+        last: after,
+        skipThrough: after,
+      }
+      readers.add(reader)
+      const onAbort = () => reader.wake?.()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        while (!signal?.aborted) {
+          const change = reader.queue.shift()
+          if (change === undefined) {
+            if (reader.overflowed) throw new ChangesExpiredError(model, reader.last, droppedThrough)
+            await new Promise<void>((resolve) => (reader.wake = resolve))
+            reader.wake = undefined
+            continue
+          }
+          if (reader.skipThrough !== undefined) {
+            if (change.position <= reader.skipThrough) continue
+            reader.skipThrough = undefined
+          }
+          reader.last = change.position
+          if (key !== undefined && change.key !== key) continue
+          if (where && !matchesChange(change, where)) continue
+          yield change
+        }
+      } finally {
+        readers.delete(reader)
+        signal?.removeEventListener('abort', onAbort)
+      }
+    },
+  }
+}
+
+function matchesChange<TRow>(change: RowChange<TRow>, where: NonNullable<ChangesOptions['where']>): boolean {
+  const visible = (row: TRow) => matchesWhere(row as Readonly<Record<string, unknown>>, where)
+  // An update that moves a row into or out of the filter concerns the reader either way.
+  if (change.kind === 'created') return visible(change.row)
+  if (change.kind === 'deleted') return visible(change.previous)
+  return visible(change.row) || visible(change.previous)
+}

@@ -1,0 +1,159 @@
+import type { AnyAggregate } from '../framework/aggregate/define-aggregate.ts'
+import type { CommandResult } from '../framework/command/command-bus.ts'
+import { AnnalsError } from '../framework/errors.ts'
+import type { RecordedEvent } from '../framework/event-store/event-store.ts'
+import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
+import type { ReadSideMember } from '../framework/read-model/read-side.ts'
+import { createReadSide } from './create-read-side.ts'
+import type { AggregateEvent } from './define-projection.ts'
+import type { RetryPolicy } from './retry-policy.ts'
+
+/** A command a reactor sends; its id is derived from the event, so a repeated delivery appends nothing twice. */
+export interface ReactorCommand {
+  /** The aggregate, or its type name. */
+  readonly aggregate: AnyAggregate | string
+  readonly command: string
+  readonly aggregateId: string
+  readonly input: unknown
+}
+
+export interface ReactorContext {
+  /** Sends a command through the command bus with an id derived from this event and the call's index. */
+  send(command: ReactorCommand): Promise<CommandResult>
+  /** A read model of this service, by projection name (the local copy, as fresh as its position). */
+  readModel<TRow = Record<string, unknown>>(name: string): ReadModelSource<TRow>
+  readonly aggregateId: string
+  readonly eventId: string
+  readonly streamName: string
+  readonly position: bigint
+  readonly revision: bigint
+  readonly createdAt: Date
+  readonly metadata: Readonly<Record<string, unknown>>
+  readonly partition: string
+  /** Aborts when the reactor stops or loses the partition. */
+  readonly signal: AbortSignal
+}
+
+export type ReactorHandler<TEvent> = (event: TEvent, context: ReactorContext) => Promise<void> | void
+
+export interface ReactorConfig<TName extends string, TAggregates extends readonly AnyAggregate[]> {
+  readonly name: TName
+  readonly description?: string
+  readonly from: TAggregates
+  /** The partition key of an event; defaults to its aggregate id. Events of one key are handled in order. */
+  readonly partitionBy?: (event: AggregateEvent<TAggregates[number]>, aggregateId: string) => string
+  /** How many partitions the reactor's work is split into, each run by one replica. Default 1. */
+  readonly partitions?: number
+  readonly handlers: {
+    readonly [K in AggregateEvent<TAggregates[number]>['type']]?: ReactorHandler<
+      Extract<AggregateEvent<TAggregates[number]>, { type: K }>
+    >
+  }
+  /** How a failing handler is retried before its event goes to the dead letters (an unavailable store is retried without end). */
+  readonly retry?: Partial<RetryPolicy>
+}
+
+export interface ReactorDefinition extends ReadSideMember {
+  readonly kind: 'reactor'
+  readonly name: string
+  readonly description?: string
+  readonly eventTypes: readonly string[]
+  readonly partitions: number
+  readonly retry: Partial<RetryPolicy>
+  handles(event: RecordedEvent): boolean
+  /** The partition ('0' … partitions-1) an event this reactor handles belongs to. */
+  partitionOf(event: RecordedEvent): string
+  /** Parses an event and names its handler; throws when it cannot be parsed. */
+  route(event: RecordedEvent): {
+    readonly event: { readonly type: string; readonly data: unknown }
+    readonly aggregateId: string
+    readonly handle: ReactorHandler<{ readonly type: string; readonly data: unknown }>
+  }
+}
+
+/**
+ * Declares a reactor: handlers with side effects, typically sending commands to other aggregates. It runs on
+ * one replica per partition, at least once per event, with a durable checkpoint in the event store; commands
+ * sent through `context.send` have ids derived from the event, so a repeated delivery has no second effect.
+ *
+ * @example
+ * const Dispatcher = defineReactor({
+ *   name: 'dispatcher',
+ *   from: [Grid],
+ *   handlers: {
+ *     DemandRaised: async ({ data }, ctx) => {
+ *       const page = await ctx.readModel('batteryStatus').list({ where: { charge: { gte: 50 } }, first: 3 })
+ *       for (const row of page.rows)
+ *         await ctx.send({ aggregate: 'Battery', command: 'startDischarging', aggregateId: String(row.batteryId), input: { kw: data.kw } })
+ *     },
+ *   },
+ * })
+ */
+export function defineReactor<const TName extends string, const TAggregates extends readonly AnyAggregate[]>(
+  config: ReactorConfig<TName, TAggregates>,
+): ReactorDefinition {
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(config.name)) {
+    throw new AnnalsError('BAD_CONFIG', `Reactor name "${config.name}" must be an identifier`)
+  }
+  const partitions = config.partitions ?? 1
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new AnnalsError('BAD_CONFIG', `Reactor ${config.name}: partitions must be a positive integer`)
+  }
+  const handlers = config.handlers as Record<string, ReactorHandler<never> | undefined>
+  const types = Object.keys(handlers).filter((type) => handlers[type] !== undefined)
+  for (const type of types) {
+    if (!config.from.some((aggregate) => type in aggregate.events)) {
+      throw new AnnalsError('BAD_CONFIG', `Reactor ${config.name}: no aggregate in "from" declares ${type}`)
+    }
+  }
+  const aggregateOf = (event: RecordedEvent) =>
+    types.includes(event.type)
+      ? config.from.find(
+          (aggregate) => event.type in aggregate.events && event.streamName.startsWith(`${aggregate.name}-`),
+        )
+      : undefined
+
+  const route: ReactorDefinition['route'] = (recorded) => {
+    const aggregate = aggregateOf(recorded)
+    if (!aggregate) throw new AnnalsError('INTERNAL', `${config.name} does not handle ${recorded.type}`)
+    return {
+      event: aggregate.parseStoredEvent(recorded),
+      aggregateId: recorded.streamName.slice(aggregate.name.length + 1),
+      handle: handlers[recorded.type] as ReactorHandler<{ readonly type: string; readonly data: unknown }>,
+    }
+  }
+
+  return {
+    kind: 'reactor',
+    name: config.name,
+    ...(config.description === undefined ? {} : { description: config.description }),
+    eventTypes: types,
+    partitions,
+    retry: config.retry ?? {},
+    handles: (event) => aggregateOf(event) !== undefined,
+    route,
+    partitionOf(event) {
+      if (partitions === 1) return '0'
+      const { event: parsed, aggregateId } = route(event)
+      const partitionKey = config.partitionBy
+        ? config.partitionBy(parsed as AggregateEvent<TAggregates[number]>, aggregateId)
+        : aggregateId
+      return String(fnv1a(partitionKey) % partitions)
+    },
+    createReadSide: (members, context) => createReadSide({ ...context, members }),
+  }
+}
+
+/** Narrows a read-side member to a reactor declared with defineReactor. */
+export function isReactorDefinition(member: ReadSideMember): member is ReactorDefinition {
+  return member.kind === 'reactor' && 'partitionOf' in member
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}

@@ -1,0 +1,163 @@
+import type { ListQuery } from '../framework/read-model/read-model-source.ts'
+import type { ReadModelStore, StoredPage } from './read-model-store.ts'
+import { decodeCursor, encodeCursor, indexKey, matchesWhere, rowComparator } from './row-query.ts'
+
+type Row = Readonly<Record<string, unknown>>
+
+export interface InMemoryReadModelStoreOptions {
+  /** The field that keys a row. */
+  readonly key: string
+  /** Fields with a hash index: `eq` and `in` filters on them read only the matching rows. */
+  readonly indexes?: readonly string[]
+  /** The largest page a list returns. Default 1,000. */
+  readonly maxPageSize?: number
+  /** The page size when a query names none. Default 100. */
+  readonly defaultPageSize?: number
+}
+
+/** How a list would read the rows: through which index, over how many candidates. */
+export interface ListPlan {
+  readonly index: string | undefined
+  readonly candidates: number
+}
+
+export interface InMemoryReadModelStore<TRow> extends ReadModelStore<TRow> {
+  /** How a query would be answered; lets tests prove that an indexed filter scans no other rows. */
+  explain(query: ListQuery): ListPlan
+}
+
+/**
+ * Creates a read-model store held in memory: rows by key, hash indexes on declared fields, filtered and
+ * sorted lists with opaque cursors. It starts empty, so its projection rebuilds from the log on each start.
+ *
+ * @example
+ * const store = createInMemoryReadModelStore<BatteryStatus>({ key: 'batteryId', indexes: ['siteId'] })
+ */
+export function createInMemoryReadModelStore<TRow>(
+  options: InMemoryReadModelStoreOptions,
+): InMemoryReadModelStore<TRow> {
+  const { key } = options
+  const maxPageSize = options.maxPageSize ?? 1_000
+  const defaultPageSize = options.defaultPageSize ?? 100
+  const rows = new Map<string, TRow>()
+  const indexes = new Map((options.indexes ?? []).map((field) => [field, new Map<string, Set<string>>()]))
+  let position = 0n
+  let version: number | undefined
+
+  const unindex = (rowKey: string, row: Row) => {
+    for (const [field, index] of indexes) {
+      const bucketKey = indexKey(row[field])
+      const bucket = index.get(bucketKey)
+      bucket?.delete(rowKey)
+      if (bucket?.size === 0) index.delete(bucketKey)
+    }
+  }
+  const addToIndexes = (rowKey: string, row: Row) => {
+    for (const [field, index] of indexes) {
+      const bucketKey = indexKey(row[field])
+      let bucket = index.get(bucketKey)
+      if (!bucket) index.set(bucketKey, (bucket = new Set()))
+      bucket.add(rowKey)
+    }
+  }
+
+  /** The narrowest set of row keys an indexed eq/in filter allows; undefined when none applies. */
+  function candidates(query: ListQuery): { index: string; keys: Iterable<string>; size: number } | undefined {
+    let best: { index: string; keys: string[]; size: number } | undefined
+    for (const [field, filter] of Object.entries(query.where ?? {})) {
+      const values = 'eq' in filter ? [filter.eq] : filter.in
+      if (values === undefined) continue
+      let keys: string[]
+      if (field === key) {
+        keys = [...new Set(values)].filter(
+          (value): value is string => typeof value === 'string' && rows.has(value),
+        )
+      } else {
+        const index = indexes.get(field)
+        if (!index) continue
+        keys = [...new Set(values.flatMap((value) => [...(index.get(indexKey(value)) ?? [])]))]
+      }
+      if (!best || keys.length < best.size) best = { index: field, keys, size: keys.length }
+    }
+    return best
+  }
+
+  return {
+    get position() {
+      return position
+    },
+    get version() {
+      return version
+    },
+    get size() {
+      return rows.size
+    },
+    get: (rowKey) => rows.get(rowKey),
+    put(rowKey, row) {
+      const previous = rows.get(rowKey)
+      if (previous !== undefined) unindex(rowKey, previous as Row)
+      rows.set(rowKey, row)
+      addToIndexes(rowKey, row as Row)
+    },
+    delete(rowKey) {
+      const previous = rows.get(rowKey)
+      if (previous === undefined) return
+      unindex(rowKey, previous as Row)
+      rows.delete(rowKey)
+    },
+    commit(at, atVersion) {
+      position = at
+      version = atVersion
+    },
+    clear() {
+      rows.clear()
+      for (const index of indexes.values()) index.clear()
+      position = 0n
+      version = undefined
+    },
+    explain(query) {
+      const plan = candidates(query)
+      return { index: plan?.index, candidates: plan ? plan.size : rows.size }
+    },
+    list(query): StoredPage<TRow> {
+      const orderBy = query.orderBy ?? []
+      const plan = candidates(query)
+      const pool: Iterable<TRow> = plan ? mapKeys(plan.keys, rows) : rows.values()
+      const compare = rowComparator(orderBy, key)
+      const selected: Row[] = []
+      for (const row of pool) if (matchesWhere(row as Row, query.where)) selected.push(row as Row)
+      selected.sort(compare)
+      let start = 0
+      if (query.after !== undefined) {
+        const cursor = decodeCursor(query.after, orderBy, key)
+        start = firstAfter(selected, cursor, compare)
+      }
+      const size = Math.max(0, Math.min(query.first ?? defaultPageSize, maxPageSize))
+      const page = selected.slice(start, start + size)
+      const last = page[page.length - 1]
+      return {
+        rows: page as TRow[],
+        endCursor: last ? encodeCursor(last, orderBy, key) : undefined,
+        hasNextPage: start + size < selected.length,
+      }
+    },
+  }
+}
+
+function* mapKeys<TRow>(keys: Iterable<string>, rows: ReadonlyMap<string, TRow>): Iterable<TRow> {
+  for (const rowKey of keys) {
+    const row = rows.get(rowKey)
+    if (row !== undefined) yield row
+  }
+}
+
+function firstAfter(sorted: readonly Row[], cursor: Row, compare: (a: Row, b: Row) => number): number {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (compare(sorted[middle]!, cursor) <= 0) low = middle + 1
+    else high = middle
+  }
+  return low
+}

@@ -1,0 +1,132 @@
+import type { EventStore } from '../framework/event-store/event-store.ts'
+import type {
+  ChangesOptions,
+  ListQuery,
+  Page,
+  ProjectionState,
+  ProjectionStatus,
+  ReadModelSource,
+  RowChange,
+} from '../framework/read-model/read-model-source.ts'
+import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
+import type { ProjectionEngine } from './projection-engine.ts'
+import { createPositionWaiters } from './position-waiters.ts'
+import { assertFields } from './row-query.ts'
+
+/** What the read side knows about the log, for lag. */
+export interface LogView {
+  readonly store: EventStore
+  /** The last known head of `$all`. */
+  head(): bigint
+  /** Roughly how many events lie between two positions (positions are byte offsets). */
+  eventsBetween(from: bigint, to: bigint): number
+}
+
+/** A read model as the gateway sees it, over whichever engine currently serves it (a rebuild swaps it). */
+export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
+  readonly engine: ProjectionEngine<TRow>
+  /** Set by the read side: paused, stopped or failed override what the engine reports. */
+  override: Extract<ProjectionState, 'paused' | 'stopped' | 'failed'> | undefined
+  /** Makes `engine` the one that serves, in one step: readers never see a half-built model. */
+  switchTo(engine: ProjectionEngine<TRow>): void
+  /** Empties the model and its feed so that it rebuilds from the start of the log. */
+  restart(): void
+}
+
+/** How many older relevant events waitFor looks through for the last one at or before its target. */
+const PROBE_WINDOW = 64
+
+/**
+ * Creates the ReadModelSource of one projection: reads from its store, its change feed, waitFor on
+ * positions (also positions of events it filters out) and its status.
+ */
+export function createProjectionSource<TRow>(
+  initial: ProjectionEngine<TRow>,
+  log: LogView,
+): ProjectionSource<TRow> {
+  const { definition } = initial
+  const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
+  const waiters = createPositionWaiters()
+  const fields = Object.keys(definition.schema.shape)
+  const listener = {
+    changed: (change: RowChange<TRow>) => feed.publish(change),
+    advanced: (position: bigint) => waiters.notify(position),
+  }
+  let engine = initial
+  engine.listener = listener
+
+  /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
+  async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined> {
+    if ((await log.store.headPosition()) < target) return undefined
+    const older = log.store.readAll({
+      direction: 'backwards',
+      fromPosition: target + 1n,
+      eventTypes: definition.eventTypes,
+      maxCount: PROBE_WINDOW,
+    })
+    let seen = 0
+    for await (const event of older) {
+      if (definition.handles(event)) return event.position
+      seen++
+    }
+    return seen < PROBE_WINDOW ? 0n : undefined
+  }
+
+  const source: ProjectionSource<TRow> = {
+    name: definition.name,
+    ...(definition.description === undefined ? {} : { description: definition.description }),
+    schema: definition.schema,
+    key: definition.key,
+    get engine() {
+      return engine
+    },
+    override: undefined,
+    get: (key) => Promise.resolve(engine.store.get(key)),
+    async list(query: ListQuery = {}): Promise<Page<TRow>> {
+      await Promise.resolve()
+      assertFields(query, fields, definition.name)
+      const position = engine.position
+      return { ...engine.store.list(query), position }
+    },
+    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.position),
+    async waitFor(target, timeoutMs) {
+      if (engine.position >= target) return
+      const started = Date.now()
+      // A position whose event this projection filters out counts once it has folded every event it handles up to it.
+      const relevant = await lastRelevantAtOrBefore(target)
+      const effective = relevant === undefined || relevant > target ? target : relevant
+      const remaining = Math.max(0, timeoutMs - (Date.now() - started))
+      await waiters.wait(effective, remaining, () => engine.position)
+    },
+    status(): ProjectionStatus {
+      const head = log.head()
+      const position = engine.position
+      const behind = head > position
+      const state: ProjectionState = source.override ?? (engine.caughtUp ? 'live' : 'catching-up')
+      return {
+        name: definition.name,
+        state,
+        position,
+        eventsBehind: behind ? log.eventsBetween(position, head) : 0,
+        millisecondsBehind:
+          behind && engine.lastEventAt ? Math.max(0, Date.now() - engine.lastEventAt.getTime()) : 0,
+        eventsProcessed: engine.eventsProcessed,
+        deadLetters: engine.deadLetters().length,
+        version: definition.version,
+      }
+    },
+    restart() {
+      engine.reset()
+      feed.restart()
+    },
+    switchTo(next) {
+      engine.listener = undefined
+      engine = next
+      engine.listener = listener
+      // Changes from before the switch describe the old model; resuming readers read the rows again.
+      feed.truncate(engine.position)
+      waiters.notify(engine.position)
+    },
+  }
+  return source
+}

@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto'
+import type { CommandBus } from '../framework/command/command-bus.ts'
+import { isAnnalsError } from '../framework/errors.ts'
+import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
+import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
+import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
+import {
+  defaultHandlerRetry,
+  defaultResubscribeRetry,
+  pause,
+  retryDelay,
+  type RetryPolicy,
+} from './retry-policy.ts'
+
+/** An event a reactor gave up on after its retries; the reactor went on with the next one. */
+export interface ReactorDeadLetter {
+  readonly reactor: string
+  readonly partition: string
+  readonly eventId: string
+  readonly eventType: string
+  readonly streamName: string
+  readonly position: bigint
+  readonly error: string
+  readonly failedAt: Date
+}
+
+export interface ReactorPartitionOptions {
+  readonly definition: ReactorDefinition
+  readonly partition: string
+  readonly store: EventStore
+  readonly commands: CommandBus
+  readonly readModel: (name: string) => ReadModelSource
+  readonly deadLetters: ReactorDeadLetter[]
+  readonly retry?: Partial<RetryPolicy>
+  readonly resubscribeRetry?: Partial<RetryPolicy>
+  readonly log?: ReadSideLogger
+}
+
+export interface ReactorPartition {
+  /** The position of the last event handled and checkpointed durably. */
+  readonly checkpoint: bigint | undefined
+  readonly eventsHandled: number
+  /** Resolves after the partition has been stopped and its handler in flight has ended. */
+  stop(): Promise<void>
+}
+
+/** How many checkpoints a reactor's checkpoint stream keeps. */
+const CHECKPOINT_MAX_COUNT = 5
+const CHECKPOINT_EVENT = 'ReactorCheckpoint'
+
+/** The stream that holds a reactor partition's checkpoint. */
+export function reactorCheckpointStream(reactor: string, partition: string): string {
+  return `annals-reactor-${reactor}-${partition}`
+}
+
+/**
+ * Starts one partition of a reactor: reads its checkpoint, subscribes to `$all` after it, handles each event
+ * of the partition (retrying with back-off, an unavailable store without end), then commits the checkpoint:
+ * at least once, and with derived command ids no second effect.
+ */
+export function startReactorPartition(options: ReactorPartitionOptions): ReactorPartition {
+  const { definition, partition, store, log } = options
+  const handlerPolicy = { ...defaultHandlerRetry, ...options.retry, ...definition.retry }
+  const storePolicy = { ...defaultResubscribeRetry, ...options.resubscribeRetry }
+  const stream = reactorCheckpointStream(definition.name, partition)
+  const abort = new AbortController()
+  const { signal } = abort
+  let checkpoint: bigint | undefined
+  /** Events of other partitions move this on without a durable write. */
+  let considered: bigint | undefined
+  let eventsHandled = 0
+
+  async function run() {
+    let failures = 0
+    while (!signal.aborted) {
+      try {
+        if (considered === undefined) {
+          checkpoint = await readCheckpoint()
+          considered = checkpoint ?? 0n
+        }
+        const from = considered
+        const messages = store.subscribeToAll({
+          fromPosition: from === 0n ? 'start' : from,
+          eventTypes: definition.eventTypes,
+          signal,
+        })
+        for await (const message of messages) {
+          failures = 0
+          if (message.kind !== 'event') continue
+          const { event } = message
+          if (definition.handles(event) && definition.partitionOf(event) === partition) {
+            await handle(event)
+            if (signal.aborted) return
+            await commit(event.position)
+          }
+          considered = event.position
+        }
+        if (signal.aborted) return
+        throw new Error('the subscription ended')
+      } catch (error) {
+        if (signal.aborted) return
+        failures++
+        const delay = retryDelay(storePolicy, failures)
+        log?.warn(
+          { reactor: definition.name, partition, err: error, retryInMs: delay },
+          'reactor resubscribing',
+        )
+        await pause(delay, signal)
+      }
+    }
+  }
+
+  async function readCheckpoint(): Promise<bigint | undefined> {
+    const metadata = await store.getStreamMetadata(stream)
+    if (metadata?.$maxCount === undefined) {
+      await store.setStreamMetadata(stream, { ...metadata, $maxCount: CHECKPOINT_MAX_COUNT })
+    }
+    for await (const event of store.readStream(stream, { direction: 'backwards', maxCount: 1 })) {
+      return BigInt((event.data as { position: string }).position)
+    }
+    return undefined
+  }
+
+  async function handle(event: RecordedEvent) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const routed = definition.route(event)
+        await routed.handle(routed.event, context(event, routed.aggregateId))
+        eventsHandled++
+        return
+      } catch (error) {
+        if (signal.aborted) return
+        const unavailable = isAnnalsError(error) && error.code === 'STORE_UNAVAILABLE'
+        if (!unavailable && attempt > handlerPolicy.attempts) {
+          options.deadLetters.push(deadLetter(event, error))
+          log?.error(
+            { reactor: definition.name, partition, eventId: event.id, err: error },
+            'reactor gave up',
+          )
+          return
+        }
+        await pause(retryDelay(unavailable ? storePolicy : handlerPolicy, attempt), signal)
+      }
+    }
+  }
+
+  /** Writes the checkpoint; an unavailable store is waited out, since the next commit would cover it anyway. */
+  async function commit(position: bigint) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const data = { position: position.toString() }
+        await store.appendToStream(stream, [
+          { id: derivedUuid(`${stream}/${position}`), type: CHECKPOINT_EVENT, data },
+        ])
+        checkpoint = position
+        return
+      } catch (error) {
+        if (attempt >= 5) {
+          log?.warn({ reactor: definition.name, partition, err: error }, 'checkpoint not written; going on')
+          return
+        }
+        await pause(retryDelay(storePolicy, attempt), signal)
+      }
+    }
+  }
+
+  function context(event: RecordedEvent, aggregateId: string): ReactorContext {
+    let sends = 0
+    return {
+      send: (command) =>
+        options.commands.execute({
+          aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
+          command: command.command,
+          aggregateId: command.aggregateId,
+          input: command.input,
+          commandId: derivedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
+        }),
+      readModel: options.readModel as ReactorContext['readModel'],
+      aggregateId,
+      eventId: event.id,
+      streamName: event.streamName,
+      position: event.position,
+      revision: event.revision,
+      createdAt: event.createdAt,
+      metadata: event.metadata,
+      partition,
+      signal,
+    }
+  }
+
+  function deadLetter(event: RecordedEvent, error: unknown): ReactorDeadLetter {
+    return {
+      reactor: definition.name,
+      partition,
+      eventId: event.id,
+      eventType: event.type,
+      streamName: event.streamName,
+      position: event.position,
+      error: error instanceof Error ? error.message : String(error),
+      failedAt: new Date(),
+    }
+  }
+
+  const running = run()
+  return {
+    get checkpoint() {
+      return checkpoint
+    },
+    get eventsHandled() {
+      return eventsHandled
+    },
+    async stop() {
+      abort.abort()
+      await running
+    },
+  }
+}
+
+/** A UUID (version 5 layout) derived from a name, so the same name always gives the same id. */
+export function derivedUuid(name: string): string {
+  const bytes = createHash('sha1').update(name).digest().subarray(0, 16)
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
