@@ -80,3 +80,10 @@ export type {
 } from './read-model/read-model-source.ts'
 /** How projections and reactors plug into the server without the framework importing them. */
 export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/read-side.ts'
+
+// Sharding
+/** Shards aggregates across replicas (pass to createServer's `cluster`), and the seam it plugs into. */
+export { createCluster, type CreateClusterOptions } from './sharding/create-cluster.ts'
+export type { Cluster, ClusterOption, ClusterContext, ClusterStatus, MemberStatus } from './sharding/cluster.ts'
+/** The environment variables sharding reads, as a zod schema and a list of names (deploy checks against it). */
+export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-config.ts'

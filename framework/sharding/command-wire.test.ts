@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { AnnalsError, BadInputError, DomainError } from '../errors.ts'
-import { errorFromWire, errorToWire, resultFromWire, resultToWire } from './command-wire.ts'
+import {
+  errorFromWire,
+  errorToWire,
+  resultFromWire,
+  resultToWire,
+  type WireError,
+  type WireResult,
+} from './command-wire.ts'
 
-const roundTrip = (error: unknown) => errorFromWire(JSON.parse(JSON.stringify(errorToWire(error).body)))
+const roundTrip = (error: unknown) =>
+  errorFromWire(JSON.parse(JSON.stringify(errorToWire(error).body)) as WireError)
 
 describe('command wire', () => {
   it('carries a result with bigint revisions and positions across JSON unchanged', () => {
@@ -21,7 +29,7 @@ describe('command wire', () => {
         },
       ],
     }
-    expect(resultFromWire(JSON.parse(JSON.stringify(resultToWire(result))))).toEqual(result)
+    expect(resultFromWire(JSON.parse(JSON.stringify(resultToWire(result))) as WireResult)).toEqual(result)
   })
 
   it('rebuilds BAD_INPUT as a BadInputError with its issues', () => {
