@@ -1,0 +1,175 @@
+import { appendFileSync, statSync, truncateSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { LOG_FILE } from './event-engine.ts'
+import { DELETED_REVISION, openEngine, type Engine, type EngineOptions } from './engine.ts'
+import { many, proposed, readAllOf, revisionsOf } from './test-builders.ts'
+import { tempDir } from './test-builders.ts'
+
+let dir: ReturnType<typeof tempDir>
+let messages: string[]
+const open: Engine[] = []
+
+beforeEach(() => {
+  dir = tempDir()
+  messages = []
+})
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((engine) => engine.close()))
+  dir.remove()
+})
+
+async function start(options: Partial<EngineOptions> = {}): Promise<Engine> {
+  const engine = await openEngine({ dataDir: dir.path, log: (message) => messages.push(message), ...options })
+  open.push(engine)
+  return engine
+}
+
+async function restart(engine: Engine): Promise<Engine> {
+  await engine.close()
+  return start()
+}
+
+const logFile = () => join(dir.path, LOG_FILE)
+
+describe('the file log', () => {
+  it('keeps streams, metadata, deletes and positions across a restart', async () => {
+    let engine = await start()
+    const appended = await engine.append('order-1', 'no_stream', many(3))
+    await engine.append('$$order-1', 'any', [proposed({ type: '$metadata', json: { $maxCount: 2 } })])
+    await engine.append('order-2', 'any', many(1))
+    await engine.softDelete('order-2', 'any')
+    await engine.tombstone('order-3', 'any')
+    const before = [...(await engine.readAll({ direction: 'forwards', from: 'start', maxCount: 100 }))]
+    engine = await restart(engine)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([1n, 2n])
+    expect(await revisionsOf(engine, 'order-2')).toBe('not-found')
+    expect(await revisionsOf(engine, 'order-3')).toBe('deleted')
+    expect(engine.streamRevision('order-3')).toBe(DELETED_REVISION)
+    expect([...(await engine.readAll({ direction: 'forwards', from: 'start', maxCount: 100 }))]).toEqual(
+      before,
+    )
+    expect(
+      appended.kind === 'ok' &&
+        (await engine.readAll({ direction: 'forwards', from: appended.position, maxCount: 1 })),
+    ).toBeTruthy()
+  })
+
+  it('writes the system events once, on creation', async () => {
+    let engine = await start()
+    const head = engine.headPosition()
+    engine = await restart(engine)
+    expect(engine.headPosition()).toBe(head)
+  })
+
+  it('recognises a repeated append after a restart', async () => {
+    let engine = await start()
+    const events = many(2)
+    const original = await engine.append('order-1', 'no_stream', events)
+    engine = await restart(engine)
+    expect(await engine.append('order-1', 'no_stream', events)).toEqual(original)
+    expect(await engine.append('order-1', 'any', events)).toEqual(original)
+  })
+
+  it('continues appending at the end after a restart', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'no_stream', many(1))
+    engine = await restart(engine)
+    expect(await engine.append('order-1', 0n, many(1))).toMatchObject({ kind: 'ok', nextRevision: 1n })
+    engine = await restart(engine)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n, 1n])
+  })
+
+  it('serves events larger than a read page and beyond the cache', async () => {
+    let engine = await start({ cacheBytes: 1024 })
+    await engine.append('big', 'any', [proposed({ bytes: 600_000 }), proposed({ bytes: 300_000 })])
+    engine = await restart(engine)
+    const events = (await readAllOf(engine, 'big')) as { data: Uint8Array }[]
+    expect(events.map((event) => event.data.length)).toEqual([600_000, 300_000])
+    const all = [...(await engine.readAll({ direction: 'forwards', from: 'start', maxCount: 100 }))]
+    expect(all.filter((event) => event.stream === 'big')).toHaveLength(2)
+  })
+})
+
+describe('recovery from a torn tail', () => {
+  it('cuts a half-written record and logs the cut', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'any', many(1))
+    await engine.append('order-1', 'any', many(1))
+    await engine.close()
+    const size = statSync(logFile()).size
+    truncateSync(logFile(), size - 5)
+    engine = await start()
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
+    expect(
+      messages.some((message) => /^devstore: cut \d+ bytes of torn tail at offset \d+$/.test(message)),
+    ).toBe(true)
+    expect(await engine.append('order-1', 0n, many(1))).toMatchObject({ kind: 'ok', nextRevision: 1n })
+    engine = await restart(engine)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n, 1n])
+  })
+
+  it('cuts garbage after the last record', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'any', many(1))
+    await engine.close()
+    const size = statSync(logFile()).size
+    appendFileSync(logFile(), Buffer.from('garbage that is not a record at all'))
+    engine = await start()
+    expect(messages).toContain(`devstore: cut 35 bytes of torn tail at offset ${size}`)
+    expect(statSync(logFile()).size).toBe(size)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
+  })
+
+  it('drops a whole append when only part of it reached the disk', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'any', many(1))
+    const sizeBefore = statSync(logFile()).size
+    await engine.append('order-1', 'any', many(3))
+    await engine.close()
+    truncateSync(logFile(), statSync(logFile()).size - 10)
+    engine = await start()
+    expect(messages[0]).toMatch(`at offset ${sizeBefore}`)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
+  })
+
+  it('detects a record whose bytes were corrupted', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'any', many(1))
+    const sizeBefore = statSync(logFile()).size
+    await engine.append('order-1', 'any', [proposed({ bytes: 100 })])
+    await engine.close()
+    const { openSync, writeSync, closeSync } = await import('node:fs')
+    const fd = openSync(logFile(), 'r+')
+    writeSync(fd, Buffer.from('zz'), 0, 2, statSync(logFile()).size - 20)
+    closeSync(fd)
+    engine = await start()
+    expect(messages[0]).toMatch(`at offset ${sizeBefore}`)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
+  })
+})
+
+describe('group commit', () => {
+  it('shares fsyncs between concurrent appends', async () => {
+    const engine = await start()
+    const before = engine.stats()
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => engine.append(`s-${i % 5}`, 'any', many(1))),
+    )
+    const after = engine.stats()
+    expect(results.every((result) => result.kind === 'ok')).toBe(true)
+    expect(after.commits - before.commits).toBe(50)
+    expect(after.fsyncs - before.fsyncs).toBeLessThan(50)
+    expect(after.fsyncs - before.fsyncs).toBeGreaterThan(0)
+  })
+
+  it('acknowledges each append once it is on disk', async () => {
+    const engine = await start()
+    const result = await engine.append('order-1', 'any', many(1))
+    const fsyncs = engine.stats().fsyncs
+    expect(result.kind === 'ok' && statSync(logFile()).size).toBeGreaterThan(
+      Number(result.kind === 'ok' && result.position),
+    )
+    expect(fsyncs).toBeGreaterThan(0)
+  })
+})
