@@ -156,7 +156,7 @@ export function defineAggregate<
     snapshotStreamName: (id) => `annals-snapshot-${config.name}-${id}`,
     initial,
     eventVersion: (type) => {
-      const declaration = config.events[type]
+      const declaration = Object.hasOwn(config.events, type) ? config.events[type] : undefined
       return declaration && isVersionedEvent(declaration) ? declaration.version : 1
     },
     parseStoredEvent: (stored) => parseStoredEvent(config.events, stored) as DomainEvent<TEvents>,
@@ -168,7 +168,7 @@ export function defineAggregate<
 }
 
 function parseStoredEvent(events: EventMap, stored: StoredEventLike): { type: string; data: unknown } {
-  const declaration = events[stored.type]
+  const declaration = Object.hasOwn(events, stored.type) ? events[stored.type] : undefined
   if (declaration === undefined) {
     throw new StoredEventError(
       'UNKNOWN_EVENT_TYPE',
