@@ -1,2 +1,10 @@
 // The public API of 'annals/devstore': the embedded EventStoreDB-compatible server. Named re-exports only.
-export {}
+
+/** Starts the devstore: a gRPC server that @eventstore/db-client takes for a single-node EventStoreDB. */
+export { createDevStore, type DevStore, type DevStoreOptions } from './create-dev-store.ts'
+
+/** Fault injection for tests: dropped subscriptions, failing appends, slow replies, restarts. */
+export type { DevStoreFaults } from './faults.ts'
+
+/** The seam for extra gRPC services on the devstore's server (persistent subscriptions use it). */
+export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/server.ts'

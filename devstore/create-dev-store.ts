@@ -1,0 +1,93 @@
+/**
+ * createDevStore: the embedded server that @eventstore/db-client takes for a single-node EventStoreDB, on
+ * loopback, file-backed when given a data directory (in memory otherwise).
+ *
+ * @example
+ * const store = await createDevStore({ dataDir: '.annals/devstore' })
+ * const client = EventStoreDBClient.connectionString(store.connectionString)
+ * // ...
+ * await client.dispose()
+ * await store.close()
+ */
+import { openEngine, type Engine } from './engine/engine.ts'
+import { FaultState, type DevStoreFaults } from './faults.ts'
+import { startDevStoreServer, type DevStoreServer, type DevStoreServiceFactory } from './grpc/server.ts'
+
+export interface DevStoreOptions {
+  /** Where the log lives; omitted: in memory, gone on close. */
+  readonly dataDir?: string
+  /** Default 0: a free port, read back from DevStore.port. */
+  readonly port?: number
+  /** Default 127.0.0.1. */
+  readonly host?: string
+  /** Extra gRPC services on the same server (see devstore/grpc/server.ts). */
+  readonly services?: readonly DevStoreServiceFactory[]
+  /** Recovery and lock messages from the engine. */
+  readonly log?: (message: string) => void
+}
+
+export interface DevStore {
+  /** `esdb://HOST:PORT?tls=false`, for EventStoreDBClient.connectionString. */
+  readonly connectionString: string
+  readonly host: string
+  readonly port: number
+  readonly faults: DevStoreFaults
+  /** Ends open calls (BatchAppend CANCELLED, in-flight unary calls UNAVAILABLE), stops the server, closes the log. */
+  close(): Promise<void>
+}
+
+export async function createDevStore(options: DevStoreOptions = {}): Promise<DevStore> {
+  const host = options.host ?? '127.0.0.1'
+  const faultState = new FaultState()
+  const openOwnEngine = () =>
+    openEngine({
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    })
+  let engine: Engine = await openOwnEngine()
+  const start = (port: number) =>
+    startDevStoreServer({ engine, host, port, faults: faultState, services: options.services ?? [] })
+  let server: DevStoreServer
+  try {
+    server = await start(options.port ?? 0)
+  } catch (error) {
+    await engine.close()
+    throw error
+  }
+  const port = server.port
+  // Restarts and close run one after another, never interleaved.
+  let lifecycle: Promise<void> = Promise.resolve()
+  let closed = false
+  const serially = (step: () => Promise<void>) => (lifecycle = lifecycle.then(step))
+
+  const faults: DevStoreFaults = {
+    dropAllSubscriptions: () => server.dropAllSubscriptions(),
+    failNextAppends: (count) => faultState.failNextAppends(count),
+    delayReplies: (ms) => faultState.delayReplies(ms),
+    restart: () =>
+      serially(async () => {
+        if (closed) throw new Error('The devstore is closed')
+        await server.close()
+        // In memory there is nothing to reopen: the same engine serves the restarted server.
+        if (options.dataDir !== undefined) {
+          await engine.close()
+          engine = await openOwnEngine()
+        }
+        server = await start(port)
+      }),
+  }
+
+  return {
+    connectionString: `esdb://${host}:${port}?tls=false`,
+    host,
+    port,
+    faults,
+    close: () =>
+      serially(async () => {
+        if (closed) return
+        closed = true
+        await server.close()
+        await engine.close()
+      }),
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Fault injection for tests that need the store to misbehave: dropped subscriptions, failing appends, slow
+ * replies and restarts. The gRPC layer reads the FaultState on every call; createDevStore exposes it as
+ * DevStoreFaults.
+ */
+
+export interface DevStoreFaults {
+  /** Ends every open subscription (catch-up and persistent) with UNAVAILABLE; the client resubscribes. */
+  dropAllSubscriptions(): void
+  /** The next `count` append requests (Append or one BatchAppend request) fail with UNAVAILABLE, writing nothing. */
+  failNextAppends(count: number): void
+  /** Every call waits `ms` before it is answered; 0 turns the delay off. */
+  delayReplies(ms: number): void
+  /** Stops the server and the engine, then starts them again on the same data and the same port. */
+  restart(): Promise<void>
+}
+
+/** The switches the gRPC layer consults; one per devstore, surviving restarts. */
+export class FaultState {
+  private appendFailures = 0
+  private delayMs = 0
+
+  failNextAppends(count: number): void {
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`failNextAppends expects a count >= 0, got ${count}`)
+    this.appendFailures = count
+  }
+
+  delayReplies(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`delayReplies expects milliseconds >= 0, got ${ms}`)
+    this.delayMs = ms
+  }
+
+  /** True when this append must fail; consumes one of the failures asked for. */
+  takeAppendFailure(): boolean {
+    if (this.appendFailures === 0) return false
+    this.appendFailures--
+    return true
+  }
+
+  get replyDelayMs(): number {
+    return this.delayMs
+  }
+}

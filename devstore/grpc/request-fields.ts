@@ -1,0 +1,78 @@
+/**
+ * Reading the fields of the client's requests: stream names, expected revisions, event ids and proposed
+ * events, in the shapes the Engine takes.
+ */
+import type { ContentType, ExpectedRevision, ProposedEvent } from '../engine/engine.ts'
+import { invalidArgument, serviceError } from './status-errors.ts'
+import type { StreamIdentifier, UUID } from './protocol.ts'
+import { status } from '@grpc/grpc-js'
+import { RequestRefused } from './request-refused.ts'
+
+/** What every proposed message (Append's and BatchAppend's) offers. */
+export interface ProposedMessageLike {
+  getId(): UUID | undefined
+  getMetadataMap(): { get(key: string): string | undefined }
+  getData_asU8(): Uint8Array
+  getCustomMetadata_asU8(): Uint8Array
+}
+
+export function streamNameOf(identifier: StreamIdentifier | undefined): string {
+  if (identifier === undefined) throw new RequestRefused(invalidArgument('A stream identifier is required'))
+  return Buffer.from(identifier.getStreamName_asU8()).toString('utf8')
+}
+
+/** The oneof `expected_stream_revision` of Append, Delete and Tombstone options (revision as a decimal). */
+export function expectedRevisionOf(options: {
+  hasAny(): boolean
+  hasNoStream(): boolean
+  hasStreamExists(): boolean
+  revision: string | undefined
+}): ExpectedRevision {
+  if (options.hasNoStream()) return 'no_stream'
+  if (options.hasStreamExists()) return 'stream_exists'
+  if (options.revision !== undefined) return BigInt(options.revision)
+  return 'any'
+}
+
+export function uuidOf(uuid: UUID | undefined): string {
+  if (uuid === undefined) throw new RequestRefused(invalidArgument('An event id is required'))
+  if (uuid.hasStructured()) {
+    const structured = uuid.getStructured()!
+    const hex =
+      BigInt.asUintN(64, BigInt(structured.getMostSignificantBits())).toString(16).padStart(16, '0') +
+      BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits())).toString(16).padStart(16, '0')
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  }
+  return uuid.getString()
+}
+
+export function proposedEventOf(message: ProposedMessageLike): ProposedEvent {
+  const metadata = message.getMetadataMap()
+  const type = metadata.get('type')
+  const contentType = metadata.get('content-type')
+  const missing = [
+    type === undefined ? 'type' : undefined,
+    contentType === undefined ? 'content-type' : undefined,
+  ]
+    .filter((name) => name !== undefined)
+    .join(',')
+  if (missing !== '') {
+    throw new RequestRefused(
+      serviceError(status.INVALID_ARGUMENT, `Required metadata properties are missing: ${missing}`, {
+        exception: 'missing-required-metadata-property',
+        'required-metadata-properties': missing,
+      }),
+    )
+  }
+  return {
+    id: uuidOf(message.getId()),
+    type: type!,
+    contentType: contentTypeOf(contentType!),
+    data: message.getData_asU8(),
+    metadata: message.getCustomMetadata_asU8(),
+  }
+}
+
+function contentTypeOf(value: string): ContentType {
+  return value === 'application/json' ? 'application/json' : 'application/octet-stream'
+}

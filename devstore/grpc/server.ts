@@ -1,0 +1,171 @@
+/**
+ * The devstore's gRPC server: Streams, ServerFeatures and Gossip over one Engine, on host:port, so that
+ * @eventstore/db-client takes it for a single-node EventStoreDB (esdb:// and esdb+discover:// alike).
+ *
+ * Extension seam (devstore/persistent/ uses it): a DevStoreServiceFactory receives the ServiceContext (the
+ * engine, and the OpenCalls registry in which it tracks its long-lived calls so that shutdown and
+ * faults.dropAllSubscriptions() end them) and returns a DevStoreService: a grpc service definition, its
+ * implementation, and the features ServerFeatures.GetSupportedMethods advertises for each of its methods.
+ * Pass factories as `services` to startDevStoreServer; createDevStore passes the built-in ones. Every method
+ * of every registered service is advertised; every handler is wrapped to answer UNAVAILABLE when the server
+ * is not ready and to honour FaultState.replyDelayMs. A factory is called again on each restart.
+ *
+ * @example
+ * const server = await startDevStoreServer({ engine, host: '127.0.0.1', port: 0, faults, services: [persistent] })
+ * console.log(server.port)
+ */
+import { Server, ServerCredentials, status } from '@grpc/grpc-js'
+import type { MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js'
+import type { Engine } from '../engine/engine.ts'
+import type { FaultState } from '../faults.ts'
+import { createGossipService } from './gossip-service.ts'
+import { OpenCalls } from './open-calls.ts'
+import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
+import { serviceError, unavailable } from './status-errors.ts'
+import { createStreamsService } from './streams-service.ts'
+
+export interface ServiceContext {
+  readonly engine: Engine
+  /** Register long-lived calls here (kind 'subscription' for subscriptions) so shutdown and faults end them. */
+  readonly calls: OpenCalls
+  readonly faults: FaultState
+}
+
+export interface DevStoreService {
+  readonly definition: ServiceDefinition
+  readonly implementation: UntypedServiceImplementation
+  /** Features advertised per method, keyed by the method's name as in its path (e.g. `Create`: ['stream', 'all']). */
+  readonly features?: Readonly<Record<string, readonly string[]>>
+  /** Called when the server stops, after its calls were ended. */
+  readonly close?: () => void | Promise<void>
+}
+
+export type DevStoreServiceFactory = (context: ServiceContext) => DevStoreService
+
+export interface DevStoreServerOptions {
+  readonly engine: Engine
+  readonly host: string
+  /** 0 picks a free port; read it back from DevStoreServer.port. */
+  readonly port: number
+  readonly faults: FaultState
+  readonly services?: readonly DevStoreServiceFactory[]
+}
+
+export interface DevStoreServer {
+  readonly port: number
+  /** Ends open calls as EventStoreDB does on shutdown, then stops listening. The engine stays open. */
+  close(): Promise<void>
+  /** Ends every open subscription with UNAVAILABLE. */
+  dropAllSubscriptions(): void
+}
+
+const SHUTDOWN_GRACE_MS = 1_000
+
+export async function startDevStoreServer(options: DevStoreServerOptions): Promise<DevStoreServer> {
+  const calls = new OpenCalls()
+  const context: ServiceContext = { engine: options.engine, calls, faults: options.faults }
+  const state = { ready: false }
+  const server = new Server({
+    // EventStoreDB accepts large requests and answers oversized appends itself, with its own error.
+    'grpc.max_receive_message_length': 17 * 1024 * 1024,
+    'grpc.max_send_message_length': 17 * 1024 * 1024,
+  })
+  const port = await bind(server, options.host, options.port)
+  const endpoint = { host: advertisedHost(options.host), port }
+  const services = [
+    createStreamsService(context),
+    ...(options.services ?? []).map((factory) => factory(context)),
+  ]
+  const advertised = services.flatMap(advertisedMethods)
+  services.push(createServerFeaturesService(advertised), createGossipService(endpoint))
+  for (const service of services) server.addService(service.definition, guard(service, state, options.faults))
+  state.ready = true
+
+  let closing: Promise<void> | undefined
+  return {
+    port,
+    dropAllSubscriptions: () => calls.endAll('drop', ['subscription']),
+    close: () =>
+      (closing ??= (async () => {
+        state.ready = false
+        calls.endAll('shutdown')
+        for (const service of services) await service.close?.()
+        await shutdown(server)
+      })()),
+  }
+}
+
+function bind(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    )
+  })
+}
+
+function shutdown(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown()
+      resolve()
+    }, SHUTDOWN_GRACE_MS)
+    server.tryShutdown(() => {
+      clearTimeout(force)
+      resolve()
+    })
+  })
+}
+
+function advertisedHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+}
+
+function advertisedMethods(service: DevStoreService): AdvertisedMethod[] {
+  return Object.values(service.definition).map((method: MethodDefinition<unknown, unknown>) => {
+    const [, serviceName = '', methodName = ''] = method.path.split('/')
+    return { serviceName, methodName, features: service.features?.[methodName] ?? [] }
+  })
+}
+
+type AnyHandler = (call: never, callback?: never) => void
+
+/** Wraps each handler: UNAVAILABLE when not ready, an optional reply delay. */
+function guard(
+  service: DevStoreService,
+  state: { ready: boolean },
+  faults: FaultState,
+): UntypedServiceImplementation {
+  const guarded: UntypedServiceImplementation = {}
+  for (const [name, method] of Object.entries(service.definition)) {
+    const handler = service.implementation[name] as AnyHandler | undefined
+    if (handler === undefined) continue
+    const answersOnce = !method.responseStream
+    guarded[name] = ((
+      call: { emit(event: 'error', error: unknown): void },
+      callback?: (error: unknown) => void,
+    ) => {
+      if (!state.ready) {
+        const error = unavailable()
+        if (answersOnce) callback?.(error)
+        else call.emit('error', error)
+        return
+      }
+      const run = () => {
+        try {
+          ;(handler as (call: unknown, callback: unknown) => void)(call, callback)
+        } catch (error) {
+          const failure = serviceError(
+            status.INTERNAL,
+            error instanceof Error ? error.message : String(error),
+          )
+          if (answersOnce) callback?.(failure)
+          else call.emit('error', failure)
+        }
+      }
+      const delay = faults.replyDelayMs
+      if (delay > 0) setTimeout(run, delay)
+      else run()
+    }) as UntypedServiceImplementation[string]
+  }
+  return guarded
+}
