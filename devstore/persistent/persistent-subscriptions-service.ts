@@ -1,30 +1,50 @@
-import { status, type Server, type sendUnaryData } from '@grpc/grpc-js'
+import { status, type sendUnaryData } from '@grpc/grpc-js'
 import persistentGrpc from '@eventstore/db-client/generated/persistent_grpc_pb.js'
 import persistentPb from '@eventstore/db-client/generated/persistent_pb.js'
 import sharedPb from '@eventstore/db-client/generated/shared_pb.js'
 import type { IPersistentSubscriptionsServer } from '@eventstore/db-client/generated/persistent_grpc_pb.js'
 import { parseGroupRequest, sourceOf } from './parse-group-request.ts'
 import { subscriptionMissing } from './persistent-errors.ts'
-import type { PersistentSubsystem } from './persistent-subsystem.ts'
+import type { OpenCalls } from '../grpc/open-calls.ts'
+import type { DevStoreServiceFactory } from '../grpc/server.ts'
+import { PersistentSubsystem } from './persistent-subsystem.ts'
 import { serveRead } from './serve-read.ts'
 import { toSubscriptionInfo } from './subscription-info.ts'
 
+const methodNames = [
+  'Create',
+  'Update',
+  'Delete',
+  'Read',
+  'GetInfo',
+  'ReplayParked',
+  'List',
+  'RestartSubsystem',
+]
+
 /**
- * Adds EventStoreDB's PersistentSubscriptions service to a grpc-js server, backed by `subsystem`.
+ * The devstore's PersistentSubscriptions service, for startDevStoreServer's `services`: its subsystem
+ * loads the groups from the engine's log, every method is advertised with the `stream` and `all`
+ * features (without them client 6.x falls back to HTTP, or refuses `$all` groups), and closing writes
+ * the groups' last checkpoints while the engine is still open.
  *
  * @example
- * registerPersistentSubscriptions(server, await PersistentSubsystem.open(engine))
+ * await startDevStoreServer({ engine, host: '127.0.0.1', port: 0, faults, services: [persistentSubscriptionsService] })
  */
-export function registerPersistentSubscriptions(server: Server, subsystem: PersistentSubsystem): void {
-  server.addService(
-    persistentGrpc.PersistentSubscriptionsService,
-    createPersistentSubscriptionsService(subsystem),
-  )
+export const persistentSubscriptionsService: DevStoreServiceFactory = ({ engine, calls }) => {
+  const subsystem = PersistentSubsystem.start(engine)
+  return {
+    definition: persistentGrpc.PersistentSubscriptionsService,
+    implementation: createPersistentSubscriptionsService(subsystem, calls),
+    features: Object.fromEntries(methodNames.map((name) => [name, ['stream', 'all']])),
+    close: () => subsystem.close(),
+  }
 }
 
 /** The service's handlers: unary Create, Update, Delete, GetInfo, List, ReplayParked, RestartSubsystem; bidi Read. */
 export function createPersistentSubscriptionsService(
   subsystem: PersistentSubsystem,
+  calls?: OpenCalls,
 ): IPersistentSubscriptionsServer {
   return {
     create: (call, callback) =>
@@ -48,6 +68,7 @@ export function createPersistentSubscriptionsService(
         const options = call.request.getOptions()
         const stream = sourceOf(options)
         const group = options?.getGroupName() ?? ''
+        await subsystem.ready
         const runtime = subsystem.get(stream, group)
         if (runtime === undefined) throw subscriptionMissing(stream, group)
         const response = new persistentPb.GetInfoResp()
@@ -62,6 +83,7 @@ export function createPersistentSubscriptionsService(
           forStream === undefined
             ? undefined
             : sourceOf({ hasAll: () => forStream.hasAll(), getStreamIdentifier: () => forStream.getStream() })
+        await subsystem.ready
         const runtimes = subsystem.list(stream)
         if (stream !== undefined && runtimes.length === 0) throw subscriptionMissing(stream, '')
         const response = new persistentPb.ListResp()
@@ -80,7 +102,7 @@ export function createPersistentSubscriptionsService(
         await subsystem.restart()
         return new sharedPb.Empty()
       }),
-    read: (call) => serveRead(subsystem, call),
+    read: (call) => serveRead(subsystem, call, calls),
   }
 }
 

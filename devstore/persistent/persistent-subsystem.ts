@@ -25,6 +25,8 @@ export class PersistentSubsystem {
   private queue: Promise<unknown> = Promise.resolve()
   private readonly unsubscribe: () => void
   private closed = false
+  /** Settles once the groups were loaded from the log (rejects if the engine closed first). */
+  readonly ready: Promise<void>
 
   private constructor(private readonly engine: Engine) {
     this.unsubscribe = engine.subscribe((events) => {
@@ -32,12 +34,19 @@ export class PersistentSubsystem {
         if (runtime.concerns(events)) runtime.wake()
       }
     })
+    this.ready = this.serially(() => this.startAll())
+    this.ready.catch(() => undefined)
+  }
+
+  /** Starts loading the groups from the log, each from its checkpoint; await `ready` before use. */
+  static start(engine: Engine): PersistentSubsystem {
+    return new PersistentSubsystem(engine)
   }
 
   /** Loads the groups from the log and starts each from its checkpoint. */
   static async open(engine: Engine): Promise<PersistentSubsystem> {
     const subsystem = new PersistentSubsystem(engine)
-    await subsystem.startAll()
+    await subsystem.ready
     return subsystem
   }
 
@@ -94,6 +103,7 @@ export class PersistentSubsystem {
   }
 
   async replayParked(stream: string, group: string, stopAt: bigint | undefined): Promise<void> {
+    await this.ready
     const runtime = this.get(stream, group)
     if (runtime === undefined) throw subscriptionMissing(stream, group)
     await runtime.replayParked(stopAt)

@@ -5,7 +5,13 @@ import type { ReadReq, ReadResp } from '@eventstore/db-client/generated/persiste
 import type { UUID } from '@eventstore/db-client/generated/shared_pb.js'
 import type { ConsumerConnection, GroupRuntime } from './group-runtime.ts'
 import { groupKey } from './group-settings.ts'
-import { maximumSubscribersReached, subscriptionMissing, type PersistentError } from './persistent-errors.ts'
+import type { OpenCalls } from '../grpc/open-calls.ts'
+import {
+  maximumSubscribersReached,
+  notReady,
+  subscriptionMissing,
+  type PersistentError,
+} from './persistent-errors.ts'
 import { sourceOf } from './parse-group-request.ts'
 import type { PersistentSubsystem } from './persistent-subsystem.ts'
 import { toConfirmation } from './read-event.ts'
@@ -22,50 +28,63 @@ const nackActions: Record<number, NackAction> = {
  * One consumer's Read call: options first (answered by the confirmation, whose id is
  * `<stream>::<group>`), then messages out and acks and nacks in, until either side ends the call.
  */
-export function serveRead(subsystem: PersistentSubsystem, call: ServerDuplexStream<ReadReq, ReadResp>): void {
+export function serveRead(
+  subsystem: PersistentSubsystem,
+  call: ServerDuplexStream<ReadReq, ReadResp>,
+  calls?: OpenCalls,
+): void {
   const consumerId = randomUUID()
   let joined: GroupRuntime | undefined
+  let asked = false
   let ended = false
   const fail = (error: PersistentError) => {
-    ended = true
+    if (ended) return
+    leave()
     call.emit('error', error)
   }
-  const leave = () => {
+  const untrack = calls?.add({ kind: 'subscription', end: () => fail(notReady('Subscription dropped')) })
+  function leave(): void {
     ended = true
+    untrack?.()
     joined?.disconnect(consumerId)
+  }
+
+  const join = (options: ReadReq.Options) => {
+    if (ended) return
+    const stream = sourceOf(options)
+    const group = options.getGroupName()
+    const runtime = subsystem.get(stream, group)
+    if (runtime === undefined) return fail(subscriptionMissing(stream, group))
+    const connection: ConsumerConnection = {
+      id: consumerId,
+      from: call.getPeer(),
+      name: String(call.metadata.get('connection-name')[0] ?? ''),
+      send: (response) => {
+        if (!ended && !call.cancelled) call.write(response)
+      },
+      end: (error) => {
+        if (error !== undefined) return fail(error)
+        leave()
+        call.end()
+      },
+    }
+    call.write(toConfirmation(groupKey(stream, group)))
+    if (!runtime.connect(connection, options.getBufferSize()))
+      return fail(maximumSubscribersReached(stream, group))
+    joined = runtime
   }
 
   call.on('data', (request: ReadReq) => {
     const options = request.getOptions()
-    if (options !== undefined && joined === undefined) {
-      let stream: string
-      try {
-        stream = sourceOf(options)
-      } catch (error) {
-        return fail(error as PersistentError)
-      }
-      const group = options.getGroupName()
-      const runtime = subsystem.get(stream, group)
-      if (runtime === undefined) return fail(subscriptionMissing(stream, group))
-      const connection: ConsumerConnection = {
-        id: consumerId,
-        from: call.getPeer(),
-        name: String(call.metadata.get('connection-name')[0] ?? ''),
-        send: (response) => {
-          if (!ended && !call.cancelled) call.write(response)
-        },
-        end: (error) => {
-          if (ended) return
-          if (error === undefined) {
-            ended = true
-            call.end()
-          } else fail(error)
-        },
-      }
-      call.write(toConfirmation(groupKey(stream, group)))
-      if (!runtime.connect(connection, options.getBufferSize()))
-        return fail(maximumSubscribersReached(stream, group))
-      joined = runtime
+    if (options !== undefined) {
+      if (asked) return
+      asked = true
+      subsystem.ready
+        .then(
+          () => join(options),
+          () => fail(notReady('The persistent subscriptions subsystem is not ready.')),
+        )
+        .catch((error: unknown) => fail(error as PersistentError))
       return
     }
     const ack = request.getAck()
@@ -79,6 +98,7 @@ export function serveRead(subsystem: PersistentSubsystem, call: ServerDuplexStre
   call.on('cancelled', leave)
   call.on('error', leave)
   call.on('end', () => {
+    if (ended) return
     leave()
     call.end()
   })
