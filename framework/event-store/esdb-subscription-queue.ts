@@ -64,6 +64,8 @@ export class EsdbSubscriptionQueue {
   stop(): void {
     this.#items.length = 0
     this.#ended = true
+    // A paused stream would never see the end of its cancelled call, and the client would wait for it on dispose.
+    this.#subscription?.resume()
     this.#wakeUp()
   }
 

@@ -13,6 +13,7 @@ import {
 } from '@eventstore/db-client'
 import { AnnalsError } from '../errors.ts'
 import { EsdbSubscriptionQueue } from './esdb-subscription-queue.ts'
+import { iterateEsdbRead } from './iterate-esdb-read.ts'
 import type {
   AppendResult,
   EventStore,
@@ -84,20 +85,14 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
       fromRevision: from === 'start' ? START : from === 'end' ? END : from,
       ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
     })
-    let completed = false
     try {
-      for await (const resolved of read) {
+      for await (const resolved of iterateEsdbRead(read)) {
         const event = toRecordedEvent(resolved)
         if (event) yield event
       }
-      completed = true
     } catch (error) {
-      completed = true
       if (error instanceof StreamNotFoundError) return
       throw mapEsdbError(error, { action: `read ${streamName}`, streamName })
-    } finally {
-      // A consumer that stops early leaves the call open on the server; cancel it.
-      if (!completed) await read.cancel()
     }
   }
 
@@ -116,9 +111,8 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
       maxCount: filtered ? Number.MAX_SAFE_INTEGER : maxCount,
     })
     let yielded = 0
-    let completed = false
     try {
-      for await (const resolved of read) {
+      for await (const resolved of iterateEsdbRead(read)) {
         const event = toRecordedEvent(resolved)
         if (!event) continue
         if (excludeSystem && event.streamName.startsWith('$')) continue
@@ -127,12 +121,8 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
         yielded += 1
         if (yielded >= maxCount) return
       }
-      completed = true
     } catch (error) {
-      completed = true
       throw mapEsdbError(error, { action: 'read $all' })
-    } finally {
-      if (!completed) await read.cancel()
     }
   }
 
@@ -172,10 +162,10 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
 
   async function headPosition(): Promise<bigint> {
     try {
-      for await (const resolved of client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })) {
-        return positionOf(resolved) ?? 0n
-      }
-      return 0n
+      let head = 0n
+      const read = client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })
+      for await (const resolved of iterateEsdbRead(read)) head = positionOf(resolved) ?? head
+      return head
     } catch (error) {
       throw mapEsdbError(error, { action: 'read the head of $all' })
     }

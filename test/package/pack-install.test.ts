@@ -1,0 +1,103 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const run = promisify(execFile)
+
+/** Each entry point, its source (what the development condition loads) and exports a user relies on. */
+const entryPoints = [
+  {
+    specifier: 'annals',
+    source: '../../framework/index.ts',
+    known: ['defineAggregate', 'createEventStoreDbStore'],
+  },
+  { specifier: 'annals/projections', source: '../../projections/index.ts', known: [] },
+  { specifier: 'annals/testing', source: '../../framework/testing/index.ts', known: [] },
+  { specifier: 'annals/devstore', source: '../../devstore/index.ts', known: [] },
+] as const
+
+interface Manifest {
+  exports: Record<string, { types: string; default: string }>
+  bin: Record<string, string>
+}
+
+let scratch = ''
+let packedFiles: string[] = []
+
+async function npm(args: string[], cwd: string): Promise<string> {
+  const { stdout } = await run('npm', args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 150_000 })
+  return stdout
+}
+
+// Build, pack and install once, as a user would get the package: from the tarball, without the sources.
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'annals-pack-'))
+  await npm(['run', 'build'], root)
+  const [packed] = JSON.parse(await npm(['pack', '--json', '--pack-destination', scratch], root)) as {
+    filename: string
+    files: { path: string }[]
+  }[]
+  packedFiles = packed!.files.map((file) => file.path)
+  const tarball = join(scratch, packed!.filename)
+  await writeFile(
+    join(scratch, 'package.json'),
+    JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
+  )
+  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], scratch)
+}, 170_000)
+
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true })
+})
+
+describe('the packed package', () => {
+  it('is imported by plain node at every entry point, with the exports of the sources', async () => {
+    const script = `const names = {}
+for (const specifier of ${JSON.stringify(entryPoints.map((entry) => entry.specifier))})
+  names[specifier] = Object.keys(await import(specifier)).sort()
+console.log(JSON.stringify(names))`
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch })
+    const installed = JSON.parse(stdout) as Record<string, string[]>
+    for (const entry of entryPoints) {
+      const fromSource = Object.keys((await import(entry.source)) as object).sort()
+      expect(installed[entry.specifier], entry.specifier).toEqual(fromSource)
+      expect(installed[entry.specifier], entry.specifier).toEqual(expect.arrayContaining([...entry.known]))
+    }
+  })
+
+  it('ships the JavaScript and declarations its export conditions name, and no sources or tests', async () => {
+    const folder = join(scratch, 'node_modules', 'annals')
+    const manifest = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as Manifest
+    for (const conditions of Object.values(manifest.exports)) {
+      expect(existsSync(join(folder, conditions.default)), conditions.default).toBe(true)
+      expect(existsSync(join(folder, conditions.types)), conditions.types).toBe(true)
+    }
+    const sourcesOrTests = packedFiles.filter(
+      (file) =>
+        (file.endsWith('.ts') && !file.endsWith('.d.ts')) ||
+        /\.test\.|^dist\/(test|bench|example-app)\//.test(file),
+    )
+    expect(sourcesOrTests).toEqual([])
+  })
+
+  it('emits JavaScript whose relative imports end in .js', async () => {
+    const source = await readFile(
+      join(scratch, 'node_modules', 'annals', 'dist', 'framework', 'index.js'),
+      'utf8',
+    )
+    const specifiers = [...source.matchAll(/from\s+["'](\.[^"']+)["']/g)].map((match) => match[1]!)
+    expect(specifiers.length).toBeGreaterThan(0)
+    expect(specifiers.filter((specifier) => !specifier.endsWith('.js'))).toEqual([])
+  })
+
+  it('installs the annals command, which runs with node from its shebang', async () => {
+    const { stdout } = await run(join(scratch, 'node_modules', '.bin', 'annals'), ['help'], { cwd: scratch })
+    expect(stdout).toContain('Usage: annals <command>')
+  })
+})
