@@ -5,6 +5,8 @@ import {
   EventStoreDBClient,
   jsonEvent,
   persistentSubscriptionToStreamSettingsFromDefaults,
+  type PersistentSubscriptionToAll,
+  type PersistentSubscriptionToStream,
   type PersistentSubscriptionToStreamSettings,
   type PersistentSubscriptionToStreamResolvedEvent,
 } from '@eventstore/db-client'
@@ -63,7 +65,7 @@ export class Inbox {
   private readonly queue: Delivered[] = []
   private readonly waiters: (() => void)[] = []
 
-  constructor(subscription: NodeJS.ReadableStream) {
+  constructor(subscription: PersistentSubscriptionToStream | PersistentSubscriptionToAll) {
     subscription.on('data', (event: Delivered) => {
       this.queue.push(event)
       for (const wake of this.waiters.splice(0)) wake()
@@ -95,3 +97,23 @@ export class Inbox {
 
 /** The `n` of a Numbered event. */
 export const numberOf = (delivered: Delivered): number => (delivered.event?.data as { n: number }).n
+
+/** Waits until `probe` returns a value `accept` takes (a checkpoint, a count), polling; rejects after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (accept(value)) return value
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value ${String(value)}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Resolves once the subscription is confirmed by the server. */
+export const confirmed = (subscription: PersistentSubscriptionToStream | PersistentSubscriptionToAll) =>
+  new Promise<void>((resolve) => subscription.once('confirmation', () => resolve()))
