@@ -30,8 +30,12 @@ export interface ProjectionControl {
   resume(): void
   /** Empties the model and rebuilds it from the start of the log (readers see it fill again). */
   reset(): void
-  /** Builds a fresh copy in the background while the current one serves; switches in one step once it caught up. */
-  rebuild(): Promise<void>
+  /**
+   * Builds a fresh copy in the background while the current one serves, and switches in one step once the
+   * copy has caught up; pass a new version of the definition (same name and key) to deploy changed handlers.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  rebuild(definition?: ProjectionDefinition<any>): Promise<void>
   deadLetters(): readonly DeadLetter[]
   retryDeadLetter(id: string): boolean
   discardDeadLetter(id: string): boolean
@@ -173,9 +177,18 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
         source.restart()
         if (source.override !== 'paused') join(source.engine)
       },
-      rebuild() {
+      rebuild(definition) {
         const current = source.engine
-        const shadow = newEngine(current.definition)
+        if (definition && (definition.name !== name || definition.key !== current.definition.key)) {
+          throw new AnnalsError('BAD_CONFIG', `A rebuild of ${name} needs a definition with its name and key`)
+        }
+        if (definition?.eventTypes.some((type) => !main.eventTypes.includes(type))) {
+          throw new AnnalsError(
+            'BAD_CONFIG',
+            `A rebuild of ${name} cannot read event types the service did not start with`,
+          )
+        }
+        const shadow = newEngine(definition ?? current.definition)
         return new Promise<void>((resolve) =>
           join(shadow, () => {
             main.remove(current)

@@ -261,7 +261,7 @@ export function createProjectionEngine<TRow>(
       eventType: event.type,
       streamName: event.streamName,
       position: event.position,
-      attempts: entry.attempts + 1,
+      attempts: Math.max(1, entry.attempts),
       error: error instanceof Error ? error.message : String(error),
       failedAt: new Date(),
     }

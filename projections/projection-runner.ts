@@ -23,6 +23,8 @@ export interface ProjectionRunner {
   /** The last position of an event of one of these types that was dispatched (0n before any). */
   lastEventOf(types: readonly string[]): bigint
   readonly engines: readonly AnyEngine[]
+  /** The event types the subscription is filtered to. */
+  readonly eventTypes: readonly string[]
   readonly resubscriptions: number
   /** The mean distance between dispatched events in bytes of `$all`, to turn a byte lag into events. */
   averageEventBytes(): number
@@ -101,6 +103,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     get engines() {
       return engines
     },
+    eventTypes,
     get resubscriptions() {
       return resubscriptions
     },

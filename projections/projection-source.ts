@@ -47,7 +47,6 @@ export function createProjectionSource<TRow>(
   const { definition } = initial
   const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
   const waiters = createPositionWaiters()
-  const fields = Object.keys(definition.schema.shape)
   const listener = {
     changed: (change: RowChange<TRow>) => feed.publish(change),
     advanced: (position: bigint) => waiters.notify(position),
@@ -61,12 +60,12 @@ export function createProjectionSource<TRow>(
     const older = log.store.readAll({
       direction: 'backwards',
       fromPosition: target + 1n,
-      eventTypes: definition.eventTypes,
+      eventTypes: engine.definition.eventTypes,
       maxCount: PROBE_WINDOW,
     })
     let seen = 0
     for await (const event of older) {
-      if (definition.handles(event)) return event.position
+      if (engine.definition.handles(event)) return event.position
       seen++
     }
     return seen < PROBE_WINDOW ? 0n : undefined
@@ -75,7 +74,9 @@ export function createProjectionSource<TRow>(
   const source: ProjectionSource<TRow> = {
     name: definition.name,
     ...(definition.description === undefined ? {} : { description: definition.description }),
-    schema: definition.schema,
+    get schema() {
+      return engine.definition.schema
+    },
     key: definition.key,
     get engine() {
       return engine
@@ -84,7 +85,7 @@ export function createProjectionSource<TRow>(
     get: (key) => Promise.resolve(engine.store.get(key)),
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
       await Promise.resolve()
-      assertFields(query, fields, definition.name)
+      assertFields(query, Object.keys(engine.definition.schema.shape), definition.name)
       const position = engine.position
       return { ...engine.store.list(query), position }
     },
@@ -112,7 +113,7 @@ export function createProjectionSource<TRow>(
           behind && engine.lastEventAt ? Math.max(0, Date.now() - engine.lastEventAt.getTime()) : 0,
         eventsProcessed: engine.eventsProcessed,
         deadLetters: engine.deadLetters().length,
-        version: definition.version,
+        version: engine.definition.version,
       }
     },
     restart() {

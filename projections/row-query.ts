@@ -55,7 +55,7 @@ export function decodeCursor(cursor: string, orderBy: readonly OrderBy[], key: s
 export function indexKey(value: unknown): string {
   if (value instanceof Date) return `d:${value.getTime()}`
   if (value === null || value === undefined) return 'null'
-  return `${typeof value}:${String(value)}`
+  return `${typeof value}:${stringOf(value)}`
 }
 
 export function compareValues(a: unknown, b: unknown): number {
@@ -88,7 +88,8 @@ function matchesField(value: unknown, filter: FieldFilter): boolean {
 }
 
 function stringOf(value: unknown): string {
-  return typeof value === 'object' ? JSON.stringify(value) : String(value as string)
+  if (typeof value === 'string') return value
+  return typeof value === 'object' ? JSON.stringify(value) : `${value as number | boolean | bigint}`
 }
 
 function toCursorValue(value: unknown): unknown {

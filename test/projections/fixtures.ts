@@ -3,7 +3,11 @@ import { z } from 'zod'
 import { defineAggregate } from '../../framework/aggregate/define-aggregate.ts'
 import type { CommandBus, CommandEnvelope, CommandResult } from '../../framework/command/command-bus.ts'
 import { StoreUnavailableError } from '../../framework/errors.ts'
-import type { EventStore, RecordedEvent } from '../../framework/event-store/event-store.ts'
+import type {
+  EventStore,
+  RecordedEvent,
+  SubscriptionMessage,
+} from '../../framework/event-store/event-store.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 
 /** A small battery twin: installed at a site, reports its charge, can be removed. */
@@ -207,10 +211,12 @@ export function withUnavailableSubscriptions(
     subscribeToAll(options) {
       if (failures > 0) {
         failures--
-        return (async function* () {
-          await Promise.resolve()
-          throw new StoreUnavailableError('the store is unavailable (injected)')
-        })()
+        const refused: AsyncIterable<SubscriptionMessage> = {
+          [Symbol.asyncIterator]: () => ({
+            next: () => Promise.reject(new StoreUnavailableError('the store is unavailable (injected)')),
+          }),
+        }
+        return refused
       }
       return store.subscribeToAll(options)
     },

@@ -1,0 +1,198 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
+import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
+import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import { defineProjection } from '../../projections/define-projection.ts'
+import {
+  allRows,
+  Battery,
+  BatteryStatusRow,
+  batteryStatus,
+  charge,
+  createTestCommandBus,
+  foldBatteryStatus,
+  installed,
+} from './fixtures.ts'
+
+const running: ProjectionReadSide[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
+})
+
+function setUp(members: Parameters<typeof createReadSide>[0]['members'] = [batteryStatus()]) {
+  const store = createInMemoryEventStore()
+  const readSide = createReadSide({ store, commands: createTestCommandBus(store), members })
+  running.push(readSide)
+  const model = readSide.sources[0] as ReadModelSource<BatteryStatusRow>
+  const atHead = async () => model.waitFor(await store.headPosition(), 2_000)
+  return { store, readSide, model, atHead }
+}
+
+const sorted = (rows: Iterable<BatteryStatusRow>) =>
+  [...rows].sort((a, b) => a.batteryId.localeCompare(b.batteryId))
+
+/** Version 2 of batteryStatus: the same rows, with the charge reported as a fraction rather than a percent. */
+const batteryStatusV2 = defineProjection({
+  name: 'batteryStatus',
+  row: BatteryStatusRow,
+  key: 'batteryId',
+  from: [Battery],
+  version: 2,
+  handlers: {
+    BatteryInstalled: (_row, { data }, { key }) => ({
+      batteryId: key,
+      siteId: data.siteId,
+      capacityKwh: data.capacityKwh,
+      percent: 0,
+      reports: 0,
+    }),
+    ChargeReported: (row, { data }) =>
+      row && { ...row, percent: data.percent / 100, reports: row.reports + 1 },
+  },
+})
+
+describe('rebuilding a projection', () => {
+  it('builds the new version in a shadow while the old one serves, and switches in one step', async () => {
+    const { store, readSide, model, atHead } = setUp()
+    for (let n = 0; n < 300; n++) await store.appendToStream(`Battery-b${n}`, [installed('s1'), charge(50)])
+    await readSide.start()
+    await atHead()
+    const seen: { version: number; rows: number; fractions: number }[] = []
+    let switched = false
+    const rebuilding = readSide
+      .projection('batteryStatus')
+      .rebuild(batteryStatusV2)
+      .then(() => (switched = true))
+    while (!switched) {
+      const before = model.status().version
+      const page = await model.list({ first: 1_000 })
+      const fractions = page.rows.filter((row) => row.percent < 1).length
+      // A read that straddles the switch cannot say which version it read.
+      if (model.status().version === before) seen.push({ version: before, rows: page.rows.length, fractions })
+      await store.appendToStream('Battery-late', [charge(10)])
+    }
+    await rebuilding
+    // Every read saw a complete model: all of version 1, or all of version 2; never a half-built shadow.
+    for (const read of seen) expect(read.fractions).toBe(read.version === 1 ? 0 : read.rows)
+    expect(seen.every((read) => read.rows === 300)).toBe(true)
+    expect(seen.some((read) => read.version === 1)).toBe(true)
+    await atHead()
+    expect(model.status()).toMatchObject({ version: 2, state: 'live' })
+    expect((await model.get('b7'))?.percent).toBe(0.5)
+  })
+
+  it('publishes no replayed changes while the shadow builds, then the shadow changes after the switch', async () => {
+    const { store, readSide, model, atHead } = setUp()
+    await store.appendToStream('Battery-b1', [installed('s1')])
+    await readSide.start()
+    await atHead()
+    const changes: string[] = []
+    const abort = new AbortController()
+    const reading = (async () => {
+      for await (const change of model.changes({ signal: abort.signal })) {
+        changes.push(`${change.kind} ${change.key}`)
+        if (change.key === 'b2') abort.abort()
+      }
+    })()
+    await readSide.projection('batteryStatus').rebuild()
+    await store.appendToStream('Battery-b2', [installed('s1')])
+    await reading
+    expect(changes).toEqual(['created b2'])
+  })
+})
+
+describe('operating a projection', () => {
+  it('pauses: reads keep serving the model as it was; resumes: catches up with the log', async () => {
+    const { store, readSide, model, atHead } = setUp()
+    await store.appendToStream('Battery-b1', [installed('s1')])
+    await readSide.start()
+    await atHead()
+    const control = readSide.projection('batteryStatus')
+    control.pause()
+    await store.appendToStream('Battery-b1', [charge(40)])
+    await store.appendToStream('Battery-b2', [installed('s2')])
+    expect(model.status().state).toBe('paused')
+    expect(await model.get('b2')).toBeUndefined()
+    control.resume()
+    await atHead()
+    expect(sorted(await allRows(model))).toEqual(sorted((await foldBatteryStatus(store)).values()))
+    expect(model.status().state).toBe('live')
+  })
+
+  it('resets to the start and rebuilds the same rows', async () => {
+    const { store, readSide, model, atHead } = setUp()
+    for (let n = 0; n < 20; n++) await store.appendToStream(`Battery-b${n}`, [installed('s1'), charge(n)])
+    await readSide.start()
+    await atHead()
+    readSide.projection('batteryStatus').reset()
+    expect(model.status().position).toBe(0n)
+    await atHead()
+    expect(sorted(await allRows(model))).toEqual(sorted((await foldBatteryStatus(store)).values()))
+  })
+})
+
+describe('dead letters', () => {
+  let failing = true
+  const fragile = defineProjection({
+    name: 'fragile',
+    row: BatteryStatusRow.pick({ batteryId: true, percent: true, reports: true }),
+    key: 'batteryId',
+    from: [Battery],
+    retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+    handlers: {
+      BatteryInstalled: (_row, _event, { key }) => ({ batteryId: key, percent: 0, reports: 0 }),
+      ChargeReported: (row, { data }) => {
+        if (failing && data.percent === 13) throw new Error('unlucky')
+        return row && { ...row, percent: data.percent, reports: row.reports + 1 }
+      },
+    },
+  })
+
+  async function withDeadLetter() {
+    failing = true
+    const context = setUp([fragile])
+    const { store, readSide } = context
+    await readSide.start()
+    await store.appendToStream('Battery-b1', [installed('s1')])
+    await store.appendToStream('Battery-b2', [installed('s1')])
+    await store.appendToStream('Battery-b1', [charge(13), charge(20)])
+    await store.appendToStream('Battery-b2', [charge(30)])
+    await context.atHead()
+    const control = readSide.projection('fragile')
+    await vi.waitFor(() => expect(control.deadLetters()).toHaveLength(1), { timeout: 2_000, interval: 5 })
+    return { ...context, control }
+  }
+
+  it('holds back later events of the failing key only, while other keys go on', async () => {
+    const { model, control } = await withDeadLetter()
+    expect(control.deadLetters()[0]).toMatchObject({
+      key: 'b1',
+      eventType: 'ChargeReported',
+      attempts: 3,
+      error: 'unlucky',
+    })
+    expect(await model.get('b1')).toMatchObject({ percent: 0, reports: 0 })
+    expect(await model.get('b2')).toMatchObject({ percent: 30, reports: 1 })
+    expect(model.status().deadLetters).toBe(1)
+  })
+
+  it('folds the held events in order once the dead letter is retried successfully', async () => {
+    const { model, control } = await withDeadLetter()
+    failing = false
+    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await model.get('b1')).toMatchObject({ percent: 20, reports: 2 })
+    expect(control.deadLetters()).toEqual([])
+  })
+
+  it('keeps the event in the dead letters when a retry fails again', async () => {
+    const { control } = await withDeadLetter()
+    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(false)
+    expect(control.deadLetters()).toHaveLength(1)
+  })
+
+  it('releases the key when the dead letter is discarded, folding the events after it', async () => {
+    const { model, control } = await withDeadLetter()
+    expect(control.discardDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await model.get('b1')).toMatchObject({ percent: 20, reports: 1 })
+  })
+})
