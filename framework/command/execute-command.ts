@@ -1,10 +1,8 @@
-import type { z } from 'zod'
-import { SCHEMA_VERSION_KEY, type AnyAggregate, type EventMap } from '../aggregate/define-aggregate.ts'
+import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec } from '../aggregate/snapshot-codec.ts'
-import { isVersionedEvent } from '../aggregate/versioned-event.ts'
-import { AnnalsError } from '../errors.ts'
 import type { EventStore, EventToAppend } from '../event-store/event-store.ts'
 import type { AppendedEvent, CommandResult } from './command-bus.ts'
+import { checkEmittedEvents, type CheckedEvent } from './check-emitted-events.ts'
 import { deriveEventId } from './derive-event-id.ts'
 import { loadAggregate, type LoadedAggregate, type StateOf } from './load-aggregate.ts'
 import { parseCommandInput } from './parse-command-input.ts'
@@ -62,7 +60,7 @@ export async function executeCommand<TAggregate extends AnyAggregate>(
     commandId,
     now,
   })
-  const emitted = (Array.isArray(decided) ? decided : [decided]) as readonly { type: string; data: unknown }[]
+  const emitted = checkEmittedEvents(aggregate, decided)
   if (emitted.length === 0) {
     const result = { aggregateId: id, commandId, revision: loaded.revision, events: [], position: 0n }
     return { result, state: loaded.state, revision: loaded.revision, recentCommands }
@@ -97,27 +95,14 @@ export async function executeCommand<TAggregate extends AnyAggregate>(
 
 function toAppend(
   aggregate: AnyAggregate,
-  event: { type: string; data: unknown },
+  event: CheckedEvent,
   commandId: string,
   index: number,
 ): EventToAppend {
-  const declarations = aggregate.events as EventMap
-  const declaration = Object.hasOwn(declarations, event.type) ? declarations[event.type] : undefined
-  if (!declaration) {
-    throw new AnnalsError('INVALID_EVENT', `${aggregate.name} declares no event ${event.type}`)
-  }
-  const schema: z.ZodType = isVersionedEvent(declaration) ? declaration.schema : declaration
-  const parsed = schema.safeParse(event.data)
-  if (!parsed.success) {
-    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
-    throw new AnnalsError('INVALID_EVENT', `${aggregate.name} emitted an invalid ${event.type}: ${where}`, {
-      details: { eventType: event.type, issues: parsed.error.issues.map((i) => i.message) },
-    })
-  }
   return {
     id: deriveEventId(commandId, index),
     type: event.type,
-    data: parsed.data,
+    data: event.data,
     metadata: { [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type), [COMMAND_ID_KEY]: commandId },
   }
 }

@@ -1,2 +1,13 @@
 // The public API of 'annals/testing': given/when/then specifications. Named re-exports only.
+
+// Aggregates
+/** Given/when/then specifications of an aggregate: `spec.given([...]).when('command', input).thenEmits([...])`. */
+export {
+  aggregateSpec,
+  type AggregateSpec,
+  type AggregateSpecOptions,
+  type SpecCommand,
+  type SpecGiven,
+  type SpecOutcome,
+} from './aggregate-spec.ts'
 export type { AggregateDefinition } from '../aggregate/define-aggregate.ts'
