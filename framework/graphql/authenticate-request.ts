@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify'
+import { AnnalsError } from '../errors.ts'
+import type { Principal } from './authorize-operation.ts'
+
+/** What authentication reads: an HTTP request, or a WebSocket upgrade with its connection_init payload. */
+export interface AuthenticationRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly ip?: string
+}
+
+/** Finds who is asking; undefined for anonymous, or throws UNAUTHENTICATED for bad credentials. */
+export type Authenticate = (request: AuthenticationRequest) => Promise<Principal | undefined>
+
+export interface JwtOptions {
+  readonly secret: string
+  /** The claim that lists the principal's roles. Default 'roles'. */
+  readonly rolesClaim?: string
+}
+
+/**
+ * The authentication createServer uses: the user's own function, else a JWT bearer token verified with
+ * @fastify/jwt (`sub` is the principal's id, the roles claim its roles), else everyone is anonymous.
+ */
+export async function createAuthentication(
+  app: FastifyInstance,
+  options: { readonly authenticate?: Authenticate; readonly jwt?: JwtOptions },
+): Promise<Authenticate> {
+  if (options.authenticate) return options.authenticate
+  const jwt = options.jwt
+  if (!jwt) return () => Promise.resolve(undefined)
+  const { default: fastifyJwt } = await import('@fastify/jwt')
+  await app.register(fastifyJwt, { secret: jwt.secret })
+  const rolesClaim = jwt.rolesClaim ?? 'roles'
+  return (request) => {
+    const header = request.headers['authorization']
+    if (typeof header !== 'string' || header === '') return Promise.resolve(undefined)
+    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]
+    if (!token)
+      return Promise.reject(
+        new AnnalsError('UNAUTHENTICATED', 'The authorization header must be "Bearer <token>"'),
+      )
+    let claims: Record<string, unknown>
+    try {
+      claims = app.jwt.verify<Record<string, unknown>>(token)
+    } catch (cause) {
+      return Promise.reject(new AnnalsError('UNAUTHENTICATED', 'The token is invalid or expired', { cause }))
+    }
+    const roles = claims[rolesClaim]
+    return Promise.resolve({
+      id: typeof claims['sub'] === 'string' ? claims['sub'] : 'anonymous-subject',
+      roles: Array.isArray(roles) ? roles.map(String) : [],
+      claims,
+    })
+  }
+}

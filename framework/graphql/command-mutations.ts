@@ -1,0 +1,126 @@
+import {
+  GraphQLID,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLString,
+  type GraphQLFieldConfig,
+  type GraphQLFieldConfigArgumentMap,
+} from 'graphql'
+import { z } from 'zod'
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { CommandResult } from '../command/command-bus.ts'
+import { BadInputError } from '../errors.ts'
+import { aggregateEventType, type EventFrame } from './aggregate-event-type.ts'
+import { authorizeOperation } from './authorize-operation.ts'
+import { fromGraphQLInput } from './from-graphql-input.ts'
+import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
+import { pascalCase } from './graphql-names.ts'
+import { defOf, inspectZod } from './inspect-zod.ts'
+import type { TypeRegistry } from './type-registry.ts'
+import { zodInputType } from './zod-input-type.ts'
+
+type Field = GraphQLFieldConfig<unknown, GatewayContext>
+
+/**
+ * One mutation per command, named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
+ * commandId: ID): BatteryCommandResult!` (no `input` when the command takes no fields).
+ */
+export function commandMutations(
+  registry: TypeRegistry,
+  aggregate: AnyAggregate,
+  runtime: () => GatewayRuntime,
+): Record<string, Field> {
+  const resultType = commandResultType(registry, aggregate)
+  const fields: Record<string, Field> = {}
+  for (const [name, command] of Object.entries(aggregate.commands)) {
+    const owner = `aggregate ${aggregate.name}, command ${name}`
+    registry.claimField('Mutation', name, owner)
+    const schema = command.input as z.ZodType
+    const takesInput = hasFields(schema)
+    const args: GraphQLFieldConfigArgumentMap = {
+      id: { type: new GraphQLNonNull(GraphQLID), description: `The ${aggregate.name} the command is for.` },
+      ...(takesInput
+        ? { input: { type: zodInputType(registry, schema, { name: pascalCase(name), owner }) } }
+        : {}),
+      commandId: { type: GraphQLID, description: 'An idempotency key: the same id twice appends once.' },
+    }
+    fields[name] = {
+      type: new GraphQLNonNull(resultType),
+      args,
+      ...(command.description === undefined ? {} : { description: command.description }),
+      resolve: async (_root, rawArgs: Record<string, unknown>, context) => {
+        const gateway = runtime()
+        await authorizeOperation(gateway.authorization, context.principal, {
+          kind: 'command',
+          name,
+          args: rawArgs,
+        })
+        const input = takesInput ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
+        const parsed = await schema.safeParseAsync(input)
+        if (!parsed.success) {
+          const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ['input', ...issue.path] }))
+          throw new BadInputError(`The input of ${name} is invalid`, issues)
+        }
+        const commandId = rawArgs['commandId']
+        const result = await gateway.commands.execute({
+          aggregate: aggregate.name,
+          command: name,
+          aggregateId: String(rawArgs['id']),
+          input,
+          ...(typeof commandId === 'string' ? { commandId } : {}),
+        })
+        return toResultFrame(result)
+      },
+    }
+  }
+  return fields
+}
+
+function commandResultType(registry: TypeRegistry, aggregate: AnyAggregate): GraphQLObjectType {
+  const events = aggregateEventType(registry, aggregate)
+  return registry.named({
+    name: `${aggregate.name}CommandResult`,
+    key: aggregate,
+    role: 'framework',
+    owner: `aggregate ${aggregate.name} (its command result)`,
+    build: (name) =>
+      new GraphQLObjectType({
+        name,
+        description: `What a command to ${aggregate.name} did.`,
+        fields: {
+          aggregateId: { type: new GraphQLNonNull(GraphQLID) },
+          revision: {
+            type: new GraphQLNonNull(GraphQLString),
+            description: 'The revision after the command.',
+          },
+          events: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(events))) },
+          token: {
+            type: new GraphQLNonNull(GraphQLString),
+            description: 'Pass as `consistentWith` to read your own write.',
+          },
+        },
+      }),
+  })
+}
+
+function toResultFrame(result: CommandResult) {
+  const events: EventFrame[] = result.events.map((event) => ({
+    type: event.type,
+    revision: String(event.revision),
+    position: String(event.position),
+    data: event.data,
+  }))
+  return {
+    aggregateId: result.aggregateId,
+    revision: String(result.revision),
+    events,
+    token: String(result.position),
+  }
+}
+
+function hasFields(schema: z.ZodType): boolean {
+  const { base } = inspectZod(schema, 'input')
+  if (defOf(base).type !== 'object') return true
+  return Object.keys((base as z.ZodObject).shape).length > 0
+}

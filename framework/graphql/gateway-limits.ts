@@ -1,0 +1,66 @@
+import type { DocumentNode, GraphQLSchema } from 'graphql'
+import { AnnalsError } from '../errors.ts'
+import { measureOperation } from './measure-operation.ts'
+
+/** The limits every request is held to; each can be raised, and set to Infinity to turn it off. */
+export interface GatewayLimits {
+  /** Nesting of fields. Default 12. */
+  readonly maxDepth: number
+  /** Fields weighted by list sizes and `first`. Default 10,000. */
+  readonly maxCost: number
+  readonly maxAliases: number
+  /** Operations in one batched request. Default 10. */
+  readonly maxBatch: number
+  /** Bytes of a request body (and of a WebSocket message). Default 1 MiB. */
+  readonly maxBodyBytes: number
+  readonly maxSubscriptionsPerConnection: number
+  /** Messages waiting for a slow subscriber before it is disconnected. Default 256. */
+  readonly subscriptionBuffer: number
+  /** The cap on `first` and the default page size. Default 100. */
+  readonly maxPageSize: number
+  /** The size assumed for lists without `first` when costing. Default 10. */
+  readonly defaultListSize: number
+  /** Per client (principal, else address): a bucket of `burst` requests refilled at `perSecond`; false: off. */
+  readonly rateLimit: { readonly burst: number; readonly perSecond: number } | false
+}
+
+export const defaultLimits: GatewayLimits = {
+  maxDepth: 12,
+  maxCost: 10_000,
+  maxAliases: 30,
+  maxBatch: 10,
+  maxBodyBytes: 1024 * 1024,
+  maxSubscriptionsPerConnection: 50,
+  subscriptionBuffer: 256,
+  maxPageSize: 100,
+  defaultListSize: 10,
+  rateLimit: { burst: 200, perSecond: 100 },
+}
+
+/**
+ * Checks a parsed document against the limits (and refuses introspection when it is off). Runs on every
+ * request, before execution: mercurius caches validation per document, and the cost depends on variables.
+ */
+export function enforceLimits(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+  options: { readonly limits: GatewayLimits; readonly introspection: boolean },
+): void {
+  const { limits } = options
+  const measure = measureOperation(schema, document, {
+    variables,
+    defaultListSize: limits.defaultListSize,
+    maxPageSize: limits.maxPageSize,
+  })
+  if (measure.introspection && !options.introspection) {
+    throw new AnnalsError('FORBIDDEN', 'Introspection is turned off on this server')
+  }
+  const exceeded = (what: string, value: number, limit: number) =>
+    new AnnalsError('LIMIT_EXCEEDED', `The operation's ${what} is ${value}, above the limit of ${limit}`, {
+      details: { limit: what, value, max: limit },
+    })
+  if (measure.depth > limits.maxDepth) throw exceeded('depth', measure.depth, limits.maxDepth)
+  if (measure.aliases > limits.maxAliases) throw exceeded('alias count', measure.aliases, limits.maxAliases)
+  if (measure.cost > limits.maxCost) throw exceeded('cost', measure.cost, limits.maxCost)
+}

@@ -1,0 +1,115 @@
+import {
+  getNamedType,
+  getNullableType,
+  isListType,
+  isObjectType,
+  isInterfaceType,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql'
+
+/** How big an operation is: the limits are checked against these on every request. */
+export interface OperationMeasure {
+  readonly depth: number
+  /** One per field, multiplied by the sizes of the lists above it (a `first` argument, else a default). */
+  readonly cost: number
+  readonly aliases: number
+  readonly introspection: boolean
+}
+
+export interface MeasureOptions {
+  readonly variables?: Readonly<Record<string, unknown>> | undefined
+  /** The size assumed for a list without a `first` argument above it. */
+  readonly defaultListSize: number
+  /** The cap on `first`; also the size assumed when `first` is absent on a paginated field. */
+  readonly maxPageSize: number
+}
+
+/** Measures every operation of a document (the largest counts), resolving `first` from the variables. */
+export function measureOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  options: MeasureOptions,
+): OperationMeasure {
+  const fragments = new Map<string, FragmentDefinitionNode>()
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition)
+  }
+  const measure = { depth: 0, cost: 0, aliases: 0, introspection: false }
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue
+    const root = schema.getRootType(definition.operation)
+    const state = { depth: 0, cost: 0, aliases: 0, introspection: false }
+    if (root)
+      walk(definition.selectionSet, root, { level: 1, multiplier: 1, pending: undefined, spreads: new Set() })
+    measure.depth = Math.max(measure.depth, state.depth)
+    measure.cost = Math.max(measure.cost, state.cost)
+    measure.aliases = Math.max(measure.aliases, state.aliases)
+    measure.introspection ||= state.introspection
+
+    function walk(
+      selectionSet: SelectionSetNode,
+      parent: GraphQLNamedType,
+      at: { level: number; multiplier: number; pending: number | undefined; spreads: ReadonlySet<string> },
+    ): void {
+      for (const selection of selectionSet.selections) {
+        if (selection.kind === Kind.INLINE_FRAGMENT) {
+          const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent
+          walk(selection.selectionSet, type ?? parent, at)
+          continue
+        }
+        if (selection.kind === Kind.FRAGMENT_SPREAD) {
+          const fragment = fragments.get(selection.name.value)
+          if (!fragment || at.spreads.has(fragment.name.value)) continue
+          const type = schema.getType(fragment.typeCondition.name.value) ?? parent
+          walk(fragment.selectionSet, type, { ...at, spreads: new Set([...at.spreads, fragment.name.value]) })
+          continue
+        }
+        const name = selection.name.value
+        if (selection.alias) state.aliases++
+        if (name === '__schema' || name === '__type') state.introspection = true
+        if (name.startsWith('__')) continue
+        state.depth = Math.max(state.depth, at.level)
+        state.cost += at.multiplier
+        const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined
+        if (!field || !selection.selectionSet) continue
+        let pending = at.pending
+        const first = field.args.find((arg) => arg.name === 'first')
+        if (first) {
+          const given = selection.arguments?.find((arg) => arg.name.value === 'first')
+          const size = given ? numberOf(given.value, options.variables) : undefined
+          pending = Math.min(size ?? options.maxPageSize, options.maxPageSize)
+        }
+        let multiplier = at.multiplier
+        if (isListType(getNullableType(field.type))) {
+          multiplier *= Math.max(pending ?? options.defaultListSize, 1)
+          pending = undefined
+        }
+        walk(selection.selectionSet, getNamedType(field.type), {
+          level: at.level + 1,
+          multiplier,
+          pending,
+          spreads: at.spreads,
+        })
+      }
+    }
+  }
+  return measure
+}
+
+function numberOf(
+  value: ValueNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+): number | undefined {
+  if (value.kind === Kind.INT) return Number(value.value)
+  if (value.kind === Kind.VARIABLE) {
+    const given = variables?.[value.name.value]
+    return typeof given === 'number' ? given : undefined
+  }
+  return undefined
+}

@@ -1,0 +1,127 @@
+import {
+  GraphQLID,
+  GraphQLInt,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLString,
+  type GraphQLFieldConfig,
+  type GraphQLFieldConfigArgumentMap,
+} from 'graphql'
+import { BadInputError } from '../errors.ts'
+import type { ListQuery, OrderBy, ReadModelSource } from '../read-model/read-model-source.ts'
+import { authorizeOperation } from './authorize-operation.ts'
+import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
+import { camelCase } from './graphql-names.ts'
+import type { ReadModelTypes } from './read-model-types.ts'
+import type { TypeRegistry } from './type-registry.ts'
+
+type Field = GraphQLFieldConfig<unknown, GatewayContext>
+
+const consistentWith = {
+  type: GraphQLString,
+  description: 'A token from a mutation: the read waits until the read model has reached it.',
+}
+
+/**
+ * Two queries per read model: one row by key (`fleet(siteId: ID!)`) and a page of rows
+ * (`fleetList(where, orderBy, first, after)` returning `{ nodes, pageInfo, position }`). Both take
+ * `consistentWith` to read the caller's own writes.
+ */
+export function readModelQueries(
+  registry: TypeRegistry,
+  source: ReadModelSource,
+  types: ReadModelTypes,
+  runtime: () => GatewayRuntime,
+): Record<string, Field> {
+  const owner = `read model ${source.name}`
+  const one = camelCase(source.name)
+  const list = `${one}List`
+  registry.claimField('Query', one, owner)
+  registry.claimField('Query', list, owner)
+  const listArgs: GraphQLFieldConfigArgumentMap = {
+    ...(types.where ? { where: { type: types.where } } : {}),
+    ...(types.orderBy ? { orderBy: { type: new GraphQLList(new GraphQLNonNull(types.orderBy)) } } : {}),
+    first: { type: GraphQLInt, description: 'The page size; capped by the server.' },
+    after: { type: GraphQLString, description: 'The `endCursor` of the previous page.' },
+    consistentWith,
+  }
+  const description = source.description === undefined ? {} : { description: source.description }
+  return {
+    [one]: {
+      type: types.row,
+      ...description,
+      args: { [source.key]: { type: new GraphQLNonNull(GraphQLID) }, consistentWith },
+      resolve: async (_root, args: Record<string, unknown>, context) => {
+        await prepareRead(runtime(), source, args, context)
+        return (await source.get(String(args[source.key]))) ?? null
+      },
+    },
+    [list]: {
+      type: new GraphQLNonNull(types.connection),
+      ...description,
+      args: listArgs,
+      resolve: async (_root, args: Record<string, unknown>, context) => {
+        const gateway = runtime()
+        await prepareRead(gateway, source, args, context)
+        const page = await source.list(toListQuery(args, gateway.maxPageSize))
+        return {
+          nodes: page.rows,
+          pageInfo: { endCursor: page.endCursor ?? null, hasNextPage: page.hasNextPage },
+          position: String(page.position),
+        }
+      },
+    },
+  }
+}
+
+/** Checks the rule, then waits for `consistentWith` when given. */
+export async function prepareRead(
+  gateway: GatewayRuntime,
+  source: ReadModelSource,
+  args: Record<string, unknown>,
+  context: GatewayContext,
+): Promise<void> {
+  await authorizeOperation(gateway.authorization, context.principal, {
+    kind: 'query',
+    name: source.name,
+    args,
+  })
+  const token = args['consistentWith']
+  if (typeof token === 'string')
+    await source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
+}
+
+/** A position from the wire (a decimal string), or BAD_INPUT naming the argument. */
+export function parsePosition(value: string, argument: string): bigint {
+  if (!/^[0-9]{1,20}$/.test(value)) {
+    throw new BadInputError(`${argument} must be a position (a decimal string)`, [
+      { path: [argument], message: 'Expected a position such as "1024"' },
+    ])
+  }
+  return BigInt(value)
+}
+
+export function toListQuery(args: Record<string, unknown>, maxPageSize: number): ListQuery {
+  const first = typeof args['first'] === 'number' ? args['first'] : maxPageSize
+  if (first < 0)
+    throw new BadInputError('first must not be negative', [
+      { path: ['first'], message: 'Must be at least 0' },
+    ])
+  return {
+    first: Math.min(first, maxPageSize),
+    ...(args['where'] ? { where: withoutNulls(args['where']) } : {}),
+    ...(Array.isArray(args['orderBy']) ? { orderBy: args['orderBy'] as OrderBy[] } : {}),
+    ...(typeof args['after'] === 'string' ? { after: args['after'] } : {}),
+  }
+}
+
+/** The `where` argument without the fields and operators a client set to null. */
+export function withoutNulls(where: unknown): NonNullable<ListQuery['where']> {
+  const result: Record<string, Record<string, unknown>> = {}
+  for (const [field, filter] of Object.entries((where ?? {}) as Record<string, unknown>)) {
+    if (filter === null || typeof filter !== 'object') continue
+    const operators = Object.entries(filter as Record<string, unknown>).filter(([, value]) => value !== null)
+    if (operators.length > 0) result[field] = Object.fromEntries(operators)
+  }
+  return result
+}

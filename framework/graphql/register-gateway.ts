@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { GraphQLSchema } from 'graphql'
+import mercurius from 'mercurius'
+import { AnnalsError } from '../errors.ts'
+import type { Authenticate } from './authenticate-request.ts'
+import type { Principal } from './authorize-operation.ts'
+import { buildGatewaySchema } from './build-gateway-schema.ts'
+import { formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
+import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
+import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
+import { createRateLimiter } from './rate-limiter.ts'
+import { createSubscriptionServer, type SubscriptionServer } from './subscription-server.ts'
+
+export interface GatewayOptions {
+  readonly definition: GatewayDefinition
+  readonly runtime: GatewayRuntime
+  readonly authenticate: Authenticate
+  readonly limits: GatewayLimits
+  readonly introspection: boolean
+  readonly graphiql: boolean
+  /** Refuse POSTs that are not application/json and GETs without a preflight header. Default on. */
+  readonly csrf: boolean
+  /** Where GraphQL is served, over HTTP and WebSocket. Default '/graphql'. */
+  readonly path?: string
+  /** True while the server drains: new operations get SHUTTING_DOWN. */
+  readonly isDraining: () => boolean
+  readonly onSubscriptionsChange?: (active: number) => void
+}
+
+export interface Gateway {
+  readonly schema: GraphQLSchema
+  readonly subscriptions: SubscriptionServer
+}
+
+const principals = new WeakMap<FastifyRequest, Principal>()
+
+/** Headers that make a request non-simple, so a browser cannot send it cross-site without a preflight. */
+export const csrfHeaders = ['x-annals-csrf', 'graphql-require-preflight'] as const
+
+/**
+ * Serves the gateway on a fastify instance: mercurius (graphql-jit after the first run) for queries and
+ * mutations over HTTP, graphql-ws for subscriptions, and the guards every request passes: draining,
+ * authentication, the rate limit, the batch limit, CSRF, and depth/cost/alias limits before execution.
+ */
+export async function registerGateway(app: FastifyInstance, options: GatewayOptions): Promise<Gateway> {
+  const path = options.path ?? '/graphql'
+  const { limits } = options
+  const schema = buildGatewaySchema(options.definition, options.runtime)
+  const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined
+
+  await app.register(async (scope) => {
+    scope.addHook('preHandler', async (request) => {
+      if (request.routeOptions.url !== path) return
+      if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
+      const principal = await options.authenticate(request)
+      if (principal) principals.set(request, principal)
+      rateLimiter?.take(principal?.id ?? request.ip)
+      if (Array.isArray(request.body) && request.body.length > limits.maxBatch) {
+        throw new AnnalsError(
+          'LIMIT_EXCEEDED',
+          `A batch holds ${request.body.length} operations, above the limit of ${limits.maxBatch}`,
+        )
+      }
+    })
+    await scope.register(mercurius, {
+      schema,
+      path,
+      graphiql: options.graphiql,
+      jit: 1,
+      allowBatchedQueries: true,
+      csrfPrevention: options.csrf ? { requiredHeaders: [...csrfHeaders] } : false,
+      context: (request): GatewayContext => ({ principal: principals.get(request), requestId: request.id }),
+      errorFormatter: (execution, context) => {
+        const request = (context as { reply?: { request: FastifyRequest } }).reply?.request
+        const reporter = {
+          requestId: request?.id ?? 'unknown',
+          error: (request?.log ?? app.log).error.bind(request?.log ?? app.log),
+        }
+        const errors = execution.errors.flatMap((error) => {
+          const nested = (error.originalError as { errors?: unknown } | undefined)?.errors
+          return Array.isArray(nested) &&
+            (error.originalError as { code?: string }).code === 'MER_ERR_GQL_VALIDATION'
+            ? (nested as unknown[])
+            : [error]
+        })
+        const formatted = errors.map((error) => formatGraphQLError(error, reporter))
+        const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
+        const statusCode = executed ? 200 : statusOfRequestError(formatted[0])
+        return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
+      },
+    })
+    scope.graphql.addHook('preExecution', (executionSchema, document, _context, variables) => {
+      enforceLimits(executionSchema, document, variables as Record<string, unknown> | undefined, options)
+      return Promise.resolve()
+    })
+  })
+
+  const subscriptions = createSubscriptionServer({
+    schema,
+    path,
+    limits,
+    introspection: options.introspection,
+    authenticate: options.authenticate,
+    authorization: options.runtime.authorization,
+    rateLimiter,
+    log: app.log,
+    ...(options.onSubscriptionsChange ? { onActiveChange: options.onSubscriptionsChange } : {}),
+  })
+  app.server.on('upgrade', (request, socket, head) => {
+    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname
+    if (pathname === path && !options.isDraining()) subscriptions.handleUpgrade(request, socket, head)
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+  })
+  return { schema, subscriptions }
+}
