@@ -46,7 +46,7 @@ describe.each(paths)('appending through $name', ({ options: pathOptions }) => {
     const { client } = await connected()
     await append(client, streamName(), events(3))
     await append(client, streamName(), events(3))
-    const positions = (await readAll(client)).map((resolved) => resolved.event!.position!)
+    const positions = (await readAll(client)).map((resolved) => resolved.event!.position)
     for (const position of positions) expect(position.commit).toBe(position.prepare)
     for (let index = 1; index < positions.length; index++) {
       expect(positions[index]!.commit).toBeGreaterThan(positions[index - 1]!.commit)

@@ -19,7 +19,7 @@ export interface Connected {
   readonly store: DevStore
   readonly client: EventStoreDBClient
   /** Another client, for tests that need a second connection (or its own Append path). */
-  connect(connectionString?: string): EventStoreDBClient
+  readonly connect: (connectionString?: string) => EventStoreDBClient
 }
 
 const cleanups: (() => Promise<void>)[] = []
