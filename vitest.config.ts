@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  resolve: { conditions: ['development'] },
+  resolve: {
+    conditions: ['development'],
+    // One graphql instance: vite would pick graphql's ESM build for our sources while mercurius and graphql-ws
+    // (loaded by Node) use its CommonJS build, and graphql refuses a schema from the other instance.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   ssr: { resolve: { conditions: ['development'] } },
   test: {
     include: ['**/*.test.ts'],

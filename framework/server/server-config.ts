@@ -1,0 +1,78 @@
+import { z } from 'zod'
+import { AnnalsError } from '../errors.ts'
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')
+
+/**
+ * The environment createServer reads. Every variable is optional; a bad value stops start-up with a message
+ * naming the variable.
+ */
+export const ServerEnvironment = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  EVENTSTORE_URL: z
+    .string()
+    .regex(
+      /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
+      'must be an esdb:// connection string',
+    )
+    .optional(),
+  ANNALS_DATA_DIR: z.string().min(1).optional(),
+  ANNALS_SELF_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GRAPHQL_INTROSPECTION: flag.optional(),
+  GRAPHQL_GRAPHIQL: flag.optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+})
+
+/** The parsed configuration, with camel-case names. */
+export interface ServerConfig {
+  readonly environment: 'development' | 'production' | 'test'
+  readonly port: number
+  readonly host: string
+  readonly eventStoreUrl: string | undefined
+  readonly dataDir: string | undefined
+  readonly selfUrl: string | undefined
+  readonly logLevel: string
+  readonly introspection: boolean | undefined
+  readonly graphiql: boolean | undefined
+  readonly shutdownTimeoutMs: number
+}
+
+/**
+ * Parses the environment (process.env by default) into the server's configuration.
+ *
+ * @example
+ * const config = parseServerConfig({ PORT: '8080', EVENTSTORE_URL: 'esdb://localhost:2113?tls=false' })
+ */
+export function parseServerConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ServerConfig {
+  const known = Object.fromEntries(
+    Object.keys(ServerEnvironment.shape)
+      .map((name) => [name, env[name] === '' ? undefined : env[name]])
+      .filter(([, value]) => value !== undefined),
+  ) as Record<string, string>
+  const parsed = ServerEnvironment.safeParse(known)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment')
+      return `${name}=${JSON.stringify(known[name])}: ${issue.message}`
+    })
+    throw new AnnalsError('BAD_CONFIG', `Bad configuration: ${problems.join('; ')}`)
+  }
+  const value = parsed.data
+  return {
+    environment: value.NODE_ENV,
+    port: value.PORT,
+    host: value.HOST,
+    eventStoreUrl: value.EVENTSTORE_URL,
+    dataDir: value.ANNALS_DATA_DIR,
+    selfUrl: value.ANNALS_SELF_URL,
+    logLevel: value.LOG_LEVEL,
+    introspection: value.GRAPHQL_INTROSPECTION,
+    graphiql: value.GRAPHQL_GRAPHIQL,
+    shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
+  }
+}

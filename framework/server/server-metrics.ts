@@ -1,0 +1,115 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CommandBus } from '../command/command-bus.ts'
+import { isAnnalsError } from '../errors.ts'
+import type { Cluster } from '../sharding/cluster.ts'
+import type { ReadSide } from '../read-model/read-side.ts'
+
+export interface ServerMetrics {
+  readonly registry: Registry
+  /** Wraps a bus so each command is counted by outcome (ok or its error code) and timed. */
+  instrument(bus: CommandBus): CommandBus
+  setActiveSubscriptions(active: number): void
+  subscriptionEnded(reason: 'complete' | 'slow-consumer'): void
+  /** Reports the lag of each projection at every scrape. */
+  watchReadSide(readSide: ReadSide): void
+  /** Reports local and forwarded commands from the cluster's status at every scrape. */
+  watchCluster(cluster: Cluster): void
+}
+
+/** The Prometheus metrics of one server, in a registry of its own (several servers can share a process). */
+export function createServerMetrics(): ServerMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  const commands = new Counter({
+    name: 'annals_commands_total',
+    help: 'Commands handled, by aggregate, command and outcome (ok or the error code).',
+    labelNames: ['aggregate', 'command', 'outcome'],
+    registers,
+  })
+  const latency = new Histogram({
+    name: 'annals_command_duration_seconds',
+    help: 'Time from receiving a command to its events being appended.',
+    labelNames: ['aggregate', 'command'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  })
+  const conflicts = new Counter({
+    name: 'annals_concurrency_conflicts_total',
+    help: 'Commands that failed with CONCURRENCY_CONFLICT after their retries.',
+    labelNames: ['aggregate'],
+    registers,
+  })
+  const subscriptions = new Gauge({
+    name: 'annals_subscriptions_active',
+    help: 'GraphQL subscriptions running.',
+    registers,
+  })
+  const ended = new Counter({
+    name: 'annals_subscriptions_ended_total',
+    help: 'Subscriptions ended, by reason (slow-consumer: disconnected for falling behind).',
+    labelNames: ['reason'],
+    registers,
+  })
+  let readSide: ReadSide | undefined
+  new Gauge({
+    name: 'annals_projection_lag_events',
+    help: 'Events in the log a projection has not processed yet.',
+    labelNames: ['projection'],
+    registers,
+    collect() {
+      for (const status of readSide?.statuses() ?? [])
+        this.set({ projection: status.name }, status.eventsBehind)
+    },
+  })
+  new Gauge({
+    name: 'annals_projection_lag_seconds',
+    help: 'How far behind the head of the log a projection is, in time.',
+    labelNames: ['projection'],
+    registers,
+    collect() {
+      for (const status of readSide?.statuses() ?? []) {
+        this.set({ projection: status.name }, status.millisecondsBehind / 1000)
+      }
+    },
+  })
+  let cluster: Cluster | undefined
+  new Gauge({
+    name: 'annals_cluster_commands',
+    help: 'Commands this replica executed locally or forwarded to their owner, from the cluster status.',
+    labelNames: ['route'],
+    registers,
+    collect() {
+      if (!cluster) return
+      const status = cluster.status()
+      this.set({ route: 'local' }, status.localCommands)
+      this.set({ route: 'forwarded' }, status.forwardedCommands)
+    },
+  })
+
+  return {
+    registry,
+    instrument: (bus) => ({
+      async execute(envelope) {
+        const labels = { aggregate: envelope.aggregate, command: envelope.command }
+        const stop = latency.startTimer(labels)
+        try {
+          const result = await bus.execute(envelope)
+          commands.inc({ ...labels, outcome: 'ok' })
+          return result
+        } catch (error) {
+          const outcome = isAnnalsError(error) ? error.code : 'INTERNAL'
+          commands.inc({ ...labels, outcome })
+          if (outcome === 'CONCURRENCY_CONFLICT') conflicts.inc({ aggregate: envelope.aggregate })
+          throw error
+        } finally {
+          stop()
+        }
+      },
+    }),
+    setActiveSubscriptions: (active) => subscriptions.set(active),
+    subscriptionEnded: (reason) => ended.inc({ reason }),
+    watchReadSide: (watched) => void (readSide = watched),
+    watchCluster: (watched) => void (cluster = watched),
+  }
+}
