@@ -11,7 +11,7 @@
  * const result = await engine.append('battery-1', 'no_stream', [event])
  * const read = await engine.readStream('battery-1', { direction: 'forwards', fromRevision: 'start', maxCount: 100n })
  */
-import { createEngine } from './event-engine.ts'
+import { createEngine } from './create-engine.ts'
 
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint
 export type ContentType = 'application/json' | 'application/octet-stream'

@@ -3,8 +3,6 @@
  * commit, reads served from the durable part of the log, and the live feed of durable commits.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { DELETED_REVISION, MAX_APPEND_SIZE, SYSTEM_EVENTS_ON_CREATE } from './engine-constants.ts'
 import type {
   AppendResult,
@@ -21,49 +19,31 @@ import type {
   StoredEvent,
   StreamMetadata,
 } from './engine.ts'
-import { lockDataDir } from './data-dir-lock.ts'
 import { decideAppend, decideDelete, isStreamDeleted, type IndexView } from './decide-append.ts'
 import { EngineClosedError } from './engine-errors.ts'
 import { EventCache } from './event-cache.ts'
-import { createMemoryDevice, openFileDevice, type LogDevice } from './log-device.ts'
-import { LogIndex } from './log-index.ts'
+import type { LogDevice } from './log-device.ts'
+import type { LogIndex } from './log-index.ts'
+import { CHECKPOINT_EVERY_EVENTS, writeIndexCheckpoint } from './index-checkpoint.ts'
 import { LogWriter } from './log-writer.ts'
 import { readAll, readAllFrom } from './read-all.ts'
 import type { ReadContext } from './read-context.ts'
 import { readStream } from './read-stream.ts'
 import type { EventToEncode } from './record-codec.ts'
 import { readRecord } from './record-reader.ts'
-import { recoverLog } from './recover-log.ts'
 import { SOFT_DELETE_METADATA, parseStreamMetadata } from './stream-metadata.ts'
 import { resolveLink } from './resolve-link.ts'
 
-export const LOG_FILE = 'devstore.log'
 const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 const EMPTY = new Uint8Array(0)
 
-export async function createEngine(options: EngineOptions): Promise<Engine> {
-  const log = options.log ?? (() => {})
-  const index = new LogIndex()
-  let device: LogDevice = createMemoryDevice()
-  let release = () => {}
-  if (options.dataDir !== undefined) {
-    mkdirSync(options.dataDir, { recursive: true })
-    release = lockDataDir(options.dataDir, log)
-    try {
-      const file = openFileDevice(join(options.dataDir, LOG_FILE))
-      device = file
-      recoverLog(file, index, log)
-    } catch (error) {
-      release()
-      throw error
-    }
-  }
-  const engine = new DevEngine(device, index, options, release)
-  if (index.eventCount === 0) await engine.writeSystemEvents()
-  return engine
+/** Where a file-backed engine keeps its index checkpoint, and how many events it covers. */
+export interface Persistence {
+  readonly dataDir: string
+  checkpointedEvents: number
 }
 
-class DevEngine implements Engine, ReadContext, IndexView {
+export class DevEngine implements Engine, ReadContext, IndexView {
   readonly writer: LogWriter
   durableCount: number
   private readonly cache: EventCache
@@ -79,6 +59,7 @@ class DevEngine implements Engine, ReadContext, IndexView {
     readonly index: LogIndex,
     options: EngineOptions,
     private readonly release: () => void,
+    private readonly persistence?: Persistence,
   ) {
     this.cache = new EventCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES)
     this.log = options.log ?? (() => {})
@@ -196,6 +177,8 @@ class DevEngine implements Engine, ReadContext, IndexView {
     this.closed ??= (async () => {
       await this.writer.drain()
       this.listeners.clear()
+      if (this.persistence !== undefined && this.writer.failure === undefined)
+        this.checkpoint(this.persistence)
       this.device.close()
       this.release()
     })()
@@ -291,8 +274,28 @@ class DevEngine implements Engine, ReadContext, IndexView {
     return stored[stored.length - 1] as StoredEvent
   }
 
+  /** Writes an index checkpoint if enough events came since the last one (or any, when closing). */
+  checkpoint(persistence: Persistence, every = 1): void {
+    const events = this.index.countBelow(this.durableEnd)
+    if (events - persistence.checkpointedEvents < every) return
+    try {
+      writeIndexCheckpoint(persistence.dataDir, this.index, this.device, this.durableEnd)
+      persistence.checkpointedEvents = events
+    } catch (error) {
+      this.log(`devstore: could not write the index checkpoint: ${String(error)}`)
+    }
+  }
+
   private published(events: readonly StoredEvent[]): void {
     this.durableCount += events.length
+    const { persistence } = this
+    if (
+      persistence !== undefined &&
+      this.durableCount - persistence.checkpointedEvents >= CHECKPOINT_EVERY_EVENTS
+    ) {
+      persistence.checkpointedEvents = this.durableCount
+      setImmediate(() => this.closed === undefined && this.checkpoint(persistence, 0))
+    }
     for (const event of events) this.cache.set(Number(event.position), event)
     for (const listener of this.listeners) {
       try {

@@ -1,7 +1,16 @@
-import { appendFileSync, statSync, truncateSync } from 'node:fs'
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { LOG_FILE } from './event-engine.ts'
+import { LOG_FILE } from './create-engine.ts'
+import { CHECKPOINT_FILE } from './index-checkpoint.ts'
 import { DELETED_REVISION, openEngine, type Engine, type EngineOptions } from './engine.ts'
 import { many, proposed, readAllOf, revisionsOf } from './test-builders.ts'
 import { tempDir } from './test-builders.ts'
@@ -129,7 +138,7 @@ describe('recovery from a torn tail', () => {
     await engine.close()
     truncateSync(logFile(), statSync(logFile()).size - 10)
     engine = await start()
-    expect(messages[0]).toMatch(`at offset ${sizeBefore}`)
+    expect(messages).toContainEqual(expect.stringMatching(`torn tail at offset ${sizeBefore}$`))
     expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
   })
 
@@ -144,7 +153,7 @@ describe('recovery from a torn tail', () => {
     writeSync(fd, Buffer.from('zz'), 0, 2, statSync(logFile()).size - 20)
     closeSync(fd)
     engine = await start()
-    expect(messages[0]).toMatch(`at offset ${sizeBefore}`)
+    expect(messages).toContainEqual(expect.stringMatching(`torn tail at offset ${sizeBefore}$`))
     expect(await revisionsOf(engine, 'order-1')).toEqual([0n])
   })
 })
@@ -171,5 +180,59 @@ describe('group commit', () => {
       Number(result.kind === 'ok' && result.position),
     )
     expect(fsyncs).toBeGreaterThan(0)
+  })
+})
+
+describe('the index checkpoint', () => {
+  const checkpointFile = () => join(dir.path, CHECKPOINT_FILE)
+
+  it('is written on close and gives the same index as a full scan', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'no_stream', many(3))
+    await engine.tombstone('order-2', 'any')
+    engine = await restart(engine)
+    expect(existsSync(checkpointFile())).toBe(true)
+    const fromCheckpoint = [
+      await revisionsOf(engine, 'order-1'),
+      await revisionsOf(engine, 'order-2'),
+      engine.headPosition(),
+    ]
+    await engine.close()
+    rmSync(checkpointFile())
+    engine = await start()
+    expect([
+      await revisionsOf(engine, 'order-1'),
+      await revisionsOf(engine, 'order-2'),
+      engine.headPosition(),
+    ]).toEqual(fromCheckpoint)
+  })
+
+  it('is completed by scanning the log written after it (a crash before the next checkpoint)', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'no_stream', many(1))
+    engine = await restart(engine)
+    const older = readFileSync(checkpointFile())
+    await engine.append('order-1', 0n, many(1))
+    await engine.append('order-2', 'no_stream', many(1))
+    await engine.close()
+    writeFileSync(checkpointFile(), older)
+    engine = await start()
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n, 1n])
+    expect(await engine.append('order-2', 0n, many(1))).toMatchObject({ kind: 'ok', nextRevision: 1n })
+    expect(messages).toEqual([])
+  })
+
+  it('is ignored, with a message, when damaged', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'no_stream', many(2))
+    await engine.close()
+    const damaged = readFileSync(checkpointFile())
+    damaged[40] = (damaged[40] ?? 0) ^ 0xff
+    writeFileSync(checkpointFile(), damaged)
+    engine = await start()
+    expect(messages).toEqual([
+      'devstore: the index checkpoint does not match the log; scanning the whole log',
+    ])
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n, 1n])
   })
 })

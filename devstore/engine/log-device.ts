@@ -63,6 +63,8 @@ export interface FileDevice extends LogDevice {
   readonly initialSize: number
   /** Cuts the file back to `size` (a torn tail) before anything is written. */
   truncate(size: number): void
+  /** Fills `target` from `position` (clamped to what is written); returns the bytes read. */
+  readInto(target: Buffer, position: number): number
 }
 
 export function openFileDevice(path: string): FileDevice {
@@ -102,15 +104,19 @@ export function openFileDevice(path: string): FileDevice {
       )
     },
     read(position, length) {
-      const size = Math.max(0, Math.min(length, written - position))
-      const buffer = Buffer.allocUnsafe(size)
+      const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, written - position)))
+      const done = this.readInto(buffer, position)
+      return done === buffer.length ? buffer : buffer.subarray(0, done)
+    },
+    readInto(target, position) {
+      const size = Math.max(0, Math.min(target.length, written - position))
       let done = 0
       while (done < size) {
-        const n = readSync(fd, buffer, done, size - done, position + done)
+        const n = readSync(fd, target, done, size - done, position + done)
         if (n === 0) break
         done += n
       }
-      return done === size ? buffer : buffer.subarray(0, done)
+      return done
     },
     close() {
       closeSync(fd)

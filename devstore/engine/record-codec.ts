@@ -97,28 +97,6 @@ export function decodeRecord(buffer: Buffer, offset: number, position: bigint): 
   }
 }
 
-/** What recovery needs of a record without decoding its body. */
-export interface RecordSummary {
-  readonly stream: string
-  readonly isTombstone: boolean
-  readonly idHash: number
-  readonly endOfCommit: boolean
-}
-
-export function summarizeRecord(buffer: Buffer, offset: number): RecordSummary {
-  const p = offset + RECORD_HEADER_BYTES
-  const streamLength = buffer.readUInt16LE(p + 2)
-  const idLength = buffer[p + 6] ?? 0
-  const streamStart = p + PAYLOAD_FIXED_BYTES
-  const idStart = streamStart + streamLength
-  return {
-    stream: buffer.toString('utf8', streamStart, idStart),
-    isTombstone: buffer.readUInt32LE(p + 8) === 0xffffffff && buffer.readUInt32LE(p + 12) === 0x7fffffff,
-    idHash: hashBytes(buffer, idStart, idStart + idLength),
-    endOfCommit: ((buffer[p + 1] ?? 0) & FLAG_END_OF_COMMIT) !== 0,
-  }
-}
-
 /** FNV-1a over an id's UTF-8 bytes: a compact fingerprint for idempotency checks (confirmed against the log). */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let hash = 0x811c9dc5

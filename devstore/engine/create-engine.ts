@@ -1,0 +1,46 @@
+/**
+ * Opening an engine: in memory, or on a data directory, which is locked, and whose index is loaded from its
+ * checkpoint (if it matches the log) and completed by scanning the log after it. A fresh log gets the
+ * system events.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Engine, EngineOptions } from './engine.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import { DevEngine, type Persistence } from './event-engine.ts'
+import { CHECKPOINT_EVERY_EVENTS, loadIndexCheckpoint } from './index-checkpoint.ts'
+import { createMemoryDevice, openFileDevice } from './log-device.ts'
+import { LogIndex } from './log-index.ts'
+import { recoverLog } from './recover-log.ts'
+
+export const LOG_FILE = 'devstore.log'
+
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const engine = options.dataDir === undefined ? inMemory(options) : onDisk(options, options.dataDir)
+  if (engine.index.eventCount === 0) await engine.writeSystemEvents()
+  return engine
+}
+
+function inMemory(options: EngineOptions): DevEngine {
+  return new DevEngine(createMemoryDevice(), new LogIndex(), options, () => {})
+}
+
+function onDisk(options: EngineOptions, dataDir: string): DevEngine {
+  const log = options.log ?? (() => {})
+  mkdirSync(dataDir, { recursive: true })
+  const release = lockDataDir(dataDir, log)
+  try {
+    const device = openFileDevice(join(dataDir, LOG_FILE))
+    const checkpoint = loadIndexCheckpoint(dataDir, device, log)
+    const index = checkpoint?.index ?? new LogIndex()
+    const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)
+    const persistence: Persistence = { dataDir, checkpointedEvents: index.eventCount - recovery.events }
+    const engine = new DevEngine(device, index, options, release, persistence)
+    // A long scan is not repeated after the next crash.
+    if (recovery.events >= CHECKPOINT_EVERY_EVENTS / 4) engine.checkpoint(persistence)
+    return engine
+  } catch (error) {
+    release()
+    throw error
+  }
+}
