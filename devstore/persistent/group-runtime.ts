@@ -3,7 +3,7 @@ import type { Engine, StoredEvent } from '../engine/engine.ts'
 import { CheckpointTracker } from './checkpoint-tracker.ts'
 import { createGroupSource, type GroupSource } from './group-source.ts'
 import type { GroupDefinition } from './group-settings.ts'
-import type { PersistentError } from './persistent-errors.ts'
+import { subscriptionDropped, type PersistentError } from './persistent-errors.ts'
 import { toReadResponse, type Delivery } from './read-event.ts'
 import { SubscriptionGroup, type GroupEffect, type NackAction } from './subscription-group.ts'
 import { GroupStreams } from './group-streams.ts'
@@ -181,8 +181,9 @@ export class GroupRuntime {
         const { event } = effect.message.payload
         this.enqueue(() => this.streams.park(event, effect.reason))
       } else {
-        const connection = this.connections.get(effect.consumerId)
-        connection?.end(undefined)
+        // Ended with an error, not cleanly: the client's dispose() waits forever on a cleanly ended Read call.
+        const { stream, group } = this.definition
+        this.connections.get(effect.consumerId)?.end(subscriptionDropped(stream, group, effect.reason))
         this.disconnect(effect.consumerId)
       }
     }

@@ -64,15 +64,15 @@ type Delivered = PersistentSubscriptionToStreamResolvedEvent
 export class Inbox {
   private readonly queue: Delivered[] = []
   private readonly waiters: (() => void)[] = []
-  /** Errors the subscription ended with (a restart ends it with UNAVAILABLE). */
-  readonly errors: unknown[] = []
+  /** The error the subscription ends with (a restart ends it with UNAVAILABLE). */
+  readonly failure: Promise<unknown>
 
-  constructor(subscription: PersistentSubscriptionToStream | PersistentSubscriptionToAll) {
+  constructor(readonly subscription: PersistentSubscriptionToStream | PersistentSubscriptionToAll) {
     subscription.on('data', (event: Delivered) => {
       this.queue.push(event)
       for (const wake of this.waiters.splice(0)) wake()
     })
-    subscription.on('error', (error: unknown) => this.errors.push(error))
+    this.failure = new Promise((resolve) => subscription.once('error', resolve))
   }
 
   /** The next `count` messages, in order; rejects after `timeoutMs`. */
