@@ -84,6 +84,35 @@ export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/rea
 // Sharding
 /** Shards aggregates across replicas (pass to createServer's `cluster`), and the seam it plugs into. */
 export { createCluster, type CreateClusterOptions } from './sharding/create-cluster.ts'
-export type { Cluster, ClusterOption, ClusterContext, ClusterStatus, MemberStatus } from './sharding/cluster.ts'
+export type {
+  Cluster,
+  ClusterOption,
+  ClusterContext,
+  ClusterStatus,
+  MemberStatus,
+} from './sharding/cluster.ts'
 /** The environment variables sharding reads, as a zod schema and a list of names (deploy checks against it). */
 export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-config.ts'
+
+// Server
+/** Builds the service (commands, read side, GraphQL gateway, health, metrics, graceful shutdown) as a fastify instance. */
+export { createServer, type ServerOptions, type AnnalsServerHandle } from './server/create-server.ts'
+/** The environment createServer reads (PORT, HOST, EVENTSTORE_URL, ANNALS_DATA_DIR, NODE_ENV, LOG_LEVEL, ...). */
+export { parseServerConfig, ServerEnvironment, type ServerConfig } from './server/server-config.ts'
+/** What createServer's `store` accepts: an EventStore or a connection string. */
+export type { StoreOption } from './server/resolve-store.ts'
+
+// GraphQL
+/** Who is asking and what they may do: principals, per-operation rules, and authentication. */
+export type {
+  Principal,
+  AuthorizationRule,
+  AuthorizationRules,
+  OperationRequest,
+} from './graphql/authorize-operation.ts'
+export type { Authenticate, AuthenticationRequest, JwtOptions } from './graphql/authenticate-request.ts'
+/** The limits every GraphQL request is held to, and their defaults. */
+export { defaultLimits, type GatewayLimits } from './graphql/gateway-limits.ts'
+/** The GraphQL schema of an application, derived from its aggregates and read models (what `annals schema` prints). */
+export { buildGatewaySchema } from './graphql/build-gateway-schema.ts'
+export type { GatewayDefinition, GatewayRuntime, GatewayContext } from './graphql/gateway-context.ts'
