@@ -1,4 +1,5 @@
 import {
+  convertToCommandError,
   ErrorType,
   isCommandError,
   StreamDeletedError as EsdbStreamDeletedError,
@@ -42,8 +43,10 @@ const connectionErrorCodes: ReadonlySet<string> = new Set([
  * WrongExpectedVersion becomes ConcurrencyConflictError, StreamDeleted becomes StreamDeletedError,
  * unavailability and connection failures become StoreUnavailableError, anything else INTERNAL with the cause.
  */
-export function mapEsdbError(error: unknown, operation: EsdbOperation): AnnalsError {
-  if (error instanceof AnnalsError) return error
+export function mapEsdbError(thrown: unknown, operation: EsdbOperation): AnnalsError {
+  if (thrown instanceof AnnalsError) return thrown
+  // Some calls (the server-features probe before an append) throw the raw gRPC error; classify it as the client does.
+  const error = thrown instanceof Error ? convertToCommandError(thrown) : thrown
   if (error instanceof WrongExpectedVersionError) {
     const streamName = operation.streamName ?? error.streamName
     return new ConcurrencyConflictError(

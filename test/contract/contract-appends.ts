@@ -35,6 +35,20 @@ export function appendContract(getStore: GetStore): void {
       expect(Math.abs(read!.createdAt.getTime() - Date.now())).toBeLessThan(60_000)
     })
 
+    it('appends nothing for an empty list and returns the current revision and position', async () => {
+      const s = scenario('rev')
+      const before = await getStore().appendToStream(s.stream(), newEvents(2, s.type('Happened')))
+      const result = await getStore().appendToStream(s.stream(), [], { expectedRevision: 1n })
+      expect(result).toEqual(before)
+      expect(await collect(getStore().readStream(s.stream()))).toHaveLength(2)
+    })
+
+    it('accepts an empty list for a stream that does not exist, and creates nothing', async () => {
+      const s = scenario('rev')
+      await getStore().appendToStream(s.stream(), [])
+      expect(await collect(getStore().readStream(s.stream()))).toEqual([])
+    })
+
     it('refuses an event id that is not a UUID with BAD_INPUT', async () => {
       const s = scenario('rev')
       const error = await rejection(
