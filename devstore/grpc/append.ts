@@ -79,7 +79,6 @@ export function createAppendHandler(context: ServiceContext) {
     })
     call.on('cancelled', () => {
       answered = true
-      untrack()
     })
     call.on('error', () => answer(unavailable('The append call failed')))
   }

@@ -78,7 +78,7 @@ export async function startDevStoreServer(options: DevStoreServerOptions): Promi
   ]
   const advertised = services.flatMap(advertisedMethods)
   services.push(createServerFeaturesService(advertised), createGossipService(endpoint))
-  for (const service of services) server.addService(service.definition, guard(service, state, options.faults))
+  for (const service of services) server.addService(service.definition, guard(service, state, context))
   state.ready = true
 
   let closing: Promise<void> | undefined
@@ -127,45 +127,61 @@ function advertisedMethods(service: DevStoreService): AdvertisedMethod[] {
   })
 }
 
-type AnyHandler = (call: never, callback?: never) => void
+type Handler = (call: GuardedCall, callback?: Callback) => void
+type Callback = (error: unknown, reply?: unknown) => void
+interface GuardedCall {
+  emit(event: 'error', error: unknown): void
+  on(event: 'cancelled', listener: () => void): unknown
+}
 
-/** Wraps each handler: UNAVAILABLE when not ready, an optional reply delay. */
+/**
+ * Wraps each handler: UNAVAILABLE when not ready, the injected reply delay, and, for calls with one
+ * reply, tracking so that shutdown answers them UNAVAILABLE while they are in flight.
+ */
 function guard(
   service: DevStoreService,
   state: { ready: boolean },
-  faults: FaultState,
+  context: ServiceContext,
 ): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {}
   for (const [name, method] of Object.entries(service.definition)) {
-    const handler = service.implementation[name] as AnyHandler | undefined
+    const handler = service.implementation[name] as Handler | undefined
     if (handler === undefined) continue
     const answersOnce = !method.responseStream
-    guarded[name] = ((
-      call: { emit(event: 'error', error: unknown): void },
-      callback?: (error: unknown) => void,
-    ) => {
-      if (!state.ready) {
-        const error = unavailable()
-        if (answersOnce) callback?.(error)
-        else call.emit('error', error)
-        return
+    const wrapped: Handler = (call, callback) => {
+      let answer = callback
+      if (answersOnce && callback !== undefined) {
+        let answered = false
+        const untrack = context.calls.add({
+          kind: 'unary',
+          end: () => answer?.(unavailable('The server is shutting down')),
+        })
+        answer = (error, reply) => {
+          if (answered) return
+          answered = true
+          untrack()
+          callback(error, reply)
+        }
+        call.on('cancelled', () => {
+          answered = true
+          untrack()
+        })
       }
+      const fail = (error: unknown) => (answersOnce ? answer?.(error) : call.emit('error', error))
+      if (!state.ready) return fail(unavailable())
       const run = () => {
+        if (!state.ready) return fail(unavailable())
         try {
-          ;(handler as (call: unknown, callback: unknown) => void)(call, callback)
+          handler(call, answer)
         } catch (error) {
-          const failure = serviceError(
-            status.INTERNAL,
-            error instanceof Error ? error.message : String(error),
-          )
-          if (answersOnce) callback?.(failure)
-          else call.emit('error', failure)
+          fail(serviceError(status.INTERNAL, error instanceof Error ? error.message : String(error)))
         }
       }
-      const delay = faults.replyDelayMs
+      const delay = context.faults.replyDelayMs
       if (delay > 0) setTimeout(run, delay)
       else run()
-    }) as UntypedServiceImplementation[string]
+    }
+    guarded[name] = wrapped as UntypedServiceImplementation[string]
   }
   return guarded
 }

@@ -66,9 +66,9 @@ describe('reading $all', () => {
     const stream = streamName()
     await client.appendToStream(stream, events(3))
     const [, second] = await readStream(client, stream)
-    const read = await readAll(client, { fromPosition: second!.event!.position, maxCount: 2 })
+    const read = await readAll(client, { fromPosition: second!.event!.position!, maxCount: 2 })
     expect(read.map((resolved) => resolved.event!.revision)).toEqual([1n, 2n])
-    expect(read[0]!.commitPosition).toBe(second!.event!.position.commit)
+    expect(read[0]!.commitPosition).toBe(second!.event!.position!.commit)
   })
 
   it('reads backwards from a position, excluding it', async () => {
@@ -78,7 +78,7 @@ describe('reading $all', () => {
     const [, , third] = await readStream(client, stream)
     const read = await readAll(client, {
       direction: BACKWARDS,
-      fromPosition: third!.event!.position,
+      fromPosition: third!.event!.position!,
       maxCount: 2,
     })
     expect(read.map((resolved) => resolved.event!.revision)).toEqual([1n, 0n])
@@ -97,7 +97,7 @@ describe('reading $all', () => {
     const stream = streamName()
     await client.appendToStream(stream, events(2))
     const [read] = await readStream(client, stream)
-    const position = read!.event!.position
+    const position = read!.event!.position!
     const error = await failure(
       readAll(client, { fromPosition: { commit: position.commit + 1n, prepare: position.prepare + 1n } }),
     )
