@@ -31,7 +31,7 @@ let scratch = ''
 let packedFiles: string[] = []
 
 async function npm(args: string[], cwd: string): Promise<string> {
-  const { stdout } = await run('npm', args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 150_000 })
+  const { stdout } = await run('npm', args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 })
   return stdout
 }
 
@@ -50,7 +50,7 @@ beforeAll(async () => {
     JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
   )
   await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], scratch)
-}, 170_000)
+}, 300_000)
 
 afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
