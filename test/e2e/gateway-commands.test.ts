@@ -21,7 +21,9 @@ describe('GraphQL mutations and queries', () => {
     expect(body.data?.['fill']).toMatchObject({
       aggregateId: 't1',
       revision: '0',
-      events: [{ __typename: 'TankFilled', type: 'TankFilled', revision: '0', data: { site: 'north', litres: 40 } }],
+      events: [
+        { __typename: 'TankFilled', type: 'TankFilled', revision: '0', data: { site: 'north', litres: 40 } },
+      ],
     })
     expect(body.data?.['fill'].token).toBe(body.data?.['fill'].events[0].position)
   })
@@ -44,7 +46,11 @@ describe('GraphQL mutations and queries', () => {
 
   it('lists rows with a typed filter, an order and cursor pagination', async () => {
     let token = ''
-    for (const [id, litres] of [['p1', 5], ['p2', 9], ['p3', 7]] as const) {
+    for (const [id, litres] of [
+      ['p1', 5],
+      ['p2', 9],
+      ['p3', 7],
+    ] as const) {
       token = (await gateway.gql(fill, { id, site: 'paged', litres })).body.data?.['fill'].token as string
     }
     const query = `query($after: String, $t: String) {
@@ -57,7 +63,9 @@ describe('GraphQL mutations and queries', () => {
     expect(first.nodes).toEqual([{ tankId: 'p2', litres: 9 }])
     expect(first.pageInfo.hasNextPage).toBe(true)
     expect(BigInt(first.position)).toBeGreaterThanOrEqual(BigInt(token))
-    const second = (await gateway.gql(query, { after: first.pageInfo.endCursor })).body.data?.['tankLevelList']
+    const second = (await gateway.gql(query, { after: first.pageInfo.endCursor })).body.data?.[
+      'tankLevelList'
+    ]
     expect(second.nodes).toEqual([{ tankId: 'p3', litres: 7 }])
     expect(second.pageInfo.hasNextPage).toBe(false)
   })
@@ -99,7 +107,9 @@ describe('GraphQL mutations and queries', () => {
   })
 
   it('fails with CONSISTENCY_TIMEOUT when the read model does not reach the token in time', async () => {
-    const { body } = await gateway.gql('{ tankLevel(tankId: "t1", consistentWith: "999999999999") { litres } }')
+    const { body } = await gateway.gql(
+      '{ tankLevel(tankId: "t1", consistentWith: "999999999999") { litres } }',
+    )
     expect(body.errors?.[0]?.extensions.code).toBe('CONSISTENCY_TIMEOUT')
   })
 
