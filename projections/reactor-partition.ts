@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { CommandBus } from '../framework/command/command-bus.ts'
-import { isAnnalsError } from '../framework/errors.ts'
+import { AnnalsError, isAnnalsError } from '../framework/errors.ts'
 import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
@@ -168,14 +168,18 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   function context(event: RecordedEvent, aggregateId: string): ReactorContext {
     let sends = 0
     return {
-      send: (command) =>
-        options.commands.execute({
+      send: (command) => {
+        // A partition that stopped or moved sends nothing more; the new owner repeats the event.
+        if (signal.aborted)
+          return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The reactor partition stopped'))
+        return options.commands.execute({
           aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
           command: command.command,
           aggregateId: command.aggregateId,
           input: command.input,
           commandId: derivedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
-        }),
+        })
+      },
       readModel: options.readModel as ReactorContext['readModel'],
       aggregateId,
       eventId: event.id,

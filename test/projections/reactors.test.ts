@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { CommandBus } from '../../framework/command/command-bus.ts'
+import { StoreUnavailableError } from '../../framework/errors.ts'
+import type { EventStore } from '../../framework/event-store/event-store.ts'
+import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
+import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import { defineReactor } from '../../projections/define-reactor.ts'
+import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
+import {
+  Battery,
+  batteryStatus,
+  charge,
+  collectAll,
+  createTestCommandBus,
+  Grid,
+  installed,
+  noise,
+  type BatteryStatusRow,
+} from './fixtures.ts'
+
+/** Answers a grid demand by ordering every battery charged to 50% or more to discharge. */
+const dispatcher = defineReactor({
+  name: 'dispatcher',
+  from: [Grid],
+  partitions: 2,
+  partitionBy: (_event, gridId) => gridId,
+  handlers: {
+    DemandRaised: async ({ data }, ctx) => {
+      const fleet = ctx.readModel<BatteryStatusRow>('batteryStatus')
+      await fleet.waitFor(ctx.position, 5_000)
+      const page = await fleet.list({
+        where: { percent: { gte: 50 } },
+        orderBy: [{ field: 'batteryId', direction: 'asc' }],
+      })
+      for (const row of page.rows) {
+        await ctx.send({
+          aggregate: Battery,
+          command: 'orderDischarge',
+          aggregateId: row.batteryId,
+          input: { kw: data.kw },
+        })
+      }
+    },
+  },
+})
+
+const partitionOfGrid = (grid: string) =>
+  dispatcher.partitionOf({
+    streamName: `Grid-${grid}`,
+    type: 'DemandRaised',
+    data: { kw: 1 },
+    metadata: {},
+  } as never)
+
+const demand = (kw: number) => ({ id: randomUUID(), type: 'DemandRaised', data: { kw } })
+
+const running: ProjectionReadSide[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
+})
+
+function startReadSide(
+  store: EventStore,
+  commands: CommandBus,
+  ownsPartition?: (reactor: string, partition: string) => boolean,
+) {
+  const readSide = createReadSide({
+    store,
+    commands,
+    members: [batteryStatus(), dispatcher],
+    resubscribeRetry: { initialDelayMs: 2, maxDelayMs: 10 },
+    handlerRetry: { attempts: 3, initialDelayMs: 2, maxDelayMs: 10 },
+    ...(ownsPartition ? { ownsPartition } : {}),
+  })
+  running.push(readSide)
+  return readSide
+}
+
+async function fleet(store: EventStore) {
+  await store.appendToStream('Battery-b1', [installed('s1'), charge(80)])
+  await store.appendToStream('Battery-b2', [installed('s1'), charge(20)])
+  await store.appendToStream('Battery-b3', [installed('s2'), charge(55)])
+}
+
+const discharges = async (store: EventStore) =>
+  (await collectAll(store))
+    .filter((event) => event.type === 'DischargeOrdered')
+    .map((event) => event.streamName)
+
+/** Resolves once each demand's partition has checkpointed its position (bounded: fails after 5 s). */
+async function checkpointed(store: EventStore, demands: readonly { grid: string; position: bigint }[]) {
+  const pending = new Map<string, bigint>()
+  for (const { grid, position } of demands) {
+    const partition = partitionOfGrid(grid)
+    if ((pending.get(partition) ?? 0n) < position) pending.set(partition, position)
+  }
+  const signal = AbortSignal.timeout(5_000)
+  for await (const message of store.subscribeToAll({ eventTypes: ['ReactorCheckpoint'], signal })) {
+    if (message.kind !== 'event') continue
+    for (const [partition, position] of pending) {
+      if (message.event.streamName !== reactorCheckpointStream('dispatcher', partition)) continue
+      if (BigInt((message.event.data as { position: string }).position) >= position) pending.delete(partition)
+    }
+    if (pending.size === 0) return
+  }
+  throw new Error(`no checkpoint reached ${[...pending].join(', ')}`)
+}
+
+describe('a reactor', () => {
+  it('sends a command per target, reading a projection, and checkpoints in a capped stream', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const readSide = startReadSide(store, createTestCommandBus(store))
+    await readSide.start()
+    const { position } = await store.appendToStream('Grid-g1', [demand(5)])
+    await checkpointed(store, [{ grid: 'g1', position }])
+    expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
+    const stream = reactorCheckpointStream('dispatcher', partitionOfGrid('g1'))
+    expect((await store.getStreamMetadata(stream))?.$maxCount).toBeGreaterThan(0)
+  })
+
+  it('has its effect once when the process crashes between the effect and the checkpoint', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const bus = createTestCommandBus(store)
+    let crash = () => {}
+    const crashed = new Promise<void>((resolve) => (crash = resolve))
+    let effects = 0
+    const crashingBus: CommandBus = {
+      async execute(envelope) {
+        const result = await bus.execute(envelope)
+        if (effects++ === 0) crash() // the process dies after the effect, before the checkpoint is written
+        return result
+      },
+    }
+    const first = startReadSide(store, crashingBus)
+    void crashed.then(() => first.stop())
+    await first.start()
+    const { position } = await store.appendToStream('Grid-g1', [demand(5)])
+    await crashed
+    await first.stop()
+    const restarted = startReadSide(store, bus)
+    await restarted.start()
+    await checkpointed(store, [{ grid: 'g1', position }])
+    // b1's discharge was sent before the crash and again after it, with the same command id.
+    const toB1 = bus.executed.filter((envelope) => envelope.aggregateId === 'b1')
+    expect(toB1).toHaveLength(2)
+    expect(toB1[0]!.commandId).toBe(toB1[1]!.commandId)
+    expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
+  })
+
+  it('reacts to each event once across dropped subscriptions and a store that is briefly unavailable', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const bus = createTestCommandBus(store)
+    let unavailable = 2
+    const flakyBus: CommandBus = {
+      execute(envelope) {
+        if (unavailable-- > 0) return Promise.reject(new StoreUnavailableError('injected'))
+        return bus.execute(envelope)
+      },
+    }
+    const readSide = startReadSide(store, flakyBus)
+    await readSide.start()
+    const demands: { grid: string; position: bigint }[] = []
+    for (let n = 0; n < 6; n++) {
+      const { position } = await store.appendToStream(`Grid-g${n}`, [demand(n + 1)])
+      await store.appendToStream(`Grid-g${n}`, [noise(n)])
+      demands.push({ grid: `g${n}`, position })
+      if (n % 2 === 0) store.dropSubscriptions()
+    }
+    await checkpointed(store, demands)
+    const perBattery = (await collectAll(store)).filter((event) => event.type === 'DischargeOrdered')
+    expect(perBattery.map((event) => event.data)).toHaveLength(12)
+    expect(
+      new Set(perBattery.map((event) => `${event.streamName}/${String((event.data as { kw: number }).kw)}`))
+        .size,
+    ).toBe(12)
+  })
+
+  it('runs only the partitions this replica owns, and takes over others on rebalance', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const owned = new Set(['0'])
+    const readSide = startReadSide(store, createTestCommandBus(store), (_reactor, partition) =>
+      owned.has(partition),
+    )
+    await readSide.start()
+    expect(readSide.reactor('dispatcher').partitions()).toEqual(['0'])
+    owned.add('1')
+    owned.delete('0')
+    readSide.rebalance()
+    expect(readSide.reactor('dispatcher').partitions()).toEqual(['1'])
+  })
+})
