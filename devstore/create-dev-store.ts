@@ -11,6 +11,7 @@
  */
 import { openEngine, type Engine } from './engine/engine.ts'
 import { FaultState, type DevStoreFaults } from './faults.ts'
+import { persistentSubscriptionsService } from './persistent/persistent-subscriptions-service.ts'
 import { startDevStoreServer, type DevStoreServer, type DevStoreServiceFactory } from './grpc/server.ts'
 
 export interface DevStoreOptions {
@@ -20,7 +21,7 @@ export interface DevStoreOptions {
   readonly port?: number
   /** Default 127.0.0.1. */
   readonly host?: string
-  /** Extra gRPC services on the same server (see devstore/grpc/server.ts). */
+  /** Extra gRPC services on the same server (see devstore/grpc/server.ts); persistent subscriptions are built in. */
   readonly services?: readonly DevStoreServiceFactory[]
   /** Recovery and lock messages from the engine. */
   readonly log?: (message: string) => void
@@ -45,8 +46,9 @@ export async function createDevStore(options: DevStoreOptions = {}): Promise<Dev
       ...(options.log === undefined ? {} : { log: options.log }),
     })
   let engine: Engine = await openOwnEngine()
-  const start = (port: number) =>
-    startDevStoreServer({ engine, host, port, faults: faultState, services: options.services ?? [] })
+  // A Set, so a caller that also passes a built-in factory does not register it twice.
+  const services = [...new Set([persistentSubscriptionsService, ...(options.services ?? [])])]
+  const start = (port: number) => startDevStoreServer({ engine, host, port, faults: faultState, services })
   let server: DevStoreServer
   try {
     server = await start(options.port ?? 0)

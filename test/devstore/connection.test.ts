@@ -74,3 +74,12 @@ describe('connecting', () => {
     })
   })
 })
+
+describe('persistent subscriptions', () => {
+  it('are advertised with the stream and all features, so the client uses gRPC for $all groups', async () => {
+    const { client } = await connected()
+    const path = '/event_store.client.persistent_subscriptions.PersistentSubscriptions/Create'
+    expect(await supportedBy(client, path, 'stream')).toBe(true)
+    expect(await supportedBy(client, path, 'all')).toBe(true)
+  })
+})
