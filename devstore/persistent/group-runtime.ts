@@ -13,6 +13,8 @@ export interface ConsumerConnection {
   readonly id: string
   readonly from: string
   readonly name: string
+  /** The group took the consumer: confirm it, before any message is sent. */
+  joined(): void
   send(response: ReadResp): void
   /** Ends the call: with an error, or cleanly when undefined. */
   end(error: PersistentError | undefined): void
@@ -85,12 +87,14 @@ export class GroupRuntime {
     return this.streams.countParked()
   }
 
-  /** Joins a consumer that may hold `capacity` unacked messages; false when the group is full. */
-  connect(connection: ConsumerConnection, capacity: number): boolean {
-    if (this.stopped || !this.group.connect(connection.id, capacity)) return false
+  /** Joins a consumer that may hold `capacity` unacked messages, unless the group is full or stopped. */
+  connect(connection: ConsumerConnection, capacity: number): 'joined' | 'full' | 'stopped' {
+    if (this.stopped) return 'stopped'
+    if (!this.group.connect(connection.id, capacity)) return 'full'
     this.connections.set(connection.id, connection)
+    connection.joined()
     this.settle(this.group.dispatch(Date.now()))
-    return true
+    return 'joined'
   }
 
   disconnect(consumerId: string): void {

@@ -9,6 +9,7 @@ import type { OpenCalls } from '../grpc/open-calls.ts'
 import {
   maximumSubscribersReached,
   notReady,
+  subscriptionDropped,
   subscriptionMissing,
   type PersistentError,
 } from './persistent-errors.ts'
@@ -59,6 +60,7 @@ export function serveRead(
       id: consumerId,
       from: call.getPeer(),
       name: String(call.metadata.get('connection-name')[0] ?? ''),
+      joined: () => call.write(toConfirmation(groupKey(stream, group))),
       send: (response) => {
         if (!ended && !call.cancelled) call.write(response)
       },
@@ -68,9 +70,9 @@ export function serveRead(
         call.end()
       },
     }
-    call.write(toConfirmation(groupKey(stream, group)))
-    if (!runtime.connect(connection, options.getBufferSize()))
-      return fail(maximumSubscribersReached(stream, group))
+    const outcome = runtime.connect(connection, options.getBufferSize())
+    if (outcome === 'full') return fail(maximumSubscribersReached(stream, group))
+    if (outcome === 'stopped') return fail(subscriptionDropped(stream, group, 'the group is restarting'))
     joined = runtime
   }
 
