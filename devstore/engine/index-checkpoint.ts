@@ -3,8 +3,9 @@
  * on close and every CHECKPOINT_EVERY_EVENTS events (to a temporary file, fsynced, then renamed); ignored
  * (a full scan follows) when it is damaged or does not match the log.
  *
- * Layout: u32 magic | u32 version | f64 logEnd | u32 crc of the last record | u32 streams | f64 records |
- * f64 × records (every position) | per stream: u16 name bytes, name, f64 tombstone, u32 n, f64 × n, u32 × n |
+ * Layout (little-endian, 8-byte aligned so it loads through typed arrays): u32 magic | u32 version | f64 logEnd |
+ * u32 crc field of the last record | u32 streams | f64 records | f64 × records (every position) | per stream:
+ * u32 name bytes, u32 n, f64 tombstone, name (padded), f64 × n positions, u32 × n id hashes (padded) |
  * u32 crc32 of all before.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
@@ -17,7 +18,7 @@ import { RECORD_HEADER_BYTES, isChecksumValid } from './record-codec.ts'
 export const CHECKPOINT_FILE = 'devstore.index'
 export const CHECKPOINT_EVERY_EVENTS = 200_000
 const MAGIC = 0x58495344
-const VERSION = 1
+const VERSION = 2
 const HEADER_BYTES = 32
 
 export function writeIndexCheckpoint(
@@ -28,31 +29,33 @@ export function writeIndexCheckpoint(
 ): void {
   const records = index.countBelow(durableEnd)
   const streams: [Buffer, StreamEntry, number][] = []
-  let size = HEADER_BYTES + records * 8 + 4
+  let size = HEADER_BYTES + records * 8
   for (const [name, entry] of index.streams) {
     const count = entry.visibleLast(durableEnd) + 1
     const nameBytes = Buffer.from(name, 'utf8')
     streams.push([nameBytes, entry, count])
-    size += 2 + nameBytes.length + 8 + 4 + count * 12
+    size += 16 + align8(nameBytes.length) + count * 8 + align8(count * 4)
   }
-  const out = Buffer.allocUnsafe(size)
-  out.writeUInt32LE(MAGIC, 0)
-  out.writeUInt32LE(VERSION, 4)
-  out.writeDoubleLE(durableEnd, 8)
-  out.writeUInt32LE(lastRecordCrc(index, device, records), 16)
-  out.writeUInt32LE(streams.length, 20)
-  out.writeDoubleLE(records, 24)
-  let at = HEADER_BYTES
-  for (let i = 0; i < records; i++, at += 8) out.writeDoubleLE(index.all[i] ?? 0, at)
+  const out = Buffer.alloc(size + 4)
+  const f64 = new Float64Array(out.buffer, out.byteOffset, size / 8)
+  const u32 = new Uint32Array(out.buffer, out.byteOffset, size / 4)
+  u32.set([MAGIC, VERSION], 0)
+  f64[1] = durableEnd
+  u32.set([lastRecordCrc(index, device, records), streams.length], 4)
+  f64[3] = records
+  for (let i = 0; i < records; i++) f64[4 + i] = index.all[i] ?? 0
+  let at = HEADER_BYTES + records * 8
   for (const [nameBytes, entry, count] of streams) {
-    at = out.writeUInt16LE(nameBytes.length, at)
-    at += nameBytes.copy(out, at)
-    at = out.writeDoubleLE(entry.isTombstoned(durableEnd) ? entry.tombstone : -1, at)
-    at = out.writeUInt32LE(count, at)
-    for (let r = 0; r < count; r++) at = out.writeDoubleLE(entry.positions[r] ?? 0, at)
-    for (let r = 0; r < count; r++) at = out.writeUInt32LE(entry.idHashes[r] ?? 0, at)
+    u32.set([nameBytes.length, count], at / 4)
+    f64[at / 8 + 1] = entry.isTombstoned(durableEnd) ? entry.tombstone : -1
+    nameBytes.copy(out, at + 16)
+    at += 16 + align8(nameBytes.length)
+    for (let r = 0; r < count; r++) f64[at / 8 + r] = entry.positions[r] ?? 0
+    at += count * 8
+    for (let r = 0; r < count; r++) u32[at / 4 + r] = entry.idHashes[r] ?? 0
+    at += align8(count * 4)
   }
-  out.writeUInt32LE(crc32(out.subarray(0, at)), at)
+  out.writeUInt32LE(crc32(out.subarray(0, size)), size)
   const path = join(dataDir, CHECKPOINT_FILE)
   const fd = openSync(`${path}.tmp`, 'w', 0o644)
   try {
@@ -91,28 +94,45 @@ export function loadIndexCheckpoint(
   return { index, logEnd }
 }
 
-function parse(bytes: Buffer): LogIndex | undefined {
-  if (bytes.length < HEADER_BYTES + 4 || bytes.readUInt32LE(0) !== MAGIC || bytes.readUInt32LE(4) !== VERSION)
+function parse(file: Buffer): LogIndex | undefined {
+  const size = file.length - 4
+  if (size < HEADER_BYTES || size % 8 !== 0 || crc32(file.subarray(0, size)) !== file.readUInt32LE(size))
     return
-  const end = bytes.length - 4
-  if (crc32(bytes.subarray(0, end)) !== bytes.readUInt32LE(end)) return
+  // Typed views need 8-byte alignment.
+  const bytes = file.byteOffset % 8 === 0 ? file : Buffer.from(file)
+  const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, size / 8)
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, size / 4)
+  if (u32[0] !== MAGIC || u32[1] !== VERSION) return
   const index = new LogIndex()
-  const records = bytes.readDoubleLE(24)
-  let at = HEADER_BYTES
-  for (let i = 0; i < records; i++, at += 8) index.all.push(bytes.readDoubleLE(at))
-  for (let s = bytes.readUInt32LE(20); s > 0; s--) {
-    const nameLength = bytes.readUInt16LE(at)
-    const name = bytes.toString('utf8', at + 2, (at += 2 + nameLength))
+  const records = f64[3] ?? 0
+  index.all = toNumbers(f64, 4, records)
+  index.eventCount = records
+  let at = HEADER_BYTES + records * 8
+  for (let s = u32[5] ?? 0; s > 0 && at + 16 <= size; s--) {
+    const nameLength = u32[at / 4] ?? 0
+    const count = u32[at / 4 + 1] ?? 0
     const entry = new StreamEntry()
-    entry.tombstone = bytes.readDoubleLE(at)
-    const count = bytes.readUInt32LE(at + 8)
-    at += 12
-    for (let r = 0; r < count; r++, at += 8) entry.positions.push(bytes.readDoubleLE(at))
-    for (let r = 0; r < count; r++, at += 4) entry.idHashes.push(bytes.readUInt32LE(at))
+    entry.tombstone = f64[at / 8 + 1] ?? -1
+    const name = bytes.toString('utf8', at + 16, at + 16 + nameLength)
+    at += 16 + align8(nameLength)
+    if (at + count * 8 + align8(count * 4) > size) return
+    entry.positions = toNumbers(f64, at / 8, count)
+    at += count * 8
+    entry.idHashes = toNumbers(u32, at / 4, count)
+    at += align8(count * 4)
     index.streams.set(name, entry)
   }
-  index.eventCount = records
-  return at === end ? index : undefined
+  return at === size ? index : undefined
+}
+
+function toNumbers(view: Float64Array | Uint32Array, from: number, count: number): number[] {
+  const numbers = new Array<number>(count)
+  for (let i = 0; i < count; i++) numbers[i] = view[from + i] ?? 0
+  return numbers
+}
+
+function align8(bytes: number): number {
+  return (bytes + 7) & ~7
 }
 
 // The record the checkpoint ends with must still be there, whole, ending where the checkpoint does.

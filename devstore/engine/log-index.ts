@@ -6,9 +6,9 @@
  */
 export class StreamEntry {
   /** positions[revision]: the byte offset of that revision's record. */
-  readonly positions: number[] = []
+  positions: number[] = []
   /** idHashes[revision]: FNV-1a of the event id, to find a repeated id without reading the log. */
-  readonly idHashes: number[] = []
+  idHashes: number[] = []
   /** The position of the `$streamDeleted` tombstone, or -1. */
   tombstone = -1
 
@@ -32,7 +32,7 @@ export class StreamEntry {
 export class LogIndex {
   readonly streams = new Map<string, StreamEntry>()
   /** Every record's position, in log order. */
-  readonly all: number[] = []
+  all: number[] = []
   eventCount = 0
 
   stream(name: string): StreamEntry | undefined {
@@ -40,11 +40,20 @@ export class LogIndex {
   }
 
   add(stream: string, position: number, idHash: number, isTombstone: boolean): void {
+    this.addTo(this.entryFor(stream), position, idHash, isTombstone)
+  }
+
+  /** The stream's entry, created empty if the stream is new. */
+  entryFor(stream: string): StreamEntry {
     let entry = this.streams.get(stream)
     if (entry === undefined) {
       entry = new StreamEntry()
       this.streams.set(stream, entry)
     }
+    return entry
+  }
+
+  addTo(entry: StreamEntry, position: number, idHash: number, isTombstone: boolean): void {
     if (isTombstone) entry.tombstone = position
     else {
       entry.positions.push(position)

@@ -4,7 +4,7 @@
  * half-written is ever served, and the cut is logged. Hot loop: no allocation per record but the stream name.
  */
 import type { FileDevice } from './log-device.ts'
-import type { LogIndex } from './log-index.ts'
+import type { LogIndex, StreamEntry } from './log-index.ts'
 import {
   FLAG_END_OF_COMMIT,
   MAX_PAYLOAD_BYTES,
@@ -32,6 +32,7 @@ export function recoverLog(
 ): Recovery {
   const size = device.initialSize
   const commit = new PendingCommit()
+  const streams = new StreamLookup(index)
   let chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, RECORD_HEADER_BYTES)))
   let chunkStart = from
   let chunkEnd = from
@@ -56,7 +57,7 @@ export function recoverLog(
     const streamStart = p + PAYLOAD_FIXED_BYTES
     const idStart = streamStart + chunk.readUInt16LE(p + 2)
     commit.add(
-      chunk.toString('utf8', streamStart, idStart),
+      streams.entryAt(chunk, streamStart, idStart),
       offset,
       hashBytes(chunk, idStart, idStart + (chunk[p + 6] ?? 0)),
       chunk.readUInt32LE(p + 8) === 0xffffffff && chunk.readUInt32LE(p + 12) === 0x7fffffff,
@@ -77,27 +78,51 @@ export function recoverLog(
 
 // The records of the commit being read: indexed only once its last record has been seen whole.
 class PendingCommit {
-  private readonly streams: string[] = []
+  private readonly streams: StreamEntry[] = []
   private readonly positions: number[] = []
   private readonly hashes: number[] = []
   private readonly tombstones: boolean[] = []
+  private count = 0
 
-  add(stream: string, position: number, idHash: number, isTombstone: boolean): void {
-    this.streams.push(stream)
-    this.positions.push(position)
-    this.hashes.push(idHash)
-    this.tombstones.push(isTombstone)
+  add(stream: StreamEntry, position: number, idHash: number, isTombstone: boolean): void {
+    const i = this.count++
+    this.streams[i] = stream
+    this.positions[i] = position
+    this.hashes[i] = idHash
+    this.tombstones[i] = isTombstone
   }
 
   applyTo(index: LogIndex): void {
-    for (let i = 0; i < this.streams.length; i++) {
-      index.add(
-        this.streams[i] ?? '',
-        this.positions[i] ?? 0,
-        this.hashes[i] ?? 0,
-        this.tombstones[i] ?? false,
-      )
+    for (let i = 0; i < this.count; i++) {
+      const stream = this.streams[i]
+      if (stream)
+        index.addTo(stream, this.positions[i] ?? 0, this.hashes[i] ?? 0, this.tombstones[i] ?? false)
     }
-    this.streams.length = this.positions.length = this.hashes.length = this.tombstones.length = 0
+    this.count = 0
   }
+}
+
+// Finds a record's stream by the bytes of its name, so the scan does not build a string per record.
+class StreamLookup {
+  private readonly byHash = new Map<number, { readonly name: Uint8Array; readonly entry: StreamEntry }[]>()
+
+  constructor(private readonly index: LogIndex) {}
+
+  entryAt(chunk: Buffer, start: number, end: number): StreamEntry {
+    const hash = hashBytes(chunk, start, end)
+    const candidates = this.byHash.get(hash)
+    for (const candidate of candidates ?? [])
+      if (sameBytes(candidate.name, chunk, start, end)) return candidate.entry
+    const entry = this.index.entryFor(chunk.toString('utf8', start, end))
+    const known = { name: Uint8Array.prototype.slice.call(chunk, start, end), entry }
+    if (candidates) candidates.push(known)
+    else this.byHash.set(hash, [known])
+    return entry
+  }
+}
+
+function sameBytes(name: Uint8Array, chunk: Buffer, start: number, end: number): boolean {
+  if (name.length !== end - start) return false
+  for (let i = 0; i < name.length; i++) if (name[i] !== chunk[start + i]) return false
+  return true
 }
