@@ -15,7 +15,6 @@ import {
 } from '@eventstore/db-client'
 import type { PersistentSubscriptionToStreamResolvedEvent } from '@eventstore/db-client'
 import { createDevStore } from '../devstore/create-dev-store.ts'
-import { persistentSubscriptionsService } from '../devstore/persistent/persistent-subscriptions-service.ts'
 
 const EVENTS = Number(process.env['PERSISTENT_BENCH_EVENTS'] ?? 5_000)
 const STREAM = 'bench-orders'
@@ -24,7 +23,7 @@ const benchmark = {
   name: 'persistent-subscription',
   description: `devstore: ${EVENTS} events through a persistent subscription with acks vs a catch-up subscription`,
   run: async () => {
-    const store = await createDevStore({ port: 0, services: [persistentSubscriptionsService] })
+    const store = await createDevStore({ port: 0 })
     const client = EventStoreDBClient.connectionString(store.connectionString)
     try {
       for (let from = 0; from < EVENTS; from += 500) {

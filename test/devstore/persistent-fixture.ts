@@ -11,7 +11,6 @@ import {
   type PersistentSubscriptionToStreamResolvedEvent,
 } from '@eventstore/db-client'
 import { createDevStore, type DevStore } from '../../devstore/create-dev-store.ts'
-import { persistentSubscriptionsService } from '../../devstore/persistent/persistent-subscriptions-service.ts'
 
 /** A devstore with a connected client; file-backed when `onDisk`, so faults.restart() keeps the log. */
 export interface StoreUnderTest {
@@ -24,7 +23,6 @@ export async function startStore(options: { onDisk?: boolean } = {}): Promise<St
   const dataDir = options.onDisk === true ? await mkdtemp(join(tmpdir(), 'annals-persistent-')) : undefined
   const store = await createDevStore({
     port: 0,
-    services: [persistentSubscriptionsService],
     ...(dataDir === undefined ? {} : { dataDir }),
   })
   const client = EventStoreDBClient.connectionString(store.connectionString)
