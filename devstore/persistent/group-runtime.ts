@@ -119,11 +119,16 @@ export class GroupRuntime {
   }
 
   /** Delivers the parked messages again (at most `stopAt` of them) and truncates them from the parked stream. */
-  async replayParked(stopAt: bigint | undefined): Promise<void> {
-    await this.writes
-    const messages = await this.streams.takeParked(stopAt)
-    this.group.replay(messages)
-    this.settle([])
+  replayParked(stopAt: bigint | undefined): Promise<void> {
+    // Queued behind the parks before it, and before other replays, so no message is taken twice.
+    const replay = this.writes.then(async () => {
+      const messages = await this.streams.takeParked(stopAt)
+      if (this.stopped) return
+      this.group.replay(messages)
+      this.settle([])
+    })
+    this.writes = replay.catch(() => undefined)
+    return replay
   }
 
   /** Ends every consumer's call with `error`, stops the ticker and writes a last checkpoint. */
