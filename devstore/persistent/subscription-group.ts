@@ -213,7 +213,8 @@ export class SubscriptionGroup<T> {
         retryCount: waiting.retryCount,
       })
     }
-    return index === queue.length ? kept : kept.concat(queue.slice(index))
+    if (index === queue.length) return kept
+    return kept.length === 0 && index === 0 ? queue : kept.concat(queue.slice(index))
   }
 
   private retryOrPark(entry: InFlight<T>, reason: string): GroupEffect<T>[] {
