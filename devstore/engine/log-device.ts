@@ -8,11 +8,14 @@ import {
   fdatasync,
   fdatasyncSync,
   fstatSync,
+  fsyncSync,
   ftruncateSync,
   openSync,
   readSync,
   writev,
 } from 'node:fs'
+import { dirname } from 'node:path'
+import { EngineClosedError } from './engine-errors.ts'
 
 export interface LogDevice {
   /** The end of the log, queued records included: where the next record goes. */
@@ -31,6 +34,7 @@ export function createMemoryDevice(): LogDevice {
   let bytes = Buffer.alloc(64 * 1024)
   let end = 0
   let syncs = 0
+  let closed = false
   return {
     get end() {
       return end
@@ -52,9 +56,12 @@ export function createMemoryDevice(): LogDevice {
       return Promise.resolve()
     },
     read(position, length) {
+      if (closed) throw new EngineClosedError()
       return bytes.subarray(position, Math.min(end, position + length))
     },
-    close() {},
+    close() {
+      closed = true
+    },
   }
 }
 
@@ -69,11 +76,13 @@ export interface FileDevice extends LogDevice {
 
 export function openFileDevice(path: string): FileDevice {
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
+  syncDirectory(dirname(path))
   let written = fstatSync(fd).size
   const initialSize = written
   let queued: Buffer[] = []
   let queuedBytes = 0
   let syncs = 0
+  let closed = false
   return {
     initialSize,
     get end() {
@@ -109,6 +118,8 @@ export function openFileDevice(path: string): FileDevice {
       return done === buffer.length ? buffer : buffer.subarray(0, done)
     },
     readInto(target, position) {
+      // A lazy read consumed after close must not read whatever file reuses the descriptor.
+      if (closed) throw new EngineClosedError()
       const size = Math.max(0, Math.min(target.length, written - position))
       let done = 0
       while (done < size) {
@@ -119,8 +130,19 @@ export function openFileDevice(path: string): FileDevice {
       return done
     },
     close() {
+      closed = true
       closeSync(fd)
     },
+  }
+}
+
+// A new file's directory entry must be durable too.
+function syncDirectory(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY)
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 
