@@ -31,8 +31,14 @@ let scratch = ''
 let packedFiles: string[] = []
 
 async function npm(args: string[], cwd: string): Promise<string> {
-  const { stdout } = await run('npm', args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 })
-  return stdout
+  try {
+    const { stdout } = await run('npm', args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 240_000 })
+    return stdout
+  } catch (error) {
+    // tsc reports type errors on stdout; show them rather than only "Command failed".
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string }
+    throw new Error(`npm ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: error })
+  }
 }
 
 // Build, pack and install once, as a user would get the package: from the tarball, without the sources.
