@@ -38,7 +38,7 @@ export type EventStoreDbConnection = string | { readonly client: EventStoreDBCli
  * Events and metadata are stored as JSON; revisions and positions are bigints (a position is the commit
  * position). `close()` disposes the client only when this store created it. Subscriptions report `caughtUp`
  * when the server sends caught_up (the devstore and EventStoreDB 23.10+; older servers never do) and a
- * `checkpoint` for each filter checkpoint; events of `$`-streams are left out of reads and subscriptions.
+ * `checkpoint` for each filter checkpoint; they and readAll (unless told otherwise) leave out `$`-streams.
  *
  * @example
  * const store = createEventStoreDbStore(process.env.EVENTSTORE_URL ?? 'esdb://127.0.0.1:2113?tls=false')
