@@ -85,7 +85,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
         })
         const formatted = errors.map((error) => formatGraphQLError(error, reporter))
         const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-        const statusCode = executed ? 200 : statusOfRequestError(formatted[0])
+        const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
         return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
       },
     })
@@ -112,4 +112,11 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
   })
   return { schema, subscriptions }
+}
+
+/** The status fastify or mercurius gave a request error (413 body too large, 405 GET mutation), if any. */
+function clientStatusOf(error: unknown): number | undefined {
+  const cause = (error as { originalError?: unknown } | undefined)?.originalError ?? error
+  const status = (cause as { statusCode?: unknown } | undefined)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
 }

@@ -133,7 +133,12 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
             }
           : undefined,
       onError: (ctx, id, _payload, errors) =>
-        errors.map((error) => formatGraphQLError(error, reporter(ctx, id))),
+        errors.map((error) =>
+          // Errors refused in onSubscribe are formatted already.
+          typeof error.extensions['code'] === 'string' && !error.originalError
+            ? error.toJSON()
+            : formatGraphQLError(error, reporter(ctx, id)),
+        ),
       onClose: (ctx) => {
         for (const key of [...running]) if (key.startsWith(`${connectionOf(ctx)}:`)) running.delete(key)
         changed()

@@ -5,8 +5,8 @@ import { AnnalsError } from '../errors.ts'
 export interface ShutdownTracker {
   /** The bus to serve: refuses new commands once draining, counts those in flight. */
   readonly commands: CommandBus
-  isDraining(): boolean
-  beginDraining(): void
+  readonly isDraining: () => boolean
+  readonly beginDraining: () => void
   /** Resolves when no command is in flight, or after the timeout (logged). */
   awaitInFlight(timeoutMs: number, log: FastifyBaseLogger): Promise<void>
   /** Closes the app on SIGTERM or SIGINT; exits with 1 if closing outlasts the timeout. */
@@ -63,9 +63,10 @@ export function trackShutdown(bus: CommandBus): ShutdownTracker {
       }
       process.once('SIGTERM', onSignal)
       process.once('SIGINT', onSignal)
-      app.addHook('onClose', async () => {
+      app.addHook('onClose', (_instance, done) => {
         process.off('SIGTERM', onSignal)
         process.off('SIGINT', onSignal)
+        done()
       })
     },
   }
