@@ -51,7 +51,11 @@ describe('consumers of a persistent subscription', () => {
 
   it('drops consumers with UNAVAILABLE when the devstore drops subscriptions, and redelivers to a new one', async () => {
     await appendNumbered(subject.client, 'orders', 1)
-    await subject.client.createPersistentSubscriptionToStream('orders', 'workers', quickSettings())
+    await subject.client.createPersistentSubscriptionToStream(
+      'orders',
+      'workers',
+      quickSettings({ messageTimeout: 10_000 }),
+    )
     const dropped = new Inbox(subscribe())
     await dropped.take(1)
     subject.store.faults.dropAllSubscriptions()

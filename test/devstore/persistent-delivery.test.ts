@@ -22,6 +22,10 @@ async function groupOn(stream: string, settings = quickSettings()) {
   return { subscription, inbox: new Inbox(subscription) }
 }
 
+/** No timeouts within the test: for tests about who gets what, where a retry would blur the count. */
+const patient = (changes: Parameters<typeof quickSettings>[0] = {}) =>
+  quickSettings({ messageTimeout: 10_000, ...changes })
+
 const info = (stream: string) => () => subject.client.getPersistentSubscriptionToStreamInfo(stream, 'workers')
 
 describe('delivery to a persistent subscription', () => {
@@ -99,7 +103,7 @@ describe('delivery to a persistent subscription', () => {
   })
 
   it('spreads messages over two consumers under RoundRobin', async () => {
-    await subject.client.createPersistentSubscriptionToStream('orders', 'workers', quickSettings())
+    await subject.client.createPersistentSubscriptionToStream('orders', 'workers', patient())
     const subscriptions = [0, 1].map(() =>
       subject.client.subscribeToPersistentSubscriptionToStream('orders', 'workers'),
     )
@@ -114,7 +118,7 @@ describe('delivery to a persistent subscription', () => {
     await subject.client.createPersistentSubscriptionToStream(
       'orders',
       'workers',
-      quickSettings({ consumerStrategyName: 'DispatchToSingle' }),
+      patient({ consumerStrategyName: 'DispatchToSingle' }),
     )
     const first = subject.client.subscribeToPersistentSubscriptionToStream('orders', 'workers')
     const firstInbox = new Inbox(first)
@@ -132,7 +136,7 @@ describe('delivery to a persistent subscription', () => {
     await subject.client.createPersistentSubscriptionToStream(
       'orders',
       'workers',
-      quickSettings({ consumerStrategyName: 'DispatchToSingle' }),
+      patient({ consumerStrategyName: 'DispatchToSingle' }),
     )
     const leaving = subject.client.subscribeToPersistentSubscriptionToStream('orders', 'workers')
     await new Inbox(leaving).take(1)
