@@ -2,8 +2,8 @@
  * The engine behind openEngine: appends and deletes decided against the index and written through the group
  * commit, reads served from the durable part of the log, and the live feed of durable commits.
  */
-import { randomUUID } from 'node:crypto'
-import { DELETED_REVISION, MAX_APPEND_SIZE, SYSTEM_EVENTS_ON_CREATE } from './engine-constants.ts'
+import { DELETED_REVISION, MAX_APPEND_SIZE } from './engine-constants.ts'
+import { appendRecords, metadataRecord, systemEventsRecords, tombstoneRecord } from './commit-records.ts'
 import type {
   AppendResult,
   DeleteResult,
@@ -35,7 +35,6 @@ import { SOFT_DELETE_METADATA, parseStreamMetadata } from './stream-metadata.ts'
 import { resolveLink } from './resolve-link.ts'
 
 const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
-const EMPTY = new Uint8Array(0)
 
 /** Where a file-backed engine keeps its index checkpoint, and how many events it covers. */
 export interface Persistence {
@@ -99,20 +98,9 @@ export class DevEngine implements Engine, ReadContext, IndexView {
       return { kind: 'ok', firstRevision, nextRevision: firstRevision - 1n, position: BigInt(position ?? -1) }
     }
     const created = this.now()
-    const records: EventToEncode[] = []
-    if (decision.undelete !== undefined) records.push(this.metadataEvent(stream, decision.undelete, created))
-    events.forEach(({ id, type, data, metadata, contentType }, i) =>
-      records.push({
-        stream,
-        revision: firstRevision + BigInt(i),
-        id,
-        type,
-        data,
-        metadata,
-        contentType,
-        created,
-      }),
-    )
+    const records = appendRecords(stream, firstRevision, events, created)
+    if (decision.undelete !== undefined)
+      records.unshift(metadataRecord(this.index, stream, decision.undelete, created))
     const last = this.commit(records)
     await this.writer.waitDurable(Number(last.position) + 1)
     return { kind: 'ok', firstRevision, nextRevision: last.revision, position: last.position }
@@ -215,19 +203,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
   }
 
   async writeSystemEvents(): Promise<void> {
-    const created = this.now()
-    const last = this.commit(
-      SYSTEM_EVENTS_ON_CREATE.map(({ stream, type, json }) => ({
-        stream,
-        revision: 0n,
-        id: randomUUID(),
-        type,
-        data: Buffer.from(json),
-        metadata: EMPTY,
-        contentType: 'application/json' as const,
-        created,
-      })),
-    )
+    const last = this.commit(systemEventsRecords(this.now()))
     await this.writer.waitDurable(Number(last.position) + 1)
   }
 
@@ -236,37 +212,12 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     const decision = decideDelete(this, stream, expected, hard)
     if (decision.kind !== 'delete') return decision
     const created = this.now()
-    const record: EventToEncode = hard
-      ? {
-          stream,
-          revision: DELETED_REVISION,
-          id: randomUUID(),
-          type: '$streamDeleted',
-          data: EMPTY,
-          metadata: EMPTY,
-          contentType: 'application/json',
-          created,
-        }
-      : this.metadataEvent(stream, SOFT_DELETE_METADATA, created)
+    const record = hard
+      ? tombstoneRecord(stream, created)
+      : metadataRecord(this.index, stream, SOFT_DELETE_METADATA, created)
     const last = this.commit([record])
     await this.writer.waitDurable(Number(last.position) + 1)
     return { kind: 'ok', position: last.position }
-  }
-
-  private metadataEvent(stream: string, json: string, created: number): EventToEncode {
-    const metastream = `$$${stream}`
-    const revision = BigInt((this.index.stream(metastream)?.last ?? -1) + 1)
-    const data = Buffer.from(json)
-    return {
-      stream: metastream,
-      revision,
-      id: randomUUID(),
-      type: '$metadata',
-      data,
-      metadata: EMPTY,
-      contentType: 'application/json',
-      created,
-    }
   }
 
   private commit(records: readonly EventToEncode[]): StoredEvent {
