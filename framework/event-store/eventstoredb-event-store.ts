@@ -7,9 +7,7 @@ import {
   jsonEvent,
   START,
   StreamNotFoundError,
-  type AllStreamResolvedEvent,
   type JSONType,
-  type ResolvedEvent,
 } from '@eventstore/db-client'
 import { AnnalsError } from '../errors.ts'
 import { EsdbSubscriptionQueue } from './esdb-subscription-queue.ts'
@@ -27,6 +25,7 @@ import type {
   SubscriptionMessage,
 } from './event-store.ts'
 import { mapEsdbError } from './map-esdb-error.ts'
+import { isRecord, positionOf, toRecordedEvent } from './to-recorded-event.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -235,31 +234,6 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 }
 
-function toRecordedEvent(resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined {
-  const event = resolved.event
-  if (!event) return undefined
-  return {
-    streamName: event.streamId,
-    id: event.id,
-    type: event.type,
-    revision: event.revision,
-    position: positionOf(resolved) ?? -1n,
-    data: event.data,
-    metadata: isRecord(event.metadata) ? event.metadata : {},
-    createdAt: event.created,
-  }
-}
-
-function positionOf(resolved: ResolvedEvent | AllStreamResolvedEvent): bigint | undefined {
-  return resolved.event?.position?.commit ?? resolved.commitPosition
-}
-
 function metastreamOf(streamName: string): string {
   return `$$${streamName}`
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  )
 }
