@@ -35,8 +35,8 @@ interface SnapshotData {
 export const snapshotCodec = {
   /** True when the events from `before` (exclusive) to `after` (inclusive) cross a multiple of snapshotEvery. */
   isDue(aggregate: AnyAggregate, before: bigint, after: bigint): boolean {
+    if (aggregate.snapshotEvery <= 0 || after <= before) return false
     const every = BigInt(aggregate.snapshotEvery)
-    if (every <= 0n || after <= before) return false
     return (after + 1n) / every > (before + 1n) / every
   },
 

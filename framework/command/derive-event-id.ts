@@ -1,9 +1,17 @@
-import { createHash } from 'node:crypto'
+import crypto from 'node:crypto'
 
 /** The UUID namespace of event ids derived by Annals (RFC 9562 name-based, version 5). */
 export const ANNALS_NAMESPACE = '2772b75e-707b-4ad2-8c08-80001070d22f'
 
-const namespaceBytes = Buffer.from(ANNALS_NAMESPACE.replaceAll('-', ''), 'hex')
+const NAMESPACE_BYTES = 16
+// Reused input buffer: hashing is synchronous, so one buffer serves every call.
+let scratch = Buffer.alloc(256)
+Buffer.from(ANNALS_NAMESPACE.replaceAll('-', ''), 'hex').copy(scratch)
+
+// crypto.hash (Node 20.12+) skips the Hash object; hex output is far cheaper than a Buffer from it.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'hex') => string }).hash
+const sha1Hex = (data: Buffer): string =>
+  oneShot ? oneShot('sha1', data, 'hex') : crypto.createHash('sha1').update(data).digest('hex')
 
 /**
  * Derives the id of the `index`th event a command appends from the command's id (UUID v5), so a retried
@@ -13,9 +21,16 @@ const namespaceBytes = Buffer.from(ANNALS_NAMESPACE.replaceAll('-', ''), 'hex')
  * deriveEventId('5c7e…', 0) // always the same UUID for the same command id and index
  */
 export function deriveEventId(commandId: string, index: number): string {
-  const hash = createHash('sha1').update(namespaceBytes).update(`${commandId}/${index}`).digest()
-  hash[6] = (hash[6]! & 0x0f) | 0x50
-  hash[8] = (hash[8]! & 0x3f) | 0x80
-  const hex = hash.toString('hex', 0, 16)
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  const name = `${commandId}/${index}`
+  const length = NAMESPACE_BYTES + Buffer.byteLength(name)
+  if (length > scratch.length) {
+    const larger = Buffer.alloc(length * 2)
+    scratch.copy(larger, 0, 0, NAMESPACE_BYTES)
+    scratch = larger
+  }
+  scratch.write(name, NAMESPACE_BYTES, 'utf8')
+  const hex = sha1Hex(scratch.subarray(0, length))
+  // Version 5 in the high nibble of byte 6; the RFC variant (10xx) in the high bits of byte 8.
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }

@@ -71,12 +71,11 @@ export async function executeCommand<TAggregate extends AnyAggregate>(
   // Same ids at the same expected revision are an idempotent append (a racing duplicate): same revisions.
   const first = loaded.revision + 1n
   let state = loaded.state
-  for (const [index, event] of events.entries()) {
+  for (let index = 0; index < emitted.length; index++) {
     const context = { id, revision: first + BigInt(index), createdAt: now }
-    state = aggregate.apply(state, { type: event.type, data: event.data }, context) as TState
+    state = aggregate.apply(state, emitted[index]!, context) as TState
   }
-  rememberCommand(recentCommands, commandId, first)
-  rememberCommand(recentCommands, commandId, appended.nextRevision)
+  rememberCommand(recentCommands, commandId, first, appended.nextRevision)
   const result: CommandResult =
     events.length === 1
       ? {

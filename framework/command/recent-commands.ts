@@ -10,20 +10,21 @@ export const RECENT_COMMANDS_KEPT = 256
 export type RecentCommandWindow = Map<string, { first: bigint; last: bigint }>
 
 /**
- * Records that a command appended the events `first..last`, forgetting the oldest beyond the window.
- * Returns the same window, so loops can fold over it.
+ * Records that a command appended the events `first..last` (`last` defaults to `first`, and widens an
+ * entry already there), forgetting the oldest beyond the window. Returns the same window.
  */
 export function rememberCommand(
   window: RecentCommandWindow,
   commandId: string,
-  revision: bigint,
+  first: bigint,
+  last: bigint = first,
 ): RecentCommandWindow {
   const known = window.get(commandId)
   if (known) {
-    if (revision > known.last) known.last = revision
+    if (last > known.last) known.last = last
     return window
   }
-  window.set(commandId, { first: revision, last: revision })
+  window.set(commandId, { first, last })
   if (window.size > RECENT_COMMANDS_KEPT) window.delete(window.keys().next().value!)
   return window
 }
