@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { createCommandBus } from '../command/create-command-bus.ts'
 import type { EventStore } from '../event-store/event-store.ts'
@@ -46,8 +46,8 @@ export interface ServerOptions {
   readonly handleSignals?: boolean
   /** The environment to read; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
-  /** Fastify's logger option; default pino at LOG_LEVEL. */
-  readonly logger?: boolean | { readonly level: string }
+  /** Fastify's logger option (pino options, or false); default pino at LOG_LEVEL. */
+  readonly logger?: FastifyServerOptions['logger']
 }
 
 /** What createServer adds to the fastify instance, for operations and tests. */

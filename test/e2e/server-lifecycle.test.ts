@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest'
+import { createInMemoryEventStore, type EventStore } from 'annals'
+import { createServer } from '../../framework/server/create-server.ts'
+import { FaultyTank } from './fixtures/faulty-tank.ts'
+import { connectClient, subscribe } from './fixtures/subscribe-over-ws.ts'
+import { startGateway } from './fixtures/start-gateway.ts'
+import { Tank, TankLevel } from './fixtures/tank.ts'
+
+const fill = (id: string) => `mutation { fill(id: "${id}", input: { site: "s", litres: 3 }) { token } }`
+
+describe('health, readiness and metrics', () => {
+  it('is live, becomes ready once the store answers and projections caught up, and counts commands', async () => {
+    const gateway = await startGateway()
+    try {
+      expect(await (await fetch(`${gateway.url}/health/live`)).json()).toEqual({ status: 'live' })
+      const ready = await fetch(`${gateway.url}/health/ready`)
+      expect(ready.status).toBe(200)
+      expect(await ready.json()).toMatchObject({ status: 'ready', projections: [{ name: 'tankLevel' }] })
+      await gateway.gql(fill('m1'))
+      await gateway.gql('mutation { drain(id: "m1", input: { litres: 99 }) { token } }')
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+      expect(metrics).toContain('annals_commands_total{aggregate="Tank",command="fill",outcome="ok"} 1')
+      expect(metrics).toContain(
+        'annals_commands_total{aggregate="Tank",command="drain",outcome="NOT_ENOUGH_WATER"} 1',
+      )
+      expect(metrics).toMatch(/annals_command_duration_seconds_count\{aggregate="Tank",command="fill"\} 1/)
+      expect(metrics).toMatch(/annals_projection_lag_events\{projection="tankLevel"\} \d+/)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('is not ready while the store does not answer', async () => {
+    const store = createInMemoryEventStore()
+    const failing: EventStore = { ...store, headPosition: () => Promise.reject(new Error('unreachable')) }
+    const gateway = await startGateway({ store: failing, projections: [] })
+    try {
+      const ready = await fetch(`${gateway.url}/health/ready`)
+      expect(ready.status).toBe(503)
+      expect(await ready.json()).toMatchObject({ reasons: ['the event store does not answer'] })
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
+describe('errors', () => {
+  it('hides an unexpected failure behind INTERNAL and logs it under the request id', async () => {
+    const lines: string[] = []
+    const gateway = await startGateway({
+      aggregates: [FaultyTank],
+      projections: [],
+      logger: { level: 'error', stream: { write: (line: string) => void lines.push(line) } },
+    })
+    try {
+      const { body } = await gateway.gql('mutation { explode(id: "x") { revision } }')
+      const error = body.errors?.[0]
+      expect(error?.extensions).toEqual({ code: 'INTERNAL' })
+      expect(JSON.stringify(body)).not.toMatch(/hunter2|db-internal|at .*\.ts/)
+      const requestId = /request ([0-9a-f-]{36})/.exec(error?.message ?? '')?.[1]
+      expect(requestId).toBeDefined()
+      expect(lines.some((line) => line.includes(requestId ?? '?') && line.includes('hunter2'))).toBe(true)
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
+describe('configuration', () => {
+  it('stops start-up on a bad variable with a message naming it', async () => {
+    await expect(
+      createServer({ aggregates: [Tank], env: { PORT: 'eighty' }, logger: false }),
+    ).rejects.toThrow(/PORT="eighty"/)
+    await expect(
+      createServer({ aggregates: [Tank], env: { EVENTSTORE_URL: 'http://x' }, logger: false }),
+    ).rejects.toThrow(/EVENTSTORE_URL/)
+  })
+
+  it('runs on an in-process devstore when given no store, and closes it on shutdown', async () => {
+    const app = await createServer({
+      aggregates: [Tank],
+      projections: [TankLevel],
+      env: { NODE_ENV: 'test' },
+      logger: false,
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = app.server.address()
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    const reply = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: fill('dev1') }),
+    })
+    expect(((await reply.json()) as { data: { fill: { token: string } } }).data.fill.token).toMatch(
+      /^[0-9]+$/,
+    )
+    await app.close()
+    await expect(app.annals.store.headPosition()).rejects.toThrow()
+  })
+})
+
+describe('graceful shutdown', () => {
+  it('stops taking work, lets the command in flight finish, and closes subscriptions as going away', async () => {
+    const store = createInMemoryEventStore()
+    let release: () => void = () => undefined
+    let entered: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const appending = new Promise<void>((resolve) => (entered = resolve))
+    const gated: EventStore = {
+      ...store,
+      appendToStream: async (...args) => {
+        if (args[0] === 'Tank-slow') {
+          entered()
+          await gate
+        }
+        return store.appendToStream(...args)
+      },
+    }
+    const gateway = await startGateway({ store: gated })
+    const client = connectClient(gateway.wsUrl)
+    const feed = subscribe(client, 'subscription { tankLevelChanged(tankId: "x") { kind } }')
+    await feed.take(1)
+    const inFlight = gateway.gql(fill('slow'))
+    await appending
+    const closing = gateway.close()
+    const [closed] = await feed.errors
+    expect(closed?.message).toBe('The server is shutting down')
+    release()
+    const { status, body } = await inFlight
+    expect(status).toBe(200)
+    expect(body.data?.['fill']).toMatchObject({ token: expect.stringMatching(/^[0-9]+$/) as unknown })
+    await closing
+    await client.dispose()
+  })
+})
