@@ -41,10 +41,8 @@ export class GroupRuntime {
     private readonly source: GroupSource,
   ) {
     const { messageTimeoutMs, checkpointAfterMs } = definition.settings
-    const interval = Math.min(
-      500,
-      Math.max(10, Math.floor(Math.min(messageTimeoutMs, checkpointAfterMs || 500) / 5)),
-    )
+    const shortest = Math.min(messageTimeoutMs || 2_500, checkpointAfterMs || 2_500)
+    const interval = Math.min(500, Math.max(10, Math.floor(shortest / 5)))
     this.ticker = setInterval(() => this.tick(), interval)
     this.ticker.unref()
   }

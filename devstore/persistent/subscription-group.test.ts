@@ -136,6 +136,23 @@ describe('SubscriptionGroup', () => {
     expect(group.checkpoints.due(0, true)).toBe(5n)
   })
 
+  it('never times out a message when the message timeout is 0', () => {
+    const tracker = new CheckpointTracker(
+      { checkpointAfterMs: 0, minCheckpointCount: 1, maxCheckpointCount: 1 },
+      undefined,
+      0,
+    )
+    const group = new SubscriptionGroup<string>(
+      { strategy: 'RoundRobin', messageTimeoutMs: 0, maxRetryCount: 0, maxSubscriberCount: 0 },
+      tracker,
+    )
+    group.connect('a', 1)
+    group.offer([message(0)])
+    group.dispatch(0)
+    expect(group.expire(Number.MAX_SAFE_INTEGER)).toEqual([])
+    expect(group.inFlightCount).toBe(1)
+  })
+
   it('keeps acks of unknown ids harmless', () => {
     const group = groupOf()
     group.connect('a', 5)

@@ -204,7 +204,7 @@ export class SubscriptionGroup<T> {
       this.inFlight.set(waiting.message.id, {
         ...waiting,
         consumerId: consumer.id,
-        deadline: now + this.rules.messageTimeoutMs,
+        deadline: this.deadlineFrom(now),
       })
       effects.push({
         kind: 'deliver',
@@ -215,6 +215,11 @@ export class SubscriptionGroup<T> {
     }
     if (index === queue.length) return kept
     return kept.length === 0 && index === 0 ? queue : kept.concat(queue.slice(index))
+  }
+
+  /** A message timeout of 0 means messages never time out. */
+  private deadlineFrom(now: number): number {
+    return this.rules.messageTimeoutMs > 0 ? now + this.rules.messageTimeoutMs : Number.POSITIVE_INFINITY
   }
 
   private retryOrPark(entry: InFlight<T>, reason: string): GroupEffect<T>[] {
