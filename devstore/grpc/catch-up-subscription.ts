@@ -60,6 +60,10 @@ export class CatchUpSubscription {
       confirmation.setSubscriptionId(randomUUID())
       const reply = new ReadResp()
       reply.setConfirmation(confirmation)
+      if (this.target.kind === 'all' && this.target.after !== undefined) {
+        // readAll rejects a position that is neither an event's nor the end with InvalidPositionError.
+        await this.engine.readAll({ direction: 'forwards', from: this.target.after, maxCount: 1 })
+      }
       this.sink.write(reply)
       while (this.isOpen) {
         await this.catchUp()

@@ -113,6 +113,17 @@ describe('subscribing to $all', () => {
     expect(log).toEqual(['confirmation', `${stream}@1`, 'caughtUp'])
   })
 
+  it('refuses a position that is not an event position with INVALID_ARGUMENT', async () => {
+    const { client } = await connected()
+    const appended = await client.appendToStream(streamName(), event())
+    const position = appended.position!
+    const subscription = client.subscribeToAll({
+      fromPosition: { commit: position.commit + 1n, prepare: position.prepare + 1n },
+    })
+    const [error] = (await once(subscription, 'error')) as [{ code?: number }]
+    expect(error.code).toBe(3)
+  })
+
   it('carries the $all commit position of each event', async () => {
     const { client } = await connected()
     const appended = await client.appendToStream(streamName(), event())

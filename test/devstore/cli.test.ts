@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { EventStoreDBClient } from '@eventstore/db-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import { event, readStream, streamName } from './fixtures.ts'
+
+const annals = fileURLToPath(new URL('../../cli/annals.ts', import.meta.url))
+// The repository root, where `--import tsx` resolves.
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const folders: string[] = []
+
+afterEach(async () => {
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true })
+})
+
+function run(args: readonly string[], cwd = root) {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', annals, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const firstLine = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => stdout.includes('\n') && resolve(stdout.split('\n')[0]!))
+    child.once('exit', () => reject(new Error(`exited before printing: ${stderr}`)))
+  })
+  // A run that is expected to fail never awaits its first line.
+  firstLine.catch(() => undefined)
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, firstLine, exited, output: () => ({ stdout, stderr }) }
+}
+
+describe('annals devstore', () => {
+  it('prints its connection string, serves the client, and stops cleanly on SIGTERM', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'annals-cli-'))
+    folders.push(cwd)
+    const devstore = run(['devstore', '--port', '0', '--data', join(cwd, 'data')])
+    const connectionString = await devstore.firstLine
+    expect(connectionString).toMatch(/^esdb:\/\/127\.0\.0\.1:\d+\?tls=false$/)
+    const client = EventStoreDBClient.connectionString(connectionString)
+    const stream = streamName()
+    await client.appendToStream(stream, event())
+    expect(await readStream(client, stream)).toHaveLength(1)
+    await client.dispose()
+    devstore.child.kill('SIGTERM')
+    expect(await devstore.exited).toBe(0)
+    expect(devstore.output().stderr).toContain(join(cwd, 'data'))
+  })
+
+  it('refuses an unknown option with a usage error', async () => {
+    const devstore = run(['devstore', '--colour', 'red'])
+    expect(await devstore.exited).toBe(2)
+    expect(devstore.output().stderr).toContain("unknown option '--colour'")
+  })
+})
