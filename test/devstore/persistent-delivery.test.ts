@@ -43,6 +43,12 @@ describe('delivery to a persistent subscription', () => {
     expect(settled.stats.totalInFlightMessages).toBe(0)
   })
 
+  it('starts at the given revision, inclusive, when the group has no checkpoint', async () => {
+    await appendNumbered(subject.client, 'orders', 3)
+    const { inbox } = await groupOn('orders', quickSettings({ startFrom: 1n }))
+    expect((await inbox.take(2)).map(numberOf)).toEqual([1, 2])
+  })
+
   it('delivers events appended after the consumer joined', async () => {
     const { subscription, inbox } = await groupOn('orders')
     await confirmed(subscription)
