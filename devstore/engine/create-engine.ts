@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { Engine, EngineOptions } from './engine.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { DevEngine, type Persistence } from './event-engine.ts'
-import { CHECKPOINT_EVERY_EVENTS, loadIndexCheckpoint } from './index-checkpoint.ts'
+import { loadIndexCheckpoint } from './index-checkpoint.ts'
 import { createMemoryDevice, openFileDevice } from './log-device.ts'
 import { LogIndex } from './log-index.ts'
 import { recoverLog } from './recover-log.ts'
@@ -35,10 +35,7 @@ function onDisk(options: EngineOptions, dataDir: string): DevEngine {
     const index = checkpoint?.index ?? new LogIndex()
     const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)
     const persistence: Persistence = { dataDir, checkpointedEvents: index.eventCount - recovery.events }
-    const engine = new DevEngine(device, index, options, release, persistence)
-    // A long scan is not repeated after the next crash.
-    if (recovery.events >= CHECKPOINT_EVERY_EVENTS / 4) engine.checkpoint(persistence)
-    return engine
+    return new DevEngine(device, index, options, release, persistence)
   } catch (error) {
     release()
     throw error

@@ -51,6 +51,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
   private readonly log: (message: string) => void
   private readonly maxAppendSize: number
   private closed: Promise<void> | undefined
+  private checkpointScheduled = false
   readonly now: () => number
 
   constructor(
@@ -66,6 +67,8 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     this.now = options.now ?? Date.now
     this.durableCount = index.all.length
     this.writer = new LogWriter(device, index, (events) => this.published(events))
+    // After a long recovery scan, a checkpoint spares the next restart from repeating it.
+    this.checkpointSoon(CHECKPOINT_EVERY_EVENTS / 4)
   }
 
   get durableEnd(): number {
@@ -225,10 +228,21 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     return stored[stored.length - 1] as StoredEvent
   }
 
-  /** Writes an index checkpoint if enough events came since the last one (or any, when closing). */
-  checkpoint(persistence: Persistence, every = 1): void {
+  /** Once `after` events are not covered by the index checkpoint, writes one (off the current call). */
+  private checkpointSoon(after: number): void {
+    const { persistence } = this
+    if (persistence === undefined || this.checkpointScheduled) return
+    if (this.durableCount - persistence.checkpointedEvents < after) return
+    this.checkpointScheduled = true
+    setImmediate(() => {
+      this.checkpointScheduled = false
+      if (this.closed === undefined) this.checkpoint(persistence)
+    })
+  }
+
+  private checkpoint(persistence: Persistence): void {
     const events = this.index.countBelow(this.durableEnd)
-    if (events - persistence.checkpointedEvents < every) return
+    if (events === persistence.checkpointedEvents) return
     try {
       writeIndexCheckpoint(persistence.dataDir, this.index, this.device, this.durableEnd)
       persistence.checkpointedEvents = events
@@ -239,14 +253,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
 
   private published(events: readonly StoredEvent[]): void {
     this.durableCount += events.length
-    const { persistence } = this
-    if (
-      persistence !== undefined &&
-      this.durableCount - persistence.checkpointedEvents >= CHECKPOINT_EVERY_EVENTS
-    ) {
-      persistence.checkpointedEvents = this.durableCount
-      setImmediate(() => this.closed === undefined && this.checkpoint(persistence, 0))
-    }
+    this.checkpointSoon(CHECKPOINT_EVERY_EVENTS)
     for (const event of events) this.cache.set(Number(event.position), event)
     for (const listener of this.listeners) {
       try {
