@@ -57,6 +57,7 @@ export interface ProjectionConfig<
   TName extends string,
   TRowSchema extends z.ZodObject,
   TAggregates extends readonly AnyAggregate[],
+  TRow = z.output<TRowSchema>,
 > {
   readonly name: TName
   readonly description?: string
@@ -69,7 +70,7 @@ export interface ProjectionConfig<
   readonly version?: number
   /** Fields with a hash index, so filters on them do not scan every row. */
   readonly indexes?: readonly (keyof z.output<TRowSchema> & string)[]
-  readonly handlers: ProjectionHandlers<z.output<TRowSchema>, AggregateEvent<TAggregates[number]>>
+  readonly handlers: ProjectionHandlers<TRow, AggregateEvent<TAggregates[number]>>
   /** Validate each row against the schema; defaults to on unless NODE_ENV is 'production'. */
   readonly validateRows?: boolean
   /** How a failing handler is retried before its event goes to the dead letters. */
@@ -103,14 +104,16 @@ export interface ProjectionDefinition<TRow = Record<string, unknown>> extends Re
   readonly store: ((version: number) => ReadModelStore<TRow>) | undefined
   /** Whether an event is one this projection handles (by type and aggregate), before parsing it. */
   handles(event: RecordedEvent): boolean
-  /** Parses and routes an event this projection handles; throws when it cannot be parsed or keyed. */
-  route(event: RecordedEvent): RoutedEvent<TRow>
+  /** Parses and routes an event; undefined for one it does not handle; throws when it cannot be parsed or keyed. */
+  route(event: RecordedEvent): RoutedEvent<TRow> | undefined
   /** The aggregate id an event belongs to, from its stream name. */
   aggregateIdOf(event: RecordedEvent): string
 }
 
 interface HandlerEntry {
   readonly aggregate: AnyAggregate
+  /** The aggregate's stream-name prefix, `${name}-`. */
+  readonly prefix: string
   readonly handler: ProjectionHandler<never, never> | KeyedProjectionHandler<never, never>
 }
 
@@ -136,7 +139,11 @@ export function defineProjection<
   const TName extends string,
   TRowSchema extends z.ZodObject,
   const TAggregates extends readonly AnyAggregate[],
->(config: ProjectionConfig<TName, TRowSchema, TAggregates>): ProjectionDefinition<z.output<TRowSchema>> {
+  // Inferred from the row schema as const, so literal fields (status: 'idle') that handlers return keep their type.
+  const TRow,
+>(
+  config: ProjectionConfig<TName, TRowSchema, TAggregates, TRow> & { readonly row: z.ZodType<TRow> },
+): ProjectionDefinition<z.output<TRowSchema>> {
   type TRow = z.output<TRowSchema>
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(config.name)) {
     throw new AnnalsError('BAD_CONFIG', `Projection name "${config.name}" must be an identifier`)
@@ -160,16 +167,20 @@ export function defineProjection<
     }
     entries.set(
       type,
-      owners.map((aggregate) => ({ aggregate, handler })),
+      owners.map((aggregate) => ({ aggregate, prefix: `${aggregate.name}-`, handler })),
     )
   }
 
-  const entryOf = (event: RecordedEvent): HandlerEntry | undefined =>
-    entries.get(event.type)?.find((entry) => event.streamName.startsWith(`${entry.aggregate.name}-`))
+  const entryOf = (event: RecordedEvent): HandlerEntry | undefined => {
+    const candidates = entries.get(event.type)
+    if (candidates === undefined) return undefined
+    for (const entry of candidates) if (event.streamName.startsWith(entry.prefix)) return entry
+    return undefined
+  }
 
   const aggregateIdOf = (event: RecordedEvent): string => {
     const entry = entryOf(event)
-    return entry ? event.streamName.slice(entry.aggregate.name.length + 1) : event.streamName
+    return entry ? event.streamName.slice(entry.prefix.length) : event.streamName
   }
 
   const definition: ProjectionDefinition<TRow> = {
@@ -189,10 +200,12 @@ export function defineProjection<
     aggregateIdOf,
     route: (recorded) => {
       const entry = entryOf(recorded)
-      if (!entry) throw new AnnalsError('INTERNAL', `${config.name} does not handle ${recorded.type}`)
+      if (!entry) return undefined
       const event = entry.aggregate.parseStoredEvent(recorded)
-      const base = {
-        aggregateId: recorded.streamName.slice(entry.aggregate.name.length + 1),
+      const aggregateId = recorded.streamName.slice(entry.prefix.length)
+      const context = {
+        key: aggregateId,
+        aggregateId,
         aggregate: entry.aggregate.name,
         streamName: recorded.streamName,
         eventId: recorded.id,
@@ -203,14 +216,13 @@ export function defineProjection<
       }
       const handler = entry.handler as unknown as
         ProjectionHandler<TRow, typeof event> | KeyedProjectionHandler<TRow, typeof event>
-      if (typeof handler === 'function') {
-        return { key: base.aggregateId, event, context: { ...base, key: base.aggregateId }, handle: handler }
-      }
-      const key = handler.key(event, base)
+      if (typeof handler === 'function') return { key: aggregateId, event, context, handle: handler }
+      const key = handler.key(event, context)
       if (typeof key !== 'string' || key === '') {
         throw new AnnalsError('INTERNAL', `${config.name}: the key of ${recorded.type} is not a string`)
       }
-      return { key, event, context: { ...base, key }, handle: handler.handle }
+      context.key = key
+      return { key, event, context, handle: handler.handle }
     },
     createReadSide: (members, context) => createReadSide({ ...context, members }),
   }

@@ -96,7 +96,7 @@ export function createProjectionEngine<TRow>(
     apply(event) {
       if (event.position <= store.position) return
       lastEventAt = event.createdAt
-      if (definition.handles(event)) fold(event)
+      fold(event)
       commit(event.position)
     },
     advance(position) {
@@ -140,29 +140,28 @@ export function createProjectionEngine<TRow>(
   }
 
   function fold(event: RecordedEvent) {
-    const item: HeldItem<TRow> = { event, routed: undefined }
-    let key: string
+    let routed: RoutedEvent<TRow> | undefined
     try {
-      item.routed = definition.route(event)
-      key = item.routed.key
+      routed = definition.route(event)
     } catch (error) {
       // An event that cannot be parsed or keyed will not improve with retries: straight to the dead letters.
-      key = definition.aggregateIdOf(event)
+      const key = definition.aggregateIdOf(event)
       const entry = held.get(key) ?? hold(key)
-      entry.items.push(item)
+      entry.items.push({ event, routed: undefined })
       if (entry.items.length === 1) bury(key, entry, error)
       return
     }
-    const waiting = held.get(key)
+    if (routed === undefined) return
+    const waiting = held.get(routed.key)
     if (waiting) {
-      waiting.items.push(item)
+      waiting.items.push({ event, routed })
       return
     }
-    const error = write(item.routed, event.position)
+    const error = write(routed, event.position)
     if (error === undefined) return
-    const entry = hold(key)
-    entry.items.push(item)
-    scheduleRetry(key, entry, error)
+    const entry = hold(routed.key)
+    entry.items.push({ event, routed })
+    scheduleRetry(routed.key, entry, error)
   }
 
   /** Runs the handler and writes its row; returns the error instead of throwing. */
@@ -235,7 +234,7 @@ export function createProjectionEngine<TRow>(
       let error: unknown
       try {
         item.routed ??= definition.route(item.event)
-        error = write(item.routed, item.event.position)
+        error = item.routed === undefined ? undefined : write(item.routed, item.event.position)
       } catch (routeError) {
         bury(key, entry, routeError)
         return false

@@ -56,19 +56,28 @@ export function createProjectionSource<TRow>(
 
   /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
   async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined> {
-    if ((await log.store.headPosition()) < target) return undefined
-    const older = log.store.readAll({
-      direction: 'backwards',
-      fromPosition: target + 1n,
-      eventTypes: engine.definition.eventTypes,
-      maxCount: PROBE_WINDOW,
-    })
-    let seen = 0
-    for await (const event of older) {
-      if (engine.definition.handles(event)) return event.position
-      seen++
+    const { eventTypes, handles } = engine.definition
+    try {
+      if ((await log.store.headPosition()) < target) return undefined
+      // Reads start at an event's position (the store refuses others): the token's own event, then those before it.
+      const at = log.store.readAll({ fromPosition: target, eventTypes, maxCount: 1 })
+      for await (const event of at) if (event.position === target && handles(event)) return target
+      const older = log.store.readAll({
+        direction: 'backwards',
+        fromPosition: target,
+        eventTypes,
+        maxCount: PROBE_WINDOW,
+      })
+      let seen = 0
+      for await (const event of older) {
+        if (handles(event)) return event.position
+        seen++
+      }
+      return seen < PROBE_WINDOW ? 0n : undefined
+    } catch {
+      // A position that is not an event's: wait for the model to pass it.
+      return undefined
     }
-    return seen < PROBE_WINDOW ? 0n : undefined
   }
 
   const source: ProjectionSource<TRow> = {

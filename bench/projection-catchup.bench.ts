@@ -1,0 +1,146 @@
+/**
+ * How fast a projection catches up: N events (default 1,000,000: 10,000 batteries, each installed then
+ * reporting its charge) are written to a devstore running in a child process; then an in-memory read model
+ * is built from the start of the log, against a bare subscribeToAll with the same filter and a no-op handler
+ * over the same connection kind, measured in the same run. Target: the projection keeps 50% of the bare rate.
+ *
+ * Run: npm run bench -- projection-catchup   (PROJECTION_CATCHUP_EVENTS=100000 for a quick look)
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { EventStore, EventToAppend } from '../framework/event-store/event-store.ts'
+import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
+import { createReadSide } from '../projections/create-read-side.ts'
+import { batteryStatus } from '../test/projections/fixtures.ts'
+import type { Bench, BenchResult } from './run.ts'
+
+const BATTERIES = 10_000
+const EVENTS_PER_APPEND = 500
+
+/** A devstore in its own process (so its work is not counted against the client), on a free port. */
+export async function startDevStoreProcess(): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'annals-bench-'))
+  const main = fileURLToPath(new URL('../devstore/main.ts', import.meta.url))
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', main, '--port', '0', '--data', dataDir],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const lines = createInterface({ input: child.stdout! })
+  const connectionString = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve)
+    child.once('exit', (code) => reject(new Error(`the devstore exited with ${code}`)))
+  })
+  return {
+    connectionString,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function seed(store: EventStore, events: number): Promise<void> {
+  const perBattery = Math.max(2, Math.floor(events / BATTERIES))
+  const batteries = Math.ceil(events / perBattery)
+  const appends: { stream: string; events: EventToAppend[] }[] = []
+  for (let b = 0; b < batteries; b++) {
+    const batch: EventToAppend[] = [
+      { id: randomUUID(), type: 'BatteryInstalled', data: { siteId: `s${b % 50}`, capacityKwh: 13.5 } },
+    ]
+    for (let n = 1; n < perBattery; n++) {
+      batch.push({ id: randomUUID(), type: 'ChargeReported', data: { percent: (b + n) % 101 } })
+    }
+    for (let at = 0; at < batch.length; at += EVENTS_PER_APPEND) {
+      appends.push({ stream: `Battery-b${b}`, events: batch.slice(at, at + EVENTS_PER_APPEND) })
+    }
+  }
+  let next = 0
+  const writer = async () => {
+    while (next < appends.length) {
+      const { stream, events: batch } = appends[next++]!
+      await store.appendToStream(stream, batch)
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, writer))
+}
+
+async function bare(
+  store: EventStore,
+  eventTypes: readonly string[],
+): Promise<{ ms: number; events: number }> {
+  const started = performance.now()
+  let events = 0
+  const abort = new AbortController()
+  for await (const message of store.subscribeToAll({ eventTypes, signal: abort.signal })) {
+    if (message.kind === 'event') events++
+    else if (message.kind === 'caughtUp') break
+  }
+  abort.abort()
+  return { ms: performance.now() - started, events }
+}
+
+async function projection(store: EventStore): Promise<{ ms: number; events: number }> {
+  const readSide = createReadSide({
+    store,
+    commands: { execute: () => Promise.reject(new Error('no commands here')) },
+    members: [batteryStatus({ validateRows: false })],
+  })
+  const head = await store.headPosition()
+  const started = performance.now()
+  await readSide.start()
+  await readSide.sources[0]!.waitFor(head, 600_000)
+  const ms = performance.now() - started
+  const events = readSide.statuses()[0]!.eventsProcessed
+  await readSide.stop()
+  return { ms, events }
+}
+
+const benchmark: Bench = {
+  name: 'projection-catchup',
+  description:
+    'catch-up of an in-memory read model from 1,000,000 events on the devstore vs a bare filtered subscribeToAll with a no-op handler',
+  run: async (): Promise<BenchResult> => {
+    const count = Number(process.env['PROJECTION_CATCHUP_EVENTS'] ?? 1_000_000)
+    const devStore = await startDevStoreProcess()
+    const store = createEventStoreDbStore(devStore.connectionString)
+    try {
+      const seeding = performance.now()
+      await seed(store, count)
+      const seedMs = performance.now() - seeding
+      const types = batteryStatus().eventTypes
+      const bareFirst = await bare(store, types)
+      const folded = await projection(store)
+      const bareSecond = await bare(store, types)
+      const baseline = bareFirst.ms < bareSecond.ms ? bareFirst : bareSecond
+      const rate = (run: { ms: number; events: number }) => run.events / (run.ms / 1000)
+      return {
+        figure: {
+          label: `projection catch-up of ${folded.events} events`,
+          value: rate(folded),
+          unit: 'events/s',
+        },
+        baseline: {
+          label: `bare subscribeToAll of ${baseline.events} events`,
+          value: rate(baseline),
+          unit: 'events/s',
+        },
+        ratio: rate(folded) / rate(baseline),
+        target: 0.5,
+        notes: `projection ${folded.ms.toFixed(0)} ms; bare ${bareFirst.ms.toFixed(0)} / ${bareSecond.ms.toFixed(0)} ms; seeding ${(seedMs / 1000).toFixed(1)} s; rows not validated (production mode); devstore in a child process`,
+      }
+    } finally {
+      await store.close()
+      await devStore.stop()
+    }
+  },
+}
+
+export default benchmark
