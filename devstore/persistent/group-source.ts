@@ -83,8 +83,13 @@ function allSource(engine: Engine, definition: GroupDefinition, checkpoint: bigi
   return {
     async read(max) {
       const messages: GroupMessage<Delivery>[] = []
+      // A page no bigger than what is asked for, unless a filter will skip most of what it reads.
+      const pageSize = filter === undefined ? Math.max(16, max) : 512
       let scanned = 0
-      for await (const event of engine.readAllFrom(from, { exclusive: from !== 'start' && exclusive })) {
+      for await (const event of engine.readAllFrom(from, {
+        exclusive: from !== 'start' && exclusive,
+        pageSize,
+      })) {
         from = event.position
         exclusive = true
         scanned++
