@@ -1,6 +1,7 @@
 import type { CliCommand } from './cli-command.ts'
 import { devstoreCommand } from './devstore-command.ts'
+import { schemaCommand } from './schema-command.ts'
 import { versionCommand } from './version-command.ts'
 
 /** Every `annals` subcommand, in the order `annals help` lists them. Add one line per subcommand. */
-export const commands: readonly CliCommand[] = [devstoreCommand, versionCommand]
+export const commands: readonly CliCommand[] = [devstoreCommand, schemaCommand, versionCommand]
