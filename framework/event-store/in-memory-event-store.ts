@@ -75,22 +75,25 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
     if (expected === 'no_stream' && stream) throw conflict()
     if (expected === 'stream_exists' && !stream) throw conflict()
     if (typeof expected === 'bigint' && expected !== (current ?? -1n)) throw conflict()
-    if (events.length === 0) return { nextRevision: current ?? -1n, position: lastPosition(stream) }
+    if (events.length === 0) {
+      return { nextRevision: current ?? -1n, position: stream?.events.at(-1)?.position ?? 0n }
+    }
     const target = stream ?? { events: [], ids: new Map<string, number>() }
     streams.set(name, target)
     const createdAt = now()
     for (const event of events) {
-      const data = roundTrip(event.data)
-      const metadata = roundTrip(event.metadata ?? {}) as Record<string, unknown>
-      const size = RECORD_HEADER + name.length + event.type.length + JSON.stringify([data, metadata]).length
+      // Stored as JSON, as EventStoreDB stores it: later changes to the caller's object do not leak in.
+      const dataJson = JSON.stringify(event.data ?? null)
+      const metadataJson = JSON.stringify(event.metadata ?? {})
+      const size = RECORD_HEADER + name.length + event.type.length + dataJson.length + metadataJson.length
       const recorded: RecordedEvent = {
         streamName: name,
         id: event.id.toLowerCase(),
         type: event.type,
         revision: BigInt(target.events.length),
         position: nextPosition,
-        data,
-        metadata,
+        data: JSON.parse(dataJson) as unknown,
+        metadata: JSON.parse(metadataJson) as Record<string, unknown>,
         createdAt,
       }
       nextPosition += BigInt(size)
@@ -125,43 +128,29 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
 
   async function* subscribe(options: SubscribeToAllOptions): AsyncGenerator<SubscriptionMessage> {
     assertOpen()
-    const { signal, eventTypes } = options
-    const from = options.fromPosition ?? 'start'
+    const { signal, eventTypes, fromPosition = 'start' } = options
     const myGeneration = generation
-    let index = from === 'start' ? 0 : firstIndexAfter(log, from)
+    let index = fromPosition === 'start' ? 0 : lowerBound(log, (e) => e.position, fromPosition + 1n)
     let considered = 0
     let caughtUp = false
-    let lastConsidered: bigint | undefined
-    let resume: (() => void) | undefined
-    const onAbort = () => resume?.()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      while (!signal?.aborted) {
-        if (closed || generation !== myGeneration) {
-          throw new StoreUnavailableError('The in-memory event store dropped the subscription')
-        }
-        const event = log[index]
-        if (event) {
-          index++
-          considered++
-          lastConsidered = event.position
-          if (matches(event, eventTypes, false)) yield { kind: 'event', event }
-          if (considered % CHECKPOINT_WINDOW === 0) yield { kind: 'checkpoint', position: event.position }
-          continue
-        }
-        if (!caughtUp) {
-          caughtUp = true
-          if (lastConsidered !== undefined) yield { kind: 'checkpoint', position: lastConsidered }
-          yield { kind: 'caughtUp' }
-          continue
-        }
-        await new Promise<void>((resolve) => {
-          resume = resolve
-          wake.push(resolve)
-        })
+    signal?.addEventListener('abort', notify, { once: true })
+    while (!signal?.aborted) {
+      if (closed || generation !== myGeneration) {
+        throw new StoreUnavailableError('The in-memory event store dropped the subscription')
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
+      const event = log[index]
+      if (event) {
+        index++
+        if (matches(event, eventTypes, false)) yield { kind: 'event', event }
+        if (++considered % CHECKPOINT_WINDOW === 0) yield { kind: 'checkpoint', position: event.position }
+      } else if (!caughtUp) {
+        caughtUp = true
+        const last = log[index - 1]
+        if (considered > 0 && last) yield { kind: 'checkpoint', position: last.position }
+        yield { kind: 'caughtUp' }
+      } else {
+        await new Promise<void>((resolve) => wake.push(resolve))
+      }
     }
   }
 
@@ -174,11 +163,10 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
       const events = visible(name)
       const backwards = readOptions.direction === 'backwards'
       const from = readOptions.fromRevision ?? (backwards ? 'end' : 'start')
-      const max = readOptions.maxCount ?? Infinity
-      const selected = backwards
-        ? events.filter((e) => from === 'end' || (from !== 'start' && e.revision <= from)).reverse()
-        : events.filter((e) => from === 'start' || (from !== 'end' && e.revision >= from))
-      yield* selected.slice(0, max)
+      const bound = typeof from === 'bigint' && backwards ? from + 1n : from
+      const at =
+        typeof bound === 'bigint' ? lowerBound(events, (e) => e.revision, bound) : edge(events, bound)
+      yield* scan(events, at, backwards, readOptions.maxCount, () => true)
     },
     async *readAll(readOptions: ReadAllOptions = {}) {
       assertOpen()
@@ -187,12 +175,9 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
       const from = readOptions.fromPosition ?? (backwards ? 'end' : 'start')
       if (typeof from === 'bigint' && from < 0n)
         throw new AnnalsError('BAD_INPUT', `Invalid position ${from}`)
-      const excludeSystem = readOptions.excludeSystemEvents ?? true
-      const inRange = backwards
-        ? log.filter((e) => from === 'end' || (from !== 'start' && e.position < from)).reverse()
-        : log.filter((e) => from === 'start' || (from !== 'end' && e.position >= from))
-      const selected = inRange.filter((e) => matches(e, readOptions.eventTypes, !excludeSystem))
-      yield* selected.slice(0, readOptions.maxCount ?? Infinity)
+      const at = typeof from === 'bigint' ? lowerBound(log, (e) => e.position, from) : edge(log, from)
+      const system = readOptions.excludeSystemEvents === false
+      yield* scan(log, at, backwards, readOptions.maxCount, (e) => matches(e, readOptions.eventTypes, system))
     },
     subscribeToAll: (subscribeOptions = {}) => subscribe(subscribeOptions),
     headPosition: () => Promise.resolve(log[log.length - 1]?.position ?? 0n),
@@ -242,21 +227,43 @@ function matches(event: RecordedEvent, eventTypes: readonly string[] | undefined
   return system || !event.streamName.startsWith('$')
 }
 
-function firstIndexAfter(log: readonly RecordedEvent[], position: bigint): number {
+/** Walks a list from an index, forwards or backwards (from the index before it), keeping up to maxCount. */
+function* scan(
+  list: readonly RecordedEvent[],
+  at: number,
+  backwards: boolean,
+  maxCount = Infinity,
+  keep: (event: RecordedEvent) => boolean,
+): Generator<RecordedEvent> {
+  const end = list.length
+  let left = maxCount
+  for (
+    let index = backwards ? at - 1 : at;
+    index >= 0 && index < end && left > 0;
+    index += backwards ? -1 : 1
+  ) {
+    const event = list[index]!
+    if (keep(event)) {
+      left--
+      yield event
+    }
+  }
+}
+
+const edge = (list: readonly unknown[], at: 'start' | 'end') => (at === 'start' ? 0 : list.length)
+
+/** The first index whose key is at least `value`, in a list sorted by that key. */
+function lowerBound(
+  list: readonly RecordedEvent[],
+  key: (event: RecordedEvent) => bigint,
+  value: bigint,
+): number {
   let low = 0
-  let high = log.length
+  let high = list.length
   while (low < high) {
     const middle = (low + high) >>> 1
-    if (log[middle]!.position <= position) low = middle + 1
+    if (key(list[middle]!) < value) low = middle + 1
     else high = middle
   }
   return low
-}
-
-function lastPosition(stream: Stream | undefined): bigint {
-  return stream?.events[stream.events.length - 1]?.position ?? 0n
-}
-
-function roundTrip(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value))
 }
