@@ -78,7 +78,7 @@ export interface ProjectionConfig<
   /** How many recent changes the change feed keeps for resuming clients. Default 10,000. */
   readonly changeRetention?: number
   /** The store of the model; defaults to an in-memory store (rebuilt from the log on start). */
-  readonly store?: (version: number) => ReadModelStore<z.output<TRowSchema>>
+  readonly store?: (version: number) => ReadModelStore<TRow>
 }
 
 /** One event made ready for a handler: parsed, routed to its handler and key. */
@@ -143,8 +143,7 @@ export function defineProjection<
   const TRow,
 >(
   config: ProjectionConfig<TName, TRowSchema, TAggregates, TRow> & { readonly row: z.ZodType<TRow> },
-): ProjectionDefinition<z.output<TRowSchema>> {
-  type TRow = z.output<TRowSchema>
+): ProjectionDefinition<TRow> {
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(config.name)) {
     throw new AnnalsError('BAD_CONFIG', `Projection name "${config.name}" must be an identifier`)
   }
