@@ -1,4 +1,4 @@
-import type { EventStore } from '../framework/event-store/event-store.ts'
+import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
 import type {
   ChangesOptions,
   ListQuery,
@@ -56,7 +56,9 @@ export function createProjectionSource<TRow>(
 
   /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
   async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined> {
-    const { eventTypes, handles } = engine.definition
+    const { definition: current } = engine
+    const { eventTypes } = current
+    const handles = (event: RecordedEvent) => current.handles(event)
     try {
       if ((await log.store.headPosition()) < target) return undefined
       // Reads start at an event's position (the store refuses others): the token's own event, then those before it.
