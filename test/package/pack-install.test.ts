@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { builtinModules } from 'node:module'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +27,10 @@ interface Manifest {
   exports: Record<string, { types: string; default: string }>
   bin: Record<string, string>
 }
+
+// Static imports and re-exports (`from '...'`), side-effect imports and dynamic `import('...')` of emitted ESM.
+const importPattern =
+  /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["']([^"'\s]+)["']|^\s*import\s*["']([^"'\s]+)["']|\bimport\(\s*["']([^"'\s]+)["']\s*\)/gm
 
 let scratch = ''
 let packedFiles: string[] = []
@@ -90,6 +95,30 @@ console.log(JSON.stringify(names))`
         /\.test\.|^dist\/(test|bench|example-app)\//.test(file),
     )
     expect(sourcesOrTests).toEqual([])
+  })
+
+  it('declares as dependencies every package its JavaScript imports', async () => {
+    const folder = join(scratch, 'node_modules', 'annals')
+    const manifest = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as {
+      name: string
+      dependencies?: Record<string, string>
+    }
+    const declared = new Set([manifest.name, ...Object.keys(manifest.dependencies ?? {})])
+    const undeclared = new Set<string>()
+    for (const file of packedFiles.filter((path) => path.endsWith('.js'))) {
+      const source = await readFile(join(folder, file), 'utf8')
+      for (const match of source.matchAll(importPattern)) {
+        const specifier = match[1] ?? match[2] ?? match[3]!
+        if (specifier.startsWith('.')) continue
+        const name = specifier.startsWith('@')
+          ? specifier.split('/').slice(0, 2).join('/')
+          : specifier.split('/')[0]!
+        if (!name.startsWith('node:') && !builtinModules.includes(name) && !declared.has(name)) {
+          undeclared.add(`${name} (${file})`)
+        }
+      }
+    }
+    expect([...undeclared]).toEqual([])
   })
 
   it('emits JavaScript whose relative imports end in .js', async () => {
