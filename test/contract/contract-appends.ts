@@ -95,6 +95,23 @@ export function appendContract(getStore: GetStore): void {
     }
   })
 
+  describe('concurrent writers', () => {
+    it('lets exactly one of several appends expecting the same revision succeed', async () => {
+      const s = scenario('race')
+      await getStore().appendToStream(s.stream(), newEvents(1, s.type('Happened')))
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 5 }, () =>
+          getStore().appendToStream(s.stream(), newEvents(1, s.type('Happened')), { expectedRevision: 0n }),
+        ),
+      )
+      expect(attempts.filter((attempt) => attempt.status === 'fulfilled')).toHaveLength(1)
+      for (const attempt of attempts.filter((a) => a.status === 'rejected')) {
+        expect(attempt.reason).toBeInstanceOf(ConcurrencyConflictError)
+      }
+      expect(await collect(getStore().readStream(s.stream()))).toHaveLength(2)
+    })
+  })
+
   describe('idempotent appends', () => {
     for (const expected of ['any', 'no_stream', 'stream_exists', 0n] as const) {
       it(`appends the same ids once and returns the original result (expected ${String(expected)})`, async () => {

@@ -38,6 +38,42 @@ export function subscriptionContract(getStore: GetStore): void {
       expect(events[4]!.position).toBe(live)
     })
 
+    it('delivers live events from concurrent writers in $all order, without gaps', async () => {
+      const s = scenario('sub')
+      const type = s.type('Happened')
+      const start = await getStore().headPosition()
+      const writers = 4
+      const perWriter = 25
+      let writing: Promise<unknown> | undefined
+      const received = await takeUntil(
+        getStore(),
+        { fromPosition: start, eventTypes: [type] },
+        (all, latest) => {
+          if (latest.kind === 'caughtUp' && !writing) {
+            writing = Promise.all(
+              Array.from({ length: writers }, async (_, writer) => {
+                for (let n = 0; n < perWriter; n++)
+                  await getStore().appendToStream(s.stream(`w${writer}`), newEvents(1, type))
+              }),
+            )
+          }
+          return eventsOf(all).length === writers * perWriter
+        },
+      )
+      await writing
+      const events = eventsOf(received)
+      for (let i = 1; i < events.length; i++)
+        expect(events[i]!.position).toBeGreaterThan(events[i - 1]!.position)
+      for (let writer = 0; writer < writers; writer++) {
+        const revisions = events.filter((e) => e.streamName === s.stream(`w${writer}`)).map((e) => e.revision)
+        expect(revisions).toEqual(Array.from({ length: perWriter }, (_, n) => BigInt(n)))
+      }
+      const fromAll = await collect(
+        getStore().readAll({ fromPosition: events[0]!.position, eventTypes: [type] }),
+      )
+      expect(fromAll.map((event) => event.position)).toEqual(events.map((event) => event.position))
+    })
+
     it('starts after the given position', async () => {
       const s = scenario('sub')
       const type = s.type('Happened')
