@@ -57,6 +57,18 @@ describe('createCommandBus', () => {
     expect(await streamOf(store)).toHaveLength(1)
   })
 
+  it('appends once and answers alike when the same command id races itself', async () => {
+    const store = createInMemoryEventStore()
+    const bus = createCommandBus({ store, aggregates: [Counter] })
+    const commandId = randomUUID()
+    const [first, second] = await Promise.all([
+      bus.execute(increment(3, commandId)),
+      bus.execute(increment(3, commandId)),
+    ])
+    expect(second).toEqual(first)
+    expect(await streamOf(store)).toHaveLength(1)
+  })
+
   it('answers a repeated command id with the original result after a restart and other commands', async () => {
     const store = createInMemoryEventStore()
     const commandId = randomUUID()
