@@ -1,5 +1,6 @@
 import {
   PersistentSubscriptionDoesNotExistError,
+  PersistentSubscriptionDroppedError,
   PersistentSubscriptionExistsError,
   persistentSubscriptionToAllSettingsFromDefaults,
   START,
@@ -7,6 +8,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   appendNumbered,
+  confirmed,
   Inbox,
   quickSettings,
   startStore,
@@ -109,6 +111,16 @@ describe('persistent subscription groups', () => {
     await client.createPersistentSubscriptionToStream('orders', 'billing', quickSettings())
     const inbox = new Inbox(client.subscribeToPersistentSubscriptionToStream('orders', 'billing'))
     expect((await inbox.take(2)).map((delivered) => delivered.event?.revision)).toEqual([0n, 1n])
+  })
+
+  it('drops the consumers of a deleted group with PersistentSubscriptionDroppedError', async () => {
+    const { client } = subject
+    await client.createPersistentSubscriptionToStream('orders', 'billing', quickSettings())
+    const subscription = client.subscribeToPersistentSubscriptionToStream('orders', 'billing')
+    const inbox = new Inbox(subscription)
+    await confirmed(subscription)
+    await client.deletePersistentSubscriptionToStream('orders', 'billing')
+    expect(await inbox.failure).toBeInstanceOf(PersistentSubscriptionDroppedError)
   })
 
   it('keeps its groups across a subsystem restart', async () => {
