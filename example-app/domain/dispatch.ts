@@ -1,0 +1,103 @@
+import { z } from 'zod'
+import { DomainError, defineAggregate } from 'annals'
+
+/** A grid operator's request for power from a site or a region, and what the fleet delivered. */
+export const DispatchOutcome = z.enum(['fulfilled', 'partly-fulfilled'])
+export type DispatchOutcome = z.infer<typeof DispatchOutcome>
+
+export const Dispatch = defineAggregate({
+  name: 'Dispatch',
+  description: 'A request for power from the fleet for a while, and the batteries that answered it.',
+  state: z.object({
+    status: z.enum(['none', 'requested', 'fulfilled', 'partly-fulfilled']),
+    requestedKw: z.number(),
+    allocatedKw: z.number(),
+    batteryIds: z.array(z.string()).readonly(),
+  }),
+  initialState: { status: 'none', requestedKw: 0, allocatedKw: 0, batteryIds: [] },
+  events: {
+    DispatchRequested: z.object({
+      siteId: z.string().exactOptional(),
+      region: z.string().exactOptional(),
+      powerKw: z.number(),
+      durationMinutes: z.number(),
+    }),
+    BatteryAllocated: z.object({ batteryId: z.string(), powerKw: z.number() }),
+    DispatchCompleted: z.object({
+      outcome: DispatchOutcome,
+      requestedKw: z.number(),
+      allocatedKw: z.number(),
+    }),
+  },
+  commands: {
+    requestDispatch: {
+      description: 'Asks the fleet of a site or of a region for power for a number of minutes.',
+      input: z
+        .object({
+          siteId: z.string().min(1).exactOptional().describe('Ask only the batteries of this site.'),
+          region: z
+            .string()
+            .min(1)
+            .exactOptional()
+            .describe('Ask the batteries of every site in this region.'),
+          powerKw: z.number().positive().describe('The power wanted, in kW.'),
+          durationMinutes: z
+            .number()
+            .int()
+            .positive()
+            .max(24 * 60)
+            .describe('For how long, in minutes.'),
+        })
+        .refine((input) => (input.siteId === undefined) !== (input.region === undefined), {
+          message: 'Give either a siteId or a region',
+          path: ['siteId'],
+        }),
+      decide: (state, input) => {
+        if (state.status !== 'none')
+          throw new DomainError('DISPATCH_ALREADY_REQUESTED', 'This dispatch exists already')
+        return { type: 'DispatchRequested', data: input }
+      },
+    },
+    allocateBattery: {
+      description: 'Records that a battery discharges for this dispatch.',
+      input: z.object({ batteryId: z.string().min(1), powerKw: z.number().positive() }),
+      decide: (state, input) => {
+        mustBeOpen(state.status)
+        if (state.batteryIds.includes(input.batteryId)) {
+          throw new DomainError(
+            'BATTERY_ALREADY_ALLOCATED',
+            `Battery ${input.batteryId} already answers this dispatch`,
+          )
+        }
+        return { type: 'BatteryAllocated', data: input }
+      },
+    },
+    completeDispatch: {
+      description: 'Closes the dispatch with what the fleet delivered.',
+      input: z.object({}),
+      decide: (state) => {
+        mustBeOpen(state.status)
+        const outcome: DispatchOutcome =
+          state.allocatedKw >= state.requestedKw ? 'fulfilled' : 'partly-fulfilled'
+        return {
+          type: 'DispatchCompleted',
+          data: { outcome, requestedKw: state.requestedKw, allocatedKw: state.allocatedKw },
+        }
+      },
+    },
+  },
+  evolve: {
+    DispatchRequested: (state, { powerKw }) => ({ ...state, status: 'requested', requestedKw: powerKw }),
+    BatteryAllocated: (state, { batteryId, powerKw }) => ({
+      ...state,
+      allocatedKw: state.allocatedKw + powerKw,
+      batteryIds: [...state.batteryIds, batteryId],
+    }),
+    DispatchCompleted: (state, { outcome }) => ({ ...state, status: outcome }),
+  },
+})
+
+function mustBeOpen(status: string): void {
+  if (status === 'none') throw new DomainError('DISPATCH_NOT_REQUESTED', 'No such dispatch was requested')
+  if (status !== 'requested') throw new DomainError('DISPATCH_CLOSED', 'The dispatch is already complete')
+}
