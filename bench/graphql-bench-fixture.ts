@@ -1,0 +1,91 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import {
+  createInMemoryEventStore,
+  type InMemoryEventStore,
+} from '../framework/event-store/in-memory-event-store.ts'
+import { createServer } from '../framework/server/create-server.ts'
+import { Tank, TankLevel } from '../test/e2e/fixtures/tank.ts'
+
+/** The gateway (graphql-jit on, limits that do not bite) and a plain fastify app beside it, on loopback. */
+export interface BenchServers {
+  readonly store: InMemoryEventStore
+  readonly gateway: FastifyInstance
+  readonly gatewayUrl: string
+  readonly plain: FastifyInstance
+  readonly plainUrl: string
+  close(): Promise<void>
+}
+
+export async function startBenchServers(): Promise<BenchServers> {
+  const store = createInMemoryEventStore()
+  const gateway = await createServer({
+    aggregates: [Tank],
+    projections: [TankLevel],
+    store,
+    logger: false,
+    env: { NODE_ENV: 'production' },
+    limits: { rateLimit: false, maxPageSize: 1000 },
+  })
+  const plain = Fastify({ logger: false })
+  return {
+    store,
+    gateway,
+    gatewayUrl: await listen(gateway),
+    plain,
+    plainUrl: '',
+    async close() {
+      await plain.close()
+      await gateway.close()
+    },
+  }
+}
+
+export async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+}
+
+/** Runs `request` from `concurrency` loops for `durationMs` and returns requests per second. */
+export async function throughput(
+  concurrency: number,
+  durationMs: number,
+  request: (worker: number, n: number) => Promise<void>,
+): Promise<number> {
+  const until = performance.now() + durationMs
+  let done = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let n = 0; performance.now() < until; n++) {
+        await request(worker, n)
+        done++
+      }
+    }),
+  )
+  return done / ((performance.now() - started) / 1000)
+}
+
+/** Alternates the two sides over rounds (so drift on a shared machine falls on both) and keeps the medians. */
+export async function alternate(
+  rounds: number,
+  sides: { figure: () => Promise<number>; baseline: () => Promise<number> },
+): Promise<{ figure: number; baseline: number }> {
+  const figures: number[] = []
+  const baselines: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      figures.push(await sides.figure())
+      baselines.push(await sides.baseline())
+    } else {
+      baselines.push(await sides.baseline())
+      figures.push(await sides.figure())
+    }
+  }
+  return { figure: median(figures), baseline: median(baselines) }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}

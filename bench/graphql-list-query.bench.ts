@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import type { Bench } from './run.ts'
+import { alternate, listen, startBenchServers, throughput } from './graphql-bench-fixture.ts'
+
+const CONCURRENCY = 16
+const ROUND_MS = 1500
+const ROUNDS = 5
+const ROWS = 500
+const PAGE = 50
+
+const query = `query Page($first: Int) { tankLevelList(first: $first, where: { site: { eq: "bench" } }) {
+  nodes { tankId site litres status } pageInfo { endCursor hasNextPage } position
+} }`
+
+/** A page of a read model through the gateway against a plain fastify route returning the same JSON. */
+const bench: Bench = {
+  name: 'graphql-list-query',
+  description:
+    'List queries per second through the GraphQL gateway (graphql-jit) vs a plain fastify route over the same read model',
+  async run() {
+    const servers = await startBenchServers()
+    let last = 0n
+    for (let n = 0; n < ROWS; n++) {
+      const event = { id: randomUUID(), type: 'TankFilled', data: { site: 'bench', litres: n + 1 } }
+      last = (await servers.store.appendToStream(`Tank-row${n}`, [event])).position
+    }
+    const source = servers.gateway.annals.readSide?.sources[0]
+    if (!source) throw new Error('The tank projection is missing')
+    await source.waitFor(last, 10_000)
+    servers.plain.get('/tanks', async () => {
+      const page = await source.list({ first: PAGE, where: { site: { eq: 'bench' } } })
+      const nodes = page.rows.map((row) => ({
+        tankId: row['tankId'],
+        site: row['site'],
+        litres: row['litres'],
+        status: row['status'],
+      }))
+      return {
+        data: {
+          tankLevelList: {
+            nodes,
+            pageInfo: { endCursor: page.endCursor ?? null, hasNextPage: page.hasNextPage },
+            position: String(page.position),
+          },
+        },
+      }
+    })
+    const plainUrl = await listen(servers.plain)
+    const read = async (response: Promise<Response>) => {
+      const reply = await response
+      if (reply.status !== 200) throw new Error(`answered ${reply.status}`)
+      await reply.arrayBuffer()
+    }
+    const body = JSON.stringify({ query, variables: { first: PAGE } })
+    try {
+      const { figure, baseline } = await alternate(ROUNDS, {
+        figure: () =>
+          throughput(CONCURRENCY, ROUND_MS, () =>
+            read(
+              fetch(`${servers.gatewayUrl}/graphql`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body,
+              }),
+            ),
+          ),
+        baseline: () => throughput(CONCURRENCY, ROUND_MS, () => read(fetch(`${plainUrl}/tanks`))),
+      })
+      return {
+        figure: { label: `GraphQL list query (${PAGE} rows)`, value: Math.round(figure), unit: 'req/s' },
+        baseline: {
+          label: 'plain fastify route, same rows and JSON',
+          value: Math.round(baseline),
+          unit: 'req/s',
+        },
+        ratio: figure / baseline,
+        target: 0.9,
+        notes: `${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients, median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms`,
+      }
+    } finally {
+      await servers.close()
+    }
+  },
+}
+
+export default bench
