@@ -3,8 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
 import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import { defineProjection } from '../../projections/define-projection.ts'
 import {
   allRows,
+  Battery,
+  BatteryStatusRow,
   batteryStatus,
   charge,
   createTestCommandBus,
@@ -14,7 +17,6 @@ import {
   removed,
   siteCapacity,
   withUnavailableSubscriptions,
-  type BatteryStatusRow,
 } from './fixtures.ts'
 
 const running: ProjectionReadSide[] = []
@@ -139,6 +141,21 @@ describe('a projection', () => {
     expect(first.hasNextPage).toBe(true)
     expect(rest.hasNextPage).toBe(false)
     expect(seen).toEqual(expected)
+  })
+
+  it('refuses, in types and at definition, a handler for an event its aggregates do not declare', () => {
+    expect(() =>
+      defineProjection({
+        name: 'wrong',
+        row: BatteryStatusRow,
+        key: 'batteryId',
+        from: [Battery],
+        handlers: {
+          // @ts-expect-error: Battery declares no DemandRaised event
+          DemandRaised: () => null,
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_CONFIG' }))
   })
 
   it('refuses a filter on a field the row does not have', async () => {
