@@ -89,7 +89,6 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
 
   return {
     async execute(envelope: CommandEnvelope) {
-      options.validate?.(envelope)
       const command = { ...envelope, commandId: envelope.commandId ?? randomUUID() }
       const digest = digest64(aggregateKey(command.aggregate, command.aggregateId))
       const deadline = Date.now() + routeDeadlineMs
@@ -100,6 +99,8 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
             counts.local++
             return await host.execute(command, () => ownerOf(digest) === self)
           }
+          // Bad input is refused here rather than after a hop; locally the pipeline validates anyway.
+          if (attempt === 0) options.validate?.(command)
           counts.forwarded++
           return await forward(owner, { envelope: command, from: self })
         } catch (error) {

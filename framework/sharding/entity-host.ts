@@ -117,7 +117,12 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           commandId: command.commandId,
           loaded,
         })
-        entry.loaded = executed
+        // Keep only what the next command needs; the result (events, data) would stay alive with the entry.
+        entry.loaded = {
+          state: executed.state,
+          revision: executed.revision,
+          recentCommands: executed.recentCommands,
+        }
         return executed.result
       } catch (error) {
         // A refusal leaves the state as it was; anything else may have left the copy behind the stream.

@@ -79,18 +79,23 @@ export function createMembership(options: MembershipOptions): Membership {
   let closed = false
   let probeTimer: unknown
   let discoverTimer: unknown
-  let lastRing = ''
+  let lastRing: string | undefined
   let inFlight: AbortController | undefined
 
-  const ring = (): string[] => {
+  // The ring is read on every command and changes rarely: computed on change, handed out as is.
+  let currentRing: readonly string[] = []
+  const computeRing = (): string[] => {
     const live = [...peers].filter(([, p]) => p.state === 'alive' || p.state === 'suspect').map(([u]) => u)
     if (!leaving) live.push(self)
     return live.sort()
   }
+  const ring = () => currentRing
   const changed = () => {
-    const signature = ring().join(' ')
+    const next = computeRing()
+    const signature = next.join(' ')
     if (signature === lastRing) return
     lastRing = signature
+    currentRing = next
     for (const listener of listeners) {
       try {
         listener()

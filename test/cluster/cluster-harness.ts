@@ -44,7 +44,13 @@ export function spawnReplica(options: {
     ['--conditions=development', '--import', 'tsx', options.entry ?? replicaEntry],
     {
       cwd: root,
-      env: { ...process.env, ...options.env, PORT: String(options.port), ANNALS_SELF_URL: url },
+      env: {
+        ...process.env,
+        ...options.env,
+        PORT: String(options.port),
+        HOST: '127.0.0.1',
+        ANNALS_SELF_URL: url,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
@@ -53,8 +59,8 @@ export function spawnReplica(options: {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`Replica ${url} did not start within ${options.timeoutMs ?? 30_000} ms: ${output}`))
-    }, options.timeoutMs ?? 30_000)
+      reject(new Error(`Replica ${url} did not start within ${options.timeoutMs ?? 60_000} ms: ${output}`))
+    }, options.timeoutMs ?? 60_000)
     child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready ')) {
         clearTimeout(timer)

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { clusterEnvironmentNames } from 'annals'
+import { clusterEnvironmentNames, ServerEnvironment } from 'annals'
 import { describe, expect, it } from 'vitest'
-import { serverEnvironmentNames } from './server-environment.ts'
 
 const manifest = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../../deploy/k8s/${name}`, import.meta.url)), 'utf8')
@@ -25,7 +24,7 @@ describe('deploy/k8s', () => {
   const helpers = [...env.keys()].filter((name) => statefulSet.includes(`$(${name})`))
 
   it('sets only variables the server or sharding reads', () => {
-    const read = new Set([...clusterEnvironmentNames, ...serverEnvironmentNames])
+    const read = new Set([...clusterEnvironmentNames, ...Object.keys(ServerEnvironment.shape)])
     const unknown = [...env.keys()].filter((name) => !read.has(name) && !helpers.includes(name))
     expect(unknown).toEqual([])
   })

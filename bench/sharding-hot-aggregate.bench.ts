@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import Fastify from 'fastify'
+import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
+import type { CommandBus } from '../framework/command/command-bus.ts'
+import { createCommandBus } from '../framework/command/create-command-bus.ts'
+import { executeCommand } from '../framework/command/execute-command.ts'
+import { loadAggregate } from '../framework/command/load-aggregate.ts'
+import { ConcurrencyConflictError } from '../framework/errors.ts'
+import type { EventStore } from '../framework/event-store/event-store.ts'
+import { createInMemoryEventStore } from '../framework/event-store/in-memory-event-store.ts'
+import { createCluster } from '../framework/sharding/create-cluster.ts'
+import type { Bench, BenchResult } from './run.ts'
+
+const Counter = counterAggregate()
+const CONCURRENCY = 64
+const ROUNDS = 5
+const COMMANDS_PER_ROUND = 2000
+
+/** An in-memory store that counts the appends refused as conflicts. */
+function conflictCountingStore() {
+  const inner = createInMemoryEventStore()
+  const counts = { conflicts: 0 }
+  const store: EventStore = {
+    ...inner,
+    async appendToStream(name, events, options) {
+      try {
+        return await inner.appendToStream(name, events, options)
+      } catch (error) {
+        if (error instanceof ConcurrencyConflictError) counts.conflicts++
+        throw error
+      }
+    },
+  }
+  return { store, counts }
+}
+
+/** `count` commands to one aggregate, CONCURRENCY in flight; returns ms and how many were refused. */
+async function concurrently(bus: CommandBus, id: string, count: number) {
+  let next = 0
+  let failed = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < count) {
+        const envelope = { aggregate: 'Counter', command: 'increment', aggregateId: id, input: { by: 1 } }
+        await bus.execute({ ...envelope, commandId: randomUUID() }).catch(() => failed++)
+      }
+    }),
+  )
+  return { ms: performance.now() - started, failed }
+}
+
+async function sequentialWriter(store: EventStore, id: string, count: number) {
+  let loaded = await loadAggregate(store, Counter, id)
+  const started = performance.now()
+  for (let i = 0; i < count; i++) {
+    const input = { by: 1 }
+    loaded = await executeCommand({
+      store,
+      aggregate: Counter,
+      id,
+      command: 'increment',
+      input,
+      commandId: randomUUID(),
+      loaded,
+    })
+  }
+  return performance.now() - started
+}
+
+const bench: Bench = {
+  name: 'sharding-hot-aggregate',
+  description:
+    '64 concurrent commands to one hot aggregate through the router (entity host mailbox) vs one sequential writer; the same load on the plain command bus beside it',
+  async run(): Promise<BenchResult> {
+    const routed = conflictCountingStore()
+    const http = Fastify({ logger: false })
+    const cluster = await createCluster({ env: {} }).create({
+      store: routed.store,
+      aggregates: [Counter],
+      http,
+      selfUrl: 'http://127.0.0.1:1',
+    })
+    const plain = conflictCountingStore()
+    const bus = createCommandBus({ store: plain.store, aggregates: [Counter] })
+    const sequential = createInMemoryEventStore()
+    let routerMs = 0
+    let writerMs = 0
+    let plainMs = 0
+    let plainFailed = 0
+    let routerFailed = 0
+    try {
+      await concurrently(cluster.commands, 'warm-up', 500)
+      await sequentialWriter(sequential, 'warm-up', 500)
+      for (let round = 0; round < ROUNDS; round++) {
+        const id = `hot-${round}`
+        const viaRouter = await concurrently(cluster.commands, id, COMMANDS_PER_ROUND)
+        routerMs += viaRouter.ms
+        routerFailed += viaRouter.failed
+        writerMs += await sequentialWriter(sequential, id, COMMANDS_PER_ROUND)
+        const viaBus = await concurrently(bus, id, COMMANDS_PER_ROUND / 4)
+        plainMs += viaBus.ms
+        plainFailed += viaBus.failed
+      }
+    } finally {
+      await cluster.close()
+      await http.close()
+    }
+    const commands = ROUNDS * COMMANDS_PER_ROUND
+    const router = commands / (routerMs / 1000)
+    const writer = commands / (writerMs / 1000)
+    const plainCommands = ROUNDS * (COMMANDS_PER_ROUND / 4)
+    const plainRate = (plainCommands - plainFailed) / (plainMs / 1000)
+    return {
+      figure: { label: 'router', value: Math.round(router), unit: 'commands/s' },
+      baseline: { label: 'sequential writer', value: Math.round(writer), unit: 'commands/s' },
+      ratio: router / writer,
+      target: 0.9,
+      notes:
+        `${commands} commands, ${CONCURRENCY} in flight to one aggregate (in-memory store): router ${routed.counts.conflicts} conflicts, ` +
+        `${routerFailed} failed. Without the router (createCommandBus, same load, ${plainCommands} commands): ` +
+        `${plain.counts.conflicts} conflicts (each a retry), ${plainFailed} given up as CONCURRENCY_CONFLICT, ${Math.round(plainRate)} commands/s succeeded`,
+    }
+  },
+}
+
+export default bench
