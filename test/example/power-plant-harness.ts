@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify'
+import { createServer } from 'annals'
+import { app } from '../../example-app/app.ts'
+
+export interface GraphQLError {
+  readonly message: string
+  readonly extensions: { readonly code: string } & Record<string, unknown>
+}
+
+export interface PowerPlant {
+  readonly url: string
+  readonly wsUrl: string
+  /** POSTs a GraphQL document; returns data, or throws with the errors' codes. */
+  run<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<T> // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** POSTs a GraphQL document that must fail; returns its errors. */
+  refuse(query: string, variables?: Record<string, unknown>): Promise<readonly GraphQLError[]>
+  close(): Promise<void>
+}
+
+/** Starts the example app on its default store (an in-process devstore, through the real client), on a free port. */
+export async function startPowerPlant(): Promise<PowerPlant> {
+  const server: FastifyInstance = await createServer({ ...app, logger: false, env: { NODE_ENV: 'test' } })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const address = server.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  const url = `http://127.0.0.1:${port}`
+
+  async function post(query: string, variables: Record<string, unknown> = {}) {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    })
+    return (await response.json()) as { data?: Record<string, unknown> | null; errors?: GraphQLError[] }
+  }
+
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    async run(query, variables) {
+      const body = await post(query, variables)
+      if (body.errors?.length) {
+        throw new Error(
+          `GraphQL errors: ${body.errors.map((e) => `${e.extensions.code}: ${e.message}`).join('; ')}`,
+        )
+      }
+      return body.data as never
+    },
+    async refuse(query, variables) {
+      const body = await post(query, variables)
+      if (!body.errors?.length) throw new Error(`Expected errors, got ${JSON.stringify(body.data)}`)
+      return body.errors
+    },
+    close: () => server.close(),
+  }
+}
+
+/** The mutation that installs a battery with the given id and site. */
+export const INSTALL = `mutation($id: ID!, $siteId: String!, $energyKwh: Float!) {
+  installBattery(id: $id, input: { siteId: $siteId, region: "north", capacityKwh: 10, maxPowerKw: 5, reservePercent: 20, energyKwh: $energyKwh }) {
+    aggregateId revision token
+  }
+}`
