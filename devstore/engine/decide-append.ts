@@ -113,10 +113,9 @@ function wrongExpected(last: number, expected: ExpectedRevision): WrongExpectedV
 function findRecentId(view: IndexView, entry: StreamEntry | undefined, id: string): number | undefined {
   if (entry === undefined) return undefined
   const hash = hashId(id)
-  const stop = Math.max(0, entry.positions.length - RECENT_IDS_WINDOW)
-  for (let revision = entry.positions.length - 1; revision >= stop; revision--) {
-    if (entry.idHashes[revision] === hash && view.load(entry.positions[revision] ?? 0).id === id)
-      return revision
+  const stop = Math.max(0, entry.count - RECENT_IDS_WINDOW)
+  for (let revision = entry.last; revision >= stop; revision--) {
+    if (entry.idHash(revision) === hash && view.load(entry.position(revision)).id === id) return revision
   }
   return undefined
 }
@@ -128,9 +127,9 @@ function compareIds(
   from: number,
   ids: readonly string[],
 ): AppendDecision | undefined {
-  if (entry === undefined || from + ids.length > entry.positions.length) return undefined
+  if (entry === undefined || from + ids.length > entry.count) return undefined
   for (let i = 0; i < ids.length; i++) {
-    if (view.load(entry.positions[from + i] ?? 0).id !== ids[i]) return undefined
+    if (view.load(entry.position(from + i)).id !== ids[i]) return undefined
   }
   const lastRevision = from + ids.length - 1
   return {
@@ -139,7 +138,7 @@ function compareIds(
       kind: 'ok',
       firstRevision: BigInt(from),
       nextRevision: BigInt(lastRevision),
-      position: BigInt(entry.positions[lastRevision] ?? 0),
+      position: BigInt(entry.position(lastRevision)),
     },
   }
 }

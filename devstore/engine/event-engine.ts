@@ -97,7 +97,8 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     if (decision.kind !== 'write') return decision
     const { firstRevision } = decision
     if (events.length === 0) {
-      const position = this.index.stream(stream)?.positions.at(-1)
+      const entry = this.index.stream(stream)
+      const position = entry?.position(entry.last)
       return { kind: 'ok', firstRevision, nextRevision: firstRevision - 1n, position: BigInt(position ?? -1) }
     }
     const created = this.now()
@@ -194,8 +195,8 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     if (isStreamDeleted(this, metastream, durableEnd)) return undefined
     const entry = this.index.stream(metastream)
     const last = entry?.visibleLast(durableEnd) ?? -1
-    const position = entry?.positions[last]
-    if (position === undefined) return undefined
+    if (entry === undefined || last < 0) return undefined
+    const position = entry.position(last)
     let metadata = this.metadataCache.get(position)
     if (metadata === undefined) {
       metadata = parseStreamMetadata(this.load(position).data)

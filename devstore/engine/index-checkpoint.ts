@@ -50,9 +50,9 @@ export function writeIndexCheckpoint(
     f64[at / 8 + 1] = entry.isTombstoned(durableEnd) ? entry.tombstone : -1
     nameBytes.copy(out, at + 16)
     at += 16 + align8(nameBytes.length)
-    for (let r = 0; r < count; r++) f64[at / 8 + r] = entry.positions[r] ?? 0
+    for (let r = 0; r < count; r++) f64[at / 8 + r] = entry.position(r)
     at += count * 8
-    for (let r = 0; r < count; r++) u32[at / 4 + r] = entry.idHashes[r] ?? 0
+    for (let r = 0; r < count; r++) u32[at / 4 + r] = entry.idHash(r)
     at += align8(count * 4)
   }
   out.writeUInt32LE(crc32(out.subarray(0, size)), size)
@@ -111,15 +111,18 @@ function parse(file: Buffer): LogIndex | undefined {
   for (let s = u32[5] ?? 0; s > 0 && at + 16 <= size; s--) {
     const nameLength = u32[at / 4] ?? 0
     const count = u32[at / 4 + 1] ?? 0
-    const entry = new StreamEntry()
-    entry.tombstone = f64[at / 8 + 1] ?? -1
+    const tombstone = f64[at / 8 + 1] ?? -1
     const name = bytes.toString('utf8', at + 16, at + 16 + nameLength)
     at += 16 + align8(nameLength)
     if (at + count * 8 + align8(count * 4) > size) return
-    entry.positions = toNumbers(f64, at / 8, count)
-    at += count * 8
-    entry.idHashes = toNumbers(u32, at / 4, count)
-    at += align8(count * 4)
+    const revisions = new Array<number>(count * 2)
+    for (let r = 0, p = at / 8, h = (at + count * 8) / 4; r < count; r++) {
+      revisions[2 * r] = f64[p + r] ?? 0
+      revisions[2 * r + 1] = u32[h + r] ?? 0
+    }
+    at += count * 8 + align8(count * 4)
+    const entry = new StreamEntry(revisions)
+    entry.tombstone = tombstone
     index.streams.set(name, entry)
   }
   return at === size ? index : undefined

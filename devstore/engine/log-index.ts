@@ -5,22 +5,46 @@
  * Positions are numbers (byte offsets stay far below 2^53); plain number arrays hold them unboxed.
  */
 export class StreamEntry {
-  /** positions[revision]: the byte offset of that revision's record. */
-  positions: number[] = []
-  /** idHashes[revision]: FNV-1a of the event id, to find a repeated id without reading the log. */
-  idHashes: number[] = []
+  /**
+   * [position of revision 0, id hash of revision 0, position of revision 1, ...]: one array per stream, so a
+   * stream of one event costs one small array (most streams are short; there may be a million of them).
+   * The id hash is FNV-1a of the event id, to find a repeated id without reading the log.
+   */
+  private revisions: number[]
   /** The position of the `$streamDeleted` tombstone, or -1. */
   tombstone = -1
 
+  constructor(revisions: number[] = []) {
+    this.revisions = revisions
+  }
+
+  /** How many revisions the stream has. */
+  get count(): number {
+    return this.revisions.length >> 1
+  }
+
   /** The last revision (-1: none). */
   get last(): number {
-    return this.positions.length - 1
+    return this.count - 1
+  }
+
+  position(revision: number): number {
+    return this.revisions[revision * 2] ?? -1
+  }
+
+  idHash(revision: number): number {
+    return this.revisions[revision * 2 + 1] ?? 0
+  }
+
+  push(position: number, idHash: number): void {
+    if (this.revisions.length === 0) this.revisions = [position, idHash]
+    else this.revisions.push(position, idHash)
   }
 
   /** The last revision whose record is below `durableEnd`. */
   visibleLast(durableEnd: number): number {
-    let revision = this.positions.length - 1
-    while (revision >= 0 && (this.positions[revision] ?? 0) >= durableEnd) revision--
+    let revision = this.last
+    while (revision >= 0 && this.position(revision) >= durableEnd) revision--
     return revision
   }
 
@@ -56,8 +80,7 @@ export class LogIndex {
   addTo(entry: StreamEntry, position: number, idHash: number, isTombstone: boolean): void {
     if (isTombstone) entry.tombstone = position
     else {
-      entry.positions.push(position)
-      entry.idHashes.push(idHash)
+      entry.push(position, idHash)
     }
     this.all.push(position)
     this.eventCount++

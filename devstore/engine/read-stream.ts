@@ -26,11 +26,12 @@ export function readStream(
   const limit = toLimit(options.maxCount)
   const forwards = options.direction === 'forwards'
   const from = startRevision(options, first, last)
+  const revisions = entry
 
   function* events(): Generator<StoredEvent> {
     let yielded = 0
     for (let r = from; yielded < limit && (forwards ? r <= last : r >= first); r += forwards ? 1 : -1) {
-      const event = context.load(entry?.positions[r] ?? 0)
+      const event = context.load(revisions.position(r))
       if (event.created < createdAfter) continue
       yielded++
       yield event
