@@ -144,7 +144,11 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
       }),
     })
     queue.attach(subscription)
-    const onAbort = () => queue.stop()
+    // Cancel the call at once: a consumer that aborts may never ask for the next message.
+    const onAbort = () => {
+      queue.stop()
+      void subscription.unsubscribe()
+    }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       for (;;) {
