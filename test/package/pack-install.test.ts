@@ -60,14 +60,14 @@ beforeAll(async () => {
     join(scratch, 'package.json'),
     JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
   )
-  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], scratch)
+  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], scratch)
 }, 300_000)
 
 afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true })
 })
 
-describe('the packed package', () => {
+describe('the packed package', { timeout: 120_000 }, () => {
   it('is imported by plain node at every entry point, with the exports of the sources', async () => {
     const script = `const names = {}
 for (const specifier of ${JSON.stringify(entryPoints.map((entry) => entry.specifier))})
