@@ -57,7 +57,7 @@ async function measureGateway(): Promise<{ perSecond: number; frames: string[] }
           await new Promise((resolve) => socket.once('message', resolve))
           socket.on('message', (data) => {
             counter.received++
-            if (counters[0] === counter && counter.received > 1) frames.push(String(data))
+            if (counters[0] === counter && counter.received > 1) frames.push((data as Buffer).toString())
             counter.wake?.()
           })
           socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: subscription } }))
