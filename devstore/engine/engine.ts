@@ -137,6 +137,12 @@ export interface EngineOptions {
 }
 
 export interface Engine {
+  /**
+   * Atomic and durable (fsynced, shared with concurrent appends) before it resolves. A repeat of a recent
+   * append resolves with the original result and writes nothing. A soft-deleted stream takes `any` and
+   * `no_stream` and continues its revisions. No events: `ok` with nextRevision the current revision and
+   * position that of the stream's last event (-1n for none).
+   */
   append(stream: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): Promise<AppendResult>
   readStream(stream: string, options: ReadStreamOptions): Promise<ReadStreamResult>
   /** Rejects with InvalidPositionError when `from` is neither an event's position nor the end. */
