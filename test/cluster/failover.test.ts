@@ -59,8 +59,6 @@ const affectedBy = (victim: ReplicaProcess) =>
 
 describe('a cluster of three replica processes under load', () => {
   it('loses and repeats no acknowledged command through a kill -9, a restart and a SIGSTOP', async () => {
-    const began = Date.now()
-    const phase = (name: string) => console.info(`${name} at ${Date.now() - began} ms`)
     const load = startLoad({ urls: replicas.map((r) => r.url), ids, concurrency: 8, requestTimeoutMs: 1500 })
     try {
       await load.until((acks) => acks.length >= 50)
@@ -69,16 +67,13 @@ describe('a cluster of three replica processes under load', () => {
       // kill -9 one replica: its aggregates move to the other two.
       const killed = replicas[2]!
       const killedAffected = affectedBy(killed)
-      phase(`const killedAt = Date.now()`)
       const killedAt = Date.now()
       await killHard(killed)
       const afterKill = await load.recovery(killedAffected, others(killed), killedAt)
 
       // Restart it on the same address: it rejoins and takes its aggregates back.
-      phase(`replicas[2] = await spawnRepli`)
       replicas[2] = await spawnReplica({ port: killed.port, env })
       await ringConverged(replicas)
-      phase(`const rejoinedAt = Date.now()`)
       const rejoinedAt = Date.now()
       const afterRestart = await load.recovery(killedAffected, [replicas[2].url], rejoinedAt)
       await load.until((acks) => acks.filter((a) => a.sentAt >= rejoinedAt).length >= 50)
@@ -86,16 +81,13 @@ describe('a cluster of three replica processes under load', () => {
       // SIGSTOP one for longer than the probe timeout: the others route around it, then it comes back.
       const paused = replicas[1]!
       const pausedAffected = affectedBy(paused)
-      phase(`const pausedAt = Date.now()`)
       const pausedAt = Date.now()
       paused.child.kill('SIGSTOP')
       const afterPause = await load.recovery(pausedAffected, others(paused), pausedAt)
       // The scenario is a pause of a given length, not a wait for a condition.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, pausedAt + 1500 - Date.now())))
-      phase("paused.child.kill(`SIGCONT`)")
       paused.child.kill('SIGCONT')
       await ringConverged(replicas)
-      phase(`const resumedAt = Date.now()`)
       const resumedAt = Date.now()
       const afterResume = await load.recovery(pausedAffected, [paused.url], resumedAt)
       await load.until((acks) => acks.filter((a) => a.sentAt >= resumedAt).length >= 50)
@@ -134,5 +126,5 @@ describe('a cluster of three replica processes under load', () => {
     // Every acknowledged command is in the store exactly once; no command is in it twice.
     for (const [commandId] of acked) expect(seen.get(commandId)).toBe(1)
     expect([...seen.values()].every((count) => count === 1)).toBe(true)
-  }, 150_000)
+  }, 120_000)
 })
