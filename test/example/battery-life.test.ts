@@ -37,9 +37,13 @@ describe('the power plant, through GraphQL over HTTP', () => {
         { status: 'decommissioned' },
       ],
     ]
-    const installed = await plant.run(INSTALL, { id: 'life-1', siteId: 'site-life', energyKwh: 6 })
+    const installed = await plant.run<{ installBattery: { token: string } }>(INSTALL, {
+      id: 'life-1',
+      siteId: 'site-life',
+      energyKwh: 6,
+    })
     expect(installed['installBattery']).toMatchObject({ aggregateId: 'life-1', revision: '0' })
-    let token = installed['installBattery'].token as string
+    let token = installed.installBattery.token
     expect((await plant.run(STATUS, { id: 'life-1', token }))['batteryStatus']).toMatchObject({
       status: 'idle',
       energyKwh: 6,
@@ -53,10 +57,10 @@ describe('the power plant, through GraphQL over HTTP', () => {
       expect((await plant.run(STATUS, { id: 'life-1', token }))['batteryStatus']).toMatchObject(expected)
     }
 
-    const history = await plant.run(
+    const history = await plant.run<{ batteryHistory: { entries: { type: string }[] } }>(
       `{ batteryHistory(batteryId: "life-1", consistentWith: "${token}") { entries { type revision } } }`,
     )
-    expect(history['batteryHistory'].entries.map((entry: { type: string }) => entry.type)).toEqual([
+    expect(history.batteryHistory.entries.map((entry) => entry.type)).toEqual([
       'BatteryInstalled',
       'TelemetryReported',
       'ChargingStarted',

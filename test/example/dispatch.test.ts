@@ -56,12 +56,12 @@ describe('a dispatch, through GraphQL over HTTP and graphql-ws', () => {
     const completed = dispatchFrames[3]!.dispatchEvents
     expect(completed.data).toEqual({ outcome: 'fulfilled', allocatedKw: 8 })
 
-    const discharging = await plant.run(
+    const discharging = await plant.run<{ batteryStatusList: { nodes: { powerKw: number }[] } }>(
       `{ batteryStatusList(where: { siteId: { eq: "site-d" }, status: { eq: discharging } }, consistentWith: "${completed.position}") {
         nodes { batteryId powerKw }
       } }`,
     )
-    const nodes = discharging['batteryStatusList'].nodes as { powerKw: number }[]
+    const nodes = discharging.batteryStatusList.nodes
     expect(nodes.map((node) => node.powerKw).sort()).toEqual([3, 5])
 
     // The live fleet feed saw the site go from none to two discharging units, one change at a time.
@@ -79,10 +79,10 @@ describe('a dispatch, through GraphQL over HTTP and graphql-ws', () => {
 
   it('records a partly fulfilled dispatch when the site cannot give all the power', async () => {
     await plant.run(INSTALL, { id: 'p-b1', siteId: 'site-p', energyKwh: 8 })
-    const requested = await plant.run(
+    const requested = await plant.run<{ requestDispatch: { token: string } }>(
       'mutation { requestDispatch(id: "dispatch-2", input: { siteId: "site-p", powerKw: 20, durationMinutes: 10 }) { token } }',
     )
-    expect(requested['requestDispatch'].token).toMatch(/^\d+$/)
+    expect(requested.requestDispatch.token).toMatch(/^\d+$/)
     const client = connectClient(plant.wsUrl)
     const events = subscribe<DispatchFrame>(
       client,

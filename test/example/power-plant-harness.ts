@@ -11,7 +11,7 @@ export interface PowerPlant {
   readonly url: string
   readonly wsUrl: string
   /** POSTs a GraphQL document; returns data, or throws with the errors' codes. */
-  run<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<T> // eslint-disable-line @typescript-eslint/no-explicit-any
+  run<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>
   /** POSTs a GraphQL document that must fail; returns its errors. */
   refuse(query: string, variables?: Record<string, unknown>): Promise<readonly GraphQLError[]>
   close(): Promise<void>
