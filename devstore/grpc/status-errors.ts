@@ -148,7 +148,8 @@ function expectedAsNumber(expected: ExpectedRevision): bigint {
 /** An error the engine threw, as the client should see it: a bad position is the caller's fault, the rest is not being ready. */
 export function engineFailure(error: unknown): ServiceError {
   if (error instanceof RequestRefused) return error.error
-  if (error instanceof Error && 'metadata' in error && error.metadata instanceof Metadata) return error as ServiceError
+  if (error instanceof Error && 'metadata' in error && error.metadata instanceof Metadata)
+    return error as ServiceError
   if (error instanceof InvalidPositionError) return invalidArgument(error.message)
   if (error instanceof EngineError) return unavailable(error.message)
   return serviceError(status.INTERNAL, error instanceof Error ? error.message : String(error))
