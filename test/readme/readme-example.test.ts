@@ -50,9 +50,12 @@ beforeAll(async () => {
 })
 afterAll(() => app.close())
 
-async function run(
-  query: string,
-): Promise<{ data?: Record<string, any>; errors?: { extensions: { code: string } }[] }> {
+interface Reply {
+  data?: { increment?: { revision: string; token: string }; counter?: { value: number } }
+  errors?: { extensions: { code: string } }[]
+}
+
+async function run(query: string): Promise<Reply> {
   const response = await fetch(`http://${url}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
