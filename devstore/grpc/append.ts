@@ -89,11 +89,16 @@ function answerResult(result: AppendResult, stream: string, answer: sendUnaryDat
   switch (result.kind) {
     case 'ok': {
       const success = new AppendResp.Success()
-      success.setCurrentRevision(result.nextRevision.toString())
-      const position = new AppendResp.Position()
-      position.setCommitPosition(result.position.toString())
-      position.setPreparePosition(result.position.toString())
-      success.setPosition(position)
+      // An empty append to a stream that does not exist has no revision and no position to report.
+      if (result.nextRevision < 0n) success.setNoStream(new Empty())
+      else success.setCurrentRevision(result.nextRevision.toString())
+      if (result.position < 0n) success.setNoPosition(new Empty())
+      else {
+        const position = new AppendResp.Position()
+        position.setCommitPosition(result.position.toString())
+        position.setPreparePosition(result.position.toString())
+        success.setPosition(position)
+      }
       reply.setSuccess(success)
       return answer(null, reply)
     }

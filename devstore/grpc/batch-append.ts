@@ -192,11 +192,16 @@ function replyFor(request: PendingRequest, result: StatusMessage | AppendResult)
   switch (result.kind) {
     case 'ok': {
       const success = new BatchAppendResp.Success()
-      success.setCurrentRevision(result.nextRevision.toString())
-      const position = new AllStreamPosition()
-      position.setCommitPosition(result.position.toString())
-      position.setPreparePosition(result.position.toString())
-      success.setPosition(position)
+      // An empty append to a stream that does not exist has no revision and no position to report.
+      if (result.nextRevision < 0n) success.setNoStream(new GoogleEmpty())
+      else success.setCurrentRevision(result.nextRevision.toString())
+      if (result.position < 0n) success.setNoPosition(new GoogleEmpty())
+      else {
+        const position = new AllStreamPosition()
+        position.setCommitPosition(result.position.toString())
+        position.setPreparePosition(result.position.toString())
+        success.setPosition(position)
+      }
       message.setSuccess(success)
       return message
     }
