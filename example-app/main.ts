@@ -11,5 +11,5 @@ const { port, host } = server.annals.config
 await server.listen({ port, host })
 const shown = host === '0.0.0.0' ? 'localhost' : host
 console.log(
-  `\nVirtual power plant ready:\n  GraphQL   http://${shown}:${port}/graphql\n  GraphiQL  http://${shown}:${port}/graphiql\n`,
+  `\nVirtual power plant ready on port ${port}\n  GraphQL   http://${shown}:${port}/graphql\n  GraphiQL  http://${shown}:${port}/graphiql\n`,
 )

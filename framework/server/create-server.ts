@@ -10,6 +10,7 @@ import { defaultLimits, type GatewayLimits } from '../graphql/gateway-limits.ts'
 import { registerGateway } from '../graphql/register-gateway.ts'
 import type { ReadSide, ReadSideMember } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
+import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes } from './health-routes.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { parseServerConfig, type ServerConfig } from './server-config.ts'
@@ -25,7 +26,7 @@ export interface ServerOptions {
   readonly store?: StoreOption
   /** Where the in-process devstore keeps its log (default ANNALS_DATA_DIR, else memory). */
   readonly dataDir?: string
-  /** Shards aggregates across replicas (createCluster()). */
+  /** Shards aggregates across replicas; default createCluster() when ANNALS_PEERS or ANNALS_PEERS_DNS is set. */
   readonly cluster?: ClusterOption
   /** This replica's internal address for peers; default ANNALS_SELF_URL, else http://HOST:PORT. */
   readonly selfUrl?: string
@@ -93,8 +94,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     options.selfUrl ??
     config.selfUrl ??
     `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
-  const cluster = options.cluster
-    ? await options.cluster.create({ store, aggregates: options.aggregates, http: app, selfUrl })
+  const env = options.env ?? process.env
+  // Peers in the environment are all a service needs to scale out: no code change between one replica and many.
+  const clusterOption =
+    options.cluster ?? (env['ANNALS_PEERS'] || env['ANNALS_PEERS_DNS'] ? createCluster({ env }) : undefined)
+  const cluster = clusterOption
+    ? await clusterOption.create({ store, aggregates: options.aggregates, http: app, selfUrl })
     : undefined
   if (cluster) metrics.watchCluster(cluster)
   const shutdown = trackShutdown(
