@@ -8,7 +8,7 @@ import {
 } from 'graphql'
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
-import { enumValueName } from './graphql-names.ts'
+import { enumValueName, enumValuesKeepTheirNames } from './graphql-names.ts'
 import { declaredName, defOf, isDateTimeString, isIntegerSchema } from './inspect-zod.ts'
 import { DateTimeScalar, JsonScalar } from './graphql-scalars.ts'
 import type { TypeRegistry } from './type-registry.ts'
@@ -100,8 +100,10 @@ function enumType(
     owner: site.owner,
     build: (name) => {
       const values: Record<string, { value: string | number }> = {}
-      for (const value of new Set(Object.values(entries))) {
-        const valueName = enumValueName(value)
+      const distinct = [...new Set(Object.values(entries))]
+      const convert = !enumValuesKeepTheirNames(distinct)
+      for (const value of distinct) {
+        const valueName = enumValueName(value, { convert })
         if (valueName in values) {
           throw new AnnalsError(
             'BAD_CONFIG',

@@ -47,10 +47,15 @@ describe('zodOutputType', () => {
     expect(sdl).toContain('scalar DateTime')
   })
 
-  it('maps enums to enum types, respelling values GraphQL cannot spell', () => {
-    const sdl = sdlOf(z.object({ status: z.enum(['idle', 'on-hold']) }))
+  it('maps enums to enum types, keeping values GraphQL can spell', () => {
+    const sdl = sdlOf(z.object({ status: z.enum(['idle', 'charging']) }))
     expect(sdl).toContain('status: RowStatus!')
-    expect(sdl).toMatch(/enum RowStatus {\n\s+idle\n\s+ON_HOLD\n}/)
+    expect(sdl).toMatch(/enum RowStatus {\n\s+idle\n\s+charging\n}/)
+  })
+
+  it('respells every value of an enum in upper snake case when one of them cannot be spelled', () => {
+    const sdl = sdlOf(z.object({ status: z.enum(['idle', 'on-hold']) }))
+    expect(sdl).toMatch(/enum RowStatus {\n\s+IDLE\n\s+ON_HOLD\n}/)
   })
 
   it('maps literals to the scalar of their value and arrays to lists', () => {

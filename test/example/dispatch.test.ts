@@ -54,7 +54,7 @@ describe('a dispatch, through GraphQL over HTTP and graphql-ws', () => {
       'DispatchCompleted',
     ])
     const completed = dispatchFrames[3]!.dispatchEvents
-    expect(completed.data).toEqual({ outcome: 'fulfilled', allocatedKw: 8 })
+    expect(completed.data).toEqual({ outcome: 'FULFILLED', allocatedKw: 8 })
 
     const discharging = await plant.run<{ batteryStatusList: { nodes: { powerKw: number }[] } }>(
       `{ batteryStatusList(where: { siteId: { eq: "site-d" }, status: { eq: discharging } }, consistentWith: "${completed.position}") {
