@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { createServer as createHttpServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { request } from 'node:http'
+import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Counter } from '../../test/cluster/fixtures/counter.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import type { Cluster } from './cluster.ts'
 import { createCluster, type CreateClusterOptions } from './create-cluster.ts'
+import { startInProcessReplicas, type InProcessReplica } from './in-process-replicas.fixture.ts'
 import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
 
 const secret = 'a-cluster-secret-for-tests'
 
-interface Replica {
-  readonly url: string
-  readonly server: Server
-  readonly http: FastifyInstance
-  cluster: Cluster
-}
+type Replica = InProcessReplica
 
 const running: Replica[] = []
 afterEach(async () => {
@@ -27,62 +21,26 @@ afterEach(async () => {
   }
 })
 
-/** Listens on free loopback ports first, so every replica knows every peer's URL before the cluster starts. */
 async function startReplicas(
   count: number,
   store: EventStore,
   overrides: Partial<CreateClusterOptions> = {},
-) {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createHttpServer()
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
-    }),
-  )
-  const peers = servers.map((s) => s.url)
-  const replicas = await Promise.all(
-    servers.map(async ({ server, url }) => {
-      let ready = false
-      const http = Fastify({
-        // Peers probe before this replica's routes are ready: answer them 503 as a starting server would.
-        serverFactory: (handler) =>
-          server.on('request', (req, res) => (ready ? handler(req, res) : res.writeHead(503).end())),
-        logger: false,
-      })
-      const cluster = await createCluster({
-        env: {},
-        peers,
-        secret,
-        probeIntervalMs: 30,
-        probeTimeoutMs: 500,
-        probeMisses: 2,
-        forwardTimeoutMs: 2000,
-        ...overrides,
-      }).create({ store, aggregates: [Counter], http, selfUrl: url })
-      await http.ready()
-      ready = true
-      const replica: Replica = { url, server, http, cluster }
-      running.push(replica)
-      return replica
-    }),
-  )
-  await Promise.all(replicas.map((r) => ringOf(r, peers.length)))
-  return replicas
-}
-
-/** Resolves once the replica's ring has `size` members. */
-function ringOf(replica: Replica, size: number) {
-  const alive = () => replica.cluster.status().members.filter((m) => m.state === 'alive').length
-  if (alive() === size) return Promise.resolve()
-  return new Promise<void>((resolve) => {
-    const stop = replica.cluster.onChange(() => {
-      if (alive() === size) {
-        stop()
-        resolve()
-      }
-    })
+): Promise<Replica[]> {
+  const replicas = await startInProcessReplicas({
+    count,
+    store,
+    aggregates: [Counter],
+    cluster: {
+      secret,
+      probeIntervalMs: 30,
+      probeTimeoutMs: 500,
+      probeMisses: 2,
+      forwardTimeoutMs: 2000,
+      ...overrides,
+    },
   })
+  running.push(...replicas)
+  return replicas
 }
 
 function ownerOf(replicas: readonly Replica[], id: string) {
