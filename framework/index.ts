@@ -82,7 +82,7 @@ export type {
 export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/read-side.ts'
 
 // Sharding
-/** Shards aggregates across replicas (pass to createServer's `cluster`), and the seam it plugs into. */
+/** Shards aggregates across replicas: createServer uses it when ANNALS_PEERS is set, or pass it as `cluster`. */
 export { createCluster, type CreateClusterOptions } from './sharding/create-cluster.ts'
 export type {
   Cluster,
