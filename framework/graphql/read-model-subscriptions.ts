@@ -6,6 +6,7 @@ import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
 import { camelCase } from './graphql-names.ts'
 import { parsePosition, withoutNulls } from './read-model-queries.ts'
 import type { ReadModelTypes } from './read-model-types.ts'
+import { frameResolve } from './shared-subscription-execution.ts'
 import type { TypeRegistry } from './type-registry.ts'
 
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
@@ -40,7 +41,7 @@ export function readModelSubscriptions(
   const list = `${camelCase(source.name)}ListChanged`
   registry.claimField('Subscription', one, owner)
   registry.claimField('Subscription', list, owner)
-  const resolve = (frame: unknown) => frame
+  const resolve = frameResolve
   return {
     [one]: {
       type: new GraphQLNonNull(types.change),
@@ -141,13 +142,20 @@ async function* changeFeed(
     ...(request.where && request.key === undefined ? { where: request.where } : {}),
   })
   for await (const change of changes) {
-    const frame: ChangeFrame = {
-      kind: change.kind,
-      key: change.key,
-      row: change.kind === 'deleted' ? null : change.row,
-      previous: change.kind === 'created' ? null : change.previous,
-      position: String(change.position),
+    let frame = frames.get(change)
+    if (!frame) {
+      frame = {
+        kind: change.kind,
+        key: change.key,
+        row: change.kind === 'deleted' ? null : change.row,
+        previous: change.kind === 'created' ? null : change.previous,
+        position: String(change.position),
+      }
+      frames.set(change, frame)
     }
     yield { live: true, value: frame }
   }
 }
+
+/** One frame per change, whichever subscriptions it goes to, so that their results can be shared. */
+const frames = new WeakMap<RowChange<unknown>, ChangeFrame>()

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { GraphQLError, parse, validate, type GraphQLSchema } from 'graphql'
+import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql'
 import type { Context as WsContext } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { WebSocketServer, type WebSocket } from 'ws'
@@ -12,6 +12,7 @@ import { formatGraphQLError } from './format-graphql-error.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import type { RateLimiter } from './rate-limiter.ts'
+import { createSharedSubscribe, isSharedSelection } from './shared-subscription-execution.ts'
 
 export interface SubscriptionServerOptions {
   readonly schema: GraphQLSchema
@@ -62,9 +63,26 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
     }),
   ]
 
+  // Clients sending the same query share one parsed and validated document, so a change is executed once
+  // per distinct document and variables rather than once per client (see createSharedSubscribe).
+  const documents = new Map<string, ParsedQuery>()
+  const sharedDocuments = new WeakSet<DocumentNode>()
+  const parseQuery = (query: string): ParsedQuery => {
+    const known = documents.get(query)
+    if (known) return known
+    const document = parse(query)
+    const parsed = { document, errors: validate(options.schema, document) }
+    if (parsed.errors.length === 0 && isSharedSelection(options.schema, document))
+      sharedDocuments.add(document)
+    if (documents.size >= maxCachedDocuments) documents.clear()
+    documents.set(query, parsed)
+    return parsed
+  }
+
   useServer<Record<string, unknown>, Extra>(
     {
       schema: options.schema,
+      subscribe: createSharedSubscribe((document) => sharedDocuments.has(document)),
       onConnect: async (ctx) => {
         const headers = { ...ctx.extra.request.headers, ...lowercaseKeys(ctx.connectionParams) }
         try {
@@ -96,8 +114,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
           options.rateLimiter?.take(
             ctx.extra.principal?.id ?? ctx.extra.request.socket.remoteAddress ?? 'unknown',
           )
-          const document = parse(payload.query)
-          const errors = validate(options.schema, document)
+          const { document, errors } = parseQuery(payload.query)
           if (errors.length > 0) return errors.map((error) => refuse(error, ctx, id)[0] as GraphQLError)
           enforceLimits(options.schema, document, payload.variables ?? undefined, options)
           const contextValue: GatewayContext = {
@@ -166,6 +183,13 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
     },
   }
 }
+
+interface ParsedQuery {
+  readonly document: DocumentNode
+  readonly errors: readonly GraphQLError[]
+}
+
+const maxCachedDocuments = 1000
 
 function lowercaseKeys(params: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
   const headers: Record<string, string> = {}
