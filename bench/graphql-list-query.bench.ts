@@ -51,18 +51,14 @@ const bench: Bench = {
       if (reply.status !== 200) throw new Error(`answered ${reply.status}`)
       await reply.arrayBuffer()
     }
-    const body = JSON.stringify({ query, variables: { first: PAGE } })
+    // Both sides are GETs, so the ratio is what the GraphQL layer costs, not a POST body against no body.
+    const search = new URLSearchParams({ query, variables: JSON.stringify({ first: PAGE }) })
+    const gatewayRequest = `${servers.gatewayUrl}/graphql?${search.toString()}`
     try {
       const { figure, baseline } = await alternate(ROUNDS, {
         figure: () =>
           throughput(CONCURRENCY, ROUND_MS, () =>
-            read(
-              fetch(`${servers.gatewayUrl}/graphql`, {
-                method: 'POST',
-                headers: { 'content-type': 'application/json' },
-                body,
-              }),
-            ),
+            read(fetch(gatewayRequest, { headers: { 'x-annals-csrf': '1' } })),
           ),
         baseline: () => throughput(CONCURRENCY, ROUND_MS, () => read(fetch(`${plainUrl}/tanks`))),
       })
@@ -75,7 +71,7 @@ const bench: Bench = {
         },
         ratio: figure / baseline,
         target: 0.9,
-        notes: `${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients, median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms`,
+        notes: `GET on both sides; ${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients, median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms`,
       }
     } finally {
       await servers.close()
