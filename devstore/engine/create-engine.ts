@@ -9,7 +9,7 @@ import type { Engine, EngineOptions } from './engine.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { DevEngine, type Persistence } from './event-engine.ts'
 import { loadIndexCheckpoint } from './index-checkpoint.ts'
-import { createMemoryDevice, openFileDevice } from './log-device.ts'
+import { createMemoryDevice, openFileDevice, type FileDevice } from './log-device.ts'
 import { LogIndex } from './log-index.ts'
 import { recoverLog } from './recover-log.ts'
 
@@ -29,14 +29,16 @@ function onDisk(options: EngineOptions, dataDir: string): DevEngine {
   const log = options.log ?? (() => {})
   mkdirSync(dataDir, { recursive: true })
   const release = lockDataDir(dataDir, log)
+  let device: FileDevice | undefined
   try {
-    const device = openFileDevice(join(dataDir, LOG_FILE))
+    device = openFileDevice(join(dataDir, LOG_FILE))
     const checkpoint = loadIndexCheckpoint(dataDir, device, log)
     const index = checkpoint?.index ?? new LogIndex()
     const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)
     const persistence: Persistence = { dataDir, checkpointedEvents: index.eventCount - recovery.events }
     return new DevEngine(device, index, options, release, persistence)
   } catch (error) {
+    device?.close()
     release()
     throw error
   }

@@ -6,7 +6,8 @@
 export class EngineError extends Error {
   override readonly name: string = 'EngineError'
   constructor(
-    readonly code: 'INVALID_POSITION' | 'DATA_DIR_LOCKED' | 'ENGINE_CLOSED' | 'ENGINE_FAILED',
+    readonly code:
+      'INVALID_POSITION' | 'DATA_DIR_LOCKED' | 'DATA_CORRUPT' | 'ENGINE_CLOSED' | 'ENGINE_FAILED',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -30,6 +31,26 @@ export class DataDirLockedError extends EngineError {
     readonly pid: number,
   ) {
     super('DATA_DIR_LOCKED', `The devstore data directory ${dataDir} is locked by process ${pid}`)
+  }
+}
+
+/**
+ * A record in the middle of the log is damaged (its length or checksum is wrong) while whole, valid commits
+ * follow it: not a torn tail, so cutting it would delete acknowledged events. Opening refuses and changes
+ * nothing; the file must be repaired or restored by hand.
+ */
+export class DataCorruptError extends EngineError {
+  override readonly name = 'DataCorruptError'
+  constructor(
+    readonly file: string,
+    readonly badOffset: number,
+    readonly nextValidOffset: number,
+  ) {
+    super(
+      'DATA_CORRUPT',
+      `The devstore log ${file} has a damaged record at offset ${badOffset} followed by valid records ` +
+        `from offset ${nextValidOffset}; it is corrupt, not torn, so nothing was cut or changed`,
+    )
   }
 }
 

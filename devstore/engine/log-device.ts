@@ -66,6 +66,8 @@ export function createMemoryDevice(): LogDevice {
 }
 
 export interface FileDevice extends LogDevice {
+  /** The log file's path, for messages. */
+  readonly path: string
   /** The file's size when opened (before any truncate). */
   readonly initialSize: number
   /** Cuts the file back to `size` (a torn tail) before anything is written. */
@@ -84,6 +86,7 @@ export function openFileDevice(path: string): FileDevice {
   let syncs = 0
   let closed = false
   return {
+    path,
     initialSize,
     get end() {
       return written + queuedBytes

@@ -13,8 +13,8 @@ export const RECORD_HEADER_BYTES = 8
 export const PAYLOAD_FIXED_BYTES = 32
 /** A record longer than this is corruption, not an event (appends are limited far below it). */
 export const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
-const VERSION = 1
-const FLAG_JSON = 1
+export const RECORD_VERSION = 1
+export const FLAG_JSON = 1
 export const FLAG_END_OF_COMMIT = 2
 
 export interface EventToEncode {
@@ -40,7 +40,7 @@ export function encodeRecord(event: EventToEncode, endOfCommit: boolean): Buffer
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadLength)
   let at = RECORD_HEADER_BYTES
   record.writeUInt32LE(payloadLength, 0)
-  record[at] = VERSION
+  record[at] = RECORD_VERSION
   record[at + 1] =
     (event.contentType === 'application/json' ? FLAG_JSON : 0) | (endOfCommit ? FLAG_END_OF_COMMIT : 0)
   record.writeUInt16LE(stream.length, at + 2)

@@ -1,15 +1,22 @@
 /**
  * Rebuilds the index by scanning the log. A record whose length runs past the end of the file or whose
- * checksum fails ends the scan; the log is cut back to the end of the last whole commit, so nothing
- * half-written is ever served, and the cut is logged. Hot loop: no allocation per record but the stream name.
+ * checksum fails ends the scan. If nothing valid follows it, it is a torn tail (a crash mid-append): the log
+ * is cut back to the end of the last whole commit, so nothing half-written is ever served, and the cut is
+ * logged. If a whole, valid commit follows it, the record was damaged in place (acknowledged events come
+ * after it): opening throws DataCorruptError and the file is left untouched. Only the scanned part is checked:
+ * damage inside the part an index checkpoint covers is not seen here.
+ * Hot loop: no allocation per record but the stream name.
  */
+import { DataCorruptError } from './engine-errors.ts'
 import type { FileDevice } from './log-device.ts'
 import type { LogIndex, StreamEntry } from './log-index.ts'
 import {
   FLAG_END_OF_COMMIT,
+  FLAG_JSON,
   MAX_PAYLOAD_BYTES,
   PAYLOAD_FIXED_BYTES,
   RECORD_HEADER_BYTES,
+  RECORD_VERSION,
   hashBytes,
   isChecksumValid,
 } from './record-codec.ts'
@@ -70,10 +77,71 @@ export function recoverLog(
   }
   const cutBytes = size - committedEnd
   if (cutBytes > 0) {
+    const next = nextValidCommit(device, offset + 1, size)
+    if (next !== undefined) throw new DataCorruptError(device.path, offset, next)
     log(`devstore: cut ${cutBytes} bytes of torn tail at offset ${committedEnd}`)
     device.truncate(committedEnd)
   }
   return { events: index.eventCount - eventsBefore, cutBytes }
+}
+
+const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + PAYLOAD_FIXED_BYTES
+
+/**
+ * The offset of the first record at or after `from` that starts a run of whole, checksum-valid records ending
+ * with an end-of-commit record, or undefined. Tries every byte offset; a header whose lengths do not add up is
+ * skipped without reading its payload, so a tail of zeros or garbage costs one pass.
+ */
+function nextValidCommit(device: FileDevice, from: number, size: number): number | undefined {
+  const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size - from, MIN_RECORD_BYTES)))
+  let chunkStart = from
+  while (chunkStart + MIN_RECORD_BYTES <= size) {
+    const read = device.readInto(chunk, chunkStart)
+    if (read < MIN_RECORD_BYTES) return undefined
+    const last = read - MIN_RECORD_BYTES
+    for (let at = 0; at <= last; at++) {
+      const offset = chunkStart + at
+      if (plausibleHeader(chunk, at, size - offset) && endsACommit(device, offset, size)) return offset
+    }
+    chunkStart += last + 1
+  }
+  return undefined
+}
+
+// Whether the header and fixed payload fields at `at` describe a record that fits in `room` bytes.
+function plausibleHeader(buffer: Buffer, at: number, room: number): boolean {
+  const payloadLength = buffer.readUInt32LE(at)
+  const p = at + RECORD_HEADER_BYTES
+  return (
+    payloadLength >= PAYLOAD_FIXED_BYTES &&
+    payloadLength <= MAX_PAYLOAD_BYTES &&
+    RECORD_HEADER_BYTES + payloadLength <= room &&
+    buffer[p] === RECORD_VERSION &&
+    ((buffer[p + 1] ?? 0) & ~(FLAG_END_OF_COMMIT | FLAG_JSON)) === 0 &&
+    buffer[p + 7] === 0 &&
+    PAYLOAD_FIXED_BYTES +
+      buffer.readUInt16LE(p + 2) +
+      buffer.readUInt16LE(p + 4) +
+      (buffer[p + 6] ?? 0) +
+      buffer.readUInt32LE(p + 24) +
+      buffer.readUInt32LE(p + 28) ===
+      payloadLength
+  )
+}
+
+// Whether whole, valid records run from `offset` up to and including one that ends a commit.
+function endsACommit(device: FileDevice, offset: number, size: number): boolean {
+  let at = offset
+  while (at + MIN_RECORD_BYTES <= size) {
+    const header = device.read(at, MIN_RECORD_BYTES)
+    if (!plausibleHeader(header, 0, size - at)) return false
+    const payloadLength = header.readUInt32LE(0)
+    const record = device.read(at, RECORD_HEADER_BYTES + payloadLength)
+    if (!isChecksumValid(record, 0, payloadLength)) return false
+    if (((record[RECORD_HEADER_BYTES + 1] ?? 0) & FLAG_END_OF_COMMIT) !== 0) return true
+    at += RECORD_HEADER_BYTES + payloadLength
+  }
+  return false
 }
 
 // The records of the commit being read: indexed only once its last record has been seen whole.
