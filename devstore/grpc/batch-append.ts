@@ -68,10 +68,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
     }
     const reply = (request: PendingRequest, result: StatusMessage | AppendResult) => {
       if (!open) return
-      const message = replyFor(request, result)
-      const delay = context.faults.replyDelayMs
-      if (delay > 0) setTimeout(() => open && call.write(message), delay)
-      else call.write(message)
+      call.write(replyFor(request, result))
     }
     // A failure without a detail the client can unpack ends the whole call, as an unavailable server would.
     const fail = (error: unknown) => {
@@ -84,6 +81,10 @@ export function createBatchAppendHandler(context: ServiceContext) {
       inFlight++
       try {
         if (context.faults.takeAppendFailure()) return fail(unavailable('Append failed (injected fault)'))
+        // A slow server, as the unary handlers model it: the request waits before it is handled, so its
+        // deadline is checked against the delay like any other work.
+        const delay = context.faults.replyDelayMs
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
         reply(request, await appendBefore(context, request))
       } catch (error) {
         fail(error)

@@ -175,9 +175,12 @@ describe('BatchAppend', () => {
   })
 
   it('answers a request whose deadline has passed with a Timeout', async () => {
-    const { client } = await connected()
+    const { client, store } = await connected()
     await client.appendToStream(streamName(), event())
-    const error = await failure(client.appendToStream(streamName(), event(), { deadline: 1 }))
+    // Held replies make the deadline pass for certain; a bare 1 ms deadline raced a fast in-memory append.
+    store.faults.delayReplies(500)
+    const error = await failure(client.appendToStream(streamName(), event(), { deadline: 50 }))
     expect(error).toBeInstanceOf(DeadlineExceededError)
+    store.faults.delayReplies(0)
   })
 })
