@@ -8,13 +8,15 @@ import { boundedFeed, type FeedItem } from './bounded-feed.ts'
 import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
 import { camelCase } from './graphql-names.ts'
 import { parsePosition } from './read-model-queries.ts'
+import { createSharedStreamFeed, type SharedStreamFeed } from './shared-stream-feed.ts'
 import type { TypeRegistry } from './type-registry.ts'
 
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 /**
  * The event feed of one aggregate instance: `batteryEvents(id: ID!, after: String): BatteryEvent!`. It
- * sends the stream's events so far (or those after `after`), then each new one as it is appended.
+ * sends the stream's events so far (or those after `after`), then each new one as it is appended. The live
+ * part comes from one store subscription per aggregate type, shared by all the feed's clients.
  */
 export function aggregateEventSubscription(
   registry: TypeRegistry,
@@ -23,6 +25,17 @@ export function aggregateEventSubscription(
 ): Record<string, Field> {
   const name = `${camelCase(aggregate.name)}Events`
   registry.claimField('Subscription', name, `aggregate ${aggregate.name} (its event feed)`)
+  // One store subscription per aggregate type and store, shared by every client of this feed.
+  const feeds = new WeakMap<EventStore, SharedStreamFeed<EventFrame>>()
+  const sharedFeedOf = (store: EventStore) => {
+    let feed = feeds.get(store)
+    if (!feed) {
+      const eventTypes = Object.keys(aggregate.events as object)
+      feed = createSharedStreamFeed({ store, eventTypes, toFrame: (event) => toFrame(aggregate, event) })
+      feeds.set(store, feed)
+    }
+    return feed
+  }
   return {
     [name]: {
       type: new GraphQLNonNull(aggregateEventType(registry, aggregate)),
@@ -40,7 +53,14 @@ export function aggregateEventSubscription(
           args,
         })
         const after = typeof args['after'] === 'string' ? parsePosition(args['after'], 'after') : undefined
-        const feed = { store: gateway.store, aggregate, id: String(args['id']), after }
+        const feed = {
+          store: gateway.store,
+          shared: sharedFeedOf(gateway.store),
+          aggregate,
+          id: String(args['id']),
+          after,
+          maxPending: gateway.subscriptionBuffer,
+        }
         return boundedFeed((signal) => eventFeed(feed, signal), {
           maxBuffered: gateway.subscriptionBuffer,
           onOverflow: () => {
@@ -58,9 +78,11 @@ export function aggregateEventSubscription(
 
 interface EventFeedRequest {
   readonly store: EventStore
+  readonly shared: SharedStreamFeed<EventFrame>
   readonly aggregate: AnyAggregate
   readonly id: string
   readonly after: bigint | undefined
+  readonly maxPending: number
 }
 
 async function* eventFeed(
@@ -69,26 +91,24 @@ async function* eventFeed(
 ): AsyncGenerator<FeedItem<EventFrame>> {
   const { store, aggregate } = request
   const streamName = aggregate.streamName(request.id)
-  // The head before the read: whatever is appended after the read began is either read or subscribed to.
-  const head = await store.headPosition()
-  let last = request.after ?? -1n
-  for await (const event of store.readStream(streamName)) {
-    if (signal.aborted) return
-    if (event.position <= last) continue
-    last = event.position
-    yield { live: false, value: toFrame(aggregate, event) }
-  }
-  const from = head > last ? head : last
-  const live = store.subscribeToAll({
-    fromPosition: from <= 0n ? 'start' : from,
-    eventTypes: Object.keys(aggregate.events as object),
-    signal,
-  })
-  for await (const message of live) {
-    if (message.kind !== 'event' || message.event.streamName !== streamName) continue
-    if (message.event.position <= last) continue
-    last = message.event.position
-    yield { live: true, value: toFrame(aggregate, message.event) }
+  // Joined before the read: whatever the read does not return, the shared subscription delivers.
+  const member = await request.shared.join(streamName, { signal, maxPending: request.maxPending })
+  try {
+    let last = request.after ?? -1n
+    let next: bigint | undefined
+    do {
+      const from = next === undefined ? {} : { fromRevision: next }
+      for await (const event of store.readStream(streamName, from)) {
+        if (signal.aborted) return
+        next = event.revision + 1n
+        if (event.position <= last) continue
+        last = event.position
+        yield { live: false, value: toFrame(aggregate, event) }
+      }
+    } while (!member.goLive())
+    for await (const { frame } of member.frames(last)) yield { live: true, value: frame }
+  } finally {
+    member.leave()
   }
 }
 
