@@ -25,6 +25,11 @@ export interface DevStoreOptions {
   readonly services?: readonly DevStoreServiceFactory[]
   /** Recovery and lock messages from the engine. */
   readonly log?: (message: string) => void
+  /**
+   * For tests only: the clock (milliseconds since the Unix epoch) that stamps each event's `created` and
+   * judges `$maxAge`, so a test can age events without sleeping. Default Date.now; it survives restarts.
+   */
+  readonly now?: () => number
 }
 
 export interface DevStore {
@@ -44,6 +49,7 @@ export async function createDevStore(options: DevStoreOptions = {}): Promise<Dev
     openEngine({
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.now === undefined ? {} : { now: options.now }),
     })
   let engine: Engine = await openOwnEngine()
   // A Set, so a caller that also passes a built-in factory does not register it twice.
