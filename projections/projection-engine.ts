@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { RowChange } from '../framework/read-model/read-model-source.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
-import type { ReadModelStore } from './read-model-store.ts'
+import type { HeldKey, ReadModelStore } from './read-model-store.ts'
 import { defaultHandlerRetry, retryDelay, type RetryPolicy } from './retry-policy.ts'
 
 /** An event a projection could not fold after its retries; its key is held back until it is settled. */
@@ -16,18 +16,31 @@ export interface DeadLetter {
   readonly attempts: number
   readonly error: string
   readonly failedAt: Date
+  /** How many later events of the key wait behind this one. */
+  readonly heldBehind: number
 }
 
 /** Where an engine reports what it did; absent while it builds as a shadow. */
 export interface EngineListener<TRow> {
   changed(change: RowChange<TRow>): void
-  advanced(position: bigint): void
+  /** The settled position moved (or may have): wake whoever waits for it. */
+  advanced(settled: bigint): void
 }
 
 export interface ProjectionEngine<TRow> {
   readonly definition: ProjectionDefinition<TRow>
   readonly store: ReadModelStore<TRow>
+  /** How far the log has been considered (the checkpoint); events of held keys may lie before it. */
   readonly position: bigint
+  /**
+   * Every event at or before it is folded into the rows or discarded: what waitFor and a page's position
+   * promise. It equals `position` unless events are held back behind a dead letter or a retry.
+   */
+  readonly settledPosition: bigint
+  /** Where a subscription feeding this engine starts: before `position` while held events are read again. */
+  readonly resumeFrom: bigint
+  /** How many events wait behind dead letters and retries (not yet folded). */
+  readonly heldEvents: number
   readonly eventsProcessed: number
   readonly failures: number
   /** The creation time of the last event considered, for the lag in milliseconds. */
@@ -41,7 +54,7 @@ export interface ProjectionEngine<TRow> {
   deadLetters(): readonly DeadLetter[]
   /** Tries a dead letter's event again; true when it went in and its key was released. */
   retryDeadLetter(id: string): boolean
-  /** Drops a dead letter's event for good and releases its key. */
+  /** Drops a dead letter's event for good and folds the events held behind it. */
   discardDeadLetter(id: string): boolean
   reset(): void
   stop(): void
@@ -52,8 +65,10 @@ interface HeldItem<TRow> {
   routed: RoutedEvent<TRow> | undefined
 }
 
-interface HeldKey<TRow> {
+interface HeldQueue<TRow> {
   readonly items: HeldItem<TRow>[]
+  /** A position before the first item to read the log from again after a restart. */
+  readonly after: bigint
   attempts: number
   timer: NodeJS.Timeout | undefined
   dead: DeadLetter | undefined
@@ -62,7 +77,9 @@ interface HeldKey<TRow> {
 /**
  * Creates the engine that folds events into one read model. A handler that throws is retried with back-off;
  * meanwhile, and after it lands in the dead letters, later events for the same key wait behind it so that a
- * row never skips an event, while other keys go on.
+ * row never skips an event, while other keys go on. The checkpoint moves past held events, so it carries the
+ * held keys: a durable store saves them, and after a restart the engine reads the log again from before the
+ * oldest and folds, in order, the events of held keys it had not folded, skipping every other event.
  */
 export function createProjectionEngine<TRow>(
   definition: ProjectionDefinition<TRow>,
@@ -70,17 +87,33 @@ export function createProjectionEngine<TRow>(
   retryDefaults: Partial<RetryPolicy> = {},
 ): ProjectionEngine<TRow> {
   const policy: RetryPolicy = { ...defaultHandlerRetry, ...retryDefaults, ...definition.retry }
-  const held = new Map<string, HeldKey<TRow>>()
+  const held = new Map<string, HeldQueue<TRow>>()
+  let heldEvents = 0
+  /** Set when the held keys changed since the last commit: the next commit hands them to the store. */
+  let heldChanged = false
+  /** The position of the oldest held event, while any is held. */
+  let oldestHeld: bigint | undefined
+  let restoring = startRestore(store.held)
   let eventsProcessed = 0
   let failures = 0
   let lastEventAt: Date | undefined
   let stopped = false
+  let caughtUp = false
 
   const engine: ProjectionEngine<TRow> = {
     definition,
     store,
     get position() {
       return store.position
+    },
+    get settledPosition() {
+      return settled()
+    },
+    get resumeFrom() {
+      return restoring ? restoring.cursor : store.position
+    },
+    get heldEvents() {
+      return heldEvents
     },
     get eventsProcessed() {
       return eventsProcessed
@@ -91,42 +124,72 @@ export function createProjectionEngine<TRow>(
     get lastEventAt() {
       return lastEventAt
     },
-    caughtUp: false,
     listener: undefined,
+    get caughtUp() {
+      return caughtUp
+    },
+    set caughtUp(value) {
+      // Caught up with the log means past the checkpoint: every held event has been read again.
+      if (value && restoring !== undefined) finishRestore()
+      caughtUp = value
+    },
     apply(event) {
-      if (event.position <= store.position) return
+      const at = event.position
+      if (at <= store.position) {
+        if (restoring === undefined || at <= restoring.cursor) return
+        refold(restoring, event)
+        if (at === store.position) finishRestore()
+        return
+      }
+      if (restoring !== undefined) finishRestore()
       lastEventAt = event.createdAt
       fold(event)
-      commit(event.position)
+      commit(at)
     },
     advance(position) {
+      if (restoring !== undefined) {
+        if (position < store.position) {
+          if (position > restoring.cursor) restoring.cursor = position
+          return
+        }
+        finishRestore()
+      }
       if (position > store.position) commit(position)
     },
-    deadLetters: () => [...held.values()].flatMap((entry) => (entry.dead ? [entry.dead] : [])),
+    deadLetters: () => [...held.values()].flatMap((entry) => (entry.dead ? [deadLetterOf(entry)] : [])),
     retryDeadLetter(id) {
       const [key, entry] = findDead(id)
       if (!entry) return false
       entry.dead = undefined
       entry.attempts = policy.attempts
-      return drain(key, entry)
+      const released = drain(key, entry)
+      settle()
+      return released
     },
     discardDeadLetter(id) {
       const [key, entry] = findDead(id)
       if (!entry) return false
       entry.dead = undefined
       entry.items.shift()
+      heldEvents--
+      heldChanged = true
       entry.attempts = 0
       drain(key, entry)
+      settle()
       return true
     },
     reset() {
       for (const entry of held.values()) clearTimeout(entry.timer)
       held.clear()
+      heldEvents = 0
+      heldChanged = false
+      oldestHeld = undefined
+      restoring = undefined
       store.clear()
       eventsProcessed = 0
       failures = 0
       lastEventAt = undefined
-      engine.caughtUp = false
+      caughtUp = false
     },
     stop() {
       stopped = true
@@ -134,9 +197,52 @@ export function createProjectionEngine<TRow>(
     },
   }
 
+  function settled(): bigint {
+    const position = store.position
+    let oldest = oldestHeld
+    if (restoring !== undefined) {
+      for (const { position: first } of unfolded(restoring))
+        if (oldest === undefined || first < oldest) oldest = first
+    }
+    return oldest !== undefined && oldest <= position ? oldest - 1n : position
+  }
+
   function commit(position: bigint) {
-    store.commit(position, definition.version)
-    engine.listener?.advanced(position)
+    if (heldChanged || restoring !== undefined) {
+      heldChanged = false
+      oldestHeld = undefined
+      for (const entry of held.values()) {
+        const first = entry.items[0]!.event.position
+        if (oldestHeld === undefined || first < oldestHeld) oldestHeld = first
+      }
+      store.commit(position, definition.version, heldKeys())
+    } else store.commit(position, definition.version)
+    engine.listener?.advanced(oldestHeld === undefined && restoring === undefined ? position : settled())
+  }
+
+  /** Commits held events folded (or discarded) outside the flow of the log: a retry or an operator. */
+  function settle() {
+    if (!stopped) commit(store.position)
+  }
+
+  /** The held keys as a checkpoint records them, with those a restart has not read again yet. */
+  function heldKeys(): HeldKey[] {
+    const keys: HeldKey[] = []
+    for (const [key, entry] of held)
+      keys.push({ key, position: entry.items[0]!.event.position, after: entry.after })
+    if (restoring !== undefined) keys.push(...unfolded(restoring))
+    return keys
+  }
+
+  /** The restored keys that are not held now: their events after the cursor are still to fold again. */
+  function unfolded(restore: Restore): HeldKey[] {
+    const keys: HeldKey[] = []
+    for (const [key, first] of restore.keys) {
+      if (held.has(key)) continue
+      const next = restore.cursor + 1n
+      keys.push({ key, position: first > next ? first : next, after: restore.after })
+    }
+    return keys
   }
 
   function fold(event: RecordedEvent) {
@@ -147,21 +253,45 @@ export function createProjectionEngine<TRow>(
       // An event that cannot be parsed or keyed will not improve with retries: straight to the dead letters.
       const key = definition.aggregateIdOf(event)
       const entry = held.get(key) ?? hold(key)
-      entry.items.push({ event, routed: undefined })
+      push(entry, event, undefined)
       if (entry.items.length === 1) bury(key, entry, error)
       return
     }
     if (routed === undefined) return
     const waiting = held.get(routed.key)
     if (waiting) {
-      waiting.items.push({ event, routed })
+      push(waiting, event, routed)
       return
     }
     const error = write(routed, event.position)
     if (error === undefined) return
     const entry = hold(routed.key)
-    entry.items.push({ event, routed })
+    push(entry, event, routed)
     scheduleRetry(routed.key, entry, error)
+  }
+
+  /** Folds, after a restart, an event of the log the checkpoint is past: only if its key was held there. */
+  function refold(restore: Restore, event: RecordedEvent) {
+    restore.cursor = event.position
+    let key: string
+    try {
+      const routed = definition.route(event)
+      if (routed === undefined) return
+      key = routed.key
+    } catch {
+      key = definition.aggregateIdOf(event)
+    }
+    const first = restore.keys.get(key)
+    if (first === undefined || event.position < first) return
+    fold(event)
+    settle()
+  }
+
+  /** The log has been read again past the checkpoint: the held keys are those held now. */
+  function finishRestore() {
+    restoring = undefined
+    heldChanged = true
+    settle()
   }
 
   /** Runs the handler and writes its row; returns the error instead of throwing. */
@@ -178,14 +308,15 @@ export function createProjectionEngine<TRow>(
     }
     eventsProcessed++
     if (next === undefined || next === current) return undefined
+    const listener = engine.listener
     const at = position > store.position ? position : store.position
     if (next === null) {
       if (current === undefined) return undefined
       store.delete(key)
-      engine.listener?.changed({ kind: 'deleted', key, previous: current, position: at })
+      listener?.changed({ kind: 'deleted', key, previous: current, position: at })
     } else {
       store.put(key, next)
-      engine.listener?.changed(
+      listener?.changed(
         current === undefined
           ? { kind: 'created', key, row: next, position: at }
           : { kind: 'updated', key, row: next, previous: current, position: at },
@@ -208,19 +339,34 @@ export function createProjectionEngine<TRow>(
     }
   }
 
-  function hold(key: string): HeldKey<TRow> {
-    const entry: HeldKey<TRow> = { items: [], attempts: 0, timer: undefined, dead: undefined }
+  function hold(key: string): HeldQueue<TRow> {
+    const entry: HeldQueue<TRow> = {
+      items: [],
+      after: restoring ? restoring.after : store.position,
+      attempts: 0,
+      timer: undefined,
+      dead: undefined,
+    }
     held.set(key, entry)
+    heldChanged = true
     return entry
   }
 
-  function scheduleRetry(key: string, entry: HeldKey<TRow>, error: unknown) {
+  function push(entry: HeldQueue<TRow>, event: RecordedEvent, routed: RoutedEvent<TRow> | undefined) {
+    entry.items.push({ event, routed })
+    heldEvents++
+    if (oldestHeld === undefined || event.position < oldestHeld) oldestHeld = event.position
+  }
+
+  function scheduleRetry(key: string, entry: HeldQueue<TRow>, error: unknown) {
     entry.attempts++
     if (entry.attempts > policy.attempts) return bury(key, entry, error)
     entry.timer = setTimeout(
       () => {
         entry.timer = undefined
-        if (!stopped) drain(key, entry)
+        if (stopped || held.get(key) !== entry) return
+        drain(key, entry)
+        settle()
       },
       retryDelay(policy, entry.attempts),
     )
@@ -228,7 +374,7 @@ export function createProjectionEngine<TRow>(
   }
 
   /** Folds the held events of a key in order, until one fails again or none is left. */
-  function drain(key: string, entry: HeldKey<TRow>): boolean {
+  function drain(key: string, entry: HeldQueue<TRow>): boolean {
     while (entry.items.length > 0) {
       const item = entry.items[0]!
       let error: unknown
@@ -244,13 +390,16 @@ export function createProjectionEngine<TRow>(
         return false
       }
       entry.items.shift()
+      heldEvents--
+      heldChanged = true
       entry.attempts = 0
     }
     held.delete(key)
+    heldChanged = true
     return true
   }
 
-  function bury(key: string, entry: HeldKey<TRow>, error: unknown) {
+  function bury(key: string, entry: HeldQueue<TRow>, error: unknown) {
     const { event } = entry.items[0]!
     entry.dead = {
       id: event.id,
@@ -263,13 +412,35 @@ export function createProjectionEngine<TRow>(
       attempts: Math.max(1, entry.attempts),
       error: error instanceof Error ? error.message : String(error),
       failedAt: new Date(),
+      heldBehind: 0,
     }
   }
 
-  function findDead(id: string): [string, HeldKey<TRow> | undefined] {
+  function deadLetterOf(entry: HeldQueue<TRow>): DeadLetter {
+    return { ...entry.dead!, heldBehind: entry.items.length - 1 }
+  }
+
+  function findDead(id: string): [string, HeldQueue<TRow> | undefined] {
     for (const [key, entry] of held) if (entry.dead?.id === id) return [key, entry]
     return ['', undefined]
   }
 
   return engine
+}
+
+/** What a restart knows of the held keys until the log has been read again up to the checkpoint. */
+interface Restore {
+  /** The first held position per key: its events from there on are folded again. */
+  readonly keys: ReadonlyMap<string, bigint>
+  /** The earliest `after`: where the log is read again from. */
+  readonly after: bigint
+  /** The last position read again; a resubscription goes on from there. */
+  cursor: bigint
+}
+
+function startRestore(held: readonly HeldKey[] | undefined): Restore | undefined {
+  if (held === undefined || held.length === 0) return undefined
+  let after = held[0]!.after
+  for (const entry of held) if (entry.after < after) after = entry.after
+  return { keys: new Map(held.map((entry) => [entry.key, entry.position])), after, cursor: after }
 }

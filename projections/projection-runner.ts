@@ -56,7 +56,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   async function run() {
     let failures = 0
     while (!abort.signal.aborted) {
-      const from = engines.reduce((low, engine) => (engine.position < low ? engine.position : low), position)
+      // An engine reading held events again after a restart resumes before its checkpoint.
+      const from = engines.reduce(
+        (low, engine) => (engine.resumeFrom < low ? engine.resumeFrom : low),
+        engines[0]?.resumeFrom ?? position,
+      )
       try {
         const subscription = store.subscribeToAll({
           fromPosition: from === 0n ? 'start' : from,

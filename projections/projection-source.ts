@@ -97,18 +97,20 @@ export function createProjectionSource<TRow>(
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
       await Promise.resolve()
       assertFields(query, Object.keys(engine.definition.schema.shape), definition.name)
-      const position = engine.position
+      // The settled position: a reader resuming the feed from it misses no held event folded later.
+      const position = engine.settledPosition
       return { ...engine.store.list(query), position }
     },
-    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.position),
+    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.settledPosition),
     async waitFor(target, timeoutMs) {
-      if (engine.position >= target) return
+      // Settled, not merely considered: an event held behind a dead letter is not in its row yet.
+      if (engine.settledPosition >= target) return
       const started = Date.now()
       // A position whose event this projection filters out counts once it has folded every event it handles up to it.
       const relevant = await lastRelevantAtOrBefore(target)
       const effective = relevant === undefined || relevant > target ? target : relevant
       const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-      await waiters.wait(effective, remaining, () => engine.position)
+      await waiters.wait(effective, remaining, () => engine.settledPosition)
     },
     status(): ProjectionStatus {
       const head = log.head()
@@ -124,6 +126,7 @@ export function createProjectionSource<TRow>(
           behind && engine.lastEventAt ? Math.max(0, Date.now() - engine.lastEventAt.getTime()) : 0,
         eventsProcessed: engine.eventsProcessed,
         deadLetters: engine.deadLetters().length,
+        heldEvents: engine.heldEvents,
         version: engine.definition.version,
       }
     },
@@ -136,8 +139,8 @@ export function createProjectionSource<TRow>(
       engine = next
       engine.listener = listener
       // Changes from before the switch describe the old model; resuming readers read the rows again.
-      feed.truncate(engine.position)
-      waiters.notify(engine.position)
+      feed.truncate(engine.settledPosition)
+      waiters.notify(engine.settledPosition)
     },
   }
   return source

@@ -68,6 +68,8 @@ export interface ProjectionStatus {
   readonly millisecondsBehind: number
   readonly eventsProcessed: number
   readonly deadLetters: number
+  /** Events waiting behind dead letters and handler retries, not in the rows yet (absent: none). */
+  readonly heldEvents?: number
   readonly version: number
 }
 
@@ -82,7 +84,10 @@ export interface ReadModelSource<TRow = Record<string, unknown>> {
   list(query?: ListQuery): Promise<Page<TRow>>
   /** Every change in order, each stamped with the position of the event that caused it. */
   changes(options?: ChangesOptions): AsyncIterable<RowChange<TRow>>
-  /** Resolves once the model has processed the log up to `position`; else CONSISTENCY_TIMEOUT. */
+  /**
+   * Resolves once the model has processed the log up to `position`, every event before it folded in (none
+   * held behind a dead letter); else CONSISTENCY_TIMEOUT.
+   */
   waitFor(position: bigint, timeoutMs: number): Promise<void>
   status(): ProjectionStatus
 }

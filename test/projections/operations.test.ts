@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
 import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
@@ -128,71 +128,5 @@ describe('operating a projection', () => {
     expect(model.status().position).toBe(0n)
     await atHead()
     expect(sorted(await allRows(model))).toEqual(sorted((await foldBatteryStatus(store)).values()))
-  })
-})
-
-describe('dead letters', () => {
-  let failing = true
-  const fragile = defineProjection({
-    name: 'fragile',
-    row: BatteryStatusRow.pick({ batteryId: true, percent: true, reports: true }),
-    key: 'batteryId',
-    from: [Battery],
-    retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
-    handlers: {
-      BatteryInstalled: (_row, _event, { key }) => ({ batteryId: key, percent: 0, reports: 0 }),
-      ChargeReported: (row, { data }) => {
-        if (failing && data.percent === 13) throw new Error('unlucky')
-        return row && { ...row, percent: data.percent, reports: row.reports + 1 }
-      },
-    },
-  })
-
-  async function withDeadLetter() {
-    failing = true
-    const context = setUp([fragile])
-    const { store, readSide } = context
-    await readSide.start()
-    await store.appendToStream('Battery-b1', [installed('s1')])
-    await store.appendToStream('Battery-b2', [installed('s1')])
-    await store.appendToStream('Battery-b1', [charge(13), charge(20)])
-    await store.appendToStream('Battery-b2', [charge(30)])
-    await context.atHead()
-    const control = readSide.projection('fragile')
-    await vi.waitFor(() => expect(control.deadLetters()).toHaveLength(1), { timeout: 2_000, interval: 5 })
-    return { ...context, control }
-  }
-
-  it('holds back later events of the failing key only, while other keys go on', async () => {
-    const { model, control } = await withDeadLetter()
-    expect(control.deadLetters()[0]).toMatchObject({
-      key: 'b1',
-      eventType: 'ChargeReported',
-      attempts: 3,
-      error: 'unlucky',
-    })
-    expect(await model.get('b1')).toMatchObject({ percent: 0, reports: 0 })
-    expect(await model.get('b2')).toMatchObject({ percent: 30, reports: 1 })
-    expect(model.status().deadLetters).toBe(1)
-  })
-
-  it('folds the held events in order once the dead letter is retried successfully', async () => {
-    const { model, control } = await withDeadLetter()
-    failing = false
-    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
-    expect(await model.get('b1')).toMatchObject({ percent: 20, reports: 2 })
-    expect(control.deadLetters()).toEqual([])
-  })
-
-  it('keeps the event in the dead letters when a retry fails again', async () => {
-    const { control } = await withDeadLetter()
-    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(false)
-    expect(control.deadLetters()).toHaveLength(1)
-  })
-
-  it('releases the key when the dead letter is discarded, folding the events after it', async () => {
-    const { model, control } = await withDeadLetter()
-    expect(control.discardDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
-    expect(await model.get('b1')).toMatchObject({ percent: 20, reports: 1 })
   })
 })

@@ -1,0 +1,255 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
+import { createDevStore } from '../../devstore/index.ts'
+import type { EventStore } from '../../framework/event-store/event-store.ts'
+import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
+import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
+import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import { defineProjection } from '../../projections/define-projection.ts'
+import {
+  Battery,
+  charge,
+  createTestCommandBus,
+  emptySavedModel,
+  installed,
+  openSavedStore,
+  type SavedModel,
+} from './fixtures.ts'
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** One row per battery with the charges folded into it, in the order they were folded. */
+const ChargesRow = z.object({ batteryId: z.string(), charges: z.array(z.number()) })
+type ChargesRow = z.infer<typeof ChargesRow>
+
+/** A model whose handler throws on a charge of 13 while `failing.on` is set; kept in `saved` when given. */
+function charges(
+  failing: { on: boolean },
+  options: { saved?: SavedModel<ChargesRow>; version?: number } = {},
+) {
+  const { saved } = options
+  return defineProjection({
+    name: 'charges',
+    row: ChargesRow,
+    key: 'batteryId',
+    from: [Battery],
+    version: options.version ?? 1,
+    retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+    ...(saved ? { store: () => openSavedStore(saved, 'batteryId') } : {}),
+    handlers: {
+      BatteryInstalled: (_row, _event, { key }): ChargesRow => ({ batteryId: key, charges: [] }),
+      ChargeReported: (row, { data }): ChargesRow | undefined => {
+        if (failing.on && data.percent === 13) throw new Error('unlucky')
+        return row && { ...row, charges: [...row.charges, data.percent] }
+      },
+    },
+  })
+}
+
+async function devStoreClient(): Promise<EventStore> {
+  const devStore = await createDevStore({ port: 0 })
+  const store = createEventStoreDbStore(devStore.connectionString)
+  cleanups.push(async () => {
+    await store.close()
+    await devStore.close()
+  })
+  return store
+}
+
+/** Starts a read side over one projection: what one process of the service runs. */
+async function startProcess(store: EventStore, projection: ReturnType<typeof charges>) {
+  const readSide: ProjectionReadSide = createReadSide({
+    store,
+    commands: createTestCommandBus(store),
+    members: [projection],
+  })
+  cleanups.push(() => readSide.stop())
+  await readSide.start()
+  const model = readSide.sources[0] as ReadModelSource<ChargesRow>
+  return { readSide, model, control: readSide.projection('charges') }
+}
+
+const chargesOf = async (model: ReadModelSource<ChargesRow>, key: string) => (await model.get(key))?.charges
+
+/** Waits, by polling the model, until it holds what `check` expects (positions cannot say when a retry gave up). */
+const eventually = (check: () => Promise<void> | void) => vi.waitFor(check, { timeout: 5_000, interval: 5 })
+
+/**
+ * b1 and b2 are installed; b1 reports 13 (which the handler refuses) and 20; b2 reports 30. Resolves once
+ * 13 is in the dead letters, 20 is held behind it, and b2 has gone on.
+ */
+async function withDeadLetter(failing: { on: boolean }, saved?: SavedModel<ChargesRow>) {
+  failing.on = true
+  const store = await devStoreClient()
+  const running = await startProcess(store, charges(failing, saved ? { saved } : {}))
+  const b1Installed = await store.appendToStream('Battery-b1', [installed('s1')])
+  await store.appendToStream('Battery-b2', [installed('s1')])
+  const b1Charged = await store.appendToStream('Battery-b1', [charge(13), charge(20)])
+  const b2Charged = await store.appendToStream('Battery-b2', [charge(30)])
+  await eventually(async () => {
+    expect(running.control.deadLetters()).toHaveLength(1)
+    expect(await chargesOf(running.model, 'b2')).toEqual([30])
+  })
+  return { store, ...running, tokens: { b1Installed, b1Charged, b2Charged } }
+}
+
+describe('a dead letter', () => {
+  it('holds back later events of the failing key only, while other keys go on', async () => {
+    const { model, control } = await withDeadLetter({ on: true })
+    expect(control.deadLetters()[0]).toMatchObject({
+      key: 'b1',
+      eventType: 'ChargeReported',
+      attempts: 3,
+      error: 'unlucky',
+      heldBehind: 1,
+    })
+    expect(await chargesOf(model, 'b1')).toEqual([])
+    expect(model.status()).toMatchObject({ deadLetters: 1, heldEvents: 2 })
+  })
+
+  it('folds the held events in order once it is retried successfully', async () => {
+    const failing = { on: true }
+    const { model, control } = await withDeadLetter(failing)
+    failing.on = false
+    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await chargesOf(model, 'b1')).toEqual([13, 20])
+    expect(control.deadLetters()).toEqual([])
+    expect(model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })
+  })
+
+  it('stays in the dead letters, its key still held, when a retry fails again', async () => {
+    const { model, control } = await withDeadLetter({ on: true })
+    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(false)
+    expect(control.deadLetters()).toHaveLength(1)
+    expect(model.status().heldEvents).toBe(2)
+  })
+
+  it('releases its key when discarded, folding the events after it', async () => {
+    const { model, control } = await withDeadLetter({ on: true })
+    expect(control.discardDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await chargesOf(model, 'b1')).toEqual([20])
+    expect(model.status().heldEvents).toBe(0)
+  })
+
+  it('publishes the released events on the change feed to a reader that started while they were held', async () => {
+    const failing = { on: true }
+    const { model, control } = await withDeadLetter(failing)
+    const signal = AbortSignal.timeout(5_000)
+    const seen: RowChange<ChargesRow>[] = []
+    const reading = (async () => {
+      for await (const change of model.changes({ key: 'b1', signal })) if (seen.push(change) === 2) return
+    })()
+    failing.on = false
+    control.retryDeadLetter(control.deadLetters()[0]!.id)
+    await reading
+    expect(seen.map((change) => change.kind === 'updated' && change.row.charges)).toEqual([[13], [13, 20]])
+  })
+})
+
+describe('a consistency token', () => {
+  it('does not resolve while an event at or before it is held, and resolves once the dead letter is settled', async () => {
+    const failing = { on: true }
+    const { model, control, tokens } = await withDeadLetter(failing)
+    await model.waitFor(tokens.b1Installed.position, 1_000)
+    await expect(model.waitFor(tokens.b1Charged.position, 100)).rejects.toMatchObject({
+      code: 'CONSISTENCY_TIMEOUT',
+    })
+    // Another key's token after the held event: the model is not up to date with the log through it either.
+    await expect(model.waitFor(tokens.b2Charged.position, 100)).rejects.toMatchObject({
+      code: 'CONSISTENCY_TIMEOUT',
+    })
+    expect((await model.list()).position).toBeLessThan(control.deadLetters()[0]!.position)
+    const waiting = model.waitFor(tokens.b1Charged.position, 5_000)
+    failing.on = false
+    control.retryDeadLetter(control.deadLetters()[0]!.id)
+    await waiting
+    expect(await chargesOf(model, 'b1')).toEqual([13, 20])
+    expect((await model.list()).position).toBeGreaterThanOrEqual(tokens.b2Charged.position)
+  })
+})
+
+describe('a restart of the process over a durable store', () => {
+  it('folds the held events, in order, in the next process once the handler is fixed', async () => {
+    const failing = { on: true }
+    const saved = emptySavedModel<ChargesRow>()
+    const first = await withDeadLetter(failing, saved)
+    const { store } = first
+    await store.appendToStream('Battery-b1', [charge(21)])
+    const b2Again = await store.appendToStream('Battery-b2', [charge(31)])
+    await eventually(async () => expect(await chargesOf(first.model, 'b2')).toEqual([30, 31]))
+    await first.readSide.stop()
+    expect(saved.position).toBe(b2Again.position)
+
+    failing.on = false
+    const next = await startProcess(store, charges(failing, { saved }))
+    await next.model.waitFor(await store.headPosition(), 5_000)
+    expect(await chargesOf(next.model, 'b1')).toEqual([13, 20, 21])
+    expect(await chargesOf(next.model, 'b2')).toEqual([30, 31])
+    expect(next.model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })
+    expect(saved.held).toEqual([])
+  })
+
+  it('holds the key again while the handler still fails, and keeps events that arrive meanwhile in order', async () => {
+    const failing = { on: true }
+    const saved = emptySavedModel<ChargesRow>()
+    const first = await withDeadLetter(failing, saved)
+    const { store } = first
+    const deadLetter = first.control.deadLetters()[0]!
+    await first.readSide.stop()
+
+    const second = await startProcess(store, charges(failing, { saved }))
+    await eventually(() =>
+      expect(second.control.deadLetters()).toMatchObject([{ eventId: deadLetter.eventId }]),
+    )
+    await store.appendToStream('Battery-b1', [charge(22)])
+    await store.appendToStream('Battery-b2', [charge(40)])
+    await eventually(async () => expect(await chargesOf(second.model, 'b2')).toEqual([30, 40]))
+    expect(await chargesOf(second.model, 'b1')).toEqual([])
+    expect(second.model.status().heldEvents).toBe(3)
+    await second.readSide.stop()
+
+    failing.on = false
+    const third = await startProcess(store, charges(failing, { saved }))
+    await third.model.waitFor(await store.headPosition(), 5_000)
+    expect(await chargesOf(third.model, 'b1')).toEqual([13, 20, 22])
+    expect(await chargesOf(third.model, 'b2')).toEqual([30, 40])
+  })
+
+  it('does not fold a discarded event again in the next process', async () => {
+    const failing = { on: true }
+    const saved = emptySavedModel<ChargesRow>()
+    const first = await withDeadLetter(failing, saved)
+    first.control.discardDeadLetter(first.control.deadLetters()[0]!.id)
+    await first.readSide.stop()
+
+    failing.on = false
+    const next = await startProcess(first.store, charges(failing, { saved }))
+    await next.model.waitFor(await first.store.headPosition(), 5_000)
+    expect(await chargesOf(next.model, 'b1')).toEqual([20])
+    expect(await chargesOf(next.model, 'b2')).toEqual([30])
+  })
+})
+
+describe('a reset or a rebuild', () => {
+  it('a reset forgets the dead letters and folds the log again from the start', async () => {
+    const failing = { on: true }
+    const { store, model, control } = await withDeadLetter(failing)
+    failing.on = false
+    control.reset()
+    await model.waitFor(await store.headPosition(), 5_000)
+    expect(await chargesOf(model, 'b1')).toEqual([13, 20])
+    expect(model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })
+  })
+
+  it('a rebuild with a fixed version switches to a model without the dead letter', async () => {
+    const { store, model, control } = await withDeadLetter({ on: true })
+    await control.rebuild(charges({ on: false }, { version: 2 }))
+    await model.waitFor(await store.headPosition(), 5_000)
+    expect(control.deadLetters()).toEqual([])
+    expect(await chargesOf(model, 'b1')).toEqual([13, 20])
+    expect(model.status()).toMatchObject({ version: 2, heldEvents: 0 })
+  })
+})
