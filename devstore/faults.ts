@@ -7,7 +7,11 @@
 export interface DevStoreFaults {
   /** Ends every open subscription (catch-up and persistent) with UNAVAILABLE; the client resubscribes. */
   dropAllSubscriptions(): void
-  /** The next `count` append requests (Append or one BatchAppend request) fail with UNAVAILABLE, writing nothing. */
+  /**
+   * The next `count` append requests fail as a server not ready would, writing nothing: an Append call ends
+   * with UNAVAILABLE (the client's UnavailableError); a BatchAppend request is answered on its own, the call
+   * and its other requests carrying on, with status UNAVAILABLE and a Timeout detail (DeadlineExceededError).
+   */
   failNextAppends(count: number): void
   /** Every call waits `ms` before it is answered; 0 turns the delay off. */
   delayReplies(ms: number): void

@@ -1,7 +1,10 @@
 /**
  * Streams.BatchAppend: one long-lived bidirectional call per client. Requests are matched by correlation
  * id, may span several messages (until `is_final`), carry their own deadline and are answered as they
- * complete, interleaved. Failures travel as google.rpc.Status with a packed detail.
+ * complete, interleaved. Failures travel as google.rpc.Status with a packed detail, each on its own request:
+ * one request's failure (an engine error, an injected fault) answers that request only, and the call and
+ * its other requests carry on, as EventStoreDB answers each request with its own response. Only a message
+ * that breaks the protocol (no options, no event id) ends the whole call.
  */
 import { status, type ServerDuplexStream } from '@grpc/grpc-js'
 import {
@@ -24,11 +27,12 @@ import { expectedRevisionOf, proposedEventOf, streamNameOf, uuidOf } from './req
 import type { ServiceContext } from './server.ts'
 import {
   engineFailure,
+  engineFailureStatus,
   maximumAppendSizeStatus,
   invalidArgument,
+  notReadyStatus,
   serviceError,
   streamDeletedStatus,
-  unavailable,
   timeoutStatus,
   wrongExpectedVersionStatus,
 } from './status-errors.ts'
@@ -70,7 +74,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
       if (!open) return
       call.write(replyFor(request, result))
     }
-    // A failure without a detail the client can unpack ends the whole call, as an unavailable server would.
+    // A message the protocol does not allow ends the whole call: its requests cannot be told apart.
     const fail = (error: unknown) => {
       if (!open) return
       open = false
@@ -80,14 +84,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
     const process = async (request: PendingRequest) => {
       inFlight++
       try {
-        if (context.faults.takeAppendFailure()) return fail(unavailable('Append failed (injected fault)'))
-        // A slow server, as the unary handlers model it: the request waits before it is handled, so its
-        // deadline is checked against the delay like any other work.
-        const delay = context.faults.replyDelayMs
-        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
-        reply(request, await appendBefore(context, request))
-      } catch (error) {
-        fail(error)
+        reply(request, await outcomeOf(context, request))
       } finally {
         inFlight--
         finishIfDone()
@@ -153,6 +150,23 @@ function startRequest(message: BatchAppendReq): PendingRequest {
     deadline: deadline === undefined ? Number.POSITIVE_INFINITY : deadline.toDate().getTime(),
     events: [],
     size: 0,
+  }
+}
+
+/** The answer to one request: never a rejection, so one request's failure stays its own. */
+async function outcomeOf(
+  context: ServiceContext,
+  request: PendingRequest,
+): Promise<StatusMessage | AppendResult> {
+  try {
+    if (context.faults.takeAppendFailure()) return notReadyStatus('Append failed (injected fault)')
+    // A slow server, as the unary handlers model it: the request waits before it is handled, so its
+    // deadline is checked against the delay like any other work.
+    const delay = context.faults.replyDelayMs
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    return await appendBefore(context, request)
+  } catch (error) {
+    return engineFailureStatus(error)
   }
 }
 

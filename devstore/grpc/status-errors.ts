@@ -13,6 +13,7 @@ import {
   StreamDeleted,
   StreamIdentifier,
   Timeout,
+  Unknown,
   WrongExpectedVersion,
   GoogleEmpty,
 } from './protocol.ts'
@@ -145,12 +146,52 @@ function expectedAsNumber(expected: ExpectedRevision): bigint {
   return expected
 }
 
-/** An error the engine threw, as the client should see it: a bad position is the caller's fault, the rest is not being ready. */
+/**
+ * An error the engine threw, as the client should see it on a call: a bad position is the caller's fault
+ * (INVALID_ARGUMENT); a closed or failed engine, or a locked data directory, is a server not ready
+ * (UNAVAILABLE: the client reconnects and the caller may retry); a damaged log, or anything unexpected, is
+ * INTERNAL, which no retry mends.
+ */
 export function engineFailure(error: unknown): ServiceError {
   if (error instanceof RequestRefused) return error.error
   if (error instanceof Error && 'metadata' in error && error.metadata instanceof Metadata)
     return error as ServiceError
-  if (error instanceof InvalidPositionError) return invalidArgument(error.message)
-  if (error instanceof EngineError) return unavailable(error.message)
-  return serviceError(status.INTERNAL, error instanceof Error ? error.message : String(error))
+  return serviceError(engineStatusOf(error), messageOf(error))
+}
+
+/**
+ * BatchAppend: an engine failure answered on its own request, so that the call and the other requests on
+ * it carry on. The client unpacks only the detail: a server not ready travels with a Timeout detail (the
+ * client's DeadlineExceededError: not confirmed, retry with the same event ids, which cannot append
+ * twice), since the client knows no per-request "unavailable"; anything else with an Unknown detail.
+ */
+export function engineFailureStatus(error: unknown): StatusInstance {
+  const code = engineStatusOf(error)
+  if (code === status.UNAVAILABLE) return notReadyStatus(messageOf(error))
+  return packedStatus(code, messageOf(error), new Unknown(), 'event_store.client.Unknown')
+}
+
+/** BatchAppend: one request refused because the server is not ready (see engineFailureStatus). */
+export function notReadyStatus(details = 'Server Is Not Ready'): StatusInstance {
+  return packedStatus(status.UNAVAILABLE, details, new Timeout(), 'event_store.client.Timeout')
+}
+
+/** The status of an engine failure, by its stable code. */
+function engineStatusOf(error: unknown): status {
+  if (error instanceof InvalidPositionError) return status.INVALID_ARGUMENT
+  if (!(error instanceof EngineError)) return status.INTERNAL
+  switch (error.code) {
+    case 'INVALID_POSITION':
+      return status.INVALID_ARGUMENT
+    case 'ENGINE_CLOSED':
+    case 'ENGINE_FAILED':
+    case 'DATA_DIR_LOCKED':
+      return status.UNAVAILABLE
+    case 'DATA_CORRUPT':
+      return status.INTERNAL
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
