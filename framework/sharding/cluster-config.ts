@@ -10,8 +10,15 @@ const milliseconds = z.coerce.number().int().positive()
 export const ClusterEnvironment = z.object({
   /** Comma-separated internal URLs of every replica, self included. */
   ANNALS_PEERS: z.string().optional(),
-  /** A DNS name (a Kubernetes headless service) whose addresses are the replicas. */
+  /**
+   * A fully qualified DNS name (a Kubernetes headless service) whose A/AAAA records are the replicas, or
+   * whose SRV records are when it starts with `_` (`_http._tcp.<service>.<namespace>.svc.cluster.local`).
+   */
   ANNALS_PEERS_DNS: z.string().optional(),
+  /** Comma-separated DNS servers (`ip` or `ip:port`) to resolve ANNALS_PEERS_DNS on; default the system's. */
+  ANNALS_DNS_SERVERS: z.string().optional(),
+  /** How long one DNS query may take before it is sent again (twice at most) or fails. */
+  ANNALS_DNS_TIMEOUT_MS: milliseconds.optional(),
   /** This replica's internal URL as peers reach it (in Kubernetes: http://$(POD_IP):port). */
   ANNALS_SELF_URL: z.url().optional(),
   /** The port of the internal channel for addresses found by DNS; defaults to the server's port. */
@@ -36,6 +43,8 @@ export const clusterEnvironmentNames: readonly string[] = Object.keys(ClusterEnv
 export interface ClusterSettings {
   readonly peers?: readonly string[]
   readonly peersDns?: string
+  readonly dnsServers?: readonly string[]
+  readonly dnsTimeoutMs?: number
   readonly selfUrl?: string
   readonly internalPort?: number
   readonly secret?: string
@@ -60,10 +69,10 @@ export function clusterSettingsFromEnv(env: Readonly<Record<string, string | und
   }
   const e = parsed.data
   const settings: Record<string, unknown> = {
-    peers: e.ANNALS_PEERS?.split(',')
-      .map((p) => p.trim())
-      .filter((p) => p !== ''),
+    peers: list(e.ANNALS_PEERS),
     peersDns: e.ANNALS_PEERS_DNS,
+    dnsServers: list(e.ANNALS_DNS_SERVERS),
+    dnsTimeoutMs: e.ANNALS_DNS_TIMEOUT_MS,
     selfUrl: e.ANNALS_SELF_URL,
     internalPort: e.ANNALS_INTERNAL_PORT,
     secret: e.ANNALS_CLUSTER_SECRET,
@@ -77,4 +86,11 @@ export function clusterSettingsFromEnv(env: Readonly<Record<string, string | und
     production: e.NODE_ENV === 'production',
   }
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined))
+}
+
+function list(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
 }

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandEnvelope } from '../command/command-bus.ts'
 import { parseCommandInput } from '../command/parse-command-input.ts'
@@ -10,6 +9,7 @@ import { createEntityHost } from './entity-host.ts'
 import { INTERNAL_PREFIX, registerInternalRoutes } from './internal-routes.ts'
 import { createMembership, type MembershipTimers, type ProbeAnswer } from './membership.ts'
 import { createPeerClient } from './peer-client.ts'
+import { createPeerDiscovery, normalizeUrl } from './peer-discovery.ts'
 import { aggregateKey } from './rendezvous-hash.ts'
 
 export interface CreateClusterOptions extends ClusterSettings {
@@ -19,6 +19,7 @@ export interface CreateClusterOptions extends ClusterSettings {
   readonly timers?: MembershipTimers
   readonly maxConflictRetries?: number
   readonly routeDeadlineMs?: number
+  /** Where membership reports what it survives (a failed DNS resolution, a failed probe round); default a warning on the server's log. */
   readonly onError?: (error: unknown, context: string) => void
 }
 
@@ -45,11 +46,12 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
     )
   }
   const self = normalizeUrl(options.selfUrl ?? context.selfUrl)
+  const discover = createPeerDiscovery({ self, ...options })
   const client = createPeerClient({ secret: options.secret })
   const announce = (state: ProbeAnswer) => ({ from: self, state })
   const membership = createMembership({
     self,
-    discover: peerDiscovery(self, options),
+    discover,
     probe: async (url, signal) => {
       const reply = await client.post(
         url,
@@ -75,7 +77,9 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
     discoverIntervalMs: options.peersDns === undefined ? 0 : (options.discoverIntervalMs ?? 5000),
     acceptUnlisted: options.peersDns !== undefined,
     ...(options.timers === undefined ? {} : { timers: options.timers }),
-    ...(options.onError === undefined ? {} : { onError: options.onError }),
+    onError:
+      options.onError ??
+      ((error, what) => context.http.log.warn({ err: error }, `annals cluster: ${what} failed`)),
   })
   const host = createEntityHost({
     store: context.store,
@@ -135,21 +139,6 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
   }
 }
 
-function peerDiscovery(self: string, options: ClusterSettings): () => Promise<readonly string[]> {
-  if (options.peersDns !== undefined) {
-    const name = options.peersDns
-    const port = options.internalPort ?? Number(new URL(self).port || 80)
-    return async () => {
-      const addresses = await lookup(name, { all: true })
-      return addresses.map((a) =>
-        normalizeUrl(`http://${a.family === 6 ? `[${a.address}]` : a.address}:${port}`),
-      )
-    }
-  }
-  const peers = (options.peers ?? []).map(normalizeUrl)
-  return () => Promise.resolve(peers)
-}
-
 function validator(aggregates: readonly AnyAggregate[]) {
   const byName = new Map(aggregates.map((a) => [a.name, a]))
   return (envelope: CommandEnvelope) => {
@@ -157,14 +146,5 @@ function validator(aggregates: readonly AnyAggregate[]) {
     if (aggregate === undefined)
       throw new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named "${envelope.aggregate}"`)
     parseCommandInput(aggregate, envelope.command, envelope.input)
-  }
-}
-
-/** Peers and self must spell a URL the same way for every replica to compute the same owner. */
-function normalizeUrl(url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    throw new AnnalsError('BAD_CONFIG', `"${url}" is not a URL (ANNALS_PEERS, ANNALS_SELF_URL)`)
   }
 }

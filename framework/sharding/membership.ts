@@ -43,6 +43,12 @@ export interface Membership {
   reportUnreachable(url: string): void
   /** One round of probes to every peer; the timer runs it every interval. */
   probeRound(): Promise<void>
+  /**
+   * Discovers the peers again and probes the new ones at once, so a peer that appears joins without waiting
+   * for the next probe round; the timer runs it every `discoverIntervalMs`. A failed discovery keeps the
+   * peers known so far and goes to `onError`.
+   */
+  rediscover(): Promise<void>
   onChange(listener: () => void): () => void
   /** Marks self leaving and tells every peer, so they stop routing here before this replica stops. */
   leave(): Promise<void>
@@ -80,7 +86,7 @@ export function createMembership(options: MembershipOptions): Membership {
   let probeTimer: unknown
   let discoverTimer: unknown
   let lastRing: string | undefined
-  let inFlight: AbortController | undefined
+  const inFlight = new Set<AbortController>()
 
   // The ring is read on every command and changes rarely: computed on change, handed out as is.
   let currentRing: readonly string[] = []
@@ -104,18 +110,28 @@ export function createMembership(options: MembershipOptions): Membership {
       }
     }
   }
-  const setPeers = (urls: readonly string[]) => {
+  /** Returns the peers that are new to this replica. */
+  const setPeers = (urls: readonly string[]): string[] => {
     const listed = new Set(urls.filter((u) => u !== self))
+    const added: string[] = []
     for (const url of peers.keys()) if (!listed.has(url)) peers.delete(url)
-    for (const url of listed) if (!peers.has(url)) peers.set(url, { state: 'down', misses: missesBeforeDown })
+    for (const url of listed) {
+      if (peers.has(url)) continue
+      peers.set(url, { state: 'down', misses: missesBeforeDown })
+      added.push(url)
+    }
     changed()
+    return added
   }
-  const discover = async () => {
+  const discover = async (): Promise<string[]> => {
+    let urls: readonly string[]
     try {
-      setPeers(await options.discover())
+      urls = await options.discover()
     } catch (error) {
       onError(error, 'peer discovery')
+      return []
     }
+    return closed ? [] : setPeers(urls)
   }
   const probeOne = async (url: string, signal: AbortSignal) => {
     let answer: ProbeAnswer | undefined
@@ -135,15 +151,16 @@ export function createMembership(options: MembershipOptions): Membership {
       peer.state = answer
     }
   }
-  const probeRound = async () => {
+  const probeRound = () => probeSome([...peers.keys()])
+  const probeSome = async (urls: readonly string[]) => {
     const controller = new AbortController()
-    inFlight = controller
+    inFlight.add(controller)
     const timer = timers.setTimeout(() => controller.abort(), timeout)
     try {
-      await Promise.all([...peers.keys()].map((url) => probeOne(url, controller.signal)))
+      await Promise.all(urls.map((url) => probeOne(url, controller.signal)))
     } finally {
       timers.clearTimeout(timer)
-      if (inFlight === controller) inFlight = undefined
+      inFlight.delete(controller)
     }
     changed()
   }
@@ -157,10 +174,16 @@ export function createMembership(options: MembershipOptions): Membership {
           probeTimer = timers.setTimeout(probeLoop, Math.max(0, interval - (timers.now() - started)))
       })
   }
+  const rediscover = async () => {
+    const added = await discover()
+    if (added.length > 0 && !closed) await probeSome(added)
+  }
   const scheduleDiscovery = () => {
     if (closed || discoverInterval <= 0) return
     discoverTimer = timers.setTimeout(() => {
-      void discover().finally(scheduleDiscovery)
+      rediscover()
+        .catch((error: unknown) => onError(error, 'peer discovery'))
+        .finally(scheduleDiscovery)
     }, discoverInterval)
   }
 
@@ -203,6 +226,7 @@ export function createMembership(options: MembershipOptions): Membership {
       changed()
     },
     probeRound,
+    rediscover,
     onChange(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
@@ -223,7 +247,7 @@ export function createMembership(options: MembershipOptions): Membership {
       closed = true
       timers.clearTimeout(probeTimer)
       timers.clearTimeout(discoverTimer)
-      inFlight?.abort()
+      for (const controller of inFlight) controller.abort()
       listeners.clear()
     },
   }
