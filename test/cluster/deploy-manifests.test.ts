@@ -45,11 +45,15 @@ describe('deploy/k8s', () => {
   })
 
   it('finds peers through the headless service it declares, on the port the container serves', () => {
-    const peersDns = /value: (\S+)/.exec(env.get('ANNALS_PEERS_DNS')!)![1]
+    const peersDns = /value: (\S+)/.exec(env.get('ANNALS_PEERS_DNS')!)![1]!
+    // Fully qualified, in the pod's own namespace: node:dns's resolver applies no search domains.
+    const [, service] = /^([a-z0-9-]+)\.\$\(POD_NAMESPACE\)\.svc\.cluster\.local$/.exec(peersDns) ?? []
+    expect(service, peersDns).toBeDefined()
+    expect(env.get('POD_NAMESPACE')).toContain('metadata.namespace')
     const internal = manifest('service-internal.yaml')
-    expect(internal).toContain(`name: ${peersDns}`)
+    expect(internal).toContain(`name: ${service}`)
     expect(internal).toContain('clusterIP: None')
-    expect(statefulSet).toContain(`serviceName: ${peersDns}`)
+    expect(statefulSet).toContain(`serviceName: ${service}`)
     const port = /value: ['"](\d+)['"]/.exec(env.get('PORT')!)![1]
     expect(env.get('ANNALS_INTERNAL_PORT')).toMatch(new RegExp(`value: ['"]${port}['"]`))
     expect(statefulSet).toContain(`containerPort: ${port}`)
