@@ -30,11 +30,75 @@ export interface MeasureOptions {
   readonly maxPageSize: number
 }
 
-/** Measures every operation of a document (the largest counts), resolving `first` from the variables. */
+/** What one document measured, by the values of the variables its `first` arguments read. */
+interface MeasuredDocument {
+  readonly schema: GraphQLSchema
+  readonly defaultListSize: number
+  readonly maxPageSize: number
+  /** The variables the measure reads; the walk visits the same nodes whatever their values. */
+  readonly variables: readonly string[]
+  readonly byValues: Map<string, OperationMeasure>
+}
+
+/** Distinct variable values remembered per document; more than this starts the document's memo afresh. */
+const MAX_VALUES_PER_DOCUMENT = 32
+
+// Parsed documents are reused by mercurius's cache, so the measure is remembered per document object.
+const measured = new WeakMap<DocumentNode, MeasuredDocument>()
+
+/**
+ * Measures every operation of a document (the largest counts), resolving `first` from the variables.
+ * Remembered per document and per value of the variables it reads, so a repeated request walks nothing.
+ */
 export function measureOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   options: MeasureOptions,
+): OperationMeasure {
+  let memo = measured.get(document)
+  if (
+    memo?.schema !== schema ||
+    memo.defaultListSize !== options.defaultListSize ||
+    memo.maxPageSize !== options.maxPageSize
+  ) {
+    const read = new Set<string>()
+    const measure = walkDocument(schema, document, options, read)
+    memo = {
+      schema,
+      defaultListSize: options.defaultListSize,
+      maxPageSize: options.maxPageSize,
+      variables: [...read],
+      byValues: new Map(),
+    }
+    measured.set(document, memo)
+    memo.byValues.set(valuesKey(memo.variables, options.variables), measure)
+    return measure
+  }
+  const key = valuesKey(memo.variables, options.variables)
+  let measure = memo.byValues.get(key)
+  if (!measure) {
+    measure = walkDocument(schema, document, options, new Set())
+    if (memo.byValues.size >= MAX_VALUES_PER_DOCUMENT) memo.byValues.clear()
+    memo.byValues.set(key, measure)
+  }
+  return measure
+}
+
+/** The values the measure depends on: each read variable's number, or nothing when it is not one. */
+function valuesKey(names: readonly string[], variables: MeasureOptions['variables']): string {
+  let key = ''
+  for (const name of names) {
+    const value = variables?.[name]
+    key += typeof value === 'number' ? `${value},` : ','
+  }
+  return key
+}
+
+function walkDocument(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  options: MeasureOptions,
+  read: Set<string>,
 ): OperationMeasure {
   const fragments = new Map<string, FragmentDefinitionNode>()
   for (const definition of document.definitions) {
@@ -82,6 +146,7 @@ export function measureOperation(
         const first = field.args.find((arg) => arg.name === 'first')
         if (first) {
           const given = selection.arguments?.find((arg) => arg.name.value === 'first')
+          if (given?.value.kind === Kind.VARIABLE) read.add(given.value.name.value)
           const size = given ? numberOf(given.value, options.variables) : undefined
           pending = Math.min(size ?? options.maxPageSize, options.maxPageSize)
         }

@@ -52,7 +52,8 @@ export function readModelQueries(
       ...description,
       args: { [source.key]: { type: new GraphQLNonNull(GraphQLID) }, consistentWith },
       resolve: async (_root, args: Record<string, unknown>, context) => {
-        await prepareRead(runtime(), source, args, context)
+        const preparing = prepareRead(runtime(), source, args, context)
+        if (preparing) await preparing
         return (await source.get(String(args[source.key]))) ?? null
       },
     },
@@ -62,7 +63,8 @@ export function readModelQueries(
       args: listArgs,
       resolve: async (_root, args: Record<string, unknown>, context) => {
         const gateway = runtime()
-        await prepareRead(gateway, source, args, context)
+        const preparing = prepareRead(gateway, source, args, context)
+        if (preparing) await preparing
         const page = await source.list(toListQuery(args, gateway.maxPageSize))
         return {
           nodes: page.rows,
@@ -74,21 +76,26 @@ export function readModelQueries(
   }
 }
 
-/** Checks the rule, then waits for `consistentWith` when given. */
-export async function prepareRead(
+/**
+ * Checks the rule, then waits for `consistentWith` when given. Returns nothing when there is neither a rule
+ * nor a token, so that the common read does not wait on a promise.
+ */
+export function prepareRead(
   gateway: GatewayRuntime,
   source: ReadModelSource,
   args: Record<string, unknown>,
   context: GatewayContext,
-): Promise<void> {
-  await authorizeOperation(gateway.authorization, context.principal, {
-    kind: 'query',
-    name: source.name,
-    args,
-  })
+): Promise<void> | undefined {
+  const rules = gateway.authorization
   const token = args['consistentWith']
-  if (typeof token === 'string')
-    await source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
+  const waitFor = () =>
+    typeof token === 'string'
+      ? source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
+      : undefined
+  if (rules === undefined) return waitFor()
+  return authorizeOperation(rules, context.principal, { kind: 'query', name: source.name, args }).then(
+    waitFor,
+  )
 }
 
 /** A position from the wire (a decimal string), or BAD_INPUT naming the argument. */
@@ -107,21 +114,26 @@ export function toListQuery(args: Record<string, unknown>, maxPageSize: number):
     throw new BadInputError('first must not be negative', [
       { path: ['first'], message: 'Must be at least 0' },
     ])
-  return {
-    first: Math.min(first, maxPageSize),
-    ...(args['where'] ? { where: withoutNulls(args['where']) } : {}),
-    ...(Array.isArray(args['orderBy']) ? { orderBy: args['orderBy'] as OrderBy[] } : {}),
-    ...(typeof args['after'] === 'string' ? { after: args['after'] } : {}),
-  }
+  const query: { -readonly [K in keyof ListQuery]: ListQuery[K] } = { first: Math.min(first, maxPageSize) }
+  if (args['where']) query.where = withoutNulls(args['where'])
+  if (Array.isArray(args['orderBy'])) query.orderBy = args['orderBy'] as OrderBy[]
+  if (typeof args['after'] === 'string') query.after = args['after']
+  return query
 }
 
 /** The `where` argument without the fields and operators a client set to null. */
 export function withoutNulls(where: unknown): NonNullable<ListQuery['where']> {
   const result: Record<string, Record<string, unknown>> = {}
-  for (const [field, filter] of Object.entries((where ?? {}) as Record<string, unknown>)) {
+  const fields = (where ?? {}) as Record<string, unknown>
+  for (const field in fields) {
+    const filter = fields[field]
     if (filter === null || typeof filter !== 'object') continue
-    const operators = Object.entries(filter as Record<string, unknown>).filter(([, value]) => value !== null)
-    if (operators.length > 0) result[field] = Object.fromEntries(operators)
+    let operators: Record<string, unknown> | undefined
+    for (const operator in filter) {
+      const value = (filter as Record<string, unknown>)[operator]
+      if (value !== null) (operators ??= {})[operator] = value
+    }
+    if (operators) result[field] = operators
   }
   return result
 }

@@ -48,26 +48,28 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   const schema = buildGatewaySchema(options.definition, options.runtime)
   const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined
 
+  // A route hook on the GraphQL routes alone: no check of the URL on every request, nothing on GraphiQL's.
+  const guard = async (request: FastifyRequest): Promise<void> => {
+    if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
+    const principal = await options.authenticate(request)
+    if (principal) principals.set(request, principal)
+    rateLimiter?.take(principal?.id ?? request.ip)
+    if (Array.isArray(request.body) && request.body.length > limits.maxBatch) {
+      throw new AnnalsError(
+        'LIMIT_EXCEEDED',
+        `A batch holds ${request.body.length} operations, above the limit of ${limits.maxBatch}`,
+      )
+    }
+  }
+
   await app.register(async (scope) => {
-    scope.addHook('preHandler', async (request) => {
-      if (request.routeOptions.url !== path) return
-      if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
-      const principal = await options.authenticate(request)
-      if (principal) principals.set(request, principal)
-      rateLimiter?.take(principal?.id ?? request.ip)
-      if (Array.isArray(request.body) && request.body.length > limits.maxBatch) {
-        throw new AnnalsError(
-          'LIMIT_EXCEEDED',
-          `A batch holds ${request.body.length} operations, above the limit of ${limits.maxBatch}`,
-        )
-      }
-    })
     await scope.register(mercurius, {
       schema,
       path,
       graphiql: options.graphiql,
       jit: 1,
       allowBatchedQueries: true,
+      additionalRouteOptions: { preHandler: guard },
       csrfPrevention: options.csrf ? { requiredHeaders: [...csrfHeaders] } : false,
       context: (request): GatewayContext => ({ principal: principals.get(request), requestId: request.id }),
       errorFormatter: (execution, context) => {

@@ -1,0 +1,50 @@
+import { buildSchema, parse } from 'graphql'
+import { describe, expect, it } from 'vitest'
+import { measureOperation } from './measure-operation.ts'
+
+const schema = buildSchema(`
+  type Row { id: ID! children(first: Int): [Row!]! }
+  type Query { rows(first: Int): [Row!]! row(id: ID!): Row }
+`)
+const options = { defaultListSize: 10, maxPageSize: 100 }
+
+describe('measureOperation', () => {
+  it('costs the same document from the variables of each call, also when it was measured before', () => {
+    const document = parse('query($n: Int, $m: Int) { rows(first: $n) { id children(first: $m) { id } } }')
+    const cost = (variables: Record<string, unknown>) =>
+      measureOperation(schema, document, { ...options, variables }).cost
+    expect(cost({ n: 5, m: 2 })).toBe(1 + 5 + 5 + 5 * 2)
+    expect(cost({ n: 50, m: 2 })).toBe(1 + 50 + 50 + 50 * 2)
+    expect(cost({ n: 5, m: 2 })).toBe(1 + 5 + 5 + 5 * 2)
+    expect(cost({ n: 5 })).toBe(1 + 5 + 5 + 5 * 100)
+    expect(cost({ n: 5, m: 'many' })).toBe(1 + 5 + 5 + 5 * 100)
+  })
+
+  it('costs by the limits of each call, not those of the call that measured the document first', () => {
+    const document = parse('{ rows { id } }')
+    expect(measureOperation(schema, document, options).cost).toBe(1 + 100)
+    expect(measureOperation(schema, document, { ...options, maxPageSize: 3 }).cost).toBe(1 + 3)
+  })
+
+  it('counts depth, aliases and introspection once per document and on every later call', () => {
+    const document = parse(
+      '{ a: row(id: "1") { children { children { id } } } b: __type(name: "Row") { name } }',
+    )
+    for (const attempt of [1, 2]) {
+      const { depth, aliases, introspection } = measureOperation(schema, document, options)
+      expect({ attempt, depth, aliases, introspection }).toEqual({
+        attempt,
+        depth: 4,
+        aliases: 2,
+        introspection: true,
+      })
+    }
+  })
+
+  it('still measures many different values of the same variable correctly', () => {
+    const document = parse('query($n: Int) { rows(first: $n) { id } }')
+    for (let n = 1; n <= 80; n++) {
+      expect(measureOperation(schema, document, { ...options, variables: { n } }).cost).toBe(1 + n)
+    }
+  })
+})
