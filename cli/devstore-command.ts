@@ -1,9 +1,11 @@
 import {
   DEVSTORE_USAGE,
   DevStoreUsageError,
+  explainStartFailure,
   parseServeArgs,
   serveDevStore,
 } from '../devstore/serve-dev-store.ts'
+import { AnnalsError } from '../framework/errors.ts'
 import type { CliCommand } from './cli-command.ts'
 
 /** `annals devstore`: runs the devstore in the foreground until SIGINT or SIGTERM. */
@@ -20,7 +22,14 @@ export const devstoreCommand: CliCommand = {
       context.stderr.write(`annals devstore: ${error.message}\n\n${DEVSTORE_USAGE}\n`)
       return 2
     }
-    await serveDevStore(options, context)
+    try {
+      await serveDevStore(options, context)
+    } catch (error) {
+      // A data directory the engine refuses (DATA_CORRUPT, DATA_DIR_LOCKED): printed with its code, exit 1.
+      const explained = explainStartFailure(error)
+      if (explained === undefined) throw error
+      throw new AnnalsError(explained.code, explained.message, { cause: error })
+    }
     return 0
   },
 }

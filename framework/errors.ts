@@ -43,6 +43,15 @@ export const errorCodes = {
     http: 503,
     meaning: 'The replica that owns the aggregate could not be reached in time.',
   },
+  DATA_CORRUPT: {
+    http: 500,
+    meaning:
+      'The devstore log has a damaged record followed by valid ones; it refuses to open and changes nothing.',
+  },
+  DATA_DIR_LOCKED: {
+    http: 500,
+    meaning: 'Another live process holds the devstore data directory.',
+  },
   INTERNAL: {
     http: 500,
     meaning: 'An unexpected failure; details are in the server log under the request id.',
