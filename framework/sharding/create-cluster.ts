@@ -33,7 +33,8 @@ export interface CreateClusterOptions extends ClusterSettings {
  */
 export function createCluster(options: CreateClusterOptions = {}): ClusterOption {
   return {
-    create: (context) =>
+    // Async, so a bad environment rejects the promise createServer awaits rather than throwing past it.
+    create: async (context) =>
       startCluster(context, { ...clusterSettingsFromEnv(options.env ?? process.env), ...options }),
   }
 }

@@ -24,6 +24,7 @@ export interface LoopbackDns {
   readonly queries: readonly string[]
   /** Resolves with the next query received (whatever the behaviour). */
   nextQuery(): Promise<string>
+  /** Stops answering: a query then meets a closed port. Safe to call twice. */
   close(): Promise<void>
 }
 
@@ -41,6 +42,7 @@ export async function startLoopbackDns(): Promise<LoopbackDns> {
   const queries: string[] = []
   const waiting: ((query: string) => void)[] = []
   let behaviour: DnsBehaviour = 'answer'
+  let closed = false
 
   socket.on('message', (message: Buffer, from: RemoteInfo) => {
     let query: ReturnType<typeof dnsPacket.decode>
@@ -83,7 +85,11 @@ export async function startLoopbackDns(): Promise<LoopbackDns> {
     },
     queries,
     nextQuery: () => new Promise((resolve) => waiting.push(resolve)),
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
+    close: () => {
+      if (closed) return Promise.resolve()
+      closed = true
+      return new Promise((resolve) => socket.close(() => resolve()))
+    },
   }
 }
 
