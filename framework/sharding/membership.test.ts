@@ -180,4 +180,34 @@ describe('createMembership', () => {
     expect(membership.ring()).toEqual([self, peerB])
     membership.close()
   })
+
+  it('probes a peer that rediscovery finds at once, so it joins before the next probe round', async () => {
+    const net = network({ [peerB]: 'alive', [peerC]: 'alive' })
+    let listed = [self, peerB]
+    const membership = membershipOf(net, { discover: () => Promise.resolve(listed) })
+    await membership.start()
+    listed = [self, peerB, peerC]
+    await membership.rediscover()
+    expect(membership.ring()).toEqual([self, peerB, peerC])
+    membership.close()
+  })
+
+  it('keeps the peers it knows and reports the error when rediscovery fails', async () => {
+    const net = network({ [peerB]: 'alive', [peerC]: 'alive' })
+    const errors: string[] = []
+    const dns = { failing: false }
+    const membership = membershipOf(net, {
+      discover: () =>
+        dns.failing
+          ? Promise.reject(new Error('DNS A annals.test: ESERVFAIL'))
+          : Promise.resolve([self, peerB, peerC]),
+      onError: (error, context) => errors.push(`${context}: ${(error as Error).message}`),
+    })
+    await membership.start()
+    dns.failing = true
+    await membership.rediscover()
+    expect(membership.ring()).toEqual([self, peerB, peerC])
+    expect(errors).toEqual(['peer discovery: DNS A annals.test: ESERVFAIL'])
+    membership.close()
+  })
 })
