@@ -18,7 +18,19 @@ export class ChangesExpiredError extends AnnalsError {
 }
 
 export interface ChangeFeed<TRow> {
-  publish(change: RowChange<TRow>): void
+  /**
+   * Retains a change and hands it to every reader. A late change (an event held behind a dead letter, folded
+   * after the model moved on) is stamped with the model's position, which a reader may already have: it
+   * reaches readers whatever position they resumed after.
+   */
+  publish(change: RowChange<TRow>, late?: boolean): void
+  /** Whether anyone reads the feed now. */
+  readonly reading: boolean
+  /**
+   * Records that a change at `position` was not retained (nobody reads while the model catches up): a
+   * reader resuming before it must read the rows again, as after a truncation.
+   */
+  skip(position: bigint): void
   /** Replays retained changes after `options.after`, then follows live; see ChangesExpiredError. */
   changes(options: ChangesOptions, currentPosition: () => bigint): AsyncIterable<RowChange<TRow>>
   /** Forgets retained changes: readers resuming before `position` must read the rows again. */
@@ -50,6 +62,7 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
   /** The position of the newest change that left the ring: readers must be at or past it. */
   let droppedThrough = -1n
   const readers = new Set<Reader<TRow>>()
+  const late = new WeakSet<RowChange<TRow>>()
 
   const retained = (): RowChange<TRow>[] => {
     const start = (next - count + retention) % retention
@@ -57,7 +70,19 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
   }
 
   return {
-    publish(change) {
+    get reading() {
+      return readers.size > 0
+    },
+    skip(position) {
+      if (count > 0) {
+        ring.fill(undefined)
+        count = 0
+        next = 0
+      }
+      droppedThrough = position
+    },
+    publish(change, isLate = false) {
+      if (isLate) late.add(change)
       if (count === retention) droppedThrough = ring[next]!.position
       else count++
       ring[next] = change
@@ -106,10 +131,10 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
             continue
           }
           if (reader.skipThrough !== undefined) {
-            if (change.position <= reader.skipThrough) continue
-            reader.skipThrough = undefined
+            if (change.position > reader.skipThrough) reader.skipThrough = undefined
+            else if (!late.has(change)) continue
           }
-          reader.last = change.position
+          if (change.position > reader.last) reader.last = change.position
           if (key !== undefined && change.key !== key) continue
           if (where && !matchesChange(change, where)) continue
           yield change

@@ -22,7 +22,12 @@ export interface DeadLetter {
 
 /** Where an engine reports what it did; absent while it builds as a shadow. */
 export interface EngineListener<TRow> {
-  changed(change: RowChange<TRow>): void
+  /** Whether anyone reads the changes now; while catching up unread, changes are not even built. */
+  readonly reading: boolean
+  /** A row changed; `late` when its event was held and the model had moved past it. */
+  changed(change: RowChange<TRow>, late: boolean): void
+  /** A change at `position` was left out: nobody read it while the model caught up. */
+  skipped(position: bigint): void
   /** The settled position moved (or may have): wake whoever waits for it. */
   advanced(settled: bigint): void
 }
@@ -308,20 +313,18 @@ export function createProjectionEngine<TRow>(
     }
     eventsProcessed++
     if (next === undefined || next === current) return undefined
-    const listener = engine.listener
-    const at = position > store.position ? position : store.position
     if (next === null) {
       if (current === undefined) return undefined
       store.delete(key)
-      listener?.changed({ kind: 'deleted', key, previous: current, position: at })
-    } else {
-      store.put(key, next)
-      listener?.changed(
-        current === undefined
-          ? { kind: 'created', key, row: next, position: at }
-          : { kind: 'updated', key, row: next, previous: current, position: at },
-      )
-    }
+    } else store.put(key, next)
+    const listener = engine.listener
+    if (listener === undefined) return undefined
+    const late = position <= store.position
+    const at = late ? store.position : position
+    if (!caughtUp && !listener.reading) listener.skipped(at)
+    else if (next === null) listener.changed({ kind: 'deleted', key, previous: current!, position: at }, late)
+    else if (current === undefined) listener.changed({ kind: 'created', key, row: next, position: at }, late)
+    else listener.changed({ kind: 'updated', key, row: next, previous: current, position: at }, late)
     return undefined
   }
 

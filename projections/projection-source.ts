@@ -9,7 +9,7 @@ import type {
   RowChange,
 } from '../framework/read-model/read-model-source.ts'
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
-import type { ProjectionEngine } from './projection-engine.ts'
+import type { EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'
 import { assertFields } from './row-query.ts'
 
@@ -47,8 +47,12 @@ export function createProjectionSource<TRow>(
   const { definition } = initial
   const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
   const waiters = createPositionWaiters()
-  const listener = {
-    changed: (change: RowChange<TRow>) => feed.publish(change),
+  const listener: EngineListener<TRow> = {
+    get reading() {
+      return feed.reading
+    },
+    changed: (change: RowChange<TRow>, late: boolean) => feed.publish(change, late),
+    skipped: (position: bigint) => feed.skip(position),
     advanced: (position: bigint) => waiters.notify(position),
   }
   let engine = initial
@@ -97,11 +101,10 @@ export function createProjectionSource<TRow>(
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
       await Promise.resolve()
       assertFields(query, Object.keys(engine.definition.schema.shape), definition.name)
-      // The settled position: a reader resuming the feed from it misses no held event folded later.
-      const position = engine.settledPosition
+      const position = engine.position
       return { ...engine.store.list(query), position }
     },
-    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.settledPosition),
+    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.position),
     async waitFor(target, timeoutMs) {
       // Settled, not merely considered: an event held behind a dead letter is not in its row yet.
       if (engine.settledPosition >= target) return
@@ -139,7 +142,7 @@ export function createProjectionSource<TRow>(
       engine = next
       engine.listener = listener
       // Changes from before the switch describe the old model; resuming readers read the rows again.
-      feed.truncate(engine.settledPosition)
+      feed.truncate(engine.position)
       waiters.notify(engine.settledPosition)
     },
   }

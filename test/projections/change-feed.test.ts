@@ -18,8 +18,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
 })
 
-async function setUp(members = [batteryStatus()]) {
-  const store = createInMemoryEventStore()
+async function setUp(members = [batteryStatus()], store = createInMemoryEventStore()) {
   const readSide = createReadSide({ store, commands: createTestCommandBus(store), members })
   running.push(readSide)
   await readSide.start()
@@ -102,6 +101,20 @@ describe('the change feed', () => {
     await expect(take(model.changes({ after: first.position }), 1)).rejects.toMatchObject({
       code: 'CHANGES_EXPIRED',
     })
+  })
+
+  it('retains no change made while it catches up unread: resuming before them is CHANGES_EXPIRED', async () => {
+    const store = createInMemoryEventStore()
+    const first = await store.appendToStream('Battery-b1', [installed('s1')])
+    await store.appendToStream('Battery-b1', [charge(10)])
+    const { model } = await setUp([batteryStatus()], store)
+    await model.waitFor(await store.headPosition(), 1_000)
+    await expect(take(model.changes({ after: first.position }), 1)).rejects.toMatchObject({
+      code: 'CHANGES_EXPIRED',
+    })
+    const live = take(model.changes({ after: (await model.list()).position }), 1)
+    await store.appendToStream('Battery-b1', [charge(20)])
+    expect((await live).map(summary)).toEqual(['updated b1'])
   })
 
   it('ends cleanly when the reader aborts', async () => {

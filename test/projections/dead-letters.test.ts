@@ -161,13 +161,11 @@ describe('a consistency token', () => {
     await expect(model.waitFor(tokens.b2Charged.position, 100)).rejects.toMatchObject({
       code: 'CONSISTENCY_TIMEOUT',
     })
-    expect((await model.list()).position).toBeLessThan(control.deadLetters()[0]!.position)
     const waiting = model.waitFor(tokens.b1Charged.position, 5_000)
     failing.on = false
     control.retryDeadLetter(control.deadLetters()[0]!.id)
     await waiting
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
-    expect((await model.list()).position).toBeGreaterThanOrEqual(tokens.b2Charged.position)
   })
 })
 
