@@ -39,7 +39,8 @@ export const defaultLimits: GatewayLimits = {
 
 /**
  * Checks a parsed document against the limits (and refuses introspection when it is off). Runs on every
- * request, before execution: mercurius caches validation per document, and the cost depends on variables.
+ * request, before execution: mercurius caches validation per document, and the cost depends on variables
+ * (measureOperation remembers the measure per document and per value of the variables it reads).
  */
 export function enforceLimits(
   schema: GraphQLSchema,
@@ -56,11 +57,17 @@ export function enforceLimits(
   if (measure.introspection && !options.introspection) {
     throw new AnnalsError('FORBIDDEN', 'Introspection is turned off on this server')
   }
-  const exceeded = (what: string, value: number, limit: number) =>
-    new AnnalsError('LIMIT_EXCEEDED', `The operation's ${what} is ${value}, above the limit of ${limit}`, {
-      details: { limit: what, value, max: limit },
-    })
   if (measure.depth > limits.maxDepth) throw exceeded('depth', measure.depth, limits.maxDepth)
   if (measure.aliases > limits.maxAliases) throw exceeded('alias count', measure.aliases, limits.maxAliases)
   if (measure.cost > limits.maxCost) throw exceeded('cost', measure.cost, limits.maxCost)
+}
+
+function exceeded(what: string, value: number, limit: number): AnnalsError {
+  return new AnnalsError(
+    'LIMIT_EXCEEDED',
+    `The operation's ${what} is ${value}, above the limit of ${limit}`,
+    {
+      details: { limit: what, value, max: limit },
+    },
+  )
 }

@@ -87,15 +87,20 @@ export function prepareRead(
   context: GatewayContext,
 ): Promise<void> | undefined {
   const rules = gateway.authorization
-  const token = args['consistentWith']
-  const waitFor = () =>
-    typeof token === 'string'
-      ? source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
-      : undefined
-  if (rules === undefined) return waitFor()
-  return authorizeOperation(rules, context.principal, { kind: 'query', name: source.name, args }).then(
-    waitFor,
+  if (rules === undefined) return awaitToken(gateway, source, args)
+  return authorizeOperation(rules, context.principal, { kind: 'query', name: source.name, args }).then(() =>
+    awaitToken(gateway, source, args),
   )
+}
+
+function awaitToken(
+  gateway: GatewayRuntime,
+  source: ReadModelSource,
+  args: Record<string, unknown>,
+): Promise<void> | undefined {
+  const token = args['consistentWith']
+  if (typeof token !== 'string') return undefined
+  return source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
 }
 
 /** A position from the wire (a decimal string), or BAD_INPUT naming the argument. */

@@ -69,7 +69,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       graphiql: options.graphiql,
       jit: 1,
       allowBatchedQueries: true,
-      additionalRouteOptions: { preHandler: guard },
+      additionalRouteOptions: { preHandler: guard, serializerCompiler: () => serializeResponse },
       csrfPrevention: options.csrf ? { requiredHeaders: [...csrfHeaders] } : false,
       context: (request): GatewayContext => ({ principal: principals.get(request), requestId: request.id }),
       errorFormatter: (execution, context) => {
@@ -114,6 +114,14 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
   })
   return { schema, subscriptions }
+}
+
+/**
+ * GET answers as POST does, with plain JSON: mercurius's GET response schema would cost a validation and a
+ * generated serializer per response, and turn the list indices of an error's path into strings.
+ */
+function serializeResponse(response: unknown): string {
+  return JSON.stringify(response)
 }
 
 /** The status fastify or mercurius gave a request error (413 body too large, 405 GET mutation), if any. */
