@@ -1,13 +1,13 @@
-import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec } from '../aggregate/snapshot-codec.ts'
 import type { EventStore, EventToAppend } from '../event-store/event-store.ts'
 import type { AppendedEvent, CommandResult } from './command-bus.ts'
-import { checkEmittedEvents, type CheckedEvent } from './check-emitted-events.ts'
-import { deriveEventId } from './derive-event-id.ts'
+import { checkEmittedEvents } from './check-emitted-events.ts'
 import { loadAggregate, type LoadedAggregate, type StateOf } from './load-aggregate.ts'
 import { parseCommandInput } from './parse-command-input.ts'
+import { proposeEvent } from './propose-event.ts'
 import { readCommandResult } from './read-command-result.ts'
-import { COMMAND_ID_KEY, rememberCommand, windowFrom } from './recent-commands.ts'
+import { rememberCommand, windowFrom } from './recent-commands.ts'
 import { writeSnapshot } from './write-snapshot.ts'
 
 export interface ExecuteCommandOptions<TAggregate extends AnyAggregate = AnyAggregate> {
@@ -65,7 +65,7 @@ export async function executeCommand<TAggregate extends AnyAggregate>(
     const result = { aggregateId: id, commandId, revision: loaded.revision, events: [], position: 0n }
     return { result, state: loaded.state, revision: loaded.revision, recentCommands }
   }
-  const events = emitted.map((event, index) => toAppend(aggregate, event, commandId, index))
+  const events = emitted.map((event, index) => proposeEvent(aggregate, event, commandId, index))
   const expectedRevision = loaded.revision === -1n ? 'no_stream' : loaded.revision
   const appended = await store.appendToStream(aggregate.streamName(id), events, { expectedRevision })
   // Same ids at the same expected revision are an idempotent append (a racing duplicate): same revisions.
@@ -90,20 +90,6 @@ export async function executeCommand<TAggregate extends AnyAggregate>(
     await writeSnapshot({ store, aggregate, id, state, revision: appended.nextRevision, recentCommands })
   }
   return { result, state, revision: appended.nextRevision, recentCommands }
-}
-
-function toAppend(
-  aggregate: AnyAggregate,
-  event: CheckedEvent,
-  commandId: string,
-  index: number,
-): EventToAppend {
-  return {
-    id: deriveEventId(commandId, index),
-    type: event.type,
-    data: event.data,
-    metadata: { [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type), [COMMAND_ID_KEY]: commandId },
-  }
 }
 
 function appendedEvent(event: EventToAppend, revision: bigint, position: bigint): AppendedEvent {

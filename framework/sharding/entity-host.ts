@@ -1,6 +1,11 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandEnvelope, CommandResult } from '../command/command-bus.ts'
 import { executeCommand } from '../command/execute-command.ts'
+import {
+  executeCommandGroup,
+  MAX_APPEND_BYTES,
+  type CommandOutcome,
+} from '../command/execute-command-group.ts'
 import { loadAggregate, type LoadedAggregate } from '../command/load-aggregate.ts'
 import { AnnalsError, ConcurrencyConflictError, isAnnalsError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
@@ -23,6 +28,10 @@ export interface EntityHostOptions {
   readonly passivateAfterMs?: number
   /** How often a command is decided again after someone else wrote to its stream. */
   readonly maxConflictRetries?: number
+  /** At most this many waiting commands are decided together and written in one append (default 128). */
+  readonly maxGroupSize?: number
+  /** A group stops before its events pass this many bytes (default EventStoreDB's 1 MiB append limit). */
+  readonly maxAppendBytes?: number
   readonly now?: () => number
 }
 
@@ -47,32 +56,46 @@ export interface EntityHost {
   close(): void
 }
 
+interface Job {
+  readonly command: HostedCommand
+  readonly stillOwns: () => boolean
+  readonly resolve: (result: CommandResult) => void
+  readonly reject: (error: unknown) => void
+}
+
 interface Entry {
   readonly aggregate: AnyAggregate
   readonly id: string
   loaded: LoadedAggregate | undefined
-  tail: Promise<unknown>
+  /** The mailbox: commands accepted and not yet taken by the loop. */
+  readonly queue: Job[]
+  /** Whether the mailbox loop runs (at most one per entry). */
+  running: boolean
+  /** Commands accepted and not yet answered (queued or being decided). */
   pending: number
   lastUsed: number
 }
 
-const settled = Promise.resolve()
-const ignore = () => undefined
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
  * Creates the entity host: one mailbox per aggregate, so commands to one aggregate run one after another
  * against the state in memory and never read before they write; idle or least recently used aggregates are
- * passivated and reload from their snapshot and events on the next command.
+ * passivated and reload from their snapshot and events on the next command. Commands that wait in one
+ * mailbox together are decided in order and written in one append (executeCommandGroup).
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
   const { store } = options
   const maxHosted = options.maxHosted ?? 10_000
   const passivateAfterMs = options.passivateAfterMs ?? 5 * 60_000
   const maxRetries = options.maxConflictRetries ?? 5
+  const maxGroup = Math.max(1, options.maxGroupSize ?? 128)
+  const maxAppendBytes = options.maxAppendBytes ?? MAX_APPEND_BYTES
   const now = options.now ?? Date.now
   const byName = new Map(options.aggregates.map((a) => [a.name, a]))
   // Insertion order is recency order: every command moves its entry to the end.
   const entries = new Map<string, Entry>()
+  let lastKey: string | undefined
   let inFlight = 0
   let drained: (() => void)[] = []
   const sweep = setInterval(() => passivateIdle(), Math.max(10, Math.floor(passivateAfterMs / 2))).unref()
@@ -80,9 +103,12 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const entryFor = (aggregate: AnyAggregate, id: string): Entry => {
     const key = aggregateKey(aggregate.name, id)
     let entry = entries.get(key)
+    // The entry touched last is already at the end: a hot aggregate skips the move.
+    if (entry && key === lastKey) return entry
     if (entry) entries.delete(key)
-    else entry = { aggregate, id, loaded: undefined, tail: settled, pending: 0, lastUsed: now() }
+    else entry = { aggregate, id, loaded: undefined, queue: [], running: false, pending: 0, lastUsed: now() }
     entries.set(key, entry)
+    lastKey = key
     return entry
   }
   const evictOverflow = () => {
@@ -103,8 +129,19 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     }
     return dropped
   }
-  const run = async (entry: Entry, command: HostedCommand, stillOwns: () => boolean) => {
-    for (let attempt = 0; ; attempt++) {
+  // Counts and idleness are updated before the caller sees the answer, so they are exact when it resumes.
+  const settle = (entry: Entry, job: Job, outcome: CommandOutcome) => {
+    entry.pending--
+    entry.lastUsed = now()
+    inFlight--
+    evictOverflow()
+    if (inFlight === 0) for (const resolve of drained.splice(0)) resolve()
+    if (outcome.ok) job.resolve(outcome.result)
+    else job.reject(outcome.error)
+  }
+  const runOne = async (entry: Entry, job: Job, firstAttempt: number): Promise<CommandOutcome> => {
+    const { command } = job
+    for (let attempt = firstAttempt; ; attempt++) {
       try {
         const loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id))
         entry.loaded = loaded
@@ -123,14 +160,73 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
           revision: executed.revision,
           recentCommands: executed.recentCommands,
         }
-        return executed.result
+        return { ok: true, result: executed.result }
       } catch (error) {
         // A refusal leaves the state as it was; anything else may have left the copy behind the stream.
         if (!isRefusal(error)) entry.loaded = undefined
-        if (!(error instanceof ConcurrencyConflictError) || attempt >= maxRetries) throw error
-        if (!stillOwns()) throw new NotOwnerError(entry.aggregate.name, entry.id)
+        if (!(error instanceof ConcurrencyConflictError) || attempt >= maxRetries) return { ok: false, error }
+        if (!job.stillOwns()) return { ok: false, error: new NotOwnerError(entry.aggregate.name, entry.id) }
       }
     }
+  }
+  const runGroup = async (entry: Entry, jobs: readonly Job[]) => {
+    let loaded: LoadedAggregate
+    try {
+      loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id))
+    } catch (error) {
+      entry.loaded = undefined
+      for (const job of jobs) settle(entry, job, { ok: false, error })
+      return
+    }
+    const group = await executeCommandGroup({
+      store,
+      aggregate: entry.aggregate,
+      id: entry.id,
+      loaded,
+      commands: jobs.map((job) => job.command),
+      maxAppendBytes,
+    })
+    // What did not fit in one append waits at the head of the mailbox for the next group.
+    if (group.taken < jobs.length) entry.queue.unshift(...jobs.slice(group.taken))
+    if (group.appended) {
+      const faulty = group.outcomes.some((outcome) => !outcome.ok && !isRefusal(outcome.error))
+      entry.loaded = faulty ? undefined : group.loaded
+      group.outcomes.forEach((outcome, index) => settle(entry, jobs[index]!, outcome))
+      return
+    }
+    entry.loaded = undefined
+    group.settled.forEach((outcome, index) => settle(entry, jobs[index]!, outcome))
+    const unanswered = jobs.slice(group.settled.length, group.taken)
+    if (!(group.error instanceof ConcurrencyConflictError) || maxRetries === 0) {
+      for (const job of unanswered) settle(entry, job, { ok: false, error: group.error })
+      return
+    }
+    // Someone else wrote to the stream: reload, and run each command again on its own, in order.
+    for (const job of unanswered) {
+      const outcome = job.stillOwns()
+        ? await runOne(entry, job, 1)
+        : { ok: false as const, error: new NotOwnerError(entry.aggregate.name, entry.id) }
+      settle(entry, job, outcome)
+    }
+  }
+  const runMailbox = async (entry: Entry) => {
+    let lastGroup = 0
+    for (;;) {
+      // After a group, callers answered this turn send their next command at once: wait one turn for them.
+      if (entry.queue.length === 0 && lastGroup > 1) await nextTurn()
+      if (entry.queue.length === 0) break
+      const jobs = entry.queue.splice(0, maxGroup)
+      lastGroup = jobs.length
+      try {
+        if (jobs.length === 1) settle(entry, jobs[0]!, await runOne(entry, jobs[0]!, 0))
+        else await runGroup(entry, jobs)
+      } catch (error) {
+        // Not expected (every outcome is settled above); never leave a caller waiting.
+        entry.loaded = undefined
+        for (const job of jobs) settle(entry, job, { ok: false, error })
+      }
+    }
+    entry.running = false
   }
 
   return {
@@ -144,19 +240,13 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       const entry = entryFor(aggregate, command.aggregateId)
       entry.pending++
       inFlight++
-      // Cleanup runs before the caller sees the result, so counts and idleness are exact when it resumes.
-      const result = entry.tail
-        .then(() => run(entry, command, stillOwns))
-        .finally(() => {
-          entry.pending--
-          entry.lastUsed = now()
-          if (entry.pending === 0) entry.tail = settled
-          inFlight--
-          evictOverflow()
-          if (inFlight === 0) for (const resolve of drained.splice(0)) resolve()
-        })
-      entry.tail = result.then(ignore, ignore)
-      return result
+      return new Promise<CommandResult>((resolve, reject) => {
+        entry.queue.push({ command, stillOwns, resolve, reject })
+        if (entry.running) return
+        entry.running = true
+        // Started a microtask later, so commands sent in the same turn form one group.
+        queueMicrotask(() => void runMailbox(entry))
+      })
     },
     hosted: () => entries.size,
     drop(predicate) {
@@ -177,6 +267,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     close() {
       clearInterval(sweep)
       entries.clear()
+      lastKey = undefined
       drained = []
     },
   }

@@ -1,0 +1,23 @@
+import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { EventToAppend } from '../event-store/event-store.ts'
+import type { CheckedEvent } from './check-emitted-events.ts'
+import { deriveEventId } from './derive-event-id.ts'
+import { COMMAND_ID_KEY } from './recent-commands.ts'
+
+/**
+ * The `index`th event a command proposes to append: its id derived from the command id, its metadata
+ * carrying the schema version and the command id (which deduplication reads back after a reload).
+ */
+export function proposeEvent(
+  aggregate: AnyAggregate,
+  event: CheckedEvent,
+  commandId: string,
+  index: number,
+): EventToAppend {
+  return {
+    id: deriveEventId(commandId, index),
+    type: event.type,
+    data: event.data,
+    metadata: { [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type), [COMMAND_ID_KEY]: commandId },
+  }
+}
