@@ -5,6 +5,7 @@ import {
   BACKWARDS,
   END,
   UnavailableError,
+  binaryEvent,
   type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client'
@@ -93,6 +94,23 @@ describe('$maxAge', () => {
     expect(await revisions(client, stream)).toEqual([])
     const inAll = (await readAll(client)).filter((resolved) => resolved.event!.streamId === stream)
     expect(revisionsOf(inAll)).toEqual([0n, 1n, 2n])
+  })
+
+  it('leaves a link to an expired event unresolved: the link arrives without its event', async () => {
+    const clock = testClock()
+    const { client } = await connected({ now: clock.now })
+    const target = streamName()
+    const links = streamName()
+    await client.appendToStream(target, events(2))
+    clock.advance(10 * SECOND)
+    await client.appendToStream(target, events(1))
+    await client.setStreamMetadata(target, { maxAge: 5 })
+    const link = (revision: bigint) => binaryEvent({ type: '$>', data: Buffer.from(`${revision}@${target}`) })
+    await client.appendToStream(links, [link(0n), link(2n)])
+    const [expired, recent] = await readStream(client, links, { resolveLinkTos: true })
+    expect(expired!.event).toBeUndefined()
+    expect(expired!.link).toMatchObject({ streamId: links, revision: 0n, type: '$>' })
+    expect(recent!.event).toMatchObject({ streamId: target, revision: 2n })
   })
 
   it('with $maxCount, hides an event that either rule hides', async () => {
