@@ -28,6 +28,11 @@ async function expectNoStream(client: EventStoreDBClient, stream: string): Promi
   expect(await failure(readStream(client, stream))).toBeInstanceOf(StreamNotFoundError)
 }
 
+/** An event the devstore's log cannot hold (a type over 65,535 bytes): the engine throws on its append. */
+function unstorable() {
+  return jsonEvent({ type: 'T'.repeat(70_000), data: {} })
+}
+
 /** A client whose BatchAppend call is open, so the appends under test share it. */
 async function warmClient(options: Parameters<typeof connected>[0] = {}) {
   const setup = await connected(options)
@@ -53,6 +58,24 @@ describe('one failing BatchAppend request', () => {
       client,
       streams.filter((_, other) => other !== index),
     )
+  })
+
+  it('leaves the appends in flight on another client untouched', async () => {
+    // The client keeps pending BatchAppend requests in one map per process and fails them all when any of
+    // its calls ends in an error: a failing request that ended its call would fail this client's too.
+    const { client, store, connect } = await warmClient()
+    const other = connect()
+    await other.appendToStream(streamName('warm-up'), event())
+    const streams = Array.from({ length: GOOD_APPENDS }, () => streamName())
+    store.faults.delayReplies(50)
+    const [outcome, good] = await Promise.all([
+      failure(client.appendToStream(streamName(), unstorable())),
+      appendAll(other, streams),
+    ])
+    store.faults.delayReplies(0)
+    expect(outcome).toBeInstanceOf(UnknownError)
+    expect(good.every((settled) => settled.status === 'fulfilled')).toBe(true)
+    await expectOneEventIn(other, streams)
   })
 
   it('appends nothing, so a retry with the same event id appends the event once', async () => {
@@ -86,12 +109,10 @@ describe('one failing BatchAppend request', () => {
   it('fails alone when the engine throws on it; the call carries on', async () => {
     const { client, store } = await warmClient()
     const streams = Array.from({ length: GOOD_APPENDS }, () => streamName())
-    // The devstore's log cannot hold an event type over 65,535 bytes: the engine throws on this one append.
-    const unstorable = jsonEvent({ type: 'T'.repeat(70_000), data: {} })
     const odd = streamName()
     store.faults.delayReplies(50)
     const [outcome, good] = await Promise.all([
-      failure(client.appendToStream(odd, unstorable)),
+      failure(client.appendToStream(odd, unstorable())),
       appendAll(client, streams),
     ])
     store.faults.delayReplies(0)
