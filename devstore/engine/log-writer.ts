@@ -44,7 +44,17 @@ export class LogWriter {
       const position = this.device.end
       this.device.write(records[i] as Buffer)
       this.index.add(event.stream, position, hashId(event.id), event.revision === DELETED_REVISION)
-      const storedEvent: StoredEvent = { ...event, position: BigInt(position) }
+      const storedEvent: StoredEvent = {
+        stream: event.stream,
+        revision: event.revision,
+        position: BigInt(position),
+        id: event.id,
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata,
+        contentType: event.contentType,
+        created: event.created,
+      }
       this.unflushed.set(position, storedEvent)
       this.pending.push(storedEvent)
       stored.push(storedEvent)

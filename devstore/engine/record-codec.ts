@@ -29,33 +29,35 @@ export interface EventToEncode {
 }
 
 export function encodeRecord(event: EventToEncode, endOfCommit: boolean): Buffer {
-  const stream = Buffer.from(event.stream, 'utf8')
-  const id = Buffer.from(event.id, 'utf8')
-  const type = Buffer.from(event.type, 'utf8')
-  if (stream.length > 0xffff || type.length > 0xffff || id.length > 0xff) {
+  // Measured first and written in place: one buffer per record, no intermediate ones per string.
+  const streamLength = Buffer.byteLength(event.stream, 'utf8')
+  const idLength = Buffer.byteLength(event.id, 'utf8')
+  const typeLength = Buffer.byteLength(event.type, 'utf8')
+  if (streamLength > 0xffff || typeLength > 0xffff || idLength > 0xff) {
     throw new RangeError('devstore: a stream name or event type over 65535 bytes, or an id over 255 bytes')
   }
   const payloadLength =
-    PAYLOAD_FIXED_BYTES + stream.length + id.length + type.length + event.data.length + event.metadata.length
+    PAYLOAD_FIXED_BYTES + streamLength + idLength + typeLength + event.data.length + event.metadata.length
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadLength)
   let at = RECORD_HEADER_BYTES
   record.writeUInt32LE(payloadLength, 0)
   record[at] = RECORD_VERSION
   record[at + 1] =
     (event.contentType === 'application/json' ? FLAG_JSON : 0) | (endOfCommit ? FLAG_END_OF_COMMIT : 0)
-  record.writeUInt16LE(stream.length, at + 2)
-  record.writeUInt16LE(type.length, at + 4)
-  record[at + 6] = id.length
+  record.writeUInt16LE(streamLength, at + 2)
+  record.writeUInt16LE(typeLength, at + 4)
+  record[at + 6] = idLength
   record[at + 7] = 0
   record.writeBigInt64LE(event.revision, at + 8)
   record.writeDoubleLE(event.created, at + 16)
   record.writeUInt32LE(event.data.length, at + 24)
   record.writeUInt32LE(event.metadata.length, at + 28)
   at += PAYLOAD_FIXED_BYTES
-  for (const part of [stream, id, type, event.data, event.metadata]) {
-    record.set(part, at)
-    at += part.length
-  }
+  at += record.write(event.stream, at, streamLength, 'utf8')
+  at += record.write(event.id, at, idLength, 'utf8')
+  at += record.write(event.type, at, typeLength, 'utf8')
+  record.set(event.data, at)
+  record.set(event.metadata, at + event.data.length)
   record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4)
   return record
 }
@@ -105,6 +107,15 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
 }
 
 export function hashId(id: string): number {
-  const bytes = Buffer.from(id, 'utf8')
-  return hashBytes(bytes, 0, bytes.length)
+  // An ASCII id (every UUID string) is its own UTF-8: hash its characters without encoding it.
+  let hash = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) {
+    const code = id.charCodeAt(i)
+    if (code >= 0x80) {
+      const bytes = Buffer.from(id, 'utf8')
+      return hashBytes(bytes, 0, bytes.length)
+    }
+    hash = Math.imul(hash ^ code, 0x01000193)
+  }
+  return hash >>> 0
 }
