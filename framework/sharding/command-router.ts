@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { CommandBus, CommandEnvelope, CommandResult } from '../command/command-bus.ts'
 import { AnnalsError } from '../errors.ts'
-import {
-  errorFromWire,
-  resultFromWire,
-  type WireCommand,
-  type WireError,
-  type WireResult,
-} from './command-wire.ts'
+import type { WireCommand } from './command-wire.ts'
+import { createForwardBatcher } from './forward-batcher.ts'
 import { NotOwnerError, type EntityHost } from './entity-host.ts'
 import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
@@ -23,6 +18,10 @@ export interface CommandRouterOptions {
   readonly forwardTimeoutMs?: number
   /** How long a command keeps looking for a reachable owner before OWNER_UNAVAILABLE. */
   readonly routeDeadlineMs?: number
+  /** At most this many commands go to one owner in one request (default 64). */
+  readonly maxBatch?: number
+  /** At most this many requests are in flight to one owner; commands issued meanwhile go in the next. */
+  readonly maxInFlightPerPeer?: number
   /** Refuses an unknown command or bad input before any hop (throws UNKNOWN_COMMAND or BAD_INPUT). */
   readonly validate?: (envelope: CommandEnvelope) => void
 }
@@ -38,21 +37,29 @@ export interface CommandRouter extends CommandBus {
 
 /**
  * Creates the router: the CommandBus the gateway uses. It runs a command on this replica when this replica
- * owns the aggregate and forwards it to the owner otherwise; when the owner dies or the ring changes while a
+ * owns the aggregate and forwards it to the owner otherwise (batched per owner); when the owner dies or the ring changes while a
  * command is in flight, it sends the command again, with the same command id, to the new owner.
  */
 export function createCommandRouter(options: CommandRouterOptions): CommandRouter {
   const { self, membership, host, client } = options
   const forwardTimeoutMs = options.forwardTimeoutMs ?? 10_000
   const routeDeadlineMs = options.routeDeadlineMs ?? 30_000
-  const inFlight = new Set<{ owner: string; controller: AbortController }>()
+  const batcher = createForwardBatcher({
+    self,
+    client,
+    path: `${INTERNAL_PREFIX}/commands/batch`,
+    timeoutMs: forwardTimeoutMs,
+    onLeaving: (owner) => membership.heardFrom(owner, 'leaving'),
+    ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+    ...(options.maxInFlightPerPeer === undefined ? {} : { maxInFlight: options.maxInFlightPerPeer }),
+  })
   const counts = { local: 0, forwarded: 0, received: 0, rerouted: 0 }
   let ringWaiters: (() => void)[] = []
 
   const ownerOf = (digest: Digest) => rendezvousOwnerOfDigest(digest, membership.ring()) ?? self
   const unsubscribe = membership.onChange(() => {
     const ring = membership.ring()
-    for (const forward of inFlight) if (!ring.includes(forward.owner)) forward.controller.abort()
+    batcher.keepOnly(ring)
     for (const wake of ringWaiters.splice(0)) wake()
   })
   const ringChangeOrTimeout = (ms: number) =>
@@ -63,29 +70,6 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
         resolve()
       })
     })
-
-  const forward = async (owner: string, command: WireCommand) => {
-    const forwardEntry = { owner, controller: new AbortController() }
-    inFlight.add(forwardEntry)
-    try {
-      const reply = await client.post(owner, `${INTERNAL_PREFIX}/commands`, command, {
-        timeoutMs: forwardTimeoutMs,
-        signal: forwardEntry.controller.signal,
-      })
-      if (reply.status === 200) return resultFromWire(reply.body as WireResult)
-      const wire = reply.body as WireError | undefined
-      if (wire?.retry === true) {
-        membership.heardFrom(owner, 'leaving')
-        throw new PeerUnreachableError(owner, 'it is leaving')
-      }
-      if (wire === undefined || typeof wire.code !== 'string') {
-        throw new PeerUnreachableError(owner, `answered ${reply.status} without an error body`)
-      }
-      throw errorFromWire(wire)
-    } finally {
-      inFlight.delete(forwardEntry)
-    }
-  }
 
   return {
     async execute(envelope: CommandEnvelope) {
@@ -102,7 +86,7 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
           // Bad input is refused here rather than after a hop; locally the pipeline validates anyway.
           if (attempt === 0) options.validate?.(command)
           counts.forwarded++
-          return await forward(owner, { envelope: command, from: self })
+          return await batcher.forward(owner, command)
         } catch (error) {
           const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
           if (!movable) throw error
@@ -129,7 +113,7 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
     counts: () => ({ ...counts }),
     close() {
       unsubscribe()
-      for (const forwardEntry of inFlight) forwardEntry.controller.abort()
+      batcher.close()
       for (const wake of ringWaiters.splice(0)) wake()
       ringWaiters = []
     },

@@ -33,6 +33,22 @@ export interface WireCommand {
   readonly from: string
 }
 
+/** The most commands one forwarded batch carries; the owner refuses a longer one. */
+export const MAX_FORWARD_BATCH = 64
+
+/** Commands a replica forwards to one owner in one request; the owner runs each on its own. */
+export interface WireBatch {
+  readonly from: string
+  readonly commands: readonly WireCommand['envelope'][]
+}
+
+/**
+ * One line of the owner's answer to a batch (newline-delimited JSON, in the order the commands finish): the
+ * result or the error of the command at index `i`, in the same formats as a single forwarded command.
+ */
+export type WireBatchLine =
+  { readonly i: number; readonly ok: WireResult } | { readonly i: number; readonly error: WireError }
+
 export function resultToWire(result: CommandResult): WireResult {
   return {
     aggregateId: result.aggregateId,
