@@ -95,27 +95,31 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const byName = new Map(options.aggregates.map((a) => [a.name, a]))
   // Insertion order is recency order: every command moves its entry to the end.
   const entries = new Map<string, Entry>()
-  let lastKey: string | undefined
+  // The entry touched last, while hosted: it is already at the end, so a hot aggregate skips the lookup.
+  let last: Entry | undefined
   let inFlight = 0
   let drained: (() => void)[] = []
   const sweep = setInterval(() => passivateIdle(), Math.max(10, Math.floor(passivateAfterMs / 2))).unref()
 
   const entryFor = (aggregate: AnyAggregate, id: string): Entry => {
+    if (last !== undefined && last.id === id && last.aggregate === aggregate) return last
     const key = aggregateKey(aggregate.name, id)
     let entry = entries.get(key)
-    // The entry touched last is already at the end: a hot aggregate skips the move.
-    if (entry && key === lastKey) return entry
     if (entry) entries.delete(key)
     else entry = { aggregate, id, loaded: undefined, queue: [], running: false, pending: 0, lastUsed: now() }
     entries.set(key, entry)
-    lastKey = key
+    last = entry
     return entry
+  }
+  const remove = (key: string, entry: Entry) => {
+    entries.delete(key)
+    if (entry === last) last = undefined
   }
   const evictOverflow = () => {
     if (entries.size <= maxHosted) return
     for (const [key, entry] of entries) {
       if (entries.size <= maxHosted) break
-      if (entry.pending === 0) entries.delete(key)
+      if (entry.pending === 0) remove(key, entry)
     }
   }
   const passivateIdle = () => {
@@ -124,7 +128,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     for (const [key, entry] of entries) {
       if (entry.lastUsed > cutoff) break
       if (entry.pending > 0) continue
-      entries.delete(key)
+      remove(key, entry)
       dropped++
     }
     return dropped
@@ -253,7 +257,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       let dropped = 0
       for (const [key, entry] of entries) {
         if (entry.pending === 0 && predicate(entry.aggregate.name, entry.id)) {
-          entries.delete(key)
+          remove(key, entry)
           dropped++
         }
       }
@@ -267,7 +271,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     close() {
       clearInterval(sweep)
       entries.clear()
-      lastKey = undefined
+      last = undefined
       drained = []
     },
   }
