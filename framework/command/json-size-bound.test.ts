@@ -1,0 +1,34 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { jsonSizeBound } from './json-size-bound.ts'
+
+const bytesOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
+
+describe('jsonSizeBound', () => {
+  it('is never below the UTF-8 bytes of the JSON text', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(jsonSizeBound(value, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(bytesOf(value))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('counts escaped control characters and characters outside ASCII', () => {
+    for (const text of ['\u0000\u001f"\\', 'é€😀', '\n\t']) {
+      expect(jsonSizeBound({ text }, 10_000)).toBeGreaterThanOrEqual(bytesOf({ text }))
+    }
+  })
+
+  it('measures what toJSON returns, as JSON.stringify does', () => {
+    const at = new Date('2026-11-24T12:00:00Z')
+    expect(jsonSizeBound({ at }, 10_000)).toBeGreaterThanOrEqual(bytesOf({ at }))
+  })
+
+  it('gives Infinity once the bound passes the limit, without walking the rest', () => {
+    expect(jsonSizeBound({ text: 'x'.repeat(1000) }, 100)).toBe(Infinity)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(jsonSizeBound(cyclic, 1_000_000)).toBe(Infinity)
+  })
+})
