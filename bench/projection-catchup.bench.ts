@@ -4,11 +4,12 @@
  * is built from the start of the log, against a bare subscribeToAll with the same filter and a no-op handler
  * over the same connection kind, measured in the same run. Target: the projection keeps 50% of the bare rate.
  *
- * Run: npm run bench -- projection-catchup   (PROJECTION_CATCHUP_EVENTS=100000 for a quick look)
+ * Run: npm run bench -- projection-catchup   (PROJECTION_CATCHUP_EVENTS=100000 for a quick look;
+ * PROJECTION_CATCHUP_DATA=<dir> keeps the seeded log there and reuses it on the next run of the same count)
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -20,11 +21,17 @@ import { batteryStatus } from '../test/projections/fixtures.ts'
 import type { Bench, BenchResult } from './run.ts'
 
 const BATTERIES = 10_000
-const EVENTS_PER_APPEND = 500
+const EVENTS_PER_APPEND = 1_000
+const WRITERS = 16
 
-/** A devstore in its own process (so its work is not counted against the client), on a free port. */
-export async function startDevStoreProcess(): Promise<{ connectionString: string; stop(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'annals-bench-'))
+/**
+ * A devstore in its own process (so its work is not counted against the client), on a free port, over a
+ * fresh temporary directory (removed when it stops) or over `keptDir` (kept, to be opened again).
+ */
+export async function startDevStoreProcess(
+  keptDir?: string,
+): Promise<{ connectionString: string; stop(): Promise<void> }> {
+  const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'annals-bench-'))
   const main = fileURLToPath(new URL('../devstore/main.ts', import.meta.url))
   const child: ChildProcess = spawn(
     process.execPath,
@@ -42,34 +49,34 @@ export async function startDevStoreProcess(): Promise<{ connectionString: string
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       await exited
-      rmSync(dataDir, { recursive: true, force: true })
+      if (keptDir === undefined) rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }
 
-async function seed(store: EventStore, events: number): Promise<void> {
+/**
+ * Writes the events as the client writes large batches: each battery's events in appends of up to
+ * EVENTS_PER_APPEND, WRITERS appends in flight at once (the devstore shares one fsync among them).
+ */
+export async function seed(store: EventStore, events: number): Promise<void> {
   const perBattery = Math.max(2, Math.floor(events / BATTERIES))
   const batteries = Math.ceil(events / perBattery)
-  const appends: { stream: string; events: EventToAppend[] }[] = []
-  for (let b = 0; b < batteries; b++) {
-    const batch: EventToAppend[] = [
-      { id: randomUUID(), type: 'BatteryInstalled', data: { siteId: `s${b % 50}`, capacityKwh: 13.5 } },
-    ]
-    for (let n = 1; n < perBattery; n++) {
-      batch.push({ id: randomUUID(), type: 'ChargeReported', data: { percent: (b + n) % 101 } })
-    }
-    for (let at = 0; at < batch.length; at += EVENTS_PER_APPEND) {
-      appends.push({ stream: `Battery-b${b}`, events: batch.slice(at, at + EVENTS_PER_APPEND) })
-    }
-  }
   let next = 0
   const writer = async () => {
-    while (next < appends.length) {
-      const { stream, events: batch } = appends[next++]!
-      await store.appendToStream(stream, batch)
+    while (next < batteries) {
+      const b = next++
+      const batch: EventToAppend[] = [
+        { id: randomUUID(), type: 'BatteryInstalled', data: { siteId: `s${b % 50}`, capacityKwh: 13.5 } },
+      ]
+      for (let n = 1; n < perBattery; n++) {
+        batch.push({ id: randomUUID(), type: 'ChargeReported', data: { percent: (b + n) % 101 } })
+      }
+      for (let at = 0; at < batch.length; at += EVENTS_PER_APPEND) {
+        await store.appendToStream(`Battery-b${b}`, batch.slice(at, at + EVENTS_PER_APPEND))
+      }
     }
   }
-  await Promise.all(Array.from({ length: 4 }, writer))
+  await Promise.all(Array.from({ length: WRITERS }, writer))
 }
 
 async function bare(
@@ -109,11 +116,23 @@ const benchmark: Bench = {
     'catch-up of an in-memory read model from 1,000,000 events on the devstore vs a bare filtered subscribeToAll with a no-op handler',
   run: async (): Promise<BenchResult> => {
     const count = Number(process.env['PROJECTION_CATCHUP_EVENTS'] ?? 1_000_000)
-    const devStore = await startDevStoreProcess()
+    // A directory to keep the seeded log in and reuse on the next run with the same count (seeding is slow).
+    const keptDir = process.env['PROJECTION_CATCHUP_DATA']
+    const seededMarker = keptDir && join(keptDir, `seeded-${count}`)
+    const reuse = seededMarker !== undefined && seededMarker !== '' && existsSync(seededMarker)
+    if (keptDir) {
+      mkdirSync(keptDir, { recursive: true })
+      const other = readdirSync(keptDir).find(
+        (name) => name.startsWith('seeded-') && name !== `seeded-${count}`,
+      )
+      if (other) throw new Error(`${keptDir} holds a log of another size (${other}); use another directory`)
+    }
+    const devStore = await startDevStoreProcess(keptDir || undefined)
     const store = createEventStoreDbStore(devStore.connectionString)
     try {
       const seeding = performance.now()
-      await seed(store, count)
+      if (!reuse) await seed(store, count)
+      if (seededMarker) writeFileSync(seededMarker, '')
       const seedMs = performance.now() - seeding
       const types = batteryStatus().eventTypes
       const bareFirst = await bare(store, types)
@@ -134,7 +153,7 @@ const benchmark: Bench = {
         },
         ratio: rate(folded) / rate(baseline),
         target: 0.5,
-        notes: `projection ${folded.ms.toFixed(0)} ms; bare ${bareFirst.ms.toFixed(0)} / ${bareSecond.ms.toFixed(0)} ms; seeding ${(seedMs / 1000).toFixed(1)} s; rows not validated (production mode); devstore in a child process`,
+        notes: `projection ${folded.ms.toFixed(0)} ms; bare ${bareFirst.ms.toFixed(0)} / ${bareSecond.ms.toFixed(0)} ms; ${reuse ? 'log reused from PROJECTION_CATCHUP_DATA' : `seeding ${(seedMs / 1000).toFixed(1)} s`}; rows not validated (production mode); devstore in a child process`,
       }
     } finally {
       await store.close()
