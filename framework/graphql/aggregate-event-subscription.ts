@@ -9,6 +9,7 @@ import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
 import { camelCase } from './graphql-names.ts'
 import { parsePosition } from './read-model-queries.ts'
 import { createSharedStreamFeed, type SharedStreamFeed } from './shared-stream-feed.ts'
+import { frameResolve, resolvesTypeByFrame } from './shared-subscription-execution.ts'
 import type { TypeRegistry } from './type-registry.ts'
 
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
@@ -38,13 +39,14 @@ export function aggregateEventSubscription(
   }
   return {
     [name]: {
-      type: new GraphQLNonNull(aggregateEventType(registry, aggregate)),
+      // The union's resolveType reads the frame's type alone, so clients with one query share its execution.
+      type: new GraphQLNonNull(resolvesTypeByFrame(aggregateEventType(registry, aggregate))),
       description: `The events of one ${aggregate.name}: its history, then each new event.`,
       args: {
         id: { type: new GraphQLNonNull(GraphQLID) },
         after: { type: GraphQLString, description: 'The last position this client saw: resume after it.' },
       },
-      resolve: (frame: unknown) => frame,
+      resolve: frameResolve,
       subscribe: async (_root, args: Record<string, unknown>, context) => {
         const gateway = runtime()
         await authorizeOperation(gateway.authorization, context.principal, {

@@ -3,11 +3,17 @@ import {
   GraphQLObjectType,
   GraphQLSchema,
   GraphQLString,
+  GraphQLUnionType,
   parse,
   type ExecutionResult,
 } from 'graphql'
 import { describe, expect, it } from 'vitest'
-import { createSharedSubscribe, frameResolve, isSharedSelection } from './shared-subscription-execution.ts'
+import {
+  createSharedSubscribe,
+  frameResolve,
+  isSharedSelection,
+  resolvesTypeByFrame,
+} from './shared-subscription-execution.ts'
 
 interface Frame {
   readonly name: string
@@ -135,4 +141,26 @@ describe('shared subscription execution', () => {
     expect(results).toEqual([{ data: { changed: {} } }, { data: { changed: { name: 'hot' } } }])
     for (const stream of streams) await stream.return?.()
   })
+})
+
+describe('isSharedSelection through a union', () => {
+  const unionSchema = (markTypedByFrame: boolean) => {
+    const member = new GraphQLObjectType({ name: 'Filled', fields: { litres: { type: GraphQLString } } })
+    const union = new GraphQLUnionType({ name: 'Event', types: [member], resolveType: () => 'Filled' })
+    const type = markTypedByFrame ? resolvesTypeByFrame(union) : union
+    return new GraphQLSchema({
+      query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLString } } }),
+      subscription: new GraphQLObjectType({
+        name: 'Subscription',
+        fields: { events: { type: new GraphQLNonNull(type), resolve: frameResolve } },
+      }),
+    })
+  }
+  const query = parse('subscription { events { __typename ... on Filled { litres } } }')
+
+  it('shares a union whose resolveType is marked as reading the frame alone', () =>
+    expect(isSharedSelection(unionSchema(true), query)).toBe(true))
+
+  it('does not share a union with any other resolveType', () =>
+    expect(isSharedSelection(unionSchema(false), query)).toBe(false))
 })

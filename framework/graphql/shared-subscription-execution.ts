@@ -4,11 +4,13 @@ import {
   getNamedType,
   isAbstractType,
   TypeInfo,
+  TypeNameMetaFieldDef,
   visit,
   visitWithTypeInfo,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type GraphQLAbstractType,
   type GraphQLSchema,
 } from 'graphql'
 import { mapAsyncIterator } from 'graphql/execution/mapAsyncIterator.js'
@@ -19,10 +21,18 @@ import { mapAsyncIterator } from 'graphql/execution/mapAsyncIterator.js'
  */
 export const frameResolve = (frame: unknown): unknown => frame
 
+const typedByFrame = new WeakSet<GraphQLAbstractType>()
+
+/** Marks an abstract type whose resolveType reads the frame alone, so a selection through it can be shared. */
+export function resolvesTypeByFrame<T extends GraphQLAbstractType>(type: T): T {
+  typedByFrame.add(type)
+  return type
+}
+
 /**
  * Whether every client subscribed with `document` gets the same result for the same frame and variables:
  * the root fields resolve the frame as it is (frameResolve), the fields below use the default resolver,
- * and no abstract type needs a resolveType of its own.
+ * and no abstract type needs a resolveType of its own (other than one that reads the frame alone).
  */
 export function isSharedSelection(schema: GraphQLSchema, document: DocumentNode): boolean {
   const root = schema.getSubscriptionType()
@@ -35,9 +45,15 @@ export function isSharedSelection(schema: GraphQLSchema, document: DocumentNode)
         const field = typeInfo.getFieldDef()
         if (!field) return
         const parent = typeInfo.getParentType()
-        const resolverOk = parent === root ? field.resolve === frameResolve : field.resolve === undefined
+        // __typename names the type the frame resolved to: the same for every client.
+        const resolverOk =
+          parent === root
+            ? field.resolve === frameResolve
+            : field.resolve === undefined || field === TypeNameMetaFieldDef
         const named = getNamedType(field.type)
-        if (!resolverOk || (isAbstractType(named) && named.resolveType !== undefined)) shared = false
+        const typedByClient =
+          isAbstractType(named) && named.resolveType !== undefined && !typedByFrame.has(named)
+        if (!resolverOk || typedByClient) shared = false
       },
     }),
   )
