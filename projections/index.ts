@@ -43,8 +43,8 @@ export type { DeadLetter } from './projection-engine.ts'
 export type { RetryPolicy } from './retry-policy.ts'
 
 // Read-model stores
-/** Where a projection keeps its rows and checkpoint together; implement it for a durable store. */
-export type { ReadModelStore, StoredPage } from './read-model-store.ts'
+/** Where a projection keeps its rows, checkpoint and held keys together; implement it for a durable store. */
+export type { ReadModelStore, StoredPage, HeldKey } from './read-model-store.ts'
 /** The default store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,

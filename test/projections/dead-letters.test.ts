@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
-import { createDevStore } from '../../devstore/index.ts'
+import { createDevStore, type DevStore } from '../../devstore/index.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
 import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
@@ -28,7 +28,7 @@ type ChargesRow = z.infer<typeof ChargesRow>
 /** A model whose handler throws on a charge of 13 while `failing.on` is set; kept in `saved` when given. */
 function charges(
   failing: { on: boolean },
-  options: { saved?: SavedModel<ChargesRow>; version?: number } = {},
+  options: { saved?: SavedModel<ChargesRow>; version?: number; onCharge?: (percent: number) => void } = {},
 ) {
   const { saved } = options
   return defineProjection({
@@ -42,6 +42,7 @@ function charges(
     handlers: {
       BatteryInstalled: (_row, _event, { key }): ChargesRow => ({ batteryId: key, charges: [] }),
       ChargeReported: (row, { data }): ChargesRow | undefined => {
+        options.onCharge?.(data.percent)
         if (failing.on && data.percent === 13) throw new Error('unlucky')
         return row && { ...row, charges: [...row.charges, data.percent] }
       },
@@ -49,10 +50,14 @@ function charges(
   })
 }
 
+const devStores: DevStore[] = []
+
 async function devStoreClient(): Promise<EventStore> {
   const devStore = await createDevStore({ port: 0 })
+  devStores.push(devStore)
   const store = createEventStoreDbStore(devStore.connectionString)
   cleanups.push(async () => {
+    devStores.splice(devStores.indexOf(devStore), 1)
     await store.close()
     await devStore.close()
   })
@@ -214,6 +219,30 @@ describe('a restart of the process over a durable store', () => {
     await third.model.waitFor(await store.headPosition(), 5_000)
     expect(await chargesOf(third.model, 'b1')).toEqual([13, 20, 22])
     expect(await chargesOf(third.model, 'b2')).toEqual([30, 40])
+  })
+
+  it('folds each held event once when the subscription drops while the next process reads them again', async () => {
+    const failing = { on: true }
+    const saved = emptySavedModel<ChargesRow>()
+    const first = await withDeadLetter(failing, saved)
+    const { store } = first
+    await store.appendToStream('Battery-b1', [charge(21)])
+    await store.appendToStream('Battery-b2', [charge(31)])
+    await eventually(async () => expect(await chargesOf(first.model, 'b2')).toEqual([30, 31]))
+    await first.readSide.stop()
+
+    failing.on = false
+    let dropped = false
+    const dropOnce = (percent: number) => {
+      if (percent !== 20 || dropped) return
+      dropped = true
+      devStores[0]!.faults.dropAllSubscriptions()
+    }
+    const next = await startProcess(store, charges(failing, { saved, onCharge: dropOnce }))
+    await next.model.waitFor(await store.headPosition(), 5_000)
+    expect(dropped).toBe(true)
+    expect(await chargesOf(next.model, 'b1')).toEqual([13, 20, 21])
+    expect(await chargesOf(next.model, 'b2')).toEqual([30, 31])
   })
 
   it('does not fold a discarded event again in the next process', async () => {
