@@ -30,7 +30,7 @@ describe('executeCommandGroup', () => {
     ]
     const group = await executeCommandGroup({ store, aggregate: Counter, id: 'c-1', loaded: fresh, commands })
     if (!group.appended) throw new Error('the group append failed')
-    expect(group.outcomes.map(summary)).toEqual([0n, 1n, 'COUNTER_LOCKED'])
+    expect((await group.outcomes).map(summary)).toEqual([0n, 1n, 'COUNTER_LOCKED'])
     expect(group.loaded.state).toEqual({ value: 2, locked: true, steps: 2 })
     expect(group.loaded.revision).toBe(1n)
     expect(await loadAggregate(store, Counter, 'c-1')).toMatchObject({
@@ -49,7 +49,7 @@ describe('executeCommandGroup', () => {
     const group = await executeCommandGroup({ store, aggregate: Counter, id: 'c-1', loaded: fresh, commands })
     if (!group.appended) throw new Error('the group append failed')
     const stored = await streamOf(store)
-    const [twice, nothing, once] = group.outcomes.map((o) => (o.ok ? o.result : undefined))
+    const [twice, nothing, once] = (await group.outcomes).map((o) => (o.ok ? o.result : undefined))
     expect(twice!.events.map((e) => [e.revision, e.position])).toEqual([
       [0n, stored[0]!.position],
       [1n, stored[1]!.position],

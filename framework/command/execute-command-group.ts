@@ -40,7 +40,8 @@ export type CommandOutcome =
 
 /**
  * What a group did. `taken` commands (a prefix of those given) were decided; the others did not fit in one
- * append and are left for the next group. When the append failed, `settled` holds the outcomes of the
+ * append and are left for the next group. Once appended, `loaded` is ready for the next group at once, while
+ * `outcomes` resolves (never rejects) when each event's position has been read back. When the append failed, `settled` holds the outcomes of the
  * commands decided before the first that emitted events (they did not depend on the failed append); the
  * rest of the taken commands are unanswered, for the caller to run again or to fail with `error`.
  */
@@ -48,7 +49,7 @@ export type ExecutedCommandGroup<TState = unknown> =
   | {
       readonly appended: true
       readonly taken: number
-      readonly outcomes: readonly CommandOutcome[]
+      readonly outcomes: Promise<readonly CommandOutcome[]>
       readonly loaded: Required<LoadedAggregate<TState>>
     }
   | {
@@ -131,7 +132,7 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   const taken = decisions.length
   const answering = { store, aggregate, id, events, decisions, commands }
   if (events.length === 0) {
-    const outcomes = await outcomesOf(answering, [], taken)
+    const outcomes = outcomesOf(answering, [], taken)
     return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
   }
   const streamName = aggregate.streamName(id)
@@ -143,16 +144,18 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
     const independent = decisions.findIndex((decision) => decision.kind === 'appends')
     return { appended: false, taken, error, settled: await outcomesOf(answering, [], independent) }
   }
-  const positions = await positionsOf(store, streamName, loaded.revision + 1n, events.length, position)
   for (const [index, decision] of decisions.entries()) {
     if (decision.kind !== 'appends') continue
     const last = decision.first + BigInt(decision.count - 1)
     rememberCommand(window, commands[index]!.commandId, decision.first, last)
   }
-  const outcomes = await outcomesOf(answering, positions, taken)
   if (snapshotCodec.isDue(aggregate, loaded.revision, revision)) {
     await writeSnapshot({ store, aggregate, id, state, revision, recentCommands: window })
   }
+  // The read-back of positions is off the path of the next group: only these commands' answers wait for it.
+  const outcomes = positionsOf(store, streamName, loaded.revision + 1n, events.length, position).then(
+    (positions) => outcomesOf(answering, positions, taken),
+  )
   return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
 }
 

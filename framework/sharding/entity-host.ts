@@ -193,9 +193,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     // What did not fit in one append waits at the head of the mailbox for the next group.
     if (group.taken < jobs.length) entry.queue.unshift(...jobs.slice(group.taken))
     if (group.appended) {
-      const faulty = group.outcomes.some((outcome) => !outcome.ok && !isRefusal(outcome.error))
-      entry.loaded = faulty ? undefined : group.loaded
-      group.outcomes.forEach((outcome, index) => settle(entry, jobs[index]!, outcome))
+      // A command that failed folded nothing into the group's state, so the copy stays exact; the next group
+      // may start while this one's answers wait for their positions.
+      entry.loaded = group.loaded
+      const taken = jobs.slice(0, group.taken)
+      void group.outcomes.then(
+        (outcomes) => outcomes.forEach((outcome, index) => settle(entry, taken[index]!, outcome)),
+        (error: unknown) => taken.forEach((job) => settle(entry, job, { ok: false, error })),
+      )
       return
     }
     entry.loaded = undefined
