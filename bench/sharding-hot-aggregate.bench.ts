@@ -191,7 +191,7 @@ async function inMemory(): Promise<BenchResult> {
     ratio: [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!,
     target: 0.9,
     notes:
-      `median ratio of ${ROUNDS} rounds (totals above); ${commands} commands, ${CONCURRENCY} in flight to one aggregate (in-memory store): router ${routed.counts.conflicts} conflicts, ` +
+      `median ratio of ${ROUNDS} rounds (${ratios.map((r) => r.toFixed(2)).join(', ')}; totals above); ${commands} commands, ${CONCURRENCY} in flight to one aggregate (in-memory store): router ${routed.counts.conflicts} conflicts, ` +
       `${routerFailed} failed. Without the router (createCommandBus, same load, ${plainCommands} commands): ` +
       `${plain.counts.conflicts} conflicts (each a retry), ${plainFailed} given up as CONCURRENCY_CONFLICT, ${Math.round(plainRate)} commands/s succeeded`,
   }
