@@ -61,6 +61,8 @@ interface Job {
   readonly stillOwns: () => boolean
   readonly resolve: (result: CommandResult) => void
   readonly reject: (error: unknown) => void
+  /** Set once the caller is answered, so no path can answer (and count) it twice. */
+  answered: boolean
 }
 
 interface Entry {
@@ -135,6 +137,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   }
   // Counts and idleness are updated before the caller sees the answer, so they are exact when it resumes.
   const settle = (entry: Entry, job: Job, outcome: CommandOutcome) => {
+    if (job.answered) return
+    job.answered = true
     entry.pending--
     entry.lastUsed = now()
     inFlight--
@@ -250,7 +254,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       entry.pending++
       inFlight++
       return new Promise<CommandResult>((resolve, reject) => {
-        entry.queue.push({ command, stillOwns, resolve, reject })
+        entry.queue.push({ command, stillOwns, resolve, reject, answered: false })
         if (entry.running) return
         entry.running = true
         // Started a microtask later, so commands sent in the same turn form one group.
