@@ -82,7 +82,8 @@ const bench: Bench = {
         target: 0.5,
         notes:
           `${commands} commands each way, ${CONCURRENCY} in flight over ${AGGREGATES} hot aggregates, in chunks of ` +
-          `${COMMANDS_PER_CHUNK} alternating; both replicas and the devstore share this process's CPU, so the hop's cost on both ends is counted`,
+          `${COMMANDS_PER_CHUNK} alternating; both replicas and the devstore share this process's CPU, so the hop's cost on both ends is counted; ` +
+          `forwarded commands go to their owner in batches (those issued in one turn or while 2 requests are in flight, at most 64 a request)`,
       }
     } finally {
       await started.close()

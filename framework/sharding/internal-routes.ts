@@ -17,7 +17,6 @@ import { carriesSecret, NDJSON } from './peer-client.ts'
 export const INTERNAL_PREFIX = '/_annals'
 
 const leaving: WireError = { code: 'OWNER_UNAVAILABLE', message: 'This replica is leaving', retry: true }
-const streamResults = process.env['ANNALS_BATCH_STREAM'] !== '0'
 
 export interface InternalRoutesOptions {
   /** Undefined only outside production: the channel is then open (loopback development). */
@@ -108,7 +107,9 @@ export function registerInternalRoutes(http: FastifyInstance, options: InternalR
 
 /**
  * Runs every command of a batch on its own (each in its aggregate's mailbox, in batch order) and answers
- * each one's result or error as a line of JSON as soon as it is known, the lines of one turn in one write.
+ * each one's result or error as a line of JSON, all lines in one write once the last command is done:
+ * measured, one write per batch beat streaming each line as its command finished (0.86 against 0.60–0.70
+ * of local throughput in sharding-forwarding), and a slow command holds up only its own batch.
  */
 function answerBatch(
   res: ServerResponse,
@@ -117,41 +118,26 @@ function answerBatch(
   onInternal: (error: unknown) => void,
 ): void {
   res.on('error', () => undefined)
-  res.writeHead(200, { 'content-type': NDJSON })
+  const lines: string[] = []
   let open = batch.commands.length
-  let corked = false
-  const buffered: string[] = []
-  const write = (line: string) => {
-    open--
-    if (!streamResults) {
-      buffered.push(line)
-      if (open === 0 && !res.destroyed) res.end(buffered.join(''))
-      return
-    }
-    if (res.destroyed) return
-    if (!corked) {
-      corked = true
-      res.cork()
-      process.nextTick(() => {
-        corked = false
-        res.uncork()
-      })
-    }
-    if (open === 0) res.end(line)
-    else res.write(line)
+  const answer = (line: string) => {
+    lines.push(line)
+    if (--open > 0 || res.destroyed) return
+    res.writeHead(200, { 'content-type': NDJSON })
+    res.end(lines.join(''))
   }
-  if (open === 0) return void res.end()
+  if (open === 0) return void res.writeHead(200, { 'content-type': NDJSON }).end()
   batch.commands.forEach((envelope, i) => {
     if (typeof envelope?.aggregateId !== 'string' || typeof envelope.commandId !== 'string') {
       const error: WireError = { code: 'BAD_INPUT', message: 'A forwarded command needs an envelope' }
-      return write(`${JSON.stringify({ i, error })}\n`)
+      return answer(`${JSON.stringify({ i, error })}\n`)
     }
     execute({ envelope, from: batch.from }).then(
-      (result) => write(`{"i":${i},"ok":${JSON.stringify(resultToWire(result))}}\n`),
+      (result) => answer(`{"i":${i},"ok":${JSON.stringify(resultToWire(result))}}\n`),
       (error: unknown) => {
         const wire = errorToWire(error)
         if (wire.body.code === 'INTERNAL') onInternal(error)
-        write(`{"i":${i},"error":${JSON.stringify(wire.body)}}\n`)
+        answer(`{"i":${i},"error":${JSON.stringify(wire.body)}}\n`)
       },
     )
   })
