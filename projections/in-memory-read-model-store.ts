@@ -52,6 +52,23 @@ export function createInMemoryReadModelStore<TRow>(
       if (bucket?.size === 0) index.delete(bucketKey)
     }
   }
+  /** Moves a row between buckets only where an indexed value changed: most updates touch no index. */
+  const reindex = (rowKey: string, previous: Row, row: Row) => {
+    for (const [field, index] of indexes) {
+      const before = previous[field]
+      const after = row[field]
+      if (before === after) continue
+      const beforeKey = indexKey(before)
+      const afterKey = indexKey(after)
+      if (beforeKey === afterKey) continue
+      const bucket = index.get(beforeKey)
+      bucket?.delete(rowKey)
+      if (bucket?.size === 0) index.delete(beforeKey)
+      let target = index.get(afterKey)
+      if (!target) index.set(afterKey, (target = new Set()))
+      target.add(rowKey)
+    }
+  }
   const addToIndexes = (rowKey: string, row: Row) => {
     for (const [field, index] of indexes) {
       const bucketKey = indexKey(row[field])
@@ -63,11 +80,13 @@ export function createInMemoryReadModelStore<TRow>(
 
   /** The narrowest set of row keys an indexed eq/in filter allows; undefined when none applies. */
   function candidates(query: ListQuery): { index: string; keys: Iterable<string>; size: number } | undefined {
-    let best: { index: string; keys: string[]; size: number } | undefined
-    for (const [field, filter] of Object.entries(query.where ?? {})) {
+    let best: { index: string; keys: Iterable<string>; size: number } | undefined
+    const where = query.where ?? {}
+    for (const field in where) {
+      const filter = where[field]!
       const values = 'eq' in filter ? [filter.eq] : filter.in
       if (values === undefined) continue
-      let keys: string[]
+      let keys: ReadonlySet<string> | readonly string[]
       if (field === key) {
         keys = [...new Set(values)].filter(
           (value): value is string => typeof value === 'string' && rows.has(value),
@@ -75,9 +94,10 @@ export function createInMemoryReadModelStore<TRow>(
       } else {
         const index = indexes.get(field)
         if (!index) continue
-        keys = [...new Set(values.flatMap((value) => [...(index.get(indexKey(value)) ?? [])]))]
+        keys = bucketsOf(index, values)
       }
-      if (!best || keys.length < best.size) best = { index: field, keys, size: keys.length }
+      const size = 'size' in keys ? keys.size : keys.length
+      if (!best || size < best.size) best = { index: field, keys, size }
     }
     return best
   }
@@ -95,9 +115,9 @@ export function createInMemoryReadModelStore<TRow>(
     get: (rowKey) => rows.get(rowKey),
     put(rowKey, row) {
       const previous = rows.get(rowKey)
-      if (previous !== undefined) unindex(rowKey, previous as Row)
       rows.set(rowKey, row)
-      addToIndexes(rowKey, row as Row)
+      if (previous === undefined) addToIndexes(rowKey, row as Row)
+      else reindex(rowKey, previous as Row, row as Row)
     },
     delete(rowKey) {
       const previous = rows.get(rowKey)
@@ -122,10 +142,16 @@ export function createInMemoryReadModelStore<TRow>(
     list(query): StoredPage<TRow> {
       const orderBy = query.orderBy ?? []
       const plan = candidates(query)
-      const pool: Iterable<TRow> = plan ? mapKeys(plan.keys, rows) : rows.values()
       const compare = rowComparator(orderBy, key)
       const selected: Row[] = []
-      for (const row of pool) if (matchesWhere(row as Row, query.where)) selected.push(row as Row)
+      if (plan) {
+        for (const rowKey of plan.keys) {
+          const row = rows.get(rowKey) as Row | undefined
+          if (row !== undefined && matchesWhere(row, query.where)) selected.push(row)
+        }
+      } else {
+        for (const row of rows.values()) if (matchesWhere(row as Row, query.where)) selected.push(row as Row)
+      }
       selected.sort(compare)
       let start = 0
       if (query.after !== undefined) {
@@ -144,11 +170,15 @@ export function createInMemoryReadModelStore<TRow>(
   }
 }
 
-function* mapKeys<TRow>(keys: Iterable<string>, rows: ReadonlyMap<string, TRow>): Iterable<TRow> {
-  for (const rowKey of keys) {
-    const row = rows.get(rowKey)
-    if (row !== undefined) yield row
-  }
+/** The keys in the buckets of `values`: the bucket itself for one value (read, never copied), else their union. */
+function bucketsOf(
+  index: ReadonlyMap<string, ReadonlySet<string>>,
+  values: readonly unknown[],
+): ReadonlySet<string> {
+  if (values.length === 1) return index.get(indexKey(values[0])) ?? new Set()
+  const union = new Set<string>()
+  for (const value of values) for (const rowKey of index.get(indexKey(value)) ?? []) union.add(rowKey)
+  return union
 }
 
 function firstAfter(sorted: readonly Row[], cursor: Row, compare: (a: Row, b: Row) => number): number {

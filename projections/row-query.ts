@@ -23,6 +23,7 @@ export function assertFields(query: ListQuery, fields: readonly string[], model:
 
 /** Total order of rows: the requested fields, then the key, so pages never overlap or skip. */
 export function rowComparator(orderBy: readonly OrderBy[], key: string): (a: Row, b: Row) => number {
+  if (orderBy.length === 0) return (a, b) => compareValues(a[key], b[key])
   const order = [...orderBy, { field: key, direction: 'asc' as const }]
   return (a, b) => {
     for (const { field, direction } of order) {
@@ -60,6 +61,7 @@ export function indexKey(value: unknown): string {
 
 export function compareValues(a: unknown, b: unknown): number {
   if (a === b) return 0
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : 1
   if (a === undefined || a === null) return -1
   if (b === undefined || b === null) return 1
   const left = a instanceof Date ? a.getTime() : a
