@@ -73,6 +73,27 @@ export function createServerMetrics(): ServerMetrics {
       }
     },
   })
+  new Gauge({
+    name: 'annals_projection_dead_letters',
+    help: 'Events a projection could not fold after its retries, waiting to be retried or discarded.',
+    labelNames: ['projection'],
+    registers,
+    collect() {
+      for (const status of readSide?.statuses() ?? [])
+        this.set({ projection: status.name }, status.deadLetters)
+    },
+  })
+  new Gauge({
+    name: 'annals_projection_held_events',
+    help: 'Events held back behind a dead letter or a retry of their key, not in the read model yet.',
+    labelNames: ['projection'],
+    registers,
+    collect() {
+      for (const status of readSide?.statuses() ?? []) {
+        this.set({ projection: status.name }, status.heldEvents ?? 0)
+      }
+    },
+  })
   let cluster: Cluster | undefined
   new Gauge({
     name: 'annals_cluster_commands',

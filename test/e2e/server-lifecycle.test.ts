@@ -25,6 +25,8 @@ describe('health, readiness and metrics', () => {
       )
       expect(metrics).toMatch(/annals_command_duration_seconds_count\{aggregate="Tank",command="fill"\} 1/)
       expect(metrics).toMatch(/annals_projection_lag_events\{projection="tankLevel"\} \d+/)
+      expect(metrics).toMatch(/annals_projection_dead_letters\{projection="tankLevel"\} 0/)
+      expect(metrics).toMatch(/annals_projection_held_events\{projection="tankLevel"\} 0/)
     } finally {
       await gateway.close()
     }
