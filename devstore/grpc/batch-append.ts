@@ -13,17 +13,10 @@ import {
   type ExpectedRevision,
   type ProposedEvent,
 } from '../engine/engine.ts'
-import {
-  AllStreamPosition,
-  BatchAppendResp,
-  GoogleEmpty,
-  Status,
-  type BatchAppendReq,
-  type StreamIdentifier,
-  type UUID,
-} from './protocol.ts'
+import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-append-reply.ts'
+import { BatchAppendResp, Status, type BatchAppendReq, type StreamIdentifier, type UUID } from './protocol.ts'
 import { RequestRefused } from './request-refused.ts'
-import { expectedRevisionOf, proposedEventOf, streamNameOf, uuidOf } from './request-fields.ts'
+import { proposedEventOf, streamNameOf, uuidOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
 import {
   engineFailure,
@@ -39,6 +32,8 @@ import {
 
 type Reply = InstanceType<typeof BatchAppendResp>
 type StatusMessage = InstanceType<typeof Status>
+type BatchAppendOptions = NonNullable<ReturnType<BatchAppendReq['getOptions']>>
+type Timestamp = NonNullable<ReturnType<BatchAppendOptions['getDeadline']>>
 
 interface PendingRequest {
   readonly correlationId: UUID
@@ -48,6 +43,8 @@ interface PendingRequest {
   readonly deadline: number
   readonly events: ProposedEvent[]
   size: number
+  /** Answered: by the engine, or by its deadline passing first; whichever comes second is dropped. */
+  answered: boolean
 }
 
 export function createBatchAppendHandler(context: ServiceContext) {
@@ -57,6 +54,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
       kind: 'batch-append',
       end: () => {
         open = false
+        watch.stop()
         call.emit('error', serviceError(status.CANCELLED, 'The server is shutting down'))
       },
     })
@@ -70,24 +68,55 @@ export function createBatchAppendHandler(context: ServiceContext) {
         call.end()
       }
     }
-    const reply = (request: PendingRequest, result: StatusMessage | AppendResult) => {
-      if (!open) return
-      call.write(replyFor(request, result))
+    // One request's outcome, answered once: each request settles exactly once, whatever answers it.
+    const answer = (request: PendingRequest, result: StatusMessage | AppendResult) => {
+      if (request.answered) return
+      request.answered = true
+      watch.remove(request)
+      if (open) call.write(replyFor(request, result))
+      inFlight--
+      finishIfDone()
     }
+    const watch = new DeadlineWatch((request) => answer(request, timeoutStatus()))
     // A message the protocol does not allow ends the whole call: its requests cannot be told apart.
     const fail = (error: unknown) => {
       if (!open) return
       open = false
+      watch.stop()
       untrack()
       call.emit('error', engineFailure(error))
     }
-    const process = async (request: PendingRequest) => {
+    const onAppended = (request: PendingRequest, result: AppendResult) => answer(request, result)
+    const onFailed = (request: PendingRequest, error: unknown) => answer(request, engineFailureStatus(error))
+    /** Appends, or gives up with a Timeout when the request's deadline passes first. */
+    const append = (request: PendingRequest) => {
+      try {
+        if (request.size > MAX_APPEND_SIZE) return answer(request, maximumAppendSizeStatus(MAX_APPEND_SIZE))
+        const now = Date.now()
+        if (request.deadline - now <= 0) return answer(request, timeoutStatus())
+        context.engine.append(request.stream, request.expected, request.events).then(
+          (result) => onAppended(request, result),
+          (error: unknown) => onFailed(request, error),
+        )
+        if (Number.isFinite(request.deadline)) watch.add(request, now)
+      } catch (error) {
+        onFailed(request, error)
+      }
+    }
+    // The answer to one request: never a throw, so one request's failure stays its own.
+    const process = (request: PendingRequest) => {
       inFlight++
       try {
-        reply(request, await outcomeOf(context, request))
-      } finally {
-        inFlight--
-        finishIfDone()
+        if (context.faults.takeAppendFailure()) {
+          return answer(request, notReadyStatus('Append failed (injected fault)'))
+        }
+        // A slow server, as the unary handlers model it: the request waits before it is handled, so its
+        // deadline is checked against the delay like any other work.
+        const delay = context.faults.replyDelayMs
+        if (delay > 0) setTimeout(() => append(request), delay)
+        else append(request)
+      } catch (error) {
+        onFailed(request, error)
       }
     }
     call.on('data', (message: BatchAppendReq) => {
@@ -106,7 +135,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
         }
         if (message.getIsFinal()) {
           pending.delete(key)
-          void process(request)
+          process(request)
         }
       } catch (error) {
         fail(error)
@@ -118,12 +147,67 @@ export function createBatchAppendHandler(context: ServiceContext) {
     })
     call.on('cancelled', () => {
       open = false
+      watch.stop()
       untrack()
     })
     call.on('error', () => {
       open = false
+      watch.stop()
       untrack()
     })
+  }
+}
+
+/**
+ * The deadlines of one call's requests in flight, on one timer armed for the earliest: a request's
+ * deadline is usually later than those before it (the client sets now + a fixed timeout), so the timer is
+ * rarely re-armed, rather than a timer and a race per request.
+ */
+class DeadlineWatch {
+  readonly #requests = new Set<PendingRequest>()
+  readonly #expire: (request: PendingRequest) => void
+  #timer: NodeJS.Timeout | undefined
+  #armedFor = Number.POSITIVE_INFINITY
+
+  constructor(expire: (request: PendingRequest) => void) {
+    this.#expire = expire
+  }
+
+  add(request: PendingRequest, now: number): void {
+    this.#requests.add(request)
+    if (request.deadline < this.#armedFor) this.#arm(request.deadline, now)
+  }
+
+  remove(request: PendingRequest): void {
+    this.#requests.delete(request)
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#armedFor = Number.POSITIVE_INFINITY
+    this.#requests.clear()
+  }
+
+  #arm(deadline: number, now: number): void {
+    clearTimeout(this.#timer)
+    this.#armedFor = deadline
+    // setTimeout fires at once past its limit; a far deadline is looked at again when the limit passes.
+    this.#timer = setTimeout(() => this.#fire(), Math.min(Math.max(1, deadline - now), MAX_TIMER_MS))
+    // The requests' own work keeps the process alive; a deadline alone does not.
+    this.#timer.unref()
+  }
+
+  #fire(): void {
+    this.#timer = undefined
+    this.#armedFor = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const request of [...this.#requests]) {
+      if (request.deadline <= now) this.#expire(request)
+      else if (request.deadline < next) next = request.deadline
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next, now)
   }
 }
 
@@ -136,98 +220,59 @@ function startRequest(message: BatchAppendReq): PendingRequest {
     )
   }
   const identifier = options.getStreamIdentifier()!
-  const deadline = options.getDeadline()
   return {
     correlationId,
     identifier,
     stream: streamNameOf(identifier),
-    expected: expectedRevisionOf({
-      hasAny: () => options.hasAny(),
-      hasNoStream: () => options.hasNoStream(),
-      hasStreamExists: () => options.hasStreamExists(),
-      revision: options.hasStreamPosition() ? options.getStreamPosition() : undefined,
-    }),
-    deadline: deadline === undefined ? Number.POSITIVE_INFINITY : deadline.toDate().getTime(),
+    expected: expectedRevisionOf(options),
+    deadline: deadlineOf(options.getDeadline()),
     events: [],
     size: 0,
+    answered: false,
   }
 }
 
-/** The answer to one request: never a rejection, so one request's failure stays its own. */
-async function outcomeOf(
-  context: ServiceContext,
-  request: PendingRequest,
-): Promise<StatusMessage | AppendResult> {
-  try {
-    if (context.faults.takeAppendFailure()) return notReadyStatus('Append failed (injected fault)')
-    // A slow server, as the unary handlers model it: the request waits before it is handled, so its
-    // deadline is checked against the delay like any other work.
-    const delay = context.faults.replyDelayMs
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
-    return await appendBefore(context, request)
-  } catch (error) {
-    return engineFailureStatus(error)
-  }
+/** As request-fields' expectedRevisionOf reads it: no_stream, stream_exists, a revision, else any. */
+function expectedRevisionOf(options: BatchAppendOptions): ExpectedRevision {
+  if (options.hasNoStream()) return 'no_stream'
+  if (options.hasStreamExists()) return 'stream_exists'
+  if (options.hasStreamPosition()) return BigInt(options.getStreamPosition())
+  return 'any'
 }
 
-/** Appends, or gives up with a Timeout when the request's deadline passes first. */
-async function appendBefore(
-  context: ServiceContext,
-  request: PendingRequest,
-): Promise<StatusMessage | AppendResult> {
-  if (request.size > MAX_APPEND_SIZE) return maximumAppendSizeStatus(MAX_APPEND_SIZE)
-  const remaining = request.deadline - Date.now()
-  if (remaining <= 0) return timeoutStatus()
-  const append = context.engine.append(request.stream, request.expected, request.events)
-  if (!Number.isFinite(remaining)) return append
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<StatusMessage>((resolve) => {
-    timer = setTimeout(() => resolve(timeoutStatus()), remaining)
-  })
-  try {
-    return await Promise.race([append, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+const MAX_TIME = 8.64e15
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The deadline in epoch milliseconds, as `timestamp.toDate().getTime()` gives it, without the Date. */
+function deadlineOf(timestamp: Timestamp | undefined): number {
+  if (timestamp === undefined) return Number.POSITIVE_INFINITY
+  const time = timestamp.getSeconds() * 1000 + timestamp.getNanos() / 1_000_000
+  // A Date clips its time: an invalid one (NaN) never passes, as before.
+  return Math.abs(time) > MAX_TIME || Number.isNaN(time) ? Number.NaN : Math.trunc(time) + 0
 }
 
 function replyFor(request: PendingRequest, result: StatusMessage | AppendResult): Reply {
-  const message = new BatchAppendResp()
-  message.setCorrelationId(request.correlationId)
-  message.setStreamIdentifier(request.identifier)
-  const expected = request.expected
-  if (expected === 'any') message.setAny(new GoogleEmpty())
-  else if (expected === 'no_stream') message.setNoStream(new GoogleEmpty())
-  else if (expected === 'stream_exists') message.setStreamExists(new GoogleEmpty())
-  else message.setStreamPosition(expected.toString())
-  if (result instanceof Status) {
-    message.setError(result)
-    return message
-  }
+  if (result instanceof Status) return encodeBatchAppendReply(request, errorOf(result))
   switch (result.kind) {
-    case 'ok': {
-      const success = new BatchAppendResp.Success()
+    case 'ok':
       // An empty append to a stream that does not exist has no revision and no position to report.
-      if (result.nextRevision < 0n) success.setNoStream(new GoogleEmpty())
-      else success.setCurrentRevision(result.nextRevision.toString())
-      if (result.position < 0n) success.setNoPosition(new GoogleEmpty())
-      else {
-        const position = new AllStreamPosition()
-        position.setCommitPosition(result.position.toString())
-        position.setPreparePosition(result.position.toString())
-        success.setPosition(position)
-      }
-      message.setSuccess(success)
-      return message
-    }
+      return encodeBatchAppendReply(request, {
+        kind: 'success',
+        revision: result.nextRevision,
+        position: result.position,
+      })
     case 'wrong-expected-version':
-      message.setError(wrongExpectedVersionStatus(result.expected, result.currentRevision))
-      return message
+      return encodeBatchAppendReply(
+        request,
+        errorOf(wrongExpectedVersionStatus(result.expected, result.currentRevision)),
+      )
     case 'stream-deleted':
-      message.setError(streamDeletedStatus(request.stream))
-      return message
+      return encodeBatchAppendReply(request, errorOf(streamDeletedStatus(request.stream)))
     case 'too-big':
-      message.setError(maximumAppendSizeStatus(result.max))
-      return message
+      return encodeBatchAppendReply(request, errorOf(maximumAppendSizeStatus(result.max)))
   }
+}
+
+function errorOf(status: StatusMessage): BatchAppendOutcome {
+  return { kind: 'error', status: status.serializeBinary() }
 }

@@ -1,0 +1,205 @@
+/**
+ * One BatchAppendResp, written straight to protobuf bytes: the bytes google-protobuf would write for the
+ * same message, field for field, wrapped in a BatchAppendResp whose serializeBinary returns them. At high
+ * concurrency every append is one request and one reply, and building then serializing a tree of message
+ * objects per reply cost more than the engine's append.
+ *
+ * Fields in google-protobuf's order: correlation_id (1), error (2) or success (3), stream_identifier (4),
+ * then the expected revision echoed back: stream_position (5), no_stream (6), any (7), stream_exists (8).
+ */
+import type { ExpectedRevision } from '../engine/engine.ts'
+import {
+  BatchAppendResp,
+  type BatchAppendResp as BatchAppendRespMessage,
+  type StreamIdentifier,
+  type UUID,
+} from './protocol.ts'
+
+/** What the reply says happened: a success, or a google.rpc.Status already serialized. */
+export type BatchAppendOutcome =
+  | { readonly kind: 'success'; readonly revision: bigint; readonly position: bigint }
+  | { readonly kind: 'error'; readonly status: Uint8Array }
+
+export interface BatchAppendReplyHead {
+  readonly correlationId: UUID
+  readonly identifier: StreamIdentifier
+  readonly expected: ExpectedRevision
+}
+
+/**
+ * A success reports `revision` (negative: no_stream, an empty append to a stream that does not exist) and
+ * `position` (negative: no_position).
+ */
+export function encodeBatchAppendReply(
+  head: BatchAppendReplyHead,
+  outcome: BatchAppendOutcome,
+): BatchAppendRespMessage {
+  const uuid = uuidOf(head.correlationId)
+  const name = head.identifier.getStreamName_asU8()
+  const identifierBytes = name.length === 0 ? 0 : fieldBytes(name.length)
+  const expected = head.expected
+  const expectedBytes = typeof expected === 'bigint' ? 1 + bigVarintBytes(expected) : 2
+  let resultBytes: number
+  let successBytes = 0
+  let positionBytes = 0
+  if (outcome.kind === 'error') resultBytes = fieldBytes(outcome.status.length)
+  else {
+    const { revision, position } = outcome
+    positionBytes = position === 0n ? 0 : 2 * (1 + bigVarintBytes(position))
+    successBytes =
+      (revision < 0n ? 2 : 1 + bigVarintBytes(revision)) + (position < 0n ? 2 : fieldBytes(positionBytes))
+    resultBytes = fieldBytes(successBytes)
+  }
+  const bytes = Buffer.allocUnsafe(
+    (uuid === undefined ? 0 : fieldBytes(uuid.bytes)) +
+      resultBytes +
+      fieldBytes(identifierBytes) +
+      expectedBytes,
+  )
+  let at = 0
+  if (uuid !== undefined) at = writeUuid(bytes, writeTag(bytes, at, 0x0a, uuid.bytes), uuid)
+  if (outcome.kind === 'error') at = writeBytes(bytes, at, 0x12, outcome.status)
+  else {
+    const { revision, position } = outcome
+    at = writeTag(bytes, at, 0x1a, successBytes)
+    if (revision < 0n) at = writeTag(bytes, at, 0x12, 0)
+    else at = writeBigVarint(bytes, writeByte(bytes, at, 0x08), revision)
+    if (position < 0n) at = writeTag(bytes, at, 0x22, 0)
+    else {
+      at = writeTag(bytes, at, 0x1a, positionBytes)
+      if (position !== 0n) {
+        at = writeBigVarint(bytes, writeByte(bytes, at, 0x08), position)
+        at = writeBigVarint(bytes, writeByte(bytes, at, 0x10), position)
+      }
+    }
+  }
+  at = writeTag(bytes, at, 0x22, identifierBytes)
+  if (name.length > 0) at = writeBytes(bytes, at, 0x1a, name)
+  if (expected === 'no_stream') writeTag(bytes, at, 0x32, 0)
+  else if (expected === 'any') writeTag(bytes, at, 0x3a, 0)
+  else if (expected === 'stream_exists') writeTag(bytes, at, 0x42, 0)
+  else writeBigVarint(bytes, writeByte(bytes, at, 0x28), expected)
+  return encodedReply(bytes)
+}
+
+/** A BatchAppendResp that serializes to bytes already written (grpc-js checks `instanceof`). */
+function encodedReply(bytes: Buffer): BatchAppendRespMessage {
+  const message = Object.create(encodedPrototype) as BatchAppendRespMessage & { bytes: Buffer }
+  message.bytes = bytes
+  return message
+}
+
+const encodedPrototype: object = Object.create(BatchAppendResp.prototype, {
+  serializeBinary: {
+    value(this: { bytes: Buffer }): Uint8Array {
+      return this.bytes
+    },
+  },
+}) as object
+
+/** A UUID measured: a string, or two int64 halves (each written only when not zero). */
+interface MeasuredUuid {
+  readonly bytes: number
+  readonly text: string | undefined
+  readonly textBytes: number
+  readonly halves: readonly [bigint, bigint] | undefined
+  readonly halvesBytes: number
+}
+
+function uuidOf(uuid: UUID): MeasuredUuid {
+  let bytes = 0
+  let halves: readonly [bigint, bigint] | undefined
+  let halvesBytes = 0
+  const structured = uuid.getStructured()
+  if (structured !== undefined) {
+    halves = [BigInt(structured.getMostSignificantBits()), BigInt(structured.getLeastSignificantBits())]
+    halvesBytes = bigVarintField(halves[0]) + bigVarintField(halves[1])
+    bytes += fieldBytes(halvesBytes)
+  }
+  const text = uuid.hasString() ? uuid.getString() : undefined
+  const textBytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8')
+  if (text !== undefined) bytes += fieldBytes(textBytes)
+  return { bytes, text, textBytes, halves, halvesBytes }
+}
+
+function writeUuid(out: Buffer, start: number, uuid: MeasuredUuid): number {
+  let at = start
+  const { halves, text } = uuid
+  if (halves !== undefined) {
+    at = writeTag(out, at, 0x0a, uuid.halvesBytes)
+    if (halves[0] !== 0n) at = writeBigVarint(out, writeByte(out, at, 0x08), halves[0])
+    if (halves[1] !== 0n) at = writeBigVarint(out, writeByte(out, at, 0x10), halves[1])
+  }
+  if (text !== undefined) {
+    at = writeTag(out, at, 0x12, uuid.textBytes)
+    out.write(text, at, uuid.textBytes, 'utf8')
+    at += uuid.textBytes
+  }
+  return at
+}
+
+/** A length-delimited field of `length` bytes with a one-byte tag. */
+function fieldBytes(length: number): number {
+  return 1 + varintBytes(length) + length
+}
+
+function bigVarintField(value: bigint): number {
+  return value === 0n ? 0 : 1 + bigVarintBytes(value)
+}
+
+function writeTag(out: Buffer, at: number, tag: number, length: number): number {
+  out[at] = tag
+  return writeVarint(out, at + 1, length)
+}
+
+function writeByte(out: Buffer, at: number, byte: number): number {
+  out[at] = byte
+  return at + 1
+}
+
+function writeBytes(out: Buffer, start: number, tag: number, value: Uint8Array): number {
+  const at = writeTag(out, start, tag, value.length)
+  out.set(value, at)
+  return at + value.length
+}
+
+function varintBytes(value: number): number {
+  let bytes = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80)
+    bytes++
+  }
+  return bytes
+}
+
+function writeVarint(out: Buffer, start: number, value: number): number {
+  let at = start
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80
+    value = Math.floor(value / 0x80)
+  }
+  out[at++] = value
+  return at
+}
+
+const TWO_POW_53 = 2n ** 53n
+
+// uint64 revisions and positions, and int64 UUID halves (two's complement, as uint64).
+function bigVarintBytes(value: bigint): number {
+  if (value >= 0n && value < TWO_POW_53) return varintBytes(Number(value))
+  let bytes = 1
+  for (let rest = BigInt.asUintN(64, value); rest >= 0x80n; rest >>= 7n) bytes++
+  return bytes
+}
+
+function writeBigVarint(out: Buffer, start: number, value: bigint): number {
+  if (value >= 0n && value < TWO_POW_53) return writeVarint(out, start, Number(value))
+  let at = start
+  let rest = BigInt.asUintN(64, value)
+  while (rest >= 0x80n) {
+    out[at++] = Number(rest & 0x7fn) | 0x80
+    rest >>= 7n
+  }
+  out[at++] = Number(rest)
+  return at
+}
