@@ -1,25 +1,17 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec } from '../aggregate/snapshot-codec.ts'
-import type { EventStore, EventToAppend } from '../event-store/event-store.ts'
-import type { AppendedEvent, CommandResult } from './command-bus.ts'
-import { checkEmittedEvents } from './check-emitted-events.ts'
-import { jsonSizeBound } from './json-size-bound.ts'
+import type { EventStore } from '../event-store/event-store.ts'
+import { answerCommandGroup, type CommandOutcome } from './answer-command-group.ts'
+import { decideCommandGroup, type GroupedCommand } from './decide-command-group.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
-import { parseCommandInput } from './parse-command-input.ts'
-import { proposeEvent } from './propose-event.ts'
-import { readCommandResult } from './read-command-result.ts'
 import { rememberCommand, windowFrom } from './recent-commands.ts'
 import { writeSnapshot } from './write-snapshot.ts'
 
+export type { CommandOutcome } from './answer-command-group.ts'
+export type { GroupedCommand } from './decide-command-group.ts'
+
 /** EventStoreDB's maximum append size: the bytes of the events' data and metadata in one append. */
 export const MAX_APPEND_BYTES = 1_048_576
-
-export interface GroupedCommand {
-  readonly command: string
-  /** Unvalidated input, as executeCommand takes it. */
-  readonly input: unknown
-  readonly commandId: string
-}
 
 export interface ExecuteCommandGroupOptions<TAggregate extends AnyAggregate = AnyAggregate> {
   readonly store: EventStore
@@ -34,15 +26,12 @@ export interface ExecuteCommandGroupOptions<TAggregate extends AnyAggregate = An
   readonly maxAppendBytes?: number
 }
 
-/** How one command of a group ended: its result, or the error it alone is answered with. */
-export type CommandOutcome =
-  { readonly ok: true; readonly result: CommandResult } | { readonly ok: false; readonly error: unknown }
-
 /**
  * What a group did. `taken` commands (a prefix of those given) were decided; the others did not fit in one
  * append and are left for the next group. Once appended, `loaded` is ready for the next group at once, while
- * `outcomes` resolves (never rejects) when each event's position has been read back. When the append failed, `settled` holds the outcomes of the
- * commands decided before the first that emitted events (they did not depend on the failed append); the
+ * `outcomes` resolves (never rejects) when each event's position has been read back. When the append failed,
+ * `settled` holds the outcomes of the commands decided before the first that emitted events (they did not
+ * depend on the failed append); the
  * rest of the taken commands are unanswered, for the caller to run again or to fail with `error`.
  */
 export type ExecutedCommandGroup<TState = unknown> =
@@ -59,13 +48,6 @@ export type ExecutedCommandGroup<TState = unknown> =
       readonly settled: readonly CommandOutcome[]
     }
 
-type Decision =
-  | { readonly kind: 'appends'; readonly first: bigint; readonly offset: number; readonly count: number }
-  | { readonly kind: 'nothing'; readonly revision: bigint }
-  | { readonly kind: 'refused'; readonly error: unknown }
-  | { readonly kind: 'applied'; readonly first: bigint; readonly last: bigint }
-  | { readonly kind: 'repeats'; readonly index: number }
-
 /**
  * Runs several commands to one aggregate as one write: decides them one after another against the state
  * as it evolves (exactly as if each ran alone after the one before), then appends all their events in ONE
@@ -80,59 +62,16 @@ type Decision =
 export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   options: ExecuteCommandGroupOptions<TAggregate>,
 ): Promise<ExecutedCommandGroup<StateOf<TAggregate>>> {
-  type TState = StateOf<TAggregate>
   const { store, aggregate, id, commands, loaded } = options
   const maxBytes = options.maxAppendBytes ?? MAX_APPEND_BYTES
   const now = options.now ?? new Date()
   const window = loaded.recentCommands ?? windowFrom(undefined)
-  const inGroup = new Map<string, number>()
-  const decisions: Decision[] = []
-  const events: EventToAppend[] = []
-  let state = loaded.state
-  let revision = loaded.revision
-  let bytes = 0
-  for (const { command, input: rawInput, commandId } of commands) {
-    try {
-      const { definition, input } = parseCommandInput(aggregate, command, rawInput)
-      const earlier = inGroup.get(commandId)
-      if (earlier !== undefined) {
-        decisions.push({ kind: 'repeats', index: earlier })
-        continue
-      }
-      const applied = window.get(commandId)
-      if (applied) {
-        decisions.push({ kind: 'applied', first: applied.first, last: applied.last })
-        continue
-      }
-      const decided = definition.decide(state, input, { id, revision, commandId, now })
-      const emitted = checkEmittedEvents(aggregate, decided)
-      if (emitted.length === 0) {
-        decisions.push({ kind: 'nothing', revision })
-        continue
-      }
-      const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, commandId, index))
-      const size = proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0)
-      // One command alone may still be too big: the store refuses it, as it would without grouping.
-      if (events.length > 0 && bytes + size > maxBytes) break
-      let evolved = state
-      for (let index = 0; index < emitted.length; index++) {
-        const context = { id, revision: revision + 1n + BigInt(index), createdAt: now }
-        evolved = aggregate.apply(evolved, emitted[index]!, context) as TState
-      }
-      inGroup.set(commandId, decisions.length)
-      decisions.push({ kind: 'appends', first: revision + 1n, offset: events.length, count: proposed.length })
-      for (const event of proposed) events.push(event)
-      state = evolved
-      revision += BigInt(proposed.length)
-      bytes += size
-    } catch (error) {
-      decisions.push({ kind: 'refused', error })
-    }
-  }
+  const decided = decideCommandGroup({ aggregate, id, commands, loaded, window, now, maxBytes })
+  const { decisions, events, state, revision } = decided
   const taken = decisions.length
   const answering = { store, aggregate, id, events, decisions, commands }
   if (events.length === 0) {
-    const outcomes = outcomesOf(answering, [], taken)
+    const outcomes = answerCommandGroup(answering, [], taken)
     return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
   }
   const streamName = aggregate.streamName(id)
@@ -142,7 +81,7 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
     position = (await store.appendToStream(streamName, events, { expectedRevision })).position
   } catch (error) {
     const independent = decisions.findIndex((decision) => decision.kind === 'appends')
-    return { appended: false, taken, error, settled: await outcomesOf(answering, [], independent) }
+    return { appended: false, taken, error, settled: await answerCommandGroup(answering, [], independent) }
   }
   for (const [index, decision] of decisions.entries()) {
     if (decision.kind !== 'appends') continue
@@ -153,80 +92,11 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
     await writeSnapshot({ store, aggregate, id, state, revision, recentCommands: window })
   }
   // The read-back of positions is off the path of the next group: only these commands' answers wait for it.
-  const outcomes = positionsOf(store, streamName, loaded.revision + 1n, events.length, position).then(
-    (positions) => outcomesOf(answering, positions, taken),
+  const range = { streamName, from: loaded.revision + 1n, count: events.length, last: position }
+  const outcomes = positionsOf(store, range).then((positions) =>
+    answerCommandGroup(answering, positions, taken),
   )
   return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
-}
-
-interface Answering {
-  readonly store: EventStore
-  readonly aggregate: AnyAggregate
-  readonly id: string
-  readonly events: readonly EventToAppend[]
-  readonly decisions: readonly Decision[]
-  readonly commands: readonly GroupedCommand[]
-}
-
-/** The outcomes of the first `count` decisions; only a command applied before the group reads the store. */
-async function outcomesOf(
-  group: Answering,
-  positions: readonly bigint[],
-  count: number,
-): Promise<CommandOutcome[]> {
-  const { store, aggregate, id: aggregateId, events, decisions, commands } = group
-  const outcomes: CommandOutcome[] = []
-  for (let index = 0; index < count; index++) {
-    const decision = decisions[index]!
-    const { commandId } = commands[index]!
-    switch (decision.kind) {
-      case 'refused':
-        outcomes.push({ ok: false, error: decision.error })
-        break
-      case 'nothing': {
-        const result = { aggregateId, commandId, revision: decision.revision, events: [], position: 0n }
-        outcomes.push({ ok: true, result })
-        break
-      }
-      case 'repeats': {
-        const first = outcomes[decision.index]!
-        outcomes.push(first.ok ? { ok: true, result: { ...first.result, commandId } } : first)
-        break
-      }
-      case 'applied':
-        try {
-          const result = await readCommandResult({
-            store,
-            aggregate,
-            id: aggregateId,
-            commandId,
-            ...decision,
-          })
-          outcomes.push({ ok: true, result })
-        } catch (error) {
-          outcomes.push({ ok: false, error })
-        }
-        break
-      case 'appends': {
-        const appended: AppendedEvent[] = []
-        for (let k = 0; k < decision.count; k++) {
-          const { id, type, data } = events[decision.offset + k]!
-          const revision = decision.first + BigInt(k)
-          appended.push({ id, type, data, revision, position: positions[decision.offset + k]! })
-        }
-        const last = appended[appended.length - 1]!
-        const result = {
-          aggregateId,
-          commandId,
-          revision: last.revision,
-          events: appended,
-          position: last.position,
-        }
-        outcomes.push({ ok: true, result })
-      }
-    }
-  }
-  return outcomes
 }
 
 /**
@@ -236,11 +106,14 @@ async function outcomesOf(
  */
 async function positionsOf(
   store: EventStore,
-  streamName: string,
-  from: bigint,
-  count: number,
-  last: bigint,
+  range: {
+    readonly streamName: string
+    readonly from: bigint
+    readonly count: number
+    readonly last: bigint
+  },
 ): Promise<bigint[]> {
+  const { streamName, from, count, last } = range
   const positions = new Array<bigint>(count).fill(last)
   if (count === 1) return positions
   try {
@@ -252,8 +125,4 @@ async function positionsOf(
     // The events are written; a failed read-back costs only exact positions, never the commands.
   }
   return positions
-}
-
-function sizeBound(event: EventToAppend, limit: number): number {
-  return jsonSizeBound(event.data ?? null, limit) + jsonSizeBound(event.metadata ?? {}, limit)
 }

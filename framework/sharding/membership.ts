@@ -1,4 +1,6 @@
 import type { MemberStatus } from './cluster.ts'
+import { createMembershipView } from './membership-view.ts'
+import { createPeerProber } from './peer-prober.ts'
 
 /** What a peer answers to a probe: it serves, or it is shutting down and wants no more commands. */
 export type ProbeAnswer = 'alive' | 'leaving'
@@ -55,11 +57,6 @@ export interface Membership {
   close(): void
 }
 
-interface Peer {
-  state: MemberStatus['state']
-  misses: number
-}
-
 const systemTimers: MembershipTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -72,57 +69,29 @@ const systemTimers: MembershipTimers = {
  * it answers again.
  */
 export function createMembership(options: MembershipOptions): Membership {
-  const self = options.self
   const interval = options.probeIntervalMs ?? 1000
-  const timeout = options.probeTimeoutMs ?? interval
-  const missesBeforeDown = options.missesBeforeDown ?? 3
   const discoverInterval = options.discoverIntervalMs ?? 0
   const timers = options.timers ?? systemTimers
   const onError = options.onError ?? (() => {})
-  const peers = new Map<string, Peer>()
-  const listeners = new Set<() => void>()
-  let leaving = false
   let closed = false
   let probeTimer: unknown
   let discoverTimer: unknown
-  let lastRing: string | undefined
-  const inFlight = new Set<AbortController>()
+  const view = createMembershipView({
+    self: options.self,
+    missesBeforeDown: options.missesBeforeDown ?? 3,
+    acceptUnlisted: options.acceptUnlisted ?? false,
+    onError,
+  })
+  const prober = createPeerProber({
+    probe: options.probe,
+    announceLeave: options.announceLeave,
+    timeoutMs: options.probeTimeoutMs ?? interval,
+    timers,
+    onAnswer: (url, answer) => {
+      if (!closed) view.recordProbe(url, answer)
+    },
+  })
 
-  // The ring is read on every command and changes rarely: computed on change, handed out as is.
-  let currentRing: readonly string[] = []
-  const computeRing = (): string[] => {
-    const live = [...peers].filter(([, p]) => p.state === 'alive' || p.state === 'suspect').map(([u]) => u)
-    if (!leaving) live.push(self)
-    return live.sort()
-  }
-  const ring = () => currentRing
-  const changed = () => {
-    const next = computeRing()
-    const signature = next.join(' ')
-    if (signature === lastRing) return
-    lastRing = signature
-    currentRing = next
-    for (const listener of listeners) {
-      try {
-        listener()
-      } catch (error) {
-        onError(error, 'membership change listener')
-      }
-    }
-  }
-  /** Returns the peers that are new to this replica. */
-  const setPeers = (urls: readonly string[]): string[] => {
-    const listed = new Set(urls.filter((u) => u !== self))
-    const added: string[] = []
-    for (const url of peers.keys()) if (!listed.has(url)) peers.delete(url)
-    for (const url of listed) {
-      if (peers.has(url)) continue
-      peers.set(url, { state: 'down', misses: missesBeforeDown })
-      added.push(url)
-    }
-    changed()
-    return added
-  }
   const discover = async (): Promise<string[]> => {
     let urls: readonly string[]
     try {
@@ -131,39 +100,13 @@ export function createMembership(options: MembershipOptions): Membership {
       onError(error, 'peer discovery')
       return []
     }
-    return closed ? [] : setPeers(urls)
+    return closed ? [] : view.setPeers(urls)
   }
-  const probeOne = async (url: string, signal: AbortSignal) => {
-    let answer: ProbeAnswer | undefined
-    try {
-      answer = await withTimeout(options.probe(url, signal), signal)
-    } catch {
-      answer = undefined
-    }
-    const peer = peers.get(url)
-    if (peer === undefined || closed) return
-    if (answer === undefined) {
-      peer.misses++
-      peer.state = peer.state === 'leaving' || peer.misses >= missesBeforeDown ? 'down' : 'suspect'
-      if (peer.state === 'down') peer.misses = Math.max(peer.misses, missesBeforeDown)
-    } else {
-      peer.misses = 0
-      peer.state = answer
-    }
-  }
-  const probeRound = () => probeSome([...peers.keys()])
   const probeSome = async (urls: readonly string[]) => {
-    const controller = new AbortController()
-    inFlight.add(controller)
-    const timer = timers.setTimeout(() => controller.abort(), timeout)
-    try {
-      await Promise.all(urls.map((url) => probeOne(url, controller.signal)))
-    } finally {
-      timers.clearTimeout(timer)
-      inFlight.delete(controller)
-    }
-    changed()
+    await prober.probe(urls)
+    view.changed()
   }
+  const probeRound = () => probeSome(view.peerUrls())
   const probeLoop = () => {
     if (closed) return
     const started = timers.now()
@@ -194,79 +137,25 @@ export function createMembership(options: MembershipOptions): Membership {
       probeTimer = timers.setTimeout(probeLoop, interval)
       scheduleDiscovery()
     },
-    ring,
-    members() {
-      const list: MemberStatus[] = [...peers].map(([url, p]) => ({
-        id: url,
-        url,
-        state: p.state,
-        self: false,
-      }))
-      list.push({ id: self, url: self, state: leaving ? 'leaving' : 'alive', self: true })
-      return list.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0))
-    },
-    isLeaving: () => leaving,
-    heardFrom(url, answer) {
-      if (url === self) return
-      let peer = peers.get(url)
-      if (peer === undefined) {
-        if (!options.acceptUnlisted) return
-        peer = { state: 'down', misses: 0 }
-        peers.set(url, peer)
-      }
-      peer.misses = 0
-      peer.state = answer
-      changed()
-    },
-    reportUnreachable(url) {
-      const peer = peers.get(url)
-      if (peer === undefined || peer.state === 'down') return
-      peer.state = 'down'
-      peer.misses = missesBeforeDown
-      changed()
-    },
+    ring: () => view.ring(),
+    members: () => view.members(),
+    isLeaving: () => view.isLeaving(),
+    heardFrom: (url, answer) => view.heardFrom(url, answer),
+    reportUnreachable: (url) => view.reportUnreachable(url),
     probeRound,
     rediscover,
-    onChange(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
+    onChange: (listener) => view.onChange(listener),
     async leave() {
-      if (leaving) return
-      leaving = true
-      changed()
-      const controller = new AbortController()
-      const timer = timers.setTimeout(() => controller.abort(), timeout)
-      const targets = [...peers].filter(([, p]) => p.state !== 'down').map(([u]) => u)
-      await Promise.allSettled(
-        targets.map((url) => withTimeout(options.announceLeave(url, controller.signal), controller.signal)),
-      )
-      timers.clearTimeout(timer)
+      if (view.isLeaving()) return
+      view.markLeaving()
+      await prober.announceLeave(view.reachablePeers())
     },
     close() {
       closed = true
       timers.clearTimeout(probeTimer)
       timers.clearTimeout(discoverTimer)
-      for (const controller of inFlight) controller.abort()
-      listeners.clear()
+      prober.close()
+      view.close()
     },
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('probe timed out'))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error('probe timed out'))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error instanceof Error ? error : new Error(String(error)))
-      },
-    )
-  })
 }

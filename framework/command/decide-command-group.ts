@@ -1,0 +1,102 @@
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { EventToAppend } from '../event-store/event-store.ts'
+import { checkEmittedEvents } from './check-emitted-events.ts'
+import { jsonSizeBound } from './json-size-bound.ts'
+import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
+import { parseCommandInput } from './parse-command-input.ts'
+import { proposeEvent } from './propose-event.ts'
+import type { RecentCommandWindow } from './recent-commands.ts'
+
+export interface GroupedCommand {
+  readonly command: string
+  /** Unvalidated input, as executeCommand takes it. */
+  readonly input: unknown
+  readonly commandId: string
+}
+
+/** What the group decided for one command, in the order the commands arrived. */
+export type GroupDecision =
+  | { readonly kind: 'appends'; readonly first: bigint; readonly offset: number; readonly count: number }
+  | { readonly kind: 'nothing'; readonly revision: bigint }
+  | { readonly kind: 'refused'; readonly error: unknown }
+  | { readonly kind: 'applied'; readonly first: bigint; readonly last: bigint }
+  | { readonly kind: 'repeats'; readonly index: number }
+
+export interface DecideCommandGroupOptions<TAggregate extends AnyAggregate> {
+  readonly aggregate: TAggregate
+  readonly id: string
+  readonly commands: readonly GroupedCommand[]
+  readonly loaded: LoadedAggregate<StateOf<TAggregate>>
+  /** The commands applied before the group, by command id. */
+  readonly window: RecentCommandWindow
+  readonly now: Date
+  readonly maxBytes: number
+}
+
+/** The decisions for a prefix of the commands, the events they emit, and the state they leave. */
+export interface DecidedCommandGroup<TState> {
+  readonly decisions: readonly GroupDecision[]
+  readonly events: readonly EventToAppend[]
+  readonly state: TState
+  readonly revision: bigint
+}
+
+/**
+ * Decides the commands one after another against the state as it evolves, exactly as if each ran alone
+ * after the one before, and stops before the events would pass `maxBytes`. Nothing is written.
+ */
+export function decideCommandGroup<TAggregate extends AnyAggregate>(
+  options: DecideCommandGroupOptions<TAggregate>,
+): DecidedCommandGroup<StateOf<TAggregate>> {
+  type TState = StateOf<TAggregate>
+  const { aggregate, id, commands, loaded, window, now, maxBytes } = options
+  const inGroup = new Map<string, number>()
+  const decisions: GroupDecision[] = []
+  const events: EventToAppend[] = []
+  let state = loaded.state
+  let revision = loaded.revision
+  let bytes = 0
+  for (const { command, input: rawInput, commandId } of commands) {
+    try {
+      const { definition, input } = parseCommandInput(aggregate, command, rawInput)
+      const earlier = inGroup.get(commandId)
+      if (earlier !== undefined) {
+        decisions.push({ kind: 'repeats', index: earlier })
+        continue
+      }
+      const applied = window.get(commandId)
+      if (applied) {
+        decisions.push({ kind: 'applied', first: applied.first, last: applied.last })
+        continue
+      }
+      const decided = definition.decide(state, input, { id, revision, commandId, now })
+      const emitted = checkEmittedEvents(aggregate, decided)
+      if (emitted.length === 0) {
+        decisions.push({ kind: 'nothing', revision })
+        continue
+      }
+      const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, commandId, index))
+      const size = proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0)
+      // One command alone may still be too big: the store refuses it, as it would without grouping.
+      if (events.length > 0 && bytes + size > maxBytes) break
+      let evolved = state
+      for (let index = 0; index < emitted.length; index++) {
+        const context = { id, revision: revision + 1n + BigInt(index), createdAt: now }
+        evolved = aggregate.apply(evolved, emitted[index]!, context) as TState
+      }
+      inGroup.set(commandId, decisions.length)
+      decisions.push({ kind: 'appends', first: revision + 1n, offset: events.length, count: proposed.length })
+      for (const event of proposed) events.push(event)
+      state = evolved
+      revision += BigInt(proposed.length)
+      bytes += size
+    } catch (error) {
+      decisions.push({ kind: 'refused', error })
+    }
+  }
+  return { decisions, events, state, revision }
+}
+
+function sizeBound(event: EventToAppend, limit: number): number {
+  return jsonSizeBound(event.data ?? null, limit) + jsonSizeBound(event.metadata ?? {}, limit)
+}
