@@ -2,13 +2,16 @@ import { AnnalsError } from '../framework/errors.ts'
 import type { ProjectionStatus, ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSide, ReadSideContext, ReadSideMember } from '../framework/read-model/read-side.ts'
 import { isProjectionDefinition, type ProjectionDefinition } from './define-projection.ts'
-import { isReactorDefinition, type ReactorDefinition } from './define-reactor.ts'
+import { isReactorDefinition } from './define-reactor.ts'
+import { createEngineJoins } from './engine-joins.ts'
 import { createInMemoryReadModelStore } from './in-memory-read-model-store.ts'
 import { createProjectionEngine, type DeadLetter } from './projection-engine.ts'
-import { createProjectionRunner, type AnyEngine, type ProjectionRunner } from './projection-runner.ts'
+import { createProjectionRunner } from './projection-runner.ts'
 import { createProjectionSource, type LogView, type ProjectionSource } from './projection-source.ts'
-import { startReactorPartition, type ReactorDeadLetter, type ReactorPartition } from './reactor-partition.ts'
+import { createReactorHost, type ReactorControl } from './reactor-host.ts'
 import type { RetryPolicy } from './retry-policy.ts'
+
+export type { ReactorControl } from './reactor-host.ts'
 
 export interface ReadSideOptions extends ReadSideContext {
   readonly members: readonly ReadSideMember[]
@@ -41,29 +44,11 @@ export interface ProjectionControl {
   discardDeadLetter(id: string): boolean
 }
 
-export interface ReactorControl {
-  /** The partitions running on this replica. */
-  partitions(): readonly string[]
-  deadLetters(): readonly ReactorDeadLetter[]
-  eventsHandled(): number
-}
-
 /** The read side with operations beyond what the server needs. */
 export interface ProjectionReadSide extends ReadSide {
   projection(name: string): ProjectionControl
   reactor(name: string): ReactorControl
   rebalance(): void
-}
-
-interface Joiner {
-  readonly engine: AnyEngine
-  readonly runner: ProjectionRunner
-}
-
-interface ReactorRuntime {
-  readonly definition: ReactorDefinition
-  readonly running: Map<string, ReactorPartition>
-  readonly deadLetters: ReactorDeadLetter[]
 }
 
 /**
@@ -78,12 +63,11 @@ interface ReactorRuntime {
 export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
   const { store, log } = options
   const projections = unique(options.members.filter(isProjectionDefinition))
-  const reactors = unique(options.members.filter(isReactorDefinition))
+  const reactorDefinitions = unique(options.members.filter(isReactorDefinition))
   let head = 0n
   let started = false
   let stopped = false
   const everCaughtUp = new Set<string>()
-  const joiners = new Set<Joiner>()
 
   const newEngine = (definition: ProjectionDefinition) =>
     createProjectionEngine(
@@ -93,13 +77,13 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
       options.handlerRetry,
     )
   const engines = projections.map(newEngine)
-  const main = createProjectionRunner({
+  const runner = {
     store,
-    name: 'projections',
-    engines,
     ...(options.resubscribeRetry ? { retry: options.resubscribeRetry } : {}),
     ...(log ? { log } : {}),
-  })
+  }
+  const main = createProjectionRunner({ ...runner, name: 'projections', engines })
+  const joins = createEngineJoins({ main, runner })
   const logView: LogView = {
     store,
     head: () => (main.position > head ? main.position : head),
@@ -107,56 +91,17 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
   }
   const sources = engines.map((engine) => createProjectionSource(engine, logView))
   const sourceByName = new Map(sources.map((source) => [source.name, source]))
-  const reactorRuntimes = reactors.map((definition): ReactorRuntime => ({
-    definition,
-    running: new Map(),
-    deadLetters: [],
-  }))
 
   const sourceOf = (name: string): ProjectionSource<Record<string, unknown>> => {
     const source = sourceByName.get(name)
     if (!source) throw new AnnalsError('NOT_FOUND', `No projection is named ${name}`)
     return source
   }
-
-  /** Brings an engine that is behind the main runner level with it on a private subscription, then hands it over. */
-  function join(engine: AnyEngine, onJoined: () => void = () => {}): void {
-    const level = () => engine.position >= main.lastEventOf(engine.definition.eventTypes)
-    if (engine.caughtUp && level()) {
-      main.add(engine)
-      return onJoined()
-    }
-    const joiner: Joiner = {
-      engine,
-      runner: createProjectionRunner({
-        store,
-        name: `join-${engine.definition.name}`,
-        engines: [engine],
-        ...(options.resubscribeRetry ? { retry: options.resubscribeRetry } : {}),
-        ...(log ? { log } : {}),
-        afterDispatch: () => {
-          if (!engine.caughtUp || !level() || !joiners.has(joiner)) return
-          joiners.delete(joiner)
-          joiner.runner.remove(engine)
-          void joiner.runner.stop()
-          main.add(engine)
-          onJoined()
-        },
-      }),
-    }
-    joiners.add(joiner)
-    joiner.runner.start()
-  }
-
-  /** Takes an engine out of whichever runner feeds it. */
-  function detach(engine: AnyEngine): void {
-    main.remove(engine)
-    for (const joiner of joiners) {
-      if (joiner.engine !== engine) continue
-      joiners.delete(joiner)
-      void joiner.runner.stop()
-    }
-  }
+  const reactors = createReactorHost({
+    ...options,
+    reactors: reactorDefinitions,
+    readModel: sourceOf,
+  })
 
   function control(name: string): ProjectionControl {
     const source = sourceOf(name)
@@ -165,17 +110,17 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
       status: () => source.status(),
       pause() {
         source.override = 'paused'
-        detach(source.engine)
+        joins.detach(source.engine)
       },
       resume() {
         if (source.override !== 'paused') return
         source.override = undefined
-        join(source.engine)
+        joins.join(source.engine)
       },
       reset() {
-        detach(source.engine)
+        joins.detach(source.engine)
         source.restart()
-        if (source.override !== 'paused') join(source.engine)
+        if (source.override !== 'paused') joins.join(source.engine)
       },
       rebuild(definition) {
         const current = source.engine
@@ -190,7 +135,7 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
         }
         const shadow = newEngine(definition ?? current.definition)
         return new Promise<void>((resolve) =>
-          join(shadow, () => {
+          joins.join(shadow, () => {
             main.remove(current)
             current.stop()
             source.switchTo(shadow)
@@ -205,34 +150,7 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
   }
 
   function rebalance(): void {
-    if (!started || stopped) return
-    for (const runtime of reactorRuntimes) {
-      const { definition, running } = runtime
-      for (let n = 0; n < definition.partitions; n++) {
-        const partition = String(n)
-        const owned = options.ownsPartition?.(definition.name, partition) ?? true
-        const current = running.get(partition)
-        if (owned && !current) {
-          running.set(
-            partition,
-            startReactorPartition({
-              definition,
-              partition,
-              store,
-              commands: options.commands,
-              readModel: (name) => sourceOf(name),
-              deadLetters: runtime.deadLetters,
-              ...(options.handlerRetry ? { retry: options.handlerRetry } : {}),
-              ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
-              ...(log ? { log } : {}),
-            }),
-          )
-        } else if (!owned && current) {
-          running.delete(partition)
-          void current.stop()
-        }
-      }
-    }
+    if (started && !stopped) reactors.rebalance()
   }
 
   let headTimer: NodeJS.Timeout | undefined
@@ -265,11 +183,7 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
         source.override = 'stopped'
         source.engine.stop()
       }
-      await Promise.all([
-        main.stop(),
-        ...[...joiners].map((joiner) => joiner.runner.stop()),
-        ...reactorRuntimes.flatMap((runtime) => [...runtime.running.values()].map((p) => p.stop())),
-      ])
+      await Promise.all([main.stop(), joins.stop(), reactors.stop()])
     },
     isCaughtUp() {
       for (const source of sources) if (source.engine.caughtUp) everCaughtUp.add(source.name)
@@ -278,15 +192,7 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
     statuses: () => sources.map((source) => source.status()),
     rebalance,
     projection: control,
-    reactor(name) {
-      const runtime = reactorRuntimes.find((candidate) => candidate.definition.name === name)
-      if (!runtime) throw new AnnalsError('NOT_FOUND', `No reactor is named ${name}`)
-      return {
-        partitions: () => [...runtime.running.keys()],
-        deadLetters: () => runtime.deadLetters,
-        eventsHandled: () => [...runtime.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
-      }
-    },
+    reactor: (name) => reactors.control(name),
   }
 }
 
