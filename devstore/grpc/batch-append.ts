@@ -15,6 +15,7 @@ import {
 } from '../engine/engine.ts'
 import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-append-reply.ts'
 import { BatchAppendResp, Status, type BatchAppendReq, type StreamIdentifier, type UUID } from './protocol.ts'
+import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
 import { proposedEventOf, streamNameOf, uuidOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
@@ -77,7 +78,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
       inFlight--
       finishIfDone()
     }
-    const watch = new DeadlineWatch((request) => answer(request, timeoutStatus()))
+    const watch = new DeadlineWatch<PendingRequest>((request) => answer(request, timeoutStatus()))
     // A message the protocol does not allow ends the whole call: its requests cannot be told apart.
     const fail = (error: unknown) => {
       if (!open) return
@@ -158,59 +159,6 @@ export function createBatchAppendHandler(context: ServiceContext) {
   }
 }
 
-/**
- * The deadlines of one call's requests in flight, on one timer armed for the earliest: a request's
- * deadline is usually later than those before it (the client sets now + a fixed timeout), so the timer is
- * rarely re-armed, rather than a timer and a race per request.
- */
-class DeadlineWatch {
-  readonly #requests = new Set<PendingRequest>()
-  readonly #expire: (request: PendingRequest) => void
-  #timer: NodeJS.Timeout | undefined
-  #armedFor = Number.POSITIVE_INFINITY
-
-  constructor(expire: (request: PendingRequest) => void) {
-    this.#expire = expire
-  }
-
-  add(request: PendingRequest, now: number): void {
-    this.#requests.add(request)
-    if (request.deadline < this.#armedFor) this.#arm(request.deadline, now)
-  }
-
-  remove(request: PendingRequest): void {
-    this.#requests.delete(request)
-  }
-
-  stop(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#armedFor = Number.POSITIVE_INFINITY
-    this.#requests.clear()
-  }
-
-  #arm(deadline: number, now: number): void {
-    clearTimeout(this.#timer)
-    this.#armedFor = deadline
-    // setTimeout fires at once past its limit; a far deadline is looked at again when the limit passes.
-    this.#timer = setTimeout(() => this.#fire(), Math.min(Math.max(1, deadline - now), MAX_TIMER_MS))
-    // The requests' own work keeps the process alive; a deadline alone does not.
-    this.#timer.unref()
-  }
-
-  #fire(): void {
-    this.#timer = undefined
-    this.#armedFor = Number.POSITIVE_INFINITY
-    const now = Date.now()
-    let next = Number.POSITIVE_INFINITY
-    for (const request of [...this.#requests]) {
-      if (request.deadline <= now) this.#expire(request)
-      else if (request.deadline < next) next = request.deadline
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next, now)
-  }
-}
-
 function startRequest(message: BatchAppendReq): PendingRequest {
   const options = message.getOptions()
   const correlationId = message.getCorrelationId()
@@ -241,7 +189,6 @@ function expectedRevisionOf(options: BatchAppendOptions): ExpectedRevision {
 }
 
 const MAX_TIME = 8.64e15
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The deadline in epoch milliseconds, as `timestamp.toDate().getTime()` gives it, without the Date. */
 function deadlineOf(timestamp: Timestamp | undefined): number {
