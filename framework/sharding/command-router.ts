@@ -3,7 +3,7 @@ import type { CommandBus, CommandEnvelope, CommandResult } from '../command/comm
 import { AnnalsError } from '../errors.ts'
 import type { WireCommand } from './command-wire.ts'
 import { createForwardBatcher } from './forward-batcher.ts'
-import { NotOwnerError, type EntityHost } from './entity-host.ts'
+import { NotOwnerError, type EntityHost, type HostedCommand } from './entity-host.ts'
 import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
 import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
@@ -73,7 +73,8 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
 
   return {
     async execute(envelope: CommandEnvelope) {
-      const command = { ...envelope, commandId: envelope.commandId ?? randomUUID() }
+      // An envelope that carries its command id already goes on as it is: no copy per command.
+      const command = hasCommandId(envelope) ? envelope : { ...envelope, commandId: randomUUID() }
       const digest = digest64(aggregateKey(command.aggregate, command.aggregateId))
       const deadline = Date.now() + routeDeadlineMs
       for (let attempt = 0; ; attempt++) {
@@ -118,4 +119,8 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       ringWaiters = []
     },
   }
+}
+
+function hasCommandId(envelope: CommandEnvelope): envelope is HostedCommand {
+  return envelope.commandId !== undefined
 }
