@@ -20,6 +20,20 @@ describe('CheckpointTracker', () => {
     expect(tracker.due(5_000)).toBe(3n)
   })
 
+  it('reports a checkpoint as stored only once its write completed, and never moves it back', () => {
+    const tracker = trackerAfterReading(4, undefined)
+    for (const sequence of [0n, 1n, 2n, 3n]) tracker.finish(sequence)
+    const due = tracker.due(0)
+    expect(due).toBe(3n)
+    tracker.written(3n, 0)
+    expect(tracker.checkpoint).toBe(3n)
+    expect(tracker.storedCheckpoint).toBeUndefined()
+    expect(tracker.due(5_000, true)).toBeUndefined()
+    tracker.stored(3n)
+    tracker.stored(1n)
+    expect(tracker.storedCheckpoint).toBe(3n)
+  })
+
   it('waits for the time bound while fewer than the maximum finished', () => {
     const tracker = trackerAfterReading(3)
     tracker.finish(0n)

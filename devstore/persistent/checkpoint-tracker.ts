@@ -19,6 +19,7 @@ export class CheckpointTracker {
   private processedUpTo: bigint | undefined
   private finishedSinceCheckpoint = 0
   private checkpointedAt: number
+  private lastStored: bigint | undefined
 
   constructor(
     private readonly policy: CheckpointPolicy,
@@ -27,11 +28,17 @@ export class CheckpointTracker {
   ) {
     this.processedUpTo = lastCheckpoint
     this.checkpointedAt = now
+    this.lastStored = lastCheckpoint
   }
 
-  /** The sequence last written as a checkpoint. */
+  /** The sequence last chosen as a checkpoint (its write may still be on its way). */
   get checkpoint(): bigint | undefined {
     return this.lastCheckpoint
+  }
+
+  /** The sequence of the last checkpoint whose write completed: what a group reports as checkpointed. */
+  get storedCheckpoint(): bigint | undefined {
+    return this.lastStored
   }
 
   /** Messages read from the source and not yet finished. */
@@ -74,7 +81,12 @@ export class CheckpointTracker {
     return force || byCount || byTime ? candidate : undefined
   }
 
-  /** The checkpoint was written. */
+  /** A checkpoint write completed. */
+  stored(sequence: bigint): void {
+    if (this.lastStored === undefined || sequence > this.lastStored) this.lastStored = sequence
+  }
+
+  /** The checkpoint was chosen and its write queued. */
   written(sequence: bigint, now: number): void {
     this.lastCheckpoint = sequence
     this.checkpointedAt = now

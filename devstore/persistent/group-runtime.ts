@@ -203,7 +203,10 @@ export class GroupRuntime {
     const due = this.group.checkpoints.due(Date.now(), force)
     if (due === undefined) return
     this.group.checkpoints.written(due, Date.now())
-    this.enqueue(() => this.streams.writeCheckpoint(due))
+    this.enqueue(async () => {
+      await this.streams.writeCheckpoint(due)
+      this.group.checkpoints.stored(due)
+    })
   }
 
   private enqueue(write: () => Promise<void>): void {

@@ -19,7 +19,7 @@ export async function toSubscriptionInfo(runtime: GroupRuntime): Promise<Subscri
   info.setAveragePerSecond(0)
   info.setTotalItems(state.totalDelivered.toString())
   info.setCountSinceLastMeasurement('0')
-  info.setLastCheckpointedEventPosition(formatSequence(state.checkpoints.checkpoint))
+  info.setLastCheckpointedEventPosition(formatSequence(state.checkpoints.storedCheckpoint))
   info.setLastKnownEventPosition(formatSequence(runtime.lastKnown()))
   info.setResolveLinkTos(settings.resolveLinks)
   info.setStartFrom(formatStartFrom(stream, startFrom))
