@@ -14,6 +14,15 @@ import {
   type StreamIdentifier,
   type UUID,
 } from './protocol.ts'
+import {
+  fieldBytes,
+  bigVarintField,
+  writeTag,
+  writeByte,
+  writeBytes,
+  bigVarintBytes,
+  writeBigVarint,
+} from './protobuf-writer.ts'
 
 /** What the reply says happened: a success, or a google.rpc.Status already serialized. */
 export type BatchAppendOutcome =
@@ -135,71 +144,5 @@ function writeUuid(out: Buffer, start: number, uuid: MeasuredUuid): number {
     out.write(text, at, uuid.textBytes, 'utf8')
     at += uuid.textBytes
   }
-  return at
-}
-
-/** A length-delimited field of `length` bytes with a one-byte tag. */
-function fieldBytes(length: number): number {
-  return 1 + varintBytes(length) + length
-}
-
-function bigVarintField(value: bigint): number {
-  return value === 0n ? 0 : 1 + bigVarintBytes(value)
-}
-
-function writeTag(out: Buffer, at: number, tag: number, length: number): number {
-  out[at] = tag
-  return writeVarint(out, at + 1, length)
-}
-
-function writeByte(out: Buffer, at: number, byte: number): number {
-  out[at] = byte
-  return at + 1
-}
-
-function writeBytes(out: Buffer, start: number, tag: number, value: Uint8Array): number {
-  const at = writeTag(out, start, tag, value.length)
-  out.set(value, at)
-  return at + value.length
-}
-
-function varintBytes(value: number): number {
-  let bytes = 1
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80)
-    bytes++
-  }
-  return bytes
-}
-
-function writeVarint(out: Buffer, start: number, value: number): number {
-  let at = start
-  while (value >= 0x80) {
-    out[at++] = (value % 0x80) | 0x80
-    value = Math.floor(value / 0x80)
-  }
-  out[at++] = value
-  return at
-}
-
-const TWO_POW_53 = 2n ** 53n
-
-// uint64 revisions and positions, and int64 UUID halves (two's complement, as uint64).
-function bigVarintBytes(value: bigint): number {
-  if (value >= 0n && value < TWO_POW_53) return varintBytes(Number(value))
-  let bytes = 1
-  for (let rest = BigInt.asUintN(64, value); rest >= 0x80n; rest >>= 7n) bytes++
-  return bytes
-}
-
-function writeBigVarint(out: Buffer, start: number, value: bigint): number {
-  if (value >= 0n && value < TWO_POW_53) return writeVarint(out, start, Number(value))
-  let at = start
-  let rest = BigInt.asUintN(64, value)
-  while (rest >= 0x80n) {
-    out[at++] = Number(rest & 0x7fn) | 0x80
-    rest >>= 7n
-  }
-  out[at++] = Number(rest)
   return at
 }

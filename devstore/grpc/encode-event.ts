@@ -10,6 +10,17 @@
  */
 import type { Engine, StoredEvent } from '../engine/engine.ts'
 import { ReadResp, type ReadResp as ReadRespMessage } from './protocol.ts'
+import {
+  fieldBytes,
+  bigVarintField,
+  writeTag,
+  writeByte,
+  writeString,
+  writeBytes,
+  varintBytes,
+  writeVarint,
+  writeBigVarint,
+} from './protobuf-writer.ts'
 
 export interface EncodeOptions {
   /** The client asked for structured UUIDs rather than strings. */
@@ -164,72 +175,4 @@ function writeEntry(out: Buffer, start: number, key: string, value: string, valu
 
 function entryBytes(keyBytes: number, valueBytes: number): number {
   return fieldBytes(keyBytes) + fieldBytes(valueBytes)
-}
-
-/** A length-delimited field of `length` bytes with a one-byte tag. */
-function fieldBytes(length: number): number {
-  return 1 + varintBytes(length) + length
-}
-
-function bigVarintField(value: bigint): number {
-  return value === 0n ? 0 : 1 + bigVarintBytes(value)
-}
-
-function writeTag(out: Buffer, at: number, tag: number, length: number): number {
-  out[at] = tag
-  return writeVarint(out, at + 1, length)
-}
-
-function writeByte(out: Buffer, at: number, byte: number): number {
-  out[at] = byte
-  return at + 1
-}
-
-function writeString(out: Buffer, start: number, tag: number, value: string, length: number): number {
-  const at = writeTag(out, start, tag, length)
-  out.write(value, at, length, 'utf8')
-  return at + length
-}
-
-function writeBytes(out: Buffer, start: number, tag: number, value: Uint8Array): number {
-  const at = writeTag(out, start, tag, value.length)
-  out.set(value, at)
-  return at + value.length
-}
-
-function varintBytes(value: number): number {
-  let bytes = 1
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80)
-    bytes++
-  }
-  return bytes
-}
-
-function writeVarint(out: Buffer, start: number, value: number): number {
-  let at = start
-  while (value >= 0x80) {
-    out[at++] = (value % 0x80) | 0x80
-    value = Math.floor(value / 0x80)
-  }
-  out[at++] = value
-  return at
-}
-
-// Revisions up to int64 max and structured UUID halves (two's complement, as uint64).
-function bigVarintBytes(value: bigint): number {
-  let bytes = 1
-  for (let rest = BigInt.asUintN(64, value); rest >= 0x80n; rest >>= 7n) bytes++
-  return bytes
-}
-
-function writeBigVarint(out: Buffer, start: number, value: bigint): number {
-  let at = start
-  let rest = BigInt.asUintN(64, value)
-  while (rest >= 0x80n) {
-    out[at++] = Number(rest & 0x7fn) | 0x80
-    rest >>= 7n
-  }
-  out[at++] = Number(rest)
-  return at
 }
