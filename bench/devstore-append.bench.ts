@@ -5,27 +5,37 @@
  * with a success at once (the transport ceiling: same client, same payloads, no store).
  * Targets: 50% of the ceiling at concurrency 64, and concurrency 64 at least 10x concurrency 1.
  *
+ * Setup: the devstore and the echo server each run in a child process of their own (as a database runs:
+ * its CPU is not the client's), the client in this process. The c64/c1 rows note how many appends shared
+ * each fsync at c64 and c1 (the engine's commit and fsync counters), and the server's CPU per append.
+ *
  * Run: npm run bench -- devstore-append
- * DEVSTORE_APPEND_SECONDS sets the time per measurement (default 1.5).
+ * DEVSTORE_APPEND_SECONDS sets the time per measurement (default 1.5). DEVSTORE_APPEND_INPROCESS=1 runs
+ * both servers in this process instead (client, grpc-js and devstore sharing one event loop).
+ * DEVSTORE_APPEND_CHILD_ARGV passes node flags to the children (e.g. `--cpu-prof --cpu-prof-dir=prof`).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client'
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js'
-import { createDevStore } from '../devstore/create-dev-store.ts'
-import { createServerFeaturesService } from '../devstore/grpc/server-features-service.ts'
 import {
-  AllStreamPosition,
-  BatchAppendResp,
-  GoogleEmpty,
-  StreamsService,
-  type BatchAppendReq,
-} from '../devstore/grpc/protocol.ts'
+  forkBenchServer,
+  startBenchServer,
+  type BenchServer,
+  type BenchServerKind,
+  type BenchServerStats,
+} from './devstore-bench-servers.ts'
 import type { BenchResult } from './run.ts'
 
 const CONCURRENCY = [1, 16, 64, 256] as const
 const BATCH = [1, 10, 100] as const
+
+interface Measured {
+  /** Events per second. */
+  readonly rate: number
+  readonly appends: number
+  readonly server: { readonly commits: number; readonly fsyncs: number; readonly cpuMicros: number }
+}
 
 const benchmark = {
   name: 'devstore-append',
@@ -33,52 +43,59 @@ const benchmark = {
     'devstore appends/s through the real client (BatchAppend, fsync) at concurrency 1-256 and batches 1-100, vs a bare grpc-js echo server',
   run: async (): Promise<BenchResult[]> => {
     const seconds = Number(process.env['DEVSTORE_APPEND_SECONDS'] ?? 1.5)
+    const inProcess = process.env['DEVSTORE_APPEND_INPROCESS'] === '1'
+    const childArgv = (process.env['DEVSTORE_APPEND_CHILD_ARGV'] ?? '').split(' ').filter(Boolean)
+    const setup = inProcess ? 'servers in the bench process' : 'servers in child processes'
+    const start = (kind: BenchServerKind, dir: string) =>
+      inProcess ? startBenchServer(kind, dir) : forkBenchServer(kind, dir, childArgv)
     const dataDir = await mkdtemp(join(tmpdir(), 'devstore-append-'))
-    const store = await createDevStore({ dataDir })
-    const echo = await startEchoServer()
-    const storeClient = EventStoreDBClient.connectionString(store.connectionString)
-    const echoClient = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${echo.port}?tls=false`)
+    const servers: BenchServer[] = []
+    const clients: EventStoreDBClient[] = []
     try {
+      const store = await start('store', dataDir).then((server) => (servers.push(server), server))
+      const echo = await start('echo', dataDir).then((server) => (servers.push(server), server))
+      const storeClient = EventStoreDBClient.connectionString(store.connectionString)
+      const echoClient = EventStoreDBClient.connectionString(echo.connectionString)
+      clients.push(storeClient, echoClient)
       const results: BenchResult[] = []
-      const storeRates = new Map<string, number>()
+      const storeRuns = new Map<string, Measured>()
       for (const batch of BATCH) {
         for (const concurrency of CONCURRENCY) {
-          const ceiling = await measure(echoClient, 'echo', concurrency, batch, seconds)
-          const rate = await measure(storeClient, 'store', concurrency, batch, seconds)
-          storeRates.set(`${concurrency}x${batch}`, rate)
+          const ceiling = await measure(echoClient, echo, 'echo', { concurrency, batch, seconds })
+          const run = await measure(storeClient, store, 'store', { concurrency, batch, seconds })
+          storeRuns.set(`${concurrency}x${batch}`, run)
           results.push({
             figure: {
               label: `devstore c${concurrency} b${batch}`,
-              value: Math.round(rate),
+              value: Math.round(run.rate),
               unit: 'events/s',
             },
             baseline: {
               label: `grpc-js echo c${concurrency} b${batch}`,
-              value: Math.round(ceiling),
+              value: Math.round(ceiling.rate),
               unit: 'events/s',
             },
-            ratio: rate / ceiling,
+            ratio: run.rate / ceiling.rate,
             ...(concurrency === 64 ? { target: 0.5 } : {}),
+            notes: `${setup}; ${describe(run)}; echo ${cpuPerAppend(ceiling)} µs CPU/append`,
           })
         }
       }
       for (const batch of BATCH) {
-        const c1 = storeRates.get(`1x${batch}`)!
-        const c64 = storeRates.get(`64x${batch}`)!
+        const c1 = storeRuns.get(`1x${batch}`)!
+        const c64 = storeRuns.get(`64x${batch}`)!
         results.push({
-          figure: { label: `devstore c64 b${batch}`, value: Math.round(c64), unit: 'events/s' },
-          baseline: { label: `devstore c1 b${batch}`, value: Math.round(c1), unit: 'events/s' },
-          ratio: c64 / c1,
+          figure: { label: `devstore c64 b${batch}`, value: Math.round(c64.rate), unit: 'events/s' },
+          baseline: { label: `devstore c1 b${batch}`, value: Math.round(c1.rate), unit: 'events/s' },
+          ratio: c64.rate / c1.rate,
           target: 10,
-          notes: 'group commit: concurrent appends share an fsync',
+          notes: `group commit, ${setup}: c64 ${describe(c64)}; c1 ${describe(c1)}`,
         })
       }
       return results
     } finally {
-      await storeClient.dispose()
-      await echoClient.dispose()
-      await store.close()
-      echo.server.forceShutdown()
+      await Promise.all(clients.map((client) => client.dispose()))
+      await Promise.all(servers.map((server) => server.close()))
       await rm(dataDir, { recursive: true, force: true })
     }
   },
@@ -89,15 +106,15 @@ export default benchmark
 /** Events per second appended by `concurrency` loops, each appending `batch` events to its own stream. */
 async function measure(
   client: EventStoreDBClient,
+  server: BenchServer,
   label: string,
-  concurrency: number,
-  batch: number,
-  seconds: number,
-): Promise<number> {
+  shape: { concurrency: number; batch: number; seconds: number },
+): Promise<Measured> {
+  const { concurrency, batch, seconds } = shape
   const payload = { kw: 5, site: 'site-17', note: 'x'.repeat(120) }
   const run = async (warmup: boolean) => {
     const until = Date.now() + (warmup ? 200 : seconds * 1000)
-    let events = 0
+    let appends = 0
     await Promise.all(
       Array.from({ length: concurrency }, async (_, worker) => {
         const stream = `${label}-${concurrency}-${batch}-${worker}`
@@ -106,58 +123,37 @@ async function measure(
             stream,
             Array.from({ length: batch }, () => jsonEvent({ type: 'Charged', data: payload })),
           )
-          events += batch
+          appends++
         }
       }),
     )
-    return events
+    return appends
   }
   await run(true)
+  const before = await server.stats()
   const started = performance.now()
-  const events = await run(false)
-  return events / ((performance.now() - started) / 1000)
+  const appends = await run(false)
+  const elapsed = (performance.now() - started) / 1000
+  const after = await server.stats()
+  return { rate: (appends * batch) / elapsed, appends, server: difference(after, before) }
 }
 
-/** The ceiling: Streams.BatchAppend answered with a success per request, and the features that select it. */
-async function startEchoServer(): Promise<{ server: Server; port: number }> {
-  const server = new Server()
-  let position = 0n
-  server.addService(StreamsService, {
-    batchAppend: (call: ServerDuplexStream<BatchAppendReq, InstanceType<typeof BatchAppendResp>>) => {
-      const counts = new Map<string, number>()
-      call.on('data', (request: BatchAppendReq) => {
-        const key = request.getCorrelationId()!.getString()
-        const count = (counts.get(key) ?? 0) + request.getProposedMessagesList().length
-        if (!request.getIsFinal()) return void counts.set(key, count)
-        counts.delete(key)
-        const options = request.getOptions()
-        const reply = new BatchAppendResp()
-        reply.setCorrelationId(request.getCorrelationId())
-        if (options !== undefined) reply.setStreamIdentifier(options.getStreamIdentifier())
-        reply.setAny(new GoogleEmpty())
-        const success = new BatchAppendResp.Success()
-        success.setCurrentRevision(String(count - 1))
-        const at = new AllStreamPosition()
-        position += BigInt(count * 300)
-        at.setCommitPosition(position.toString())
-        at.setPreparePosition(position.toString())
-        success.setPosition(at)
-        reply.setSuccess(success)
-        call.write(reply)
-      })
-      call.on('end', () => call.end())
-    },
-  })
-  const features = createServerFeaturesService([
-    { serviceName: 'event_store.client.streams.Streams', methodName: 'BatchAppend', features: [] },
-  ])
-  server.addService(features.definition, features.implementation)
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  )
-  return { server, port }
+function difference(after: BenchServerStats, before: BenchServerStats): Measured['server'] {
+  return {
+    commits: after.commits - before.commits,
+    fsyncs: after.fsyncs - before.fsyncs,
+    cpuMicros: after.cpuMicros - before.cpuMicros,
+  }
+}
+
+function describe(run: Measured): string {
+  const { commits, fsyncs } = run.server
+  const shared = fsyncs === 0 ? 'n/a' : (commits / fsyncs).toFixed(1)
+  return `${shared} appends/fsync (${commits} commits, ${fsyncs} fsyncs), store ${cpuPerAppend(run)} µs CPU/append`
+}
+
+function cpuPerAppend(run: Measured): string {
+  return run.appends === 0 ? 'n/a' : (run.server.cpuMicros / run.appends).toFixed(0)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
