@@ -39,6 +39,8 @@ export interface HeldKeys<TRow> {
   /** Whether the held keys changed since the last checkpoint; set it to have the next commit record them. */
   changed: boolean
   readonly has: (key: string) => boolean
+  /** The position of the key's oldest held event; undefined when the key is not held. */
+  firstOf(key: string): bigint | undefined
   /** The held keys as a checkpoint records them; recomputes `oldest` and clears `changed`. */
   checkpoint(): HeldKey[]
   /** Holds an event that cannot be routed: it goes to the dead letters unless it already waits behind one. */
@@ -177,6 +179,7 @@ export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<T
       changed = value
     },
     has: (key) => held.has(key),
+    firstOf: (key) => held.get(key)?.items[0]?.event.position,
     checkpoint() {
       changed = false
       oldest = undefined

@@ -24,6 +24,11 @@ export interface ProjectionEngine<TRow> {
    * promise. It equals `position` unless events are held back behind a dead letter or a retry.
    */
   readonly settledPosition: bigint
+  /**
+   * The position of the oldest event of `key` not folded yet: held behind a dead letter or a retry, or still
+   * to be read again after a restart. Undefined when every event of the key up to `position` is settled.
+   */
+  heldSince(key: string): bigint | undefined
   /** Where a subscription feeding this engine starts: before `position` while held events are read again. */
   readonly resumeFrom: bigint
   /** How many events wait behind dead letters and retries (not yet folded). */
@@ -84,6 +89,11 @@ export function createProjectionEngine<TRow>(
     },
     get settledPosition() {
       return settled()
+    },
+    heldSince(key) {
+      const first = held.firstOf(key)
+      if (first !== undefined || restoring === undefined) return first
+      return restoring.unfolded(held.has).find((entry) => entry.key === key)?.position
     },
     get resumeFrom() {
       return restoring ? restoring.cursor : store.position

@@ -46,17 +46,39 @@ export function createProjectionSource<TRow>(
 ): ProjectionSource<TRow> {
   const { definition } = initial
   const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
+  /** Callers waiting for the settled position (every key), and callers waiting for one row. */
   const waiters = createPositionWaiters()
+  const rowWaiters = createPositionWaiters()
   const listener: EngineListener<TRow> = {
     get reading() {
       return feed.reading
     },
     changed: (change: RowChange<TRow>, late: boolean) => feed.publish(change, late),
     skipped: (position: bigint) => feed.skip(position),
-    advanced: (position: bigint) => waiters.notify(position),
+    advanced: (settled: bigint) => {
+      waiters.notify(settled)
+      notifyRowWaiters(settled, false)
+    },
   }
   let engine = initial
   engine.listener = listener
+  let lastHeld = { events: engine.heldEvents, settled: engine.settledPosition }
+
+  /** Row waiters past their target but behind held events are checked again only when something held moved. */
+  function notifyRowWaiters(settled: bigint, switched: boolean) {
+    if (rowWaiters.size === 0) return
+    const events = engine.heldEvents
+    const released = switched || events !== lastHeld.events || settled !== lastHeld.settled
+    lastHeld = { events, settled }
+    rowWaiters.notify(engine.position, released)
+  }
+
+  /** How far one row is settled: the processed position, or just before the row's oldest held event. */
+  function rowReached(key: string): bigint {
+    const position = engine.position
+    const since = engine.heldSince(key)
+    return since !== undefined && since <= position ? since - 1n : position
+  }
 
   /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
   async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined> {
@@ -105,15 +127,22 @@ export function createProjectionSource<TRow>(
       return { ...engine.store.list(query), position }
     },
     changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.position),
-    async waitFor(target, timeoutMs) {
+    async waitFor(target, timeoutMs, { key } = {}) {
       // Settled, not merely considered: an event held behind a dead letter is not in its row yet.
       if (engine.settledPosition >= target) return
+      if (key !== undefined && rowReached(key) >= target) return
       const started = Date.now()
       // A position whose event this projection filters out counts once it has folded every event it handles up to it.
       const relevant = await lastRelevantAtOrBefore(target)
       const effective = relevant === undefined || relevant > target ? target : relevant
       const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-      await waiters.wait(effective, remaining, () => engine.settledPosition)
+      if (key === undefined) {
+        await waiters.wait(effective, { timeoutMs: remaining, reached: () => engine.settledPosition })
+        return
+      }
+      // Held events are events this projection handles, so none lies between `effective` and `target`.
+      const reached = () => rowReached(key)
+      await rowWaiters.wait(effective, { timeoutMs: remaining, reached, ready: () => reached() >= effective })
     },
     status(): ProjectionStatus {
       const head = log.head()
@@ -144,6 +173,7 @@ export function createProjectionSource<TRow>(
       // Changes from before the switch describe the old model; resuming readers read the rows again.
       feed.truncate(engine.position)
       waiters.notify(engine.settledPosition)
+      notifyRowWaiters(engine.settledPosition, true)
     },
   }
   return source

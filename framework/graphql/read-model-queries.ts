@@ -8,7 +8,7 @@ import {
   type GraphQLFieldConfigArgumentMap,
 } from 'graphql'
 import { BadInputError } from '../errors.ts'
-import type { ListQuery, OrderBy, ReadModelSource } from '../read-model/read-model-source.ts'
+import type { ListQuery, OrderBy, ReadModelSource, WaitForOptions } from '../read-model/read-model-source.ts'
 import { authorizeOperation } from './authorize-operation.ts'
 import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
 import { camelCase } from './graphql-names.ts'
@@ -19,7 +19,17 @@ type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 const consistentWith = {
   type: GraphQLString,
-  description: 'A token from a mutation: the read waits until the read model has reached it.',
+  description:
+    'A token from a mutation: the read waits until the read model has folded every event up to it, so a ' +
+    'dead letter anywhere holds it back until it is retried or discarded (a discarded event counts as settled).',
+}
+
+const rowConsistentWith = {
+  type: GraphQLString,
+  description:
+    "A token from a mutation: the read waits until the read model has processed the log up to it and this row's " +
+    'events up to it are folded in; a dead letter of another row does not hold it back. A discarded event ' +
+    'counts as settled: it will never be in the row.',
 }
 
 /**
@@ -50,11 +60,13 @@ export function readModelQueries(
     [one]: {
       type: types.row,
       ...description,
-      args: { [source.key]: { type: new GraphQLNonNull(GraphQLID) }, consistentWith },
+      args: { [source.key]: { type: new GraphQLNonNull(GraphQLID) }, consistentWith: rowConsistentWith },
       resolve: async (_root, args: Record<string, unknown>, context) => {
-        const preparing = prepareRead(runtime(), source, args, context)
+        const key = String(args[source.key])
+        // Only this row's events need be in: a dead letter of another key must not block read-your-writes here.
+        const preparing = prepareRead(runtime(), source, args, context, { key })
         if (preparing) await preparing
-        return (await source.get(String(args[source.key]))) ?? null
+        return (await source.get(key)) ?? null
       },
     },
     [list]: {
@@ -77,19 +89,21 @@ export function readModelQueries(
 }
 
 /**
- * Checks the rule, then waits for `consistentWith` when given. Returns nothing when there is neither a rule
- * nor a token, so that the common read does not wait on a promise.
+ * Checks the rule, then waits for `consistentWith` when given: for one row when `wait.key` names it, else
+ * for every key. Returns nothing when there is neither a rule nor a token, so that the common read does not
+ * wait on a promise.
  */
 export function prepareRead(
   gateway: GatewayRuntime,
   source: ReadModelSource,
   args: Record<string, unknown>,
   context: GatewayContext,
+  wait: WaitForOptions = {},
 ): Promise<void> | undefined {
   const rules = gateway.authorization
-  if (rules === undefined) return awaitToken(gateway, source, args)
+  if (rules === undefined) return awaitToken(gateway, source, args, wait)
   return authorizeOperation(rules, context.principal, { kind: 'query', name: source.name, args }).then(() =>
-    awaitToken(gateway, source, args),
+    awaitToken(gateway, source, args, wait),
   )
 }
 
@@ -97,10 +111,11 @@ function awaitToken(
   gateway: GatewayRuntime,
   source: ReadModelSource,
   args: Record<string, unknown>,
+  wait: WaitForOptions,
 ): Promise<void> | undefined {
   const token = args['consistentWith']
   if (typeof token !== 'string') return undefined
-  return source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs)
+  return source.waitFor(parsePosition(token, 'consistentWith'), gateway.consistencyTimeoutMs, wait)
 }
 
 /** A position from the wire (a decimal string), or BAD_INPUT naming the argument. */

@@ -73,6 +73,11 @@ export interface ProjectionStatus {
   readonly version: number
 }
 
+export interface WaitForOptions {
+  /** Wait for this row only: the log processed up to the position and none of the row's events held. */
+  readonly key?: string
+}
+
 export interface ReadModelSource<TRow = Record<string, unknown>> {
   readonly name: string
   readonly description?: string
@@ -86,8 +91,10 @@ export interface ReadModelSource<TRow = Record<string, unknown>> {
   changes(options?: ChangesOptions): AsyncIterable<RowChange<TRow>>
   /**
    * Resolves once the model has processed the log up to `position`, every event before it folded in (none
-   * held behind a dead letter); else CONSISTENCY_TIMEOUT.
+   * held behind a dead letter); else CONSISTENCY_TIMEOUT. With `key`, only that row's events need be folded:
+   * a dead letter of another key does not hold the wait back. An event discarded from the dead letters counts
+   * as settled (it will never be in the row); one still held or retrying does not.
    */
-  waitFor(position: bigint, timeoutMs: number): Promise<void>
+  waitFor(position: bigint, timeoutMs: number, options?: WaitForOptions): Promise<void>
   status(): ProjectionStatus
 }

@@ -1,105 +1,20 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { z } from 'zod'
-import { createDevStore, type DevStore } from '../../devstore/index.ts'
-import type { EventStore } from '../../framework/event-store/event-store.ts'
-import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
-import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
-import { defineProjection } from '../../projections/define-projection.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RowChange } from '../../framework/read-model/read-model-source.ts'
 import {
-  Battery,
-  charge,
-  createTestCommandBus,
-  emptySavedModel,
-  installed,
-  openSavedStore,
-  type SavedModel,
-} from './fixtures.ts'
+  charges,
+  chargesOf,
+  cleanups,
+  devStores,
+  eventually,
+  startProcess,
+  withDeadLetter,
+  type ChargesRow,
+} from './dead-letter-fixtures.ts'
+import { charge, emptySavedModel } from './fixtures.ts'
 
-const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-
-/** One row per battery with the charges folded into it, in the order they were folded. */
-const ChargesRow = z.object({ batteryId: z.string(), charges: z.array(z.number()) })
-type ChargesRow = z.infer<typeof ChargesRow>
-
-/** A model whose handler throws on a charge of 13 while `failing.on` is set; kept in `saved` when given. */
-function charges(
-  failing: { on: boolean },
-  options: { saved?: SavedModel<ChargesRow>; version?: number; onCharge?: (percent: number) => void } = {},
-) {
-  const { saved } = options
-  return defineProjection({
-    name: 'charges',
-    row: ChargesRow,
-    key: 'batteryId',
-    from: [Battery],
-    version: options.version ?? 1,
-    retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
-    ...(saved ? { store: () => openSavedStore(saved, 'batteryId') } : {}),
-    handlers: {
-      BatteryInstalled: (_row, _event, { key }): ChargesRow => ({ batteryId: key, charges: [] }),
-      ChargeReported: (row, { data }): ChargesRow | undefined => {
-        options.onCharge?.(data.percent)
-        if (failing.on && data.percent === 13) throw new Error('unlucky')
-        return row && { ...row, charges: [...row.charges, data.percent] }
-      },
-    },
-  })
-}
-
-const devStores: DevStore[] = []
-
-async function devStoreClient(): Promise<EventStore> {
-  const devStore = await createDevStore({ port: 0 })
-  devStores.push(devStore)
-  const store = createEventStoreDbStore(devStore.connectionString)
-  cleanups.push(async () => {
-    devStores.splice(devStores.indexOf(devStore), 1)
-    await store.close()
-    await devStore.close()
-  })
-  return store
-}
-
-/** Starts a read side over one projection: what one process of the service runs. */
-async function startProcess(store: EventStore, projection: ReturnType<typeof charges>) {
-  const readSide: ProjectionReadSide = createReadSide({
-    store,
-    commands: createTestCommandBus(store),
-    members: [projection],
-  })
-  cleanups.push(() => readSide.stop())
-  await readSide.start()
-  const model = readSide.sources[0] as ReadModelSource<ChargesRow>
-  return { readSide, model, control: readSide.projection('charges') }
-}
-
-const chargesOf = async (model: ReadModelSource<ChargesRow>, key: string) => (await model.get(key))?.charges
-
-/** Waits, by polling the model, until it holds what `check` expects (positions cannot say when a retry gave up). */
-const eventually = (check: () => Promise<void> | void) => vi.waitFor(check, { timeout: 5_000, interval: 5 })
-
-/**
- * b1 and b2 are installed; b1 reports 13 (which the handler refuses) and 20; b2 reports 30. Resolves once
- * 13 is in the dead letters, 20 is held behind it, and b2 has gone on.
- */
-async function withDeadLetter(failing: { on: boolean }, saved?: SavedModel<ChargesRow>) {
-  failing.on = true
-  const store = await devStoreClient()
-  const running = await startProcess(store, charges(failing, saved ? { saved } : {}))
-  const b1Installed = await store.appendToStream('Battery-b1', [installed('s1')])
-  await store.appendToStream('Battery-b2', [installed('s1')])
-  const b1Charged = await store.appendToStream('Battery-b1', [charge(13), charge(20)])
-  const b2Charged = await store.appendToStream('Battery-b2', [charge(30)])
-  await eventually(async () => {
-    expect(running.control.deadLetters()).toHaveLength(1)
-    expect(await chargesOf(running.model, 'b2')).toEqual([30])
-  })
-  return { store, ...running, tokens: { b1Installed, b1Charged, b2Charged } }
-}
 
 describe('a dead letter', () => {
   it('holds back later events of the failing key only, while other keys go on', async () => {
