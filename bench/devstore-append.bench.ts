@@ -24,6 +24,7 @@ import {
   type BenchServer,
   type BenchServerKind,
   type BenchServerStats,
+  cpuMicros,
 } from './devstore-bench-servers.ts'
 import type { BenchResult } from './run.ts'
 
@@ -34,6 +35,8 @@ interface Measured {
   /** Events per second. */
   readonly rate: number
   readonly appends: number
+  /** CPU time of this process (the client; the servers too when in process), in microseconds. */
+  readonly clientCpuMicros: number
   readonly server: { readonly commits: number; readonly fsyncs: number; readonly cpuMicros: number }
 }
 
@@ -132,10 +135,17 @@ async function measure(
   await run(true)
   const before = await server.stats()
   const started = performance.now()
+  const clientBefore = cpuMicros()
   const appends = await run(false)
+  const clientCpuMicros = cpuMicros() - clientBefore
   const elapsed = (performance.now() - started) / 1000
   const after = await server.stats()
-  return { rate: (appends * batch) / elapsed, appends, server: difference(after, before) }
+  return {
+    rate: (appends * batch) / elapsed,
+    appends,
+    clientCpuMicros,
+    server: difference(after, before),
+  }
 }
 
 function difference(after: BenchServerStats, before: BenchServerStats): Measured['server'] {
@@ -149,11 +159,15 @@ function difference(after: BenchServerStats, before: BenchServerStats): Measured
 function describe(run: Measured): string {
   const { commits, fsyncs } = run.server
   const shared = fsyncs === 0 ? 'n/a' : (commits / fsyncs).toFixed(1)
-  return `${shared} appends/fsync (${commits} commits, ${fsyncs} fsyncs), store ${cpuPerAppend(run)} µs CPU/append`
+  return `${shared} appends/fsync (${commits} commits, ${fsyncs} fsyncs), CPU/append store ${cpuPerAppend(run)} µs, client ${perAppend(run, run.clientCpuMicros)} µs`
 }
 
 function cpuPerAppend(run: Measured): string {
-  return run.appends === 0 ? 'n/a' : (run.server.cpuMicros / run.appends).toFixed(0)
+  return perAppend(run, run.server.cpuMicros)
+}
+
+function perAppend(run: Measured, micros: number): string {
+  return run.appends === 0 ? 'n/a' : (micros / run.appends).toFixed(0)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
