@@ -10,6 +10,7 @@ import {
   type ExpectedRevision,
   type ProposedEvent,
 } from '../engine/engine.ts'
+import { answerOnce } from './answer-once.ts'
 import { AppendResp, Empty, type AppendReq } from './protocol.ts'
 import { expectedRevisionOf, proposedEventOf, streamNameOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
@@ -25,22 +26,14 @@ type Reply = InstanceType<typeof AppendResp>
 
 export function createAppendHandler(context: ServiceContext) {
   return (call: ServerReadableStream<AppendReq, Reply>, callback: sendUnaryData<Reply>): void => {
-    let answered = false
-    const untrack = context.calls.add({
-      kind: 'unary',
-      end: () => answer(unavailable('Server is shutting down')),
-    })
-    const answer: sendUnaryData<Reply> = (error, reply) => {
-      if (answered) return
-      answered = true
-      untrack()
-      call.removeAllListeners('data')
-      callback(error, reply)
-    }
+    // Tracked here as well as in the server's guard, so that this call sees a shutdown answer and stops.
+    const once = answerOnce({ call, callback, calls: context.calls })
+    const answer = once.send
     let target: { stream: string; expected: ExpectedRevision } | undefined
     const events: ProposedEvent[] = []
     let size = 0
     call.on('data', (request: AppendReq) => {
+      if (once.answered) return
       try {
         if (target === undefined) {
           const options = request.getOptions()
@@ -68,7 +61,7 @@ export function createAppendHandler(context: ServiceContext) {
       }
     })
     call.on('end', () => {
-      if (answered) return
+      if (once.answered) return
       if (target === undefined) return answer(invalidArgument('An append needs options'))
       if (context.faults.takeAppendFailure()) return answer(unavailable('Append failed (injected fault)'))
       const { stream, expected } = target
@@ -76,9 +69,6 @@ export function createAppendHandler(context: ServiceContext) {
         (result) => answerResult(result, stream, answer),
         (error: unknown) => answer(engineFailure(error)),
       )
-    })
-    call.on('cancelled', () => {
-      answered = true
     })
     call.on('error', () => answer(unavailable('The append call failed')))
   }

@@ -12,25 +12,14 @@ import {
   engineFailure,
   invalidArgument,
   streamDeletedError,
-  unavailable,
   wrongExpectedVersionError,
 } from './status-errors.ts'
 
 type Reply = InstanceType<typeof DeleteResp> | InstanceType<typeof TombstoneResp>
 
 export function createDeleteHandler(context: ServiceContext, kind: 'delete' | 'tombstone') {
-  return (call: ServerUnaryCall<DeleteReq | TombstoneReq, Reply>, callback: sendUnaryData<Reply>): void => {
-    let answered = false
-    const untrack = context.calls.add({
-      kind: 'unary',
-      end: () => answer(unavailable('Server is shutting down')),
-    })
-    const answer: sendUnaryData<Reply> = (error, reply) => {
-      if (answered) return
-      answered = true
-      untrack()
-      callback(error, reply)
-    }
+  // The server's guard answers once and answers UNAVAILABLE on shutdown (answer-once.ts).
+  return (call: ServerUnaryCall<DeleteReq | TombstoneReq, Reply>, answer: sendUnaryData<Reply>): void => {
     const run = async () => {
       const options = call.request.getOptions()
       if (options === undefined) throw new RequestRefused(invalidArgument('A delete needs options'))

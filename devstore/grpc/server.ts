@@ -15,9 +15,16 @@
  * console.log(server.port)
  */
 import { Server, ServerCredentials, status } from '@grpc/grpc-js'
-import type { MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js'
+import type {
+  MethodDefinition,
+  sendUnaryData,
+  ServiceDefinition,
+  ServiceError,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js'
 import type { Engine } from '../engine/engine.ts'
 import type { FaultState } from '../faults.ts'
+import { answerOnce } from './answer-once.ts'
 import { createGossipService } from './gossip-service.ts'
 import { OpenCalls } from './open-calls.ts'
 import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
@@ -128,7 +135,7 @@ function advertisedMethods(service: DevStoreService): AdvertisedMethod[] {
 }
 
 type Handler = (call: GuardedCall, callback?: Callback) => void
-type Callback = (error: unknown, reply?: unknown) => void
+type Callback = sendUnaryData<unknown>
 interface GuardedCall {
   emit(event: 'error', error: unknown): void
   on(event: 'cancelled', listener: () => void): unknown
@@ -149,25 +156,11 @@ function guard(
     if (handler === undefined) continue
     const answersOnce = !method.responseStream
     const wrapped: Handler = (call, callback) => {
-      let answer = callback
-      if (answersOnce && callback !== undefined) {
-        let answered = false
-        const untrack = context.calls.add({
-          kind: 'unary',
-          end: () => answer?.(unavailable('The server is shutting down')),
-        })
-        answer = (error, reply) => {
-          if (answered) return
-          answered = true
-          untrack()
-          callback(error, reply)
-        }
-        call.on('cancelled', () => {
-          answered = true
-          untrack()
-        })
-      }
-      const fail = (error: unknown) => (answersOnce ? answer?.(error) : call.emit('error', error))
+      const answer =
+        answersOnce && callback !== undefined
+          ? answerOnce({ call, callback, calls: context.calls }).send
+          : callback
+      const fail = (error: ServiceError) => (answersOnce ? answer?.(error) : call.emit('error', error))
       if (!state.ready) return fail(unavailable())
       const run = () => {
         if (!state.ready) return fail(unavailable())
