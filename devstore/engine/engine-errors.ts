@@ -1,7 +1,7 @@
 /**
  * Errors the engine throws. The devstore depends on nothing of ours, so these stand alone; each carries a
- * stable `code` the gRPC layer maps to a status (InvalidPositionError -> INVALID_ARGUMENT, the others ->
- * UNAVAILABLE or INTERNAL).
+ * stable `code` the gRPC layer maps to a status (InvalidPositionError -> INVALID_ARGUMENT, a damaged log
+ * (DATA_CORRUPT) -> INTERNAL, the others -> UNAVAILABLE).
  */
 export class EngineError extends Error {
   override readonly name: string = 'EngineError'
@@ -50,6 +50,24 @@ export class DataCorruptError extends EngineError {
       'DATA_CORRUPT',
       `The devstore log ${file} has a damaged record at offset ${badOffset} followed by valid records ` +
         `from offset ${nextValidOffset}; it is corrupt, not torn, so nothing was cut or changed`,
+    )
+  }
+}
+
+/**
+ * A record read from the log does not match its checksum (or its length cannot be right): its bytes were
+ * damaged on disk after they were written. The read fails rather than serve them; the log is left as it is.
+ */
+export class DamagedRecordError extends EngineError {
+  override readonly name = 'DamagedRecordError'
+  constructor(
+    readonly file: string,
+    readonly badOffset: number,
+  ) {
+    super(
+      'DATA_CORRUPT',
+      `The devstore log ${file} has a damaged record at offset ${badOffset}: its bytes do not match its ` +
+        `checksum, so it was not served`,
     )
   }
 }

@@ -30,7 +30,7 @@ import { readAll, readAllFrom } from './read-all.ts'
 import type { ReadContext } from './read-context.ts'
 import { readStream } from './read-stream.ts'
 import type { EventToEncode } from './record-codec.ts'
-import { readRecord } from './record-reader.ts'
+import { RecordReader } from './record-reader.ts'
 import { SOFT_DELETE_METADATA, parseStreamMetadata } from './stream-metadata.ts'
 import { resolveLink } from './resolve-link.ts'
 
@@ -44,6 +44,7 @@ export interface Persistence {
 
 export class DevEngine implements Engine, ReadContext, IndexView {
   readonly writer: LogWriter
+  readonly reader: RecordReader
   durableCount: number
   private readonly cache: EventCache
   private readonly listeners = new Set<(events: readonly StoredEvent[]) => void>()
@@ -67,6 +68,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     this.now = options.now ?? Date.now
     this.durableCount = index.all.length
     this.writer = new LogWriter(device, index, (events) => this.published(events))
+    this.reader = new RecordReader(device, this.log)
     // After a long recovery scan, a checkpoint spares the next restart from repeating it.
     this.checkpointSoon(CHECKPOINT_EVERY_EVENTS / 4)
   }
@@ -185,7 +187,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
   load(position: number): StoredEvent {
     const cached = this.cache.get(position) ?? this.writer.unflushedEvent(position)
     if (cached !== undefined) return cached
-    const event = readRecord(this.device, position)
+    const event = this.reader.read(position)
     this.cache.set(position, event)
     return event
   }

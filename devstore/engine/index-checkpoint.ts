@@ -1,7 +1,9 @@
 /**
  * A snapshot of the index as of a durable end of the log, so a restart scans only the log after it. Written
  * on close and every CHECKPOINT_EVERY_EVENTS events (to a temporary file, fsynced, then renamed); ignored
- * (a full scan follows) when it is damaged or does not match the log.
+ * (a full scan follows) when it is damaged or does not match the log. Loading it still checks every record
+ * it covers against its checksum (one sequential read, no decoding): a damaged one refuses the open with
+ * DataCorruptError, since the records after it were acknowledged.
  *
  * Layout (little-endian, 8-byte aligned so it loads through typed arrays): u32 magic | u32 version | f64 logEnd |
  * u32 crc field of the last record | u32 streams | f64 records | f64 × records (every position) | per stream:
@@ -11,15 +13,17 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import type { LogDevice } from './log-device.ts'
+import { DataCorruptError } from './engine-errors.ts'
+import type { FileDevice, LogDevice } from './log-device.ts'
 import { LogIndex, StreamEntry } from './log-index.ts'
-import { RECORD_HEADER_BYTES, isChecksumValid } from './record-codec.ts'
+import { PAYLOAD_FIXED_BYTES, RECORD_HEADER_BYTES, isChecksumValid } from './record-codec.ts'
 
 export const CHECKPOINT_FILE = 'devstore.index'
 export const CHECKPOINT_EVERY_EVENTS = 200_000
 const MAGIC = 0x58495344
 const VERSION = 2
 const HEADER_BYTES = 32
+const VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
 
 export function writeIndexCheckpoint(
   dataDir: string,
@@ -67,10 +71,13 @@ export function writeIndexCheckpoint(
   renameSync(`${path}.tmp`, path)
 }
 
-/** The index as of the checkpoint and the log offset it covers, or undefined when there is none to trust. */
+/**
+ * The index as of the checkpoint and the log offset it covers, or undefined when there is none to trust.
+ * Throws DataCorruptError when a record it covers fails its checksum.
+ */
 export function loadIndexCheckpoint(
   dataDir: string,
-  device: LogDevice,
+  device: FileDevice,
   log: (message: string) => void,
 ): { index: LogIndex; logEnd: number } | undefined {
   let bytes: Buffer
@@ -86,12 +93,50 @@ export function loadIndexCheckpoint(
     index === undefined ||
     logEnd > device.end ||
     lastRecordCrc(index, device, records) !== bytes.readUInt32LE(16) ||
-    !isLastRecordWhole(index, device, records, logEnd)
+    !isLastRecordWhole(index, device, records, logEnd) ||
+    (records > 0 && index.all[0] !== 0)
   ) {
     log('devstore: the index checkpoint does not match the log; scanning the whole log')
     return undefined
   }
+  verifyCoveredRecords(device, index.all, logEnd)
   return { index, logEnd }
+}
+
+/**
+ * Checks each record from the checkpoint's positions (so a damaged length cannot derail the walk): its length
+ * must reach the next position and its checksum must match. The first damaged one is reported with the first
+ * whole record after it; the last record was found whole already, so there is one.
+ */
+function verifyCoveredRecords(device: FileDevice, positions: readonly number[], logEnd: number): void {
+  let chunk = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK_BYTES, Math.max(logEnd, RECORD_HEADER_BYTES)))
+  let chunkStart = 0
+  let chunkEnd = 0
+  let damaged: number | undefined
+  for (let i = 0; i < positions.length; i++) {
+    const position = positions[i] ?? 0
+    const end = positions[i + 1] ?? logEnd
+    if (end > chunkEnd) {
+      if (end - position > chunk.length) chunk = Buffer.allocUnsafe(end - position)
+      chunkStart = position
+      chunkEnd = position + device.readInto(chunk, position)
+    }
+    if (!isWholeRecord(chunk, position - chunkStart, end - position, chunkEnd - position))
+      damaged ??= position
+    else if (damaged !== undefined) throw new DataCorruptError(device.path, damaged, position)
+  }
+  if (damaged !== undefined) throw new DataCorruptError(device.path, damaged, logEnd)
+}
+
+// Whether `length` bytes at `at` (of which `available` were read) are one record with a valid checksum.
+function isWholeRecord(chunk: Buffer, at: number, length: number, available: number): boolean {
+  const payloadLength = length - RECORD_HEADER_BYTES
+  return (
+    length <= available &&
+    payloadLength >= PAYLOAD_FIXED_BYTES &&
+    chunk.readUInt32LE(at) === payloadLength &&
+    isChecksumValid(chunk, at, payloadLength)
+  )
 }
 
 function parse(file: Buffer): LogIndex | undefined {

@@ -1,11 +1,11 @@
 /**
  * Reading `$all`: every record in log order, system events and hidden ones included. Forwards from a
- * position includes it, backwards excludes it; a position must be an event's or the end of the log.
+ * position includes it, backwards excludes it; a position must be an event's or the end of the log. A
+ * damaged record fails the read (DamagedRecordError) once every event before it has been yielded.
  */
 import type { ReadAllFromOptions, ReadAllOptions, StoredEvent } from './engine.ts'
 import { InvalidPositionError } from './engine-errors.ts'
 import { toLimit, type ReadContext } from './read-context.ts'
-import { readRecords } from './record-reader.ts'
 
 const DEFAULT_PAGE_SIZE = 512
 
@@ -20,12 +20,7 @@ export function readAll(context: ReadContext, options: ReadAllOptions): Iterable
         let yielded = 0
         let at = index.all[startIndex] ?? durableEnd
         while (yielded < limit && at < durableEnd) {
-          const page = readRecords(
-            context.device,
-            at,
-            durableEnd,
-            Math.min(DEFAULT_PAGE_SIZE, limit - yielded),
-          )
+          const page = context.reader.readPage(at, durableEnd, Math.min(DEFAULT_PAGE_SIZE, limit - yielded))
           for (const event of page.events) {
             if (yielded >= limit) return
             if (!filter(event)) continue
@@ -63,9 +58,9 @@ export async function* readAllFrom(
     at = index.all[index.lowerBound(at + 1)] ?? Infinity
   }
   for (;;) {
-    const { device, durableEnd } = context()
+    const { reader, durableEnd } = context()
     if (at >= durableEnd) return
-    const page = readRecords(device, at, durableEnd, pageSize)
+    const page = reader.readPage(at, durableEnd, pageSize)
     at = page.next
     yield* page.events
     // Let the rest of the server run between pages.

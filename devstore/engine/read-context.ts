@@ -1,15 +1,17 @@
 import type { StoredEvent, StreamMetadata } from './engine.ts'
-import type { LogDevice } from './log-device.ts'
 import type { LogIndex } from './log-index.ts'
+import type { RecordReader } from './record-reader.ts'
 
 /** What the read paths need of the engine: the index, the durable watermark, and the log's events. */
 export interface ReadContext {
   readonly index: LogIndex
-  readonly device: LogDevice
+  /** Reads records from the log, checked against their checksums. */
+  readonly reader: RecordReader
   /** Records starting below this offset are durable and visible. */
   readonly durableEnd: number
   /** How many records are durable: index.all[0 .. durableCount). */
   readonly durableCount: number
+  /** The event at `position`, from the cache or the log (checked); throws DamagedRecordError. */
   load(position: number): StoredEvent
   metadata(stream: string, durableEnd: number): StreamMetadata | undefined
   now(): number

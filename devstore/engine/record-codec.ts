@@ -67,6 +67,11 @@ export function payloadLengthAt(buffer: Buffer, offset: number, end: number): nu
   return offset + RECORD_HEADER_BYTES > end ? undefined : buffer.readUInt32LE(offset)
 }
 
+/** Whether a payload length is one a record can have (anything else is a damaged header). */
+export function isPayloadLengthPlausible(payloadLength: number): boolean {
+  return payloadLength >= PAYLOAD_FIXED_BYTES && payloadLength <= MAX_PAYLOAD_BYTES
+}
+
 export function isChecksumValid(buffer: Buffer, offset: number, payloadLength: number): boolean {
   const start = offset + RECORD_HEADER_BYTES
   return crc32(buffer.subarray(start, start + payloadLength)) === buffer.readUInt32LE(offset + 4)

@@ -3,8 +3,8 @@
  * checksum fails ends the scan. If nothing valid follows it, it is a torn tail (a crash mid-append): the log
  * is cut back to the end of the last whole commit, so nothing half-written is ever served, and the cut is
  * logged. If a whole, valid commit follows it, the record was damaged in place (acknowledged events come
- * after it): opening throws DataCorruptError and the file is left untouched. Only the scanned part is checked:
- * damage inside the part an index checkpoint covers is not seen here.
+ * after it): opening throws DataCorruptError and the file is left untouched. The part an index checkpoint
+ * covers is checked when the checkpoint is loaded (index-checkpoint.ts), so at open every record is.
  * Hot loop: no allocation per record but the stream name.
  */
 import { DataCorruptError } from './engine-errors.ts'

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
 import {
+  DamagedRecordError,
   DataCorruptError,
   DataDirLockedError,
   EngineClosedError,
@@ -23,7 +24,10 @@ describe('engineFailure', () => {
       new EngineFailedError(new Error('EIO')),
       new DataDirLockedError('/data', 42),
     ]) {
-      expect(engineFailure(error)).toMatchObject({ code: status.UNAVAILABLE, details: error.message })
+      expect(engineFailure(error)).toMatchObject({
+        code: status.UNAVAILABLE,
+        details: `${error.code}: ${error.message}`,
+      })
     }
   })
 
@@ -34,6 +38,15 @@ describe('engineFailure', () => {
     expect(engineFailure(new RangeError('too long'))).toMatchObject({
       code: status.INTERNAL,
       details: 'too long',
+    })
+  })
+
+  it('answers a record damaged on disk with INTERNAL, its details led by DATA_CORRUPT, the file and offset', () => {
+    expect(engineFailure(new DamagedRecordError('/data/devstore.log', 4096))).toMatchObject({
+      code: status.INTERNAL,
+      details: expect.stringMatching(
+        /^DATA_CORRUPT: The devstore log \/data\/devstore\.log has a damaged record at offset 4096:/,
+      ) as unknown,
     })
   })
 })

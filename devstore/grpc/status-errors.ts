@@ -149,8 +149,9 @@ function expectedAsNumber(expected: ExpectedRevision): bigint {
 /**
  * An error the engine threw, as the client should see it on a call: a bad position is the caller's fault
  * (INVALID_ARGUMENT); a closed or failed engine, or a locked data directory, is a server not ready
- * (UNAVAILABLE: the client reconnects and the caller may retry); a damaged log, or anything unexpected, is
- * INTERNAL, which no retry mends.
+ * (UNAVAILABLE: the client reconnects and the caller may retry); a damaged log (DATA_CORRUPT: a record that
+ * fails its checksum on a read), or anything unexpected, is INTERNAL, which no retry mends. An engine
+ * error's details start with its code; the client raises INTERNAL as UnknownError with those details.
  */
 export function engineFailure(error: unknown): ServiceError {
   if (error instanceof RequestRefused) return error.error
@@ -192,6 +193,8 @@ function engineStatusOf(error: unknown): status {
   }
 }
 
+// An engine error's stable code leads its message, so the client's error names it (DATA_CORRUPT: ...).
 function messageOf(error: unknown): string {
+  if (error instanceof EngineError) return `${error.code}: ${error.message}`
   return error instanceof Error ? error.message : String(error)
 }
