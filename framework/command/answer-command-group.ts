@@ -20,28 +20,64 @@ export interface AnsweredGroup {
 
 /**
  * The outcomes of the group's first `count` decisions, given the `$all` position of each appended event;
- * only a command applied before the group reads the store.
+ * only a command applied before the group reads the store (the others are answered without a promise each).
  */
-export async function answerCommandGroup(
+export function answerCommandGroup(
   group: AnsweredGroup,
   positions: readonly bigint[],
   count: number,
 ): Promise<CommandOutcome[]> {
   const outcomes: CommandOutcome[] = []
   for (let index = 0; index < count; index++) {
-    outcomes.push(await answerOne(group, positions, outcomes, index))
+    const decision = group.decisions[index]!
+    if (decision.kind === 'applied') return answerFrom(group, positions, outcomes, index, count)
+    outcomes.push(answerDecided(group, positions, outcomes, index, decision))
+  }
+  return Promise.resolve(outcomes)
+}
+
+/** The outcomes from `from` on, once a command applied before the group needs its result read back. */
+async function answerFrom(
+  group: AnsweredGroup,
+  positions: readonly bigint[],
+  outcomes: CommandOutcome[],
+  from: number,
+  count: number,
+): Promise<CommandOutcome[]> {
+  for (let index = from; index < count; index++) {
+    const decision = group.decisions[index]!
+    outcomes.push(
+      decision.kind === 'applied'
+        ? await answerApplied(group, index, decision)
+        : answerDecided(group, positions, outcomes, index, decision),
+    )
   }
   return outcomes
 }
 
-async function answerOne(
+async function answerApplied(
+  group: AnsweredGroup,
+  index: number,
+  decision: Extract<GroupDecision, { kind: 'applied' }>,
+): Promise<CommandOutcome> {
+  const { store, aggregate, id, commands } = group
+  const { commandId } = commands[index]!
+  try {
+    const result = await readCommandResult({ store, aggregate, id, commandId, ...decision })
+    return { ok: true, result }
+  } catch (error) {
+    return { ok: false, error }
+  }
+}
+
+function answerDecided(
   group: AnsweredGroup,
   positions: readonly bigint[],
   earlier: readonly CommandOutcome[],
   index: number,
-): Promise<CommandOutcome> {
-  const { store, aggregate, id: aggregateId, events, decisions, commands } = group
-  const decision = decisions[index]!
+  decision: Exclude<GroupDecision, { kind: 'applied' }>,
+): CommandOutcome {
+  const { id: aggregateId, events, commands } = group
   const { commandId } = commands[index]!
   switch (decision.kind) {
     case 'refused':
@@ -55,13 +91,6 @@ async function answerOne(
       const first = earlier[decision.index]!
       return first.ok ? { ok: true, result: { ...first.result, commandId } } : first
     }
-    case 'applied':
-      try {
-        const result = await readCommandResult({ store, aggregate, id: aggregateId, commandId, ...decision })
-        return { ok: true, result }
-      } catch (error) {
-        return { ok: false, error }
-      }
     case 'appends': {
       const appended: AppendedEvent[] = []
       for (let k = 0; k < decision.count; k++) {

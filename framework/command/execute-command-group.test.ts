@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { counterAggregate } from '../aggregate/counter.fixture.ts'
 import { ConcurrencyConflictError } from '../errors.ts'
-import type { RecordedEvent } from '../event-store/event-store.ts'
+import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
 import { executeCommandGroup, type CommandOutcome } from './execute-command-group.ts'
 import { loadAggregate } from './load-aggregate.ts'
@@ -57,6 +57,31 @@ describe('executeCommandGroup', () => {
     expect(twice!.position).toBe(stored[1]!.position)
     expect(nothing).toMatchObject({ revision: 1n, events: [], position: 0n })
     expect(once).toMatchObject({ revision: 2n, position: stored[2]!.position })
+  })
+
+  it('reads the positions back when the store replies with the last one only', async () => {
+    const store = createInMemoryEventStore()
+    const lastOnly: EventStore = {
+      ...store,
+      async appendToStream(name, events, options) {
+        const { nextRevision, position } = await store.appendToStream(name, events, options)
+        return { nextRevision, position }
+      },
+    }
+    const commands = [command('incrementTwice', { by: 1 }), command('increment', { by: 5 })]
+    const group = await executeCommandGroup({
+      store: lastOnly,
+      aggregate: Counter,
+      id: 'c-1',
+      loaded: fresh,
+      commands,
+    })
+    if (!group.appended) throw new Error('the group append failed')
+    const stored = await streamOf(store)
+    const results = (await group.outcomes).map((o) => (o.ok ? o.result : undefined))
+    expect(results.flatMap((result) => result!.events.map((e) => e.position))).toEqual(
+      stored.map((event) => event.position),
+    )
   })
 
   it('takes only the commands whose events fit in one append', async () => {

@@ -1,6 +1,6 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec } from '../aggregate/snapshot-codec.ts'
-import type { EventStore } from '../event-store/event-store.ts'
+import type { AppendResult, EventStore } from '../event-store/event-store.ts'
 import { answerCommandGroup, type CommandOutcome } from './answer-command-group.ts'
 import { decideCommandGroup, type GroupedCommand } from './decide-command-group.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
@@ -29,7 +29,7 @@ export interface ExecuteCommandGroupOptions<TAggregate extends AnyAggregate = An
 /**
  * What a group did. `taken` commands (a prefix of those given) were decided; the others did not fit in one
  * append and are left for the next group. Once appended, `loaded` is ready for the next group at once, while
- * `outcomes` resolves (never rejects) when each event's position has been read back. When the append failed,
+ * `outcomes` resolves (never rejects) once each event's position is known (from the append's reply, or read back). When the append failed,
  * `settled` holds the outcomes of the commands decided before the first that emitted events (they did not
  * depend on the failed append); the
  * rest of the taken commands are unanswered, for the caller to run again or to fail with `error`.
@@ -76,9 +76,9 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   }
   const streamName = aggregate.streamName(id)
   const expectedRevision = loaded.revision === -1n ? 'no_stream' : loaded.revision
-  let position: bigint
+  let appended: AppendResult
   try {
-    position = (await store.appendToStream(streamName, events, { expectedRevision })).position
+    appended = await store.appendToStream(streamName, events, { expectedRevision })
   } catch (error) {
     const independent = decisions.findIndex((decision) => decision.kind === 'appends')
     return { appended: false, taken, error, settled: await answerCommandGroup(answering, [], independent) }
@@ -91,12 +91,21 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   if (snapshotCodec.isDue(aggregate, loaded.revision, revision)) {
     await writeSnapshot({ store, aggregate, id, state, revision, recentCommands: window })
   }
+  const next = { state, revision, recentCommands: window }
+  if (appended.positions?.length === events.length) {
+    return {
+      appended: true,
+      taken,
+      outcomes: answerCommandGroup(answering, appended.positions, taken),
+      loaded: next,
+    }
+  }
   // The read-back of positions is off the path of the next group: only these commands' answers wait for it.
-  const range = { streamName, from: loaded.revision + 1n, count: events.length, last: position }
+  const range = { streamName, from: loaded.revision + 1n, count: events.length, last: appended.position }
   const outcomes = positionsOf(store, range).then((positions) =>
     answerCommandGroup(answering, positions, taken),
   )
-  return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
+  return { appended: true, taken, outcomes, loaded: next }
 }
 
 /**

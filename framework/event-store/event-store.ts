@@ -29,6 +29,11 @@ export interface AppendResult {
   readonly nextRevision: bigint
   /** The `$all` position of that event: the consistency token. */
   readonly position: bigint
+  /**
+   * The `$all` position of each event appended, in order, when the store's reply gives them (the in-memory
+   * store does; EventStoreDB's reply gives only the last); absent, a caller that needs them reads them back.
+   */
+  readonly positions?: readonly bigint[]
 }
 
 export interface ReadStreamOptions {

@@ -43,7 +43,24 @@ describe('createInMemoryEventStore', () => {
     const store = createInMemoryEventStore()
     const result = await store.appendToStream('a-1', events(2), { expectedRevision: 'no_stream' })
     const [last] = await collect(store.readStream('a-1', { direction: 'backwards', maxCount: 1 }))
-    expect(result).toEqual({ nextRevision: 1n, position: last!.position })
+    expect(result).toMatchObject({ nextRevision: 1n, position: last!.position })
+  })
+
+  it('replies to an append with the position each event reads back with, in order', async () => {
+    const store = createInMemoryEventStore()
+    await store.appendToStream('b-1', events(1))
+    const result = await store.appendToStream('a-1', events(3), { expectedRevision: 'no_stream' })
+    const stored = await collect(store.readStream('a-1'))
+    expect(result.positions).toEqual(stored.map((event) => event.position))
+  })
+
+  it('replies to a repeated append with the positions the events were first written at', async () => {
+    const store = createInMemoryEventStore()
+    const batch = events(2)
+    const first = await store.appendToStream('a-1', batch, { expectedRevision: 'no_stream' })
+    await store.appendToStream('a-1', events(1), { expectedRevision: 1n })
+    const repeated = await store.appendToStream('a-1', batch, { expectedRevision: 'no_stream' })
+    expect(repeated.positions).toEqual(first.positions)
   })
 
   it('returns the original result when an exact-revision append is repeated', async () => {

@@ -81,6 +81,7 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
     const target = stream ?? { events: [], ids: new Map<string, number>() }
     streams.set(name, target)
     const createdAt = now()
+    const positions: bigint[] = []
     for (const event of events) {
       // Stored as JSON, as EventStoreDB stores it: later changes to the caller's object do not leak in.
       const dataJson = JSON.stringify(event.data ?? null)
@@ -96,6 +97,7 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
         metadata: JSON.parse(metadataJson) as Record<string, unknown>,
         createdAt,
       }
+      positions.push(nextPosition)
       nextPosition += BigInt(size)
       target.ids.set(recorded.id, target.events.length)
       target.events.push(recorded)
@@ -103,7 +105,7 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
     }
     notify()
     const last = target.events[target.events.length - 1]!
-    return { nextRevision: last.revision, position: last.position }
+    return { nextRevision: last.revision, position: last.position, positions }
   }
 
   function visible(name: string): readonly RecordedEvent[] {
@@ -219,7 +221,7 @@ function repeatedAppend(
   const same = stored.length === events.length && stored.every((e, i) => e.id === events[i]!.id.toLowerCase())
   if (!same) return 'conflict'
   const last = stored[stored.length - 1]!
-  return { nextRevision: last.revision, position: last.position }
+  return { nextRevision: last.revision, position: last.position, positions: stored.map((e) => e.position) }
 }
 
 function matches(event: RecordedEvent, eventTypes: readonly string[] | undefined, system: boolean): boolean {
