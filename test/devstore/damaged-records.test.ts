@@ -1,5 +1,4 @@
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   BACKWARDS,
@@ -10,7 +9,7 @@ import {
 } from '@eventstore/db-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDevStore, type DevStore } from 'annals/devstore'
-import { event, streamName } from './fixtures.ts'
+import { event, streamName, temporaryDataDir } from './fixtures.ts'
 
 // A record whose bytes were damaged on disk after it was written is never served. While the devstore runs,
 // a read that reaches it from the file fails with DATA_CORRUPT naming the file and the offset (the client
@@ -20,12 +19,10 @@ import { event, streamName } from './fixtures.ts'
 
 const LOG_FILE = 'devstore.log'
 const CHECKPOINT_FILE = 'devstore.index'
-const folders: string[] = []
 const cleanups: (() => Promise<void>)[] = []
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true })
 })
 
 interface Written {
@@ -40,8 +37,7 @@ interface Written {
 
 /** A data directory written by a real devstore through the client, closed cleanly (so checkpointed). */
 async function writtenDataDir(): Promise<Written> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
-  folders.push(dataDir)
+  const dataDir = await temporaryDataDir()
   const store = await createDevStore({ dataDir })
   const client = EventStoreDBClient.connectionString(store.connectionString)
   const stream = streamName('damaged')

@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventStoreDBClient } from '@eventstore/db-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDevStore } from 'annals/devstore'
 import type { CliContext } from '../../cli/cli-command.ts'
 import { runCli } from '../../cli/run-cli.ts'
 import { errorCodes } from '../../framework/errors.ts'
-import { event, streamName } from './fixtures.ts'
+import { event, streamName, temporaryDataDir } from './fixtures.ts'
 
 // A data directory whose log has a damaged record followed by whole, acknowledged ones is corrupt, not
 // torn: the devstore refuses to open it, changes nothing, and says so with the stable code DATA_CORRUPT,
@@ -22,11 +21,6 @@ const LOG_FILE = 'devstore.log'
 const CHECKPOINT_FILE = 'devstore.index'
 const annals = fileURLToPath(new URL('../../cli/annals.ts', import.meta.url))
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const folders: string[] = []
-
-afterEach(async () => {
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true })
-})
 
 interface Damaged {
   readonly dataDir: string
@@ -40,8 +34,7 @@ interface Damaged {
 
 /** Three appends through the client, then one flipped byte inside the second one's record. */
 async function damagedDataDir(): Promise<Damaged> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
-  folders.push(dataDir)
+  const dataDir = await temporaryDataDir()
   const store = await createDevStore({ dataDir })
   const client = EventStoreDBClient.connectionString(store.connectionString)
   const positions: number[] = []
@@ -129,8 +122,7 @@ describe('a data directory with a damaged record followed by valid ones', () => 
 
 describe('a data directory another devstore holds', () => {
   it('makes `annals devstore` exit with 1, printing DATA_DIR_LOCKED and the process', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
-    folders.push(dataDir)
+    const dataDir = await temporaryDataDir()
     const holder = await createDevStore({ dataDir })
     try {
       const { code, stderr } = await runHere(['devstore', '--port', '0', '--data', dataDir])

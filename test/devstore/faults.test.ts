@@ -1,23 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { once } from 'node:events'
 import { CancelledError, DeadlineExceededError, UnavailableError } from '@eventstore/db-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { connected, event, events, failure, readStream, streamName } from './fixtures.ts'
+import { describe, expect, it } from 'vitest'
+import { connected, event, events, failure, readStream, streamName, temporaryDataDir } from './fixtures.ts'
 
 const credentials = { username: 'admin', password: 'changeit' }
-const folders: string[] = []
-
-afterEach(async () => {
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true })
-})
-
-async function dataDir(): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
-  folders.push(folder)
-  return folder
-}
 
 describe('failNextAppends', () => {
   it('refuses the next BatchAppend request as not ready, writing nothing, then appends again', async () => {
@@ -76,7 +62,7 @@ describe('dropAllSubscriptions', () => {
 
 describe('restart', () => {
   it('comes back on the same port with the same data, and the client carries on', async () => {
-    const { client, store } = await connected({ dataDir: await dataDir() })
+    const { client, store } = await connected({ dataDir: await temporaryDataDir() })
     const stream = streamName()
     const before = await client.appendToStream(stream, events(3))
     await store.faults.restart()

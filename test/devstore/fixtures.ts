@@ -3,6 +3,9 @@
  * @eventstore/db-client connected to it, plus event builders and helpers that read everything.
  */
 import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   EventStoreDBClient,
   jsonEvent,
@@ -38,6 +41,13 @@ export async function connected(options: DevStoreOptions = {}): Promise<Connecte
     return client
   }
   return { store, client: connect(), connect }
+}
+
+/** A fresh data directory, removed after the test, after the devstores `connected` opened on it are closed. */
+export async function temporaryDataDir(): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
+  cleanups.push(() => rm(folder, { recursive: true, force: true }))
+  return folder
 }
 
 /** A stream name no other test uses. */

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   BACKWARDS,
   END,
@@ -9,25 +6,14 @@ import {
   type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { connected, event, events, readAll, readStream, streamName } from './fixtures.ts'
+import { describe, expect, it } from 'vitest'
+import { connected, event, events, readAll, readStream, streamName, temporaryDataDir } from './fixtures.ts'
 
 // `$maxAge` (seconds) over the wire: EventStoreDB hides a stream's older events from reads of the stream at
 // read time, and `$all`, which bypasses the stream index, still holds them until a scavenge. The devstore's
 // injected clock (createDevStore's `now`) ages events without sleeping.
 
 const SECOND = 1_000
-const folders: string[] = []
-
-afterEach(async () => {
-  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true })
-})
-
-async function dataDir(): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), 'annals-devstore-'))
-  folders.push(folder)
-  return folder
-}
 
 /** A clock that moves only when told to. */
 function testClock(start = Date.UTC(2026, 0, 1)) {
@@ -153,7 +139,7 @@ describe('$maxAge', () => {
 
   it('still applies after a restart on the same data, since each event keeps its time', async () => {
     const clock = testClock()
-    const folder = await dataDir()
+    const folder = await temporaryDataDir()
     const { client, store } = await connected({ dataDir: folder, now: clock.now })
     const stream = streamName()
     await client.appendToStream(stream, events(2))
