@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { GraphQLSchema } from 'graphql'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ExecutionResult, GraphQLSchema } from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
 import type { Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
+import { createCompiledGet } from './compiled-get.ts'
 import { formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
@@ -25,11 +26,15 @@ export interface GatewayOptions {
   /** True while the server drains: new operations get SHUTTING_DOWN. */
   readonly isDraining: () => boolean
   readonly onSubscriptionsChange?: (active: number) => void
+  /** Answer repeated GET queries from their compiled document (see compiled-get.ts). Default on. */
+  readonly compiledGet?: boolean
 }
 
 export interface Gateway {
   readonly schema: GraphQLSchema
   readonly subscriptions: SubscriptionServer
+  /** GET requests answered from a compiled document since start. */
+  readonly compiledGets: () => number
 }
 
 const principals = new WeakMap<FastifyRequest, Principal>()
@@ -48,8 +53,24 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   const schema = buildGatewaySchema(options.definition, options.runtime)
   const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined
 
+  const limitOptions = { limits, introspection: options.introspection }
+  const contextOf = (request: FastifyRequest): GatewayContext => ({
+    principal: principals.get(request),
+    requestId: request.id,
+  })
+  const finish = finishExecution(app)
+  const compiledGet =
+    options.compiledGet === false
+      ? undefined
+      : createCompiledGet({
+          schema,
+          enforceLimits: (document, variables) => enforceLimits(schema, document, variables, limitOptions),
+          finish,
+          context: (request, reply) => ({ ...contextOf(request), reply, app }) as GatewayContext,
+        })
+
   // A route hook on the GraphQL routes alone: no check of the URL on every request, nothing on GraphiQL's.
-  const guard = async (request: FastifyRequest): Promise<void> => {
+  const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
     const principal = await options.authenticate(request)
     if (principal) principals.set(request, principal)
@@ -60,6 +81,9 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
         `A batch holds ${request.body.length} operations, above the limit of ${limits.maxBatch}`,
       )
     }
+    // Past every guard: a GET of a document mercurius already validated is answered from its compiled query.
+    if (compiledGet && request.method === 'GET' && (await compiledGet.answer(request, reply))) return reply
+    return undefined
   }
 
   await app.register(async (scope) => {
@@ -71,28 +95,18 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       allowBatchedQueries: true,
       additionalRouteOptions: { preHandler: guard, serializerCompiler: () => serializeResponse },
       csrfPrevention: options.csrf ? { requiredHeaders: [...csrfHeaders] } : false,
-      context: (request): GatewayContext => ({ principal: principals.get(request), requestId: request.id }),
-      errorFormatter: (execution, context) => {
-        const request = (context as { reply?: { request: FastifyRequest } }).reply?.request
-        const reporter = {
-          requestId: request?.id ?? 'unknown',
-          error: (request?.log ?? app.log).error.bind(request?.log ?? app.log),
-        }
-        const errors = execution.errors.flatMap((error) => {
-          const nested = (error.originalError as { errors?: unknown } | undefined)?.errors
-          return Array.isArray(nested) &&
-            (error.originalError as { code?: string }).code === 'MER_ERR_GQL_VALIDATION'
-            ? (nested as unknown[])
-            : [error]
-        })
-        const formatted = errors.map((error) => formatGraphQLError(error, reporter))
-        const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-        const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
-        return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
-      },
+      context: contextOf,
+      errorFormatter: (execution, context) =>
+        finish(execution, context as { reply?: FastifyReply }) as ReturnType<typeof finish> & {
+          response: { errors: never }
+        },
     })
-    scope.graphql.addHook('preExecution', (executionSchema, document, _context, variables) => {
-      enforceLimits(executionSchema, document, variables as Record<string, unknown> | undefined, options)
+    scope.graphql.addHook('preExecution', (executionSchema, document, context, variables) => {
+      enforceLimits(executionSchema, document, variables as Record<string, unknown> | undefined, limitOptions)
+      const request = (context as { reply?: FastifyReply }).reply?.request
+      if (compiledGet && request?.method === 'GET' && executionSchema === schema) {
+        compiledGet.remember(document, request)
+      }
       return Promise.resolve()
     })
   })
@@ -113,7 +127,32 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     if (pathname === path && !options.isDraining()) subscriptions.handleUpgrade(request, socket, head)
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
   })
-  return { schema, subscriptions }
+  return { schema, subscriptions, compiledGets: () => compiledGet?.answered ?? 0 }
+}
+
+/**
+ * What the gateway answers for an execution with errors: each error formatted with its code (validation
+ * errors unwrapped one by one), and the status of the first when nothing ran, else 200.
+ */
+function finishExecution(app: FastifyInstance) {
+  return (execution: ExecutionResult, context: { readonly reply?: FastifyReply }) => {
+    const request = context.reply?.request
+    const reporter = {
+      requestId: request?.id ?? 'unknown',
+      error: (request?.log ?? app.log).error.bind(request?.log ?? app.log),
+    }
+    const errors = (execution.errors ?? []).flatMap((error) => {
+      const nested = (error.originalError as { errors?: unknown } | undefined)?.errors
+      return Array.isArray(nested) &&
+        (error.originalError as { code?: string }).code === 'MER_ERR_GQL_VALIDATION'
+        ? (nested as unknown[])
+        : [error]
+    })
+    const formatted = errors.map((error) => formatGraphQLError(error, reporter))
+    const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
+    const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
+  }
 }
 
 /**

@@ -1,0 +1,145 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
+import type { GatewayContext } from './gateway-context.ts'
+
+/** What mercurius does with an execution that has errors: the body and status our error formatter gives. */
+export type FinishExecution = (
+  execution: ExecutionResult,
+  context: { readonly reply: FastifyReply },
+) => { readonly statusCode: number; readonly response: ExecutionResult }
+
+export interface CompiledGetOptions {
+  readonly schema: GraphQLSchema
+  /** Throws when the document and these variables break a limit; runs on every request. */
+  readonly enforceLimits: (document: DocumentNode, variables: Record<string, unknown> | undefined) => void
+  readonly finish: FinishExecution
+  readonly context: (request: FastifyRequest, reply: FastifyReply) => GatewayContext
+  /** Documents remembered; the oldest is forgotten first. Default 1024, as mercurius's own cache. */
+  readonly maxDocuments?: number
+}
+
+/**
+ * GET queries whose document mercurius has already parsed, validated and run: answered from a compiled
+ * graphql-jit query, without mercurius's per-request parse lookup, second variable coercion, context and hook
+ * plumbing, and with the result serialized by a serializer built for the query. Every guard still runs on
+ * every request: the route's CSRF and querystring checks and the gateway's guard before it, the limits (with
+ * this request's variables) here. Anything unusual (invalid variables, a limit broken, extensions, a query
+ * string that failed validation) is left to mercurius, which answers as it always did.
+ */
+export interface CompiledGet {
+  /** Called from preExecution: the document of this GET passed parsing, validation and the GET checks. */
+  remember(document: DocumentNode, request: FastifyRequest): void
+  /** Answers the request and returns true, or returns false and leaves it to mercurius. */
+  answer(request: FastifyRequest, reply: FastifyReply): Promise<boolean>
+  /** Requests answered here since start (for tests and diagnostics). */
+  readonly answered: number
+}
+
+interface Remembered {
+  readonly document: DocumentNode
+  readonly operationName: string | undefined
+  /** Runs through mercurius; it compiles its own copy on the second, so a fallback then meets it steady. */
+  runs: number
+  compiled: CompiledQuery | false | undefined
+}
+
+interface GetQuerystring {
+  readonly query?: unknown
+  readonly operationName?: unknown
+  readonly variables?: unknown
+  readonly extensions?: unknown
+  readonly persisted?: unknown
+}
+
+// mercurius's root value is an empty object too; resolvers never read it.
+const root = {}
+
+export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
+  const maxDocuments = options.maxDocuments ?? 1024
+  const documents = new Map<string, Remembered>()
+  let answered = 0
+
+  return {
+    get answered() {
+      return answered
+    },
+    remember(document, request) {
+      const query = request.query as GetQuerystring
+      if (typeof query.query !== 'string' || !isOperationName(query.operationName)) return
+      const key = keyOf(query.query, query.operationName ?? undefined)
+      const known = documents.get(key)
+      if (known) {
+        known.runs++
+        return
+      }
+      if (documents.size >= maxDocuments) documents.delete(documents.keys().next().value as string)
+      const operationName = query.operationName ?? undefined
+      documents.set(key, { document, operationName, runs: 1, compiled: undefined })
+    },
+    async answer(request, reply) {
+      if (request.validationError) return false
+      const query = request.query as GetQuerystring
+      if (typeof query.query !== 'string' || query.extensions !== undefined || query.persisted !== undefined)
+        return false
+      if (!isOperationName(query.operationName)) return false
+      const remembered = documents.get(keyOf(query.query, query.operationName ?? undefined))
+      if (!remembered || remembered.runs < 2) return false
+      const variables = parseVariables(query.variables)
+      if (variables === false) return false
+      try {
+        options.enforceLimits(remembered.document, variables)
+      } catch {
+        return false // mercurius checks again and answers with the error, exactly as it formats it
+      }
+      const compiled = compiledOf(remembered, options.schema)
+      if (!compiled) return false
+      const context = options.context(request, reply)
+      const execution = await compiled.query(root, context, variables ?? {})
+      // No data at all: the variables did not coerce and nothing ran; mercurius reports it its own way.
+      if (!('data' in execution)) return false
+      answered++
+      if (execution.errors) {
+        const { statusCode, response } = options.finish(execution, { reply })
+        await reply.code(statusCode).send({ ...execution, data: response.data, errors: response.errors })
+        return true
+      }
+      await reply.type('application/json; charset=utf-8').send(compiled.stringify(execution))
+      return true
+    },
+  }
+}
+
+function keyOf(query: string, operationName: string | undefined): string {
+  return operationName === undefined ? query : `${operationName}\n${query}`
+}
+
+function isOperationName(value: unknown): value is string | null | undefined {
+  return value === undefined || value === null || typeof value === 'string'
+}
+
+function compiledOf(remembered: Remembered, schema: GraphQLSchema): CompiledQuery | false {
+  if (remembered.compiled === undefined) {
+    const compiled = compileQuery(schema, remembered.document, remembered.operationName, {
+      customJSONSerializer: true,
+    })
+    remembered.compiled = isCompiledQuery(compiled) ? compiled : false
+  }
+  return remembered.compiled
+}
+
+/** The variables of a GET as a plain object, undefined when absent, false when mercurius should judge them. */
+function parseVariables(raw: unknown): Record<string, unknown> | undefined | false {
+  if (raw === undefined) return undefined
+  // secure-json-parse refuses these keys in mercurius; leave such requests to it.
+  if (typeof raw !== 'string' || raw === '' || raw.includes('__proto__') || raw.includes('constructor'))
+    return false
+  try {
+    const parsed: unknown = JSON.parse(raw)
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : false
+  } catch {
+    return false
+  }
+}
