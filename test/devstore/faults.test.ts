@@ -1,7 +1,16 @@
 import { once } from 'node:events'
 import { CancelledError, DeadlineExceededError, UnavailableError } from '@eventstore/db-client'
 import { describe, expect, it } from 'vitest'
-import { connected, event, events, failure, readStream, streamName, temporaryDataDir } from './fixtures.ts'
+import {
+  connected,
+  event,
+  events,
+  failure,
+  readStream,
+  retryUnavailable,
+  streamName,
+  temporaryDataDir,
+} from './fixtures.ts'
 
 const credentials = { username: 'admin', password: 'changeit' }
 
@@ -105,16 +114,6 @@ describe('shutdown', () => {
     expect(await pending).toBeInstanceOf(UnavailableError)
   })
 })
-
-/** The client reconnects after UNAVAILABLE; an operation that races the reconnect is retried once. */
-async function retryUnavailable<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation()
-  } catch (error) {
-    if (!(error instanceof UnavailableError)) throw error
-    return operation()
-  }
-}
 
 function waitForCallToArrive(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 100))

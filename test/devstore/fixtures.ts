@@ -14,6 +14,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type ResolvedEvent,
+  UnavailableError,
 } from '@eventstore/db-client'
 import { afterEach } from 'vitest'
 import { createDevStore, type DevStore, type DevStoreOptions } from 'annals/devstore'
@@ -80,6 +81,16 @@ export async function readAll(
   const result: AllStreamResolvedEvent[] = []
   for await (const resolved of client.readAll(options)) result.push(resolved)
   return result
+}
+
+/** The client reconnects after UNAVAILABLE; an operation that races the reconnect is retried once. */
+export async function retryUnavailable<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (error) {
+    if (!(error instanceof UnavailableError)) throw error
+    return operation()
+  }
 }
 
 /** Rejects with the error `promise` rejects with, or fails when it resolves. */

@@ -1,13 +1,21 @@
 import {
   BACKWARDS,
   END,
-  UnavailableError,
   binaryEvent,
   type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client'
 import { describe, expect, it } from 'vitest'
-import { connected, event, events, readAll, readStream, streamName, temporaryDataDir } from './fixtures.ts'
+import {
+  connected,
+  event,
+  events,
+  readAll,
+  readStream,
+  retryUnavailable,
+  streamName,
+  temporaryDataDir,
+} from './fixtures.ts'
 
 // `$maxAge` (seconds) over the wire: EventStoreDB hides a stream's older events from reads of the stream at
 // read time, and `$all`, which bypasses the stream index, still holds them until a scavenge. The devstore's
@@ -161,13 +169,3 @@ describe('$maxAge', () => {
     expect(inAll).toHaveLength(3)
   })
 })
-
-/** The client reconnects after the restart's UNAVAILABLE; an operation that races it is retried once. */
-async function retryUnavailable<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation()
-  } catch (error) {
-    if (!(error instanceof UnavailableError)) throw error
-    return operation()
-  }
-}
