@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CommandBus } from '../command/command-bus.ts'
 import { isAnnalsError } from '../errors.ts'
 import type { Cluster } from '../sharding/cluster.ts'
+import type { ProjectionStatus } from '../read-model/read-model-source.ts'
 import type { ReadSide } from '../read-model/read-side.ts'
 
 export interface ServerMetrics {
@@ -52,48 +53,37 @@ export function createServerMetrics(): ServerMetrics {
     registers,
   })
   let readSide: ReadSide | undefined
-  new Gauge({
-    name: 'annals_projection_lag_events',
-    help: 'Events in the log a projection has not processed yet.',
-    labelNames: ['projection'],
-    registers,
-    collect() {
-      for (const status of readSide?.statuses() ?? [])
-        this.set({ projection: status.name }, status.eventsBehind)
-    },
-  })
-  new Gauge({
-    name: 'annals_projection_lag_seconds',
-    help: 'How far behind the head of the log a projection is, in time.',
-    labelNames: ['projection'],
-    registers,
-    collect() {
-      for (const status of readSide?.statuses() ?? []) {
-        this.set({ projection: status.name }, status.millisecondsBehind / 1000)
-      }
-    },
-  })
-  new Gauge({
-    name: 'annals_projection_dead_letters',
-    help: 'Events a projection could not fold after its retries, waiting to be retried or discarded.',
-    labelNames: ['projection'],
-    registers,
-    collect() {
-      for (const status of readSide?.statuses() ?? [])
-        this.set({ projection: status.name }, status.deadLetters)
-    },
-  })
-  new Gauge({
-    name: 'annals_projection_held_events',
-    help: 'Events held back behind a dead letter or a retry of their key, not in the read model yet.',
-    labelNames: ['projection'],
-    registers,
-    collect() {
-      for (const status of readSide?.statuses() ?? []) {
-        this.set({ projection: status.name }, status.heldEvents ?? 0)
-      }
-    },
-  })
+  // One series per projection, read from the read side's statuses at every scrape.
+  const projectionGauge = (name: string, help: string, value: (status: ProjectionStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['projection'],
+      registers,
+      collect() {
+        for (const status of readSide?.statuses() ?? []) this.set({ projection: status.name }, value(status))
+      },
+    })
+  projectionGauge(
+    'annals_projection_lag_events',
+    'Events in the log a projection has not processed yet.',
+    (status) => status.eventsBehind,
+  )
+  projectionGauge(
+    'annals_projection_lag_seconds',
+    'How far behind the head of the log a projection is, in time.',
+    (status) => status.millisecondsBehind / 1000,
+  )
+  projectionGauge(
+    'annals_projection_dead_letters',
+    'Events a projection could not fold after its retries, waiting to be retried or discarded.',
+    (status) => status.deadLetters,
+  )
+  projectionGauge(
+    'annals_projection_held_events',
+    'Events held back behind a dead letter or a retry of their key, not in the read model yet.',
+    (status) => status.heldEvents ?? 0,
+  )
   let cluster: Cluster | undefined
   new Gauge({
     name: 'annals_cluster_commands',
