@@ -30,6 +30,10 @@ export interface ClusterStatus {
   readonly hostedAggregates: number
   readonly localCommands: number
   readonly forwardedCommands: number
+  /** Appends this replica's aggregates wrote; commands waiting together share one. */
+  readonly appends: number
+  /** Commands decided in those appends: appendedCommands / appends is the mean group size. */
+  readonly appendedCommands: number
 }
 
 export interface Cluster {

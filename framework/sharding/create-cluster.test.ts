@@ -99,7 +99,13 @@ describe('createCluster', () => {
     const [a, b] = await startReplicas(2, store)
     const id = idOwnedBy([a!, b!], a!)
     await a!.cluster.commands.execute(increment(id))
-    expect(a!.cluster.status()).toMatchObject({ localCommands: 1, forwardedCommands: 0, hostedAggregates: 1 })
+    expect(a!.cluster.status()).toMatchObject({
+      localCommands: 1,
+      forwardedCommands: 0,
+      hostedAggregates: 1,
+      appends: 1,
+      appendedCommands: 1,
+    })
   })
 
   it('keeps the code and details of a domain error across the hop', async () => {

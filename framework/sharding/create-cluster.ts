@@ -100,12 +100,15 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
   })
   const status = (): ClusterStatus => {
     const counts = router.counts()
+    const written = host.written()
     return {
       self,
       members: membership.members(),
       hostedAggregates: host.hosted(),
       localCommands: counts.local,
       forwardedCommands: counts.forwarded,
+      appends: written.appends,
+      appendedCommands: written.commands,
     }
   }
   registerInternalRoutes(context.http, {

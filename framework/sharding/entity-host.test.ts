@@ -421,6 +421,28 @@ describe('createEntityHost: commands waiting together', () => {
     for (const id of ids) expect((await valueOf(store, id)).value).toBe(5)
   })
 
+  it('writes the commands of callers answered together, who send again at once, in one append again', async () => {
+    const { store, counts } = countingStore()
+    const host = hostOn(store)
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let round = 0; round < 4; round++) await host.execute(increment('c-1'))
+      }),
+    )
+    expect(counts.appends).toBe(4)
+    expect((await valueOf(store, 'c-1')).value).toBe(64)
+  })
+
+  it('counts its appends and the commands decided in them', async () => {
+    const { store } = countingStore()
+    const host = hostOn(store)
+    await Promise.all(Array.from({ length: 10 }, () => host.execute(increment('c-1'))))
+    await host.execute(increment('c-1'))
+    const refused = host.execute({ ...increment('c-1'), command: 'refuse', input: {} })
+    await expect(refused).rejects.toMatchObject({ code: 'REFUSED' })
+    expect(host.written()).toEqual({ appends: 2, commands: 11 })
+  })
+
   it('takes at most the bound of commands in one group', async () => {
     const { store, counts } = countingStore()
     const host = hostOn(store, { maxGroupSize: 4 })

@@ -3,7 +3,13 @@ import type { CommandResult } from '../command/command-bus.ts'
 import { MAX_APPEND_BYTES, type CommandOutcome } from '../command/execute-command-group.ts'
 import { AnnalsError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
-import { createMailboxRunner, type HostedCommand, type Mailbox, type MailboxJob } from './entity-mailbox.ts'
+import {
+  createMailboxRunner,
+  type HostedCommand,
+  type Mailbox,
+  type MailboxJob,
+  type WriteCounts,
+} from './entity-mailbox.ts'
 import { createHostedMailboxes } from './hosted-mailboxes.ts'
 
 export type { HostedCommand } from './entity-mailbox.ts'
@@ -33,6 +39,8 @@ export interface EntityHost {
   execute(command: HostedCommand, stillOwns?: () => boolean): Promise<CommandResult>
   /** Aggregates held in memory now. */
   hosted(): number
+  /** Appends written so far, and the commands decided in them (their ratio is the mean group size). */
+  written(): { readonly appends: number; readonly commands: number }
   /** Drops idle copies the predicate picks (e.g. those another replica owns after a ring change). */
   drop(predicate: (aggregate: string, id: string) => boolean): number
   /** Drops copies idle longer than the passivation timeout; a timer calls it, tests may too. */
@@ -57,6 +65,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     now,
   })
   let inFlight = 0
+  const written: WriteCounts = { appends: 0, commands: 0 }
   let drained: (() => void)[] = []
 
   // Counts and idleness are updated before the caller sees the answer, so they are exact when it resumes.
@@ -73,6 +82,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   }
   const runMailbox = createMailboxRunner({
     store: options.store,
+    written,
     maxRetries: options.maxConflictRetries ?? 5,
     maxGroup: Math.max(1, options.maxGroupSize ?? 128),
     maxAppendBytes: options.maxAppendBytes ?? MAX_APPEND_BYTES,
@@ -99,6 +109,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       })
     },
     hosted: () => mailboxes.size(),
+    written: () => ({ ...written }),
     drop: (predicate) => mailboxes.drop(predicate),
     passivateIdle: () => mailboxes.passivateIdle(),
     drain() {

@@ -35,8 +35,16 @@ export interface Mailbox {
   lastUsed: number
 }
 
+/** What the mailboxes wrote: appends, and the commands decided in them (their ratio is the mean group size). */
+export interface WriteCounts {
+  appends: number
+  commands: number
+}
+
 export interface MailboxRunnerOptions {
   readonly store: EventStore
+  /** Counted as the loop writes. */
+  readonly written: WriteCounts
   readonly maxRetries: number
   readonly maxGroup: number
   readonly maxAppendBytes: number
@@ -49,8 +57,6 @@ interface MailboxRun extends MailboxRunnerOptions {
   readonly entry: Mailbox
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
-
 /**
  * Creates the loop that empties one mailbox: a lone command runs on its own (retried after a conflict);
  * commands that waited together are decided in order and written in one append (executeCommandGroup).
@@ -61,13 +67,10 @@ export function createMailboxRunner(options: MailboxRunnerOptions): (mailbox: Ma
 
 async function runMailbox(run: MailboxRun): Promise<void> {
   const { entry, maxGroup, settle } = run
-  let lastGroup = 0
-  for (;;) {
-    // After a group, callers answered this turn send their next command at once: wait one turn for them.
-    if (entry.queue.length === 0 && lastGroup > 1) await nextTurn()
-    if (entry.queue.length === 0) break
+  // No wait for a macrotask when the queue runs dry: callers answered by a group send their next command in
+  // microtasks, and the first one starts the loop again a microtask after the others have queued theirs.
+  while (entry.queue.length > 0) {
     const jobs = entry.queue.splice(0, maxGroup)
-    lastGroup = jobs.length
     try {
       if (jobs.length === 1) settle(entry, jobs[0]!, await runOne(run, jobs[0]!, 0))
       else await runGroup(run, jobs)
@@ -81,7 +84,7 @@ async function runMailbox(run: MailboxRun): Promise<void> {
 }
 
 async function runOne(run: MailboxRun, job: MailboxJob, firstAttempt: number): Promise<CommandOutcome> {
-  const { store, entry, maxRetries } = run
+  const { store, entry, maxRetries, written } = run
   const { command } = job
   for (let attempt = firstAttempt; ; attempt++) {
     try {
@@ -96,6 +99,10 @@ async function runOne(run: MailboxRun, job: MailboxJob, firstAttempt: number): P
         commandId: command.commandId,
         loaded,
       })
+      if (executed.revision !== loaded.revision) {
+        written.appends++
+        written.commands++
+      }
       // Keep only what the next command needs; the result (events, data) would stay alive with the entry.
       entry.loaded = {
         state: executed.state,
@@ -113,7 +120,7 @@ async function runOne(run: MailboxRun, job: MailboxJob, firstAttempt: number): P
 }
 
 async function runGroup(run: MailboxRun, jobs: readonly MailboxJob[]): Promise<void> {
-  const { store, entry, maxAppendBytes, settle } = run
+  const { store, entry, maxAppendBytes, settle, written } = run
   let loaded: LoadedAggregate
   try {
     loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id))
@@ -133,6 +140,10 @@ async function runGroup(run: MailboxRun, jobs: readonly MailboxJob[]): Promise<v
   // What did not fit in one append waits at the head of the mailbox for the next group.
   if (group.taken < jobs.length) entry.queue.unshift(...jobs.slice(group.taken))
   if (group.appended) {
+    if (group.loaded.revision !== loaded.revision) {
+      written.appends++
+      written.commands += group.taken
+    }
     // A command that failed folded nothing into the group's state, so the copy stays exact; the next group
     // may start while this one's answers wait for their positions.
     entry.loaded = group.loaded
