@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { chargesOf, cleanups, eventually, withDeadLetter } from './dead-letter-fixtures.ts'
-import { charge, installed } from './fixtures.ts'
+import {
+  charges,
+  chargesOf,
+  cleanups,
+  eventually,
+  startProcess,
+  withDeadLetter,
+  type ChargesRow,
+} from './dead-letter-fixtures.ts'
+import { charge, emptySavedModel, installed } from './fixtures.ts'
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -74,5 +82,35 @@ describe('a consistency token for one row', () => {
     const waiting = model.waitFor(token, 300, { key: 'b1' })
     expect(control.retryDeadLetter(b1DeadLetter.id)).toBe(false)
     await expect(waiting).rejects.toMatchObject(timedOut)
+  })
+
+  it('resolves for the held key once a rebuild with a fixed handler switches in', async () => {
+    const { model, control, token } = await withTwoDeadLetters()
+    const waiting = model.waitFor(token, 5_000, { key: 'b1' })
+    await control.rebuild(charges({ on: false }, { version: 2 }))
+    await waiting
+    expect(await chargesOf(model, 'b1')).toEqual([13, 20])
+  })
+})
+
+describe('a consistency token for one row after a restart over a durable store', () => {
+  it('resolves for another key and times out for the key held again, then resolves once it is retried', async () => {
+    const failing = { on: true }
+    const saved = emptySavedModel<ChargesRow>()
+    const first = await withDeadLetter(failing, saved)
+    const { store } = first
+    await first.readSide.stop()
+
+    const next = await startProcess(store, charges(failing, { saved }))
+    const b2Again = await store.appendToStream('Battery-b2', [charge(31)])
+    await next.model.waitFor(b2Again.position, 2_000, { key: 'b2' })
+    expect(await chargesOf(next.model, 'b2')).toEqual([30, 31])
+    await expect(next.model.waitFor(b2Again.position, 100, { key: 'b1' })).rejects.toMatchObject(timedOut)
+    await eventually(() => expect(next.control.deadLetters()).toHaveLength(1))
+    failing.on = false
+    const waiting = next.model.waitFor(b2Again.position, 2_000, { key: 'b1' })
+    expect(next.control.retryDeadLetter(next.control.deadLetters()[0]!.id)).toBe(true)
+    await waiting
+    expect(await chargesOf(next.model, 'b1')).toEqual([13, 20])
   })
 })
