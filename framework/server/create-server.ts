@@ -7,7 +7,7 @@ import type { Authenticate, JwtOptions } from '../graphql/authenticate-request.t
 import { createAuthentication } from '../graphql/authenticate-request.ts'
 import type { AuthorizationRules } from '../graphql/authorize-operation.ts'
 import { defaultLimits, type GatewayLimits } from '../graphql/gateway-limits.ts'
-import { registerGateway } from '../graphql/register-gateway.ts'
+import { registerGateway, type Gateway } from '../graphql/register-gateway.ts'
 import type { ReadSide, ReadSideMember } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
@@ -41,6 +41,8 @@ export interface ServerOptions {
   readonly graphiql?: boolean
   /** CSRF prevention; default on. */
   readonly csrf?: boolean
+  /** Answer a repeated GET query from its compiled document, past the same guards. Default on; off sends every GET through mercurius. */
+  readonly compiledGet?: boolean
   /** How long `consistentWith` waits before CONSISTENCY_TIMEOUT. Default 5 s. */
   readonly consistencyTimeoutMs?: number
   /** Close gracefully on SIGTERM and SIGINT. Default false. */
@@ -57,6 +59,8 @@ export interface AnnalsServerHandle {
   readonly store: EventStore
   readonly readSide: ReadSide | undefined
   readonly cluster: Cluster | undefined
+  /** The GraphQL gateway: its schema, the subscription server, and how many GETs it answered compiled. */
+  readonly gateway: Gateway
 }
 
 declare module 'fastify' {
@@ -139,11 +143,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     introspection,
     graphiql: options.graphiql ?? config.graphiql ?? introspection,
     csrf: options.csrf ?? true,
+    compiledGet: options.compiledGet ?? true,
     isDraining: shutdown.isDraining,
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),
   })
   registerHealthRoutes(app, { store, readSide, metrics, isDraining: shutdown.isDraining })
-  app.decorate('annals', { config, store, readSide, cluster })
+  app.decorate('annals', { config, store, readSide, cluster, gateway })
 
   app.addHook('onReady', async () => {
     await readSide?.start()
