@@ -17,7 +17,7 @@ import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-
 import { BatchAppendResp, Status, type BatchAppendReq, type StreamIdentifier, type UUID } from './protocol.ts'
 import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
-import { proposedEventOf, streamNameOf, uuidOf } from './request-fields.ts'
+import { proposedEventOf, streamNameOf, uuidKeyOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
 import {
   engineFailure,
@@ -123,7 +123,7 @@ export function createBatchAppendHandler(context: ServiceContext) {
     call.on('data', (message: BatchAppendReq) => {
       let request: PendingRequest | undefined
       try {
-        const key = uuidOf(message.getCorrelationId())
+        const key = uuidKeyOf(message.getCorrelationId())
         request = pending.get(key)
         if (request === undefined) {
           request = startRequest(message)

@@ -18,7 +18,9 @@ export interface ProposedMessageLike {
 
 export function streamNameOf(identifier: StreamIdentifier | undefined): string {
   if (identifier === undefined) throw new RequestRefused(invalidArgument('A stream identifier is required'))
-  return Buffer.from(identifier.getStreamName_asU8()).toString('utf8')
+  const name = identifier.getStreamName_asU8()
+  // A view on the message's bytes, not a copy of them.
+  return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('utf8')
 }
 
 /** The oneof `expected_stream_revision` of Append, Delete and Tombstone options (revision as a decimal). */
@@ -36,41 +38,50 @@ export function expectedRevisionOf(options: {
 
 export function uuidOf(uuid: UUID | undefined): string {
   if (uuid === undefined) throw new RequestRefused(invalidArgument('An event id is required'))
-  if (uuid.hasStructured()) {
-    const structured = uuid.getStructured()!
-    const hex =
-      BigInt.asUintN(64, BigInt(structured.getMostSignificantBits())).toString(16).padStart(16, '0') +
-      BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits())).toString(16).padStart(16, '0')
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-  }
-  return uuid.getString()
+  const structured = uuid.getStructured()
+  if (structured === undefined) return uuid.getString()
+  const hex =
+    BigInt.asUintN(64, BigInt(structured.getMostSignificantBits())).toString(16).padStart(16, '0') +
+    BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits())).toString(16).padStart(16, '0')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+/**
+ * A map key for a correlation id, without the BigInt work of formatting it: the structured form's two
+ * halves as google-protobuf reads them (canonical decimals), else the string form, marked apart.
+ */
+export function uuidKeyOf(uuid: UUID | undefined): string {
+  if (uuid === undefined) throw new RequestRefused(invalidArgument('A correlation id is required'))
+  const structured = uuid.getStructured()
+  if (structured === undefined) return `s${uuid.getString()}`
+  return `b${structured.getMostSignificantBits()}:${structured.getLeastSignificantBits()}`
 }
 
 export function proposedEventOf(message: ProposedMessageLike): ProposedEvent {
   const metadata = message.getMetadataMap()
   const type = metadata.get('type')
   const contentType = metadata.get('content-type')
+  if (type !== undefined && contentType !== undefined) {
+    return {
+      id: uuidOf(message.getId()),
+      type,
+      contentType: contentTypeOf(contentType),
+      data: message.getData_asU8(),
+      metadata: message.getCustomMetadata_asU8(),
+    }
+  }
   const missing = [
     type === undefined ? 'type' : undefined,
     contentType === undefined ? 'content-type' : undefined,
   ]
     .filter((name) => name !== undefined)
     .join(',')
-  if (missing !== '') {
-    throw new RequestRefused(
-      serviceError(status.INVALID_ARGUMENT, `Required metadata properties are missing: ${missing}`, {
-        exception: 'missing-required-metadata-property',
-        'required-metadata-properties': missing,
-      }),
-    )
-  }
-  return {
-    id: uuidOf(message.getId()),
-    type: type!,
-    contentType: contentTypeOf(contentType!),
-    data: message.getData_asU8(),
-    metadata: message.getCustomMetadata_asU8(),
-  }
+  throw new RequestRefused(
+    serviceError(status.INVALID_ARGUMENT, `Required metadata properties are missing: ${missing}`, {
+      exception: 'missing-required-metadata-property',
+      'required-metadata-properties': missing,
+    }),
+  )
 }
 
 function contentTypeOf(value: string): ContentType {

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { BatchAppendReq, StreamIdentifier, UUID } from './protocol.ts'
+import { RequestRefused } from './request-refused.ts'
+import { proposedEventOf, streamNameOf, uuidKeyOf, uuidOf } from './request-fields.ts'
+
+// A UUID as the client sends it, after a trip through the wire (as the server reads it).
+function received(uuid: InstanceType<typeof UUID>): InstanceType<typeof UUID> {
+  return UUID.deserializeBinary(uuid.serializeBinary())
+}
+
+function structuredUuid(bytes: Uint8Array): InstanceType<typeof UUID> {
+  const view = Buffer.from(bytes)
+  const structured = new UUID.Structured()
+  structured.setMostSignificantBits(view.readBigInt64BE(0).toString())
+  structured.setLeastSignificantBits(view.readBigInt64BE(8).toString())
+  return received(new UUID().setStructured(structured))
+}
+
+function stringUuid(text: string): InstanceType<typeof UUID> {
+  return received(new UUID().setString(text))
+}
+
+function formatted(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+const uuidBytes = fc.uint8Array({ minLength: 16, maxLength: 16 })
+
+describe('request fields', () => {
+  it('formats a structured UUID as its 16 bytes in hex, sign bits included', () =>
+    fc.assert(fc.property(uuidBytes, (bytes) => uuidOf(structuredUuid(bytes)) === formatted(bytes))))
+
+  it('keys two correlation ids alike exactly when uuidOf reads them alike', () =>
+    fc.assert(
+      fc.property(
+        fc.oneof(uuidBytes.map(structuredUuid), fc.uuid().map(stringUuid)),
+        fc.oneof(uuidBytes.map(structuredUuid), fc.uuid().map(stringUuid)),
+        (one, other) => {
+          const sameForm = one.hasStructured() === other.hasStructured()
+          if (sameForm) expect(uuidKeyOf(one) === uuidKeyOf(other)).toBe(uuidOf(one) === uuidOf(other))
+          else expect(uuidKeyOf(one)).not.toBe(uuidKeyOf(other))
+        },
+      ),
+    ))
+
+  it('keys the same correlation id alike on every message of a request', () => {
+    const bytes = Buffer.from('00112233445566778899aabbccddeeff', 'hex')
+    expect(uuidKeyOf(structuredUuid(bytes))).toBe(uuidKeyOf(structuredUuid(bytes)))
+  })
+
+  it('refuses a message without a correlation id', () =>
+    expect(() => uuidKeyOf(undefined)).toThrow(RequestRefused))
+
+  it('reads a stream name as UTF-8 from within the received message', () =>
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', minLength: 1 }), (name) => {
+        const identifier = new StreamIdentifier().setStreamName(Buffer.from(name, 'utf8'))
+        const message = new BatchAppendReq.Options().setStreamIdentifier(identifier)
+        const read = BatchAppendReq.Options.deserializeBinary(message.serializeBinary())
+        return streamNameOf(read.getStreamIdentifier()) === name
+      }),
+    ))
+
+  it('reads a proposed event with its type and content type', () => {
+    const message = new BatchAppendReq.ProposedMessage()
+      .setId(stringUuid('5b0a2f57-3c1e-4a8e-9f1d-2b7c6d4e8a90'))
+      .setData(Buffer.from('{"kw":5}'))
+    message.getMetadataMap().set('type', 'Charged').set('content-type', 'application/json')
+    expect(proposedEventOf(message)).toMatchObject({
+      id: '5b0a2f57-3c1e-4a8e-9f1d-2b7c6d4e8a90',
+      type: 'Charged',
+      contentType: 'application/json',
+    })
+  })
+
+  it('names every missing metadata property of a proposed event', () => {
+    const message = new BatchAppendReq.ProposedMessage().setId(stringUuid('a'))
+    let refused: unknown
+    try {
+      proposedEventOf(message)
+    } catch (error) {
+      refused = error
+    }
+    expect(refused).toBeInstanceOf(RequestRefused)
+    expect((refused as RequestRefused).error.metadata.get('required-metadata-properties')).toEqual([
+      'type,content-type',
+    ])
+  })
+})
