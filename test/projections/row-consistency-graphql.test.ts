@@ -12,16 +12,19 @@ afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.close()
 })
 
+const TankFillsRow = z.object({ tankId: z.string(), fills: z.array(z.number()) })
+type TankFillsRow = z.infer<typeof TankFillsRow>
+
 /** The litres poured into each tank, one fill after another; a fill of 13 litres fails while `failing.on`. */
 function tankFills(failing: { on: boolean }) {
   return defineProjection({
     name: 'tankFills',
-    row: z.object({ tankId: z.string(), fills: z.array(z.number()) }),
+    row: TankFillsRow,
     key: 'tankId',
     from: [Tank],
     retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
     handlers: {
-      TankFilled: (row, { data }, { key }) => {
+      TankFilled: (row, { data }, { key }): TankFillsRow => {
         if (failing.on && data.litres === 13) throw new Error('unlucky')
         return { tankId: key, fills: [...(row?.fills ?? []), data.litres] }
       },
