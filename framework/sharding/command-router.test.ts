@@ -137,6 +137,26 @@ describe('command router', () => {
     expect(await commandIdsOf(store, x)).toEqual([commands[0]!.commandId, commands[3]!.commandId])
     expect(await commandIdsOf(store, y)).toEqual([commands[1]!.commandId])
   })
+
+  it('sends a command run here to the new owner when its aggregate moved while it ran into a conflict', async () => {
+    const held = holdingStore(1)
+    const { a, b } = await startPair(held.store)
+    const [id] = idsOwnedBy([a.url, b.url], a.url, 1)
+    const command = increment(id!)
+    const result = a.cluster.commands.execute(command)
+    await held.untilHeld()
+    // Someone else writes first, so the held append conflicts; meanwhile this replica leaves the ring.
+    await held.store.appendToStream(Counter.streamName(id!), [
+      { id: randomUUID(), type: 'Incremented', data: { by: 1, sequence: 0 } },
+    ])
+    const leaving = a.cluster.leave()
+    held.release()
+    expect(await result).toMatchObject({ commandId: command.commandId, revision: 1n })
+    await leaving
+    expect(await commandIdsOf(held.store, id!)).toEqual([undefined, command.commandId])
+    expect(a.cluster.status()).toMatchObject({ localCommands: 1, forwardedCommands: 1 })
+    expect(b.cluster.status()).toMatchObject({ localCommands: 0, appends: 1 })
+  })
 })
 
 describe('the batch route', () => {

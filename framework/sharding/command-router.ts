@@ -3,7 +3,7 @@ import type { CommandBus, CommandEnvelope, CommandResult } from '../command/comm
 import { AnnalsError } from '../errors.ts'
 import type { WireCommand } from './command-wire.ts'
 import { createForwardBatcher } from './forward-batcher.ts'
-import { NotOwnerError, type EntityHost, type HostedCommand } from './entity-host.ts'
+import { NotOwnerError, type EntityHost, type HostedCommand, type Ownership } from './entity-host.ts'
 import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
 import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
@@ -71,40 +71,64 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       })
     })
 
+  const digestOf = (command: HostedCommand) => digest64(aggregateKey(command.aggregate, command.aggregateId))
+  // Asked by the host after a conflict; the digest is computed again then rather than kept per command.
+  const checked: Ownership = { stillOwns: (command) => ownerOf(digestOf(command)) === self }
+  // The path of a command run here first: the host hands it back when its aggregate moved meanwhile.
+  const firstHere: Ownership = {
+    stillOwns: checked.stillOwns,
+    handOff: (command, error) => route(command, digestOf(command), { owner: self, error, attempt: 0 }),
+  }
+
+  /** After a failure to run the command at `owner`: counts it, gives up past the deadline, waits for the ring. */
+  async function afterFailure(digest: Digest, failed: Failure, deadline: number) {
+    const { owner, error, attempt } = failed
+    if (error instanceof PeerUnreachableError) membership.reportUnreachable(owner)
+    counts.rerouted++
+    if (Date.now() >= deadline) {
+      throw new AnnalsError(
+        'OWNER_UNAVAILABLE',
+        `No replica could run the command within ${routeDeadlineMs} ms`,
+        {
+          cause: error,
+        },
+      )
+    }
+    if (ownerOf(digest) === owner) await ringChangeOrTimeout(Math.min(50 * 2 ** attempt, 1000))
+  }
+
+  /** Runs the command at its owner, here or forwarded, until one answers; `failed` when a first try failed. */
+  async function route(command: HostedCommand, digest: Digest, failed?: Failure): Promise<CommandResult> {
+    const deadline = Date.now() + routeDeadlineMs
+    if (failed) await afterFailure(digest, failed, deadline)
+    for (let attempt = failed ? 1 : 0; ; attempt++) {
+      const owner = ownerOf(digest)
+      try {
+        if (owner === self) {
+          counts.local++
+          return await host.execute(command, checked)
+        }
+        // Bad input is refused here rather than after a hop; locally the pipeline validates anyway.
+        if (attempt === 0) options.validate?.(command)
+        counts.forwarded++
+        return await batcher.forward(owner, command)
+      } catch (error) {
+        const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
+        if (!movable) throw error
+        await afterFailure(digest, { owner, error, attempt }, deadline)
+      }
+    }
+  }
+
   return {
-    async execute(envelope: CommandEnvelope) {
+    execute(envelope: CommandEnvelope) {
       // An envelope that carries its command id already goes on as it is: no copy per command.
       const command = hasCommandId(envelope) ? envelope : { ...envelope, commandId: randomUUID() }
       const digest = digest64(aggregateKey(command.aggregate, command.aggregateId))
-      const deadline = Date.now() + routeDeadlineMs
-      for (let attempt = 0; ; attempt++) {
-        const owner = ownerOf(digest)
-        try {
-          if (owner === self) {
-            counts.local++
-            return await host.execute(command, () => ownerOf(digest) === self)
-          }
-          // Bad input is refused here rather than after a hop; locally the pipeline validates anyway.
-          if (attempt === 0) options.validate?.(command)
-          counts.forwarded++
-          return await batcher.forward(owner, command)
-        } catch (error) {
-          const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
-          if (!movable) throw error
-          if (error instanceof PeerUnreachableError) membership.reportUnreachable(owner)
-          counts.rerouted++
-          if (Date.now() >= deadline) {
-            throw new AnnalsError(
-              'OWNER_UNAVAILABLE',
-              `No replica could run the command within ${routeDeadlineMs} ms`,
-              {
-                cause: error,
-              },
-            )
-          }
-          if (ownerOf(digest) === owner) await ringChangeOrTimeout(Math.min(50 * 2 ** attempt, 1000))
-        }
-      }
+      // The common case without a wrapper promise: the host answers, or hands the command back to route().
+      if (ownerOf(digest) !== self) return route(command, digest)
+      counts.local++
+      return host.execute(command, firstHere)
     },
     executeForwarded(command) {
       counts.received++
@@ -119,6 +143,13 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       ringWaiters = []
     },
   }
+}
+
+/** A try that failed at `owner`, to be counted before the next. */
+interface Failure {
+  readonly owner: string
+  readonly error: unknown
+  readonly attempt: number
 }
 
 function hasCommandId(envelope: CommandEnvelope): envelope is HostedCommand {

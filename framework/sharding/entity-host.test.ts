@@ -162,7 +162,34 @@ describe('createEntityHost', () => {
     const { store, conflictAlways } = countingStore()
     const host = hostOn(store)
     conflictAlways()
-    await expect(host.execute(increment('c-1'), () => false)).rejects.toBeInstanceOf(NotOwnerError)
+    await expect(host.execute(increment('c-1'), { stillOwns: () => false })).rejects.toBeInstanceOf(
+      NotOwnerError,
+    )
+  })
+
+  it('answers a conflicted command with what the hand-off returns when its aggregate moved', async () => {
+    const { store, conflictAlways } = countingStore()
+    const host = hostOn(store)
+    conflictAlways()
+    const command = increment('c-1')
+    const elsewhere = {
+      aggregateId: 'c-1',
+      commandId: command.commandId,
+      revision: 7n,
+      events: [],
+      position: 9n,
+    }
+    const handedOff: unknown[] = []
+    const ownership = {
+      stillOwns: () => false,
+      handOff: (moved: unknown, error: NotOwnerError) => {
+        handedOff.push([moved, error])
+        return Promise.resolve(elsewhere)
+      },
+    }
+    expect(await host.execute(command, ownership)).toBe(elsewhere)
+    expect(handedOff).toEqual([[command, expect.any(NotOwnerError)]])
+    await host.drain()
   })
 
   it('keeps the copy after a domain refusal, so the next command reads nothing', async () => {
@@ -342,7 +369,7 @@ describe('createEntityHost: commands waiting together', () => {
     const host = hostOn(store)
     conflictAlways()
     const settled = await Promise.allSettled(
-      Array.from({ length: 3 }, () => host.execute(increment('c-1'), () => false)),
+      Array.from({ length: 3 }, () => host.execute(increment('c-1'), { stillOwns: () => false })),
     )
     expect(settled.map((s) => s.status === 'rejected' && s.reason instanceof NotOwnerError)).toEqual([
       true,

@@ -2,18 +2,22 @@ import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandResult } from '../command/command-bus.ts'
 import { MAX_APPEND_BYTES, type CommandOutcome } from '../command/execute-command-group.ts'
 import { AnnalsError } from '../errors.ts'
+import { NotOwnerError } from './not-owner-error.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import {
   createMailboxRunner,
   type HostedCommand,
   type Mailbox,
   type MailboxJob,
+  type Ownership,
   type WriteCounts,
 } from './entity-mailbox.ts'
 import { createHostedMailboxes } from './hosted-mailboxes.ts'
 
-export type { HostedCommand } from './entity-mailbox.ts'
+export type { HostedCommand, Ownership } from './entity-mailbox.ts'
 export { NotOwnerError } from './not-owner-error.ts'
+
+const ALWAYS_OWNS: Ownership = { stillOwns: () => true }
 
 export interface EntityHostOptions {
   readonly store: EventStore
@@ -34,9 +38,10 @@ export interface EntityHostOptions {
 export interface EntityHost {
   /**
    * Runs a command in its aggregate's mailbox, after every command before it to the same aggregate.
-   * `stillOwns` is asked after a conflict; false throws NotOwnerError for the router to re-route.
+   * `ownership` is asked after a conflict; when the aggregate moved, the command is handed off to it, or
+   * fails with NotOwnerError for the router to re-route (default: this replica always owns it).
    */
-  execute(command: HostedCommand, stillOwns?: () => boolean): Promise<CommandResult>
+  execute(command: HostedCommand, ownership?: Ownership): Promise<CommandResult>
   /** Aggregates held in memory now. */
   hosted(): number
   /** Appends written so far, and the commands decided in them (their ratio is the mean group size). */
@@ -78,7 +83,9 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     mailboxes.evictOverflow()
     if (inFlight === 0) for (const resolve of drained.splice(0)) resolve()
     if (outcome.ok) job.resolve(outcome.result)
-    else job.reject(outcome.error)
+    else if (outcome.error instanceof NotOwnerError && job.ownership.handOff) {
+      job.resolve(job.ownership.handOff(job.command, outcome.error))
+    } else job.reject(outcome.error)
   }
   const runMailbox = createMailboxRunner({
     store: options.store,
@@ -90,7 +97,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   })
 
   return {
-    execute(command, stillOwns = () => true) {
+    execute(command, ownership = ALWAYS_OWNS) {
       const aggregate = byName.get(command.aggregate)
       if (aggregate === undefined) {
         return Promise.reject(
@@ -101,7 +108,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       entry.pending++
       inFlight++
       return new Promise<CommandResult>((resolve, reject) => {
-        entry.queue.push({ command, stillOwns, resolve, reject, answered: false })
+        entry.queue.push({ command, ownership, resolve, reject, answered: false })
         if (entry.running) return
         entry.running = true
         // Started a microtask later, so commands sent in the same turn form one group.

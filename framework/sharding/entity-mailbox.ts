@@ -11,11 +11,19 @@ export interface HostedCommand extends CommandEnvelope {
   readonly commandId: string
 }
 
+/** What the host asks the router about a command's aggregate once someone else wrote to its stream. */
+export interface Ownership {
+  /** Whether this replica still owns the command's aggregate. */
+  readonly stillOwns: (command: HostedCommand) => boolean
+  /** Runs elsewhere a command whose aggregate moved; its answer is the caller's. Absent: NotOwnerError. */
+  readonly handOff?: (command: HostedCommand, error: NotOwnerError) => Promise<CommandResult>
+}
+
 /** A command waiting in a mailbox, with its caller's answer. */
 export interface MailboxJob {
   readonly command: HostedCommand
-  readonly stillOwns: () => boolean
-  readonly resolve: (result: CommandResult) => void
+  readonly ownership: Ownership
+  readonly resolve: (result: CommandResult | Promise<CommandResult>) => void
   readonly reject: (error: unknown) => void
   /** Set once the caller is answered, so no path can answer (and count) it twice. */
   answered: boolean
@@ -114,7 +122,8 @@ async function runOne(run: MailboxRun, job: MailboxJob, firstAttempt: number): P
       // A refusal leaves the state as it was; anything else may have left the copy behind the stream.
       if (!isRefusal(error)) entry.loaded = undefined
       if (!(error instanceof ConcurrencyConflictError) || attempt >= maxRetries) return { ok: false, error }
-      if (!job.stillOwns()) return { ok: false, error: new NotOwnerError(entry.aggregate.name, entry.id) }
+      if (!job.ownership.stillOwns(command))
+        return { ok: false, error: new NotOwnerError(entry.aggregate.name, entry.id) }
     }
   }
 }
@@ -170,7 +179,7 @@ async function retryAlone(run: MailboxRun, error: unknown, unanswered: readonly 
     return
   }
   for (const job of unanswered) {
-    const outcome = job.stillOwns()
+    const outcome = job.ownership.stillOwns(job.command)
       ? await runOne(run, job, 1)
       : { ok: false as const, error: new NotOwnerError(entry.aggregate.name, entry.id) }
     settle(entry, job, outcome)
