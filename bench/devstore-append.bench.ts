@@ -82,7 +82,7 @@ const benchmark = {
             },
             ratio: run.rate / ceiling.rate,
             ...(concurrency === 64 ? { target: 0.5 } : {}),
-            notes: `${setup}; ${describe(run)}; echo ${cpuPerAppend(ceiling)} µs CPU/append`,
+            notes: `${setup}; ${describe(run, inProcess)}; echo ${cpuPerAppend(ceiling)} µs CPU/append`,
           })
         }
       }
@@ -97,7 +97,7 @@ const benchmark = {
           ratio: c64.rate / c1.rate,
           target: 10,
           notes:
-            `group commit, ${setup}: c64 ${describe(c64)}; c1 ${describe(c1)}; ` +
+            `group commit, ${setup}: c64 ${describe(c64, inProcess)}; c1 ${describe(c1, inProcess)}; ` +
             `echo c64 ÷ devstore c1 ${bound.toFixed(1)} (the ratio a store costing nothing at c64 would read against this c1)`,
         })
       }
@@ -162,10 +162,14 @@ function difference(after: BenchServerStats, before: BenchServerStats): Measured
   }
 }
 
-function describe(run: Measured): string {
+function describe(run: Measured, inProcess: boolean): string {
   const { commits, fsyncs } = run.server
   const shared = fsyncs === 0 ? 'n/a' : (commits / fsyncs).toFixed(1)
-  return `${shared} appends/fsync (${commits} commits, ${fsyncs} fsyncs), CPU/append store ${cpuPerAppend(run)} µs, client ${perAppend(run, run.clientCpuMicros)} µs`
+  // In one process the store's and the client's CPU are the same counter.
+  const cpu = inProcess
+    ? `bench process ${cpuPerAppend(run)} µs`
+    : `store ${cpuPerAppend(run)} µs, client ${perAppend(run, run.clientCpuMicros)} µs`
+  return `${shared} appends/fsync (${commits} commits, ${fsyncs} fsyncs), CPU/append ${cpu}`
 }
 
 function cpuPerAppend(run: Measured): string {
