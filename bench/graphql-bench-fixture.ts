@@ -66,11 +66,14 @@ export async function throughput(
   return done / ((performance.now() - started) / 1000)
 }
 
-/** Alternates the two sides over rounds (so drift on a shared machine falls on both) and keeps the medians. */
+/**
+ * Alternates the two sides over rounds (so drift on a shared machine falls on both) and keeps the medians;
+ * `rounds` lists each round's ratio, to show how noisy the machine was.
+ */
 export async function alternate(
   rounds: number,
   sides: { figure: () => Promise<number>; baseline: () => Promise<number> },
-): Promise<{ figure: number; baseline: number }> {
+): Promise<{ figure: number; baseline: number; rounds: string }> {
   const figures: number[] = []
   const baselines: number[] = []
   for (let round = 0; round < rounds; round++) {
@@ -82,7 +85,8 @@ export async function alternate(
       figures.push(await sides.figure())
     }
   }
-  return { figure: median(figures), baseline: median(baselines) }
+  const ratios = figures.map((figure, round) => (figure / (baselines[round] ?? figure)).toFixed(2)).join(' ')
+  return { figure: median(figures), baseline: median(baselines), rounds: ratios }
 }
 
 function median(values: number[]): number {

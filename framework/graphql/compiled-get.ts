@@ -101,10 +101,10 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
       answered++
       if (execution.errors) {
         const { statusCode, response } = options.finish(execution, { reply })
-        await reply.code(statusCode).send({ ...execution, data: response.data, errors: response.errors })
+        reply.code(statusCode).send({ ...execution, data: response.data, errors: response.errors })
         return true
       }
-      await reply.type('application/json; charset=utf-8').send(compiled.stringify(execution))
+      reply.type('application/json; charset=utf-8').send(compiled.stringify(execution))
       return true
     },
   }

@@ -66,7 +66,8 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
           schema,
           enforceLimits: (document, variables) => enforceLimits(schema, document, variables, limitOptions),
           finish,
-          context: (request, reply) => ({ ...contextOf(request), reply, app }) as GatewayContext,
+          context: (request, reply) =>
+            ({ principal: principals.get(request), requestId: request.id, reply, app }) as GatewayContext,
         })
 
   // A route hook on the GraphQL routes alone: no check of the URL on every request, nothing on GraphiQL's.
