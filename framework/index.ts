@@ -77,6 +77,7 @@ export type {
   OrderBy,
   ProjectionStatus,
   ProjectionState,
+  WaitForOptions,
 } from './read-model/read-model-source.ts'
 /** How projections and reactors plug into the server without the framework importing them. */
 export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/read-side.ts'
