@@ -16,7 +16,7 @@ import type { Bench, BenchResult } from './run.ts'
 
 const Counter = counterAggregate()
 const CONCURRENCY = 64
-const ROUNDS = 6
+const ROUNDS = 12
 const COMMANDS_PER_ROUND = 2000
 const DEVSTORE_ROUNDS = 4
 const DEVSTORE_COMMANDS_PER_ROUND = 500
@@ -94,6 +94,11 @@ async function startRouter(store: EventStore) {
   })
   return {
     commands: cluster.commands,
+    /** Commands decided per append so far: the mean group size the mailbox formed. */
+    groupSize: () => {
+      const { appends, appendedCommands } = cluster.status()
+      return appends === 0 ? 0 : appendedCommands / appends
+    },
     async close() {
       await cluster.close()
       await http.close()
@@ -113,6 +118,7 @@ async function overDevstore(): Promise<BenchResult> {
   let routerMs = 0
   let writerMs = 0
   let failed = 0
+  let groupSize = 0
   try {
     await concurrently(router.commands, 'dev-warm-up', DEVSTORE_COMMANDS_PER_ROUND)
     await sequentialWriter(writerStore.store, 'dev-warm-up', DEVSTORE_COMMANDS_PER_ROUND)
@@ -126,6 +132,7 @@ async function overDevstore(): Promise<BenchResult> {
       if (round % 2 === 0)
         writerMs += await sequentialWriter(writerStore.store, id, DEVSTORE_COMMANDS_PER_ROUND)
     }
+    groupSize = router.groupSize()
   } finally {
     await router.close()
     await routedStore.store.close()
@@ -141,7 +148,8 @@ async function overDevstore(): Promise<BenchResult> {
     ratio: routerRate / writerRate,
     notes:
       `${commands} commands each side, ${CONCURRENCY} in flight to one aggregate, appends over gRPC to the devstore ` +
-      `in this process: router ${routedStore.counts.conflicts} conflicts, ${failed} failed`,
+      `in this process: router ${routedStore.counts.conflicts} conflicts, ${failed} failed, ` +
+      `${groupSize.toFixed(1)} commands per append`,
   }
 }
 
@@ -158,6 +166,7 @@ async function inMemory(): Promise<BenchResult> {
   let plainMs = 0
   let plainFailed = 0
   let routerFailed = 0
+  let groupSize = 0
   try {
     for (let i = 0; i < 3; i++) {
       await concurrently(cluster.commands, `warm-up-${i}`, COMMANDS_PER_ROUND)
@@ -177,6 +186,7 @@ async function inMemory(): Promise<BenchResult> {
       plainMs += viaBus.ms
       plainFailed += viaBus.failed
     }
+    groupSize = cluster.groupSize()
   } finally {
     await cluster.close()
   }
@@ -192,7 +202,7 @@ async function inMemory(): Promise<BenchResult> {
     target: 0.9,
     notes:
       `median ratio of ${ROUNDS} rounds (${ratios.map((r) => r.toFixed(2)).join(', ')}; totals above); ${commands} commands, ${CONCURRENCY} in flight to one aggregate (in-memory store): router ${routed.counts.conflicts} conflicts, ` +
-      `${routerFailed} failed. Without the router (createCommandBus, same load, ${plainCommands} commands): ` +
+      `${routerFailed} failed, ${groupSize.toFixed(1)} commands per append. Without the router (createCommandBus, same load, ${plainCommands} commands): ` +
       `${plain.counts.conflicts} conflicts (each a retry), ${plainFailed} given up as CONCURRENCY_CONFLICT, ${Math.round(plainRate)} commands/s succeeded`,
   }
 }
