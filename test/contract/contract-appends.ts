@@ -39,7 +39,8 @@ export function appendContract(getStore: GetStore): void {
       const s = scenario('rev')
       const before = await getStore().appendToStream(s.stream(), newEvents(2, s.type('Happened')))
       const result = await getStore().appendToStream(s.stream(), [], { expectedRevision: 1n })
-      expect(result).toEqual(before)
+      // Compared field by field: a store may add the positions of the events it appended (none here).
+      expect(result).toMatchObject({ nextRevision: before.nextRevision, position: before.position })
       expect(await collect(getStore().readStream(s.stream()))).toHaveLength(2)
     })
 
