@@ -67,14 +67,14 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
     remember(document, request) {
       const query = request.query as GetQuerystring
       if (typeof query.query !== 'string' || !isOperationName(query.operationName)) return
-      const key = keyOf(query.query, query.operationName ?? undefined)
+      const operationName = query.operationName ?? undefined
+      const key = keyOf(query.query, operationName)
       const known = documents.get(key)
-      if (known) {
+      if (known && known.operationName === operationName) {
         known.runs++
         return
       }
       if (documents.size >= maxDocuments) documents.delete(documents.keys().next().value as string)
-      const operationName = query.operationName ?? undefined
       documents.set(key, { document, operationName, runs: 1, compiled: undefined })
     },
     async answer(request, reply) {
@@ -83,8 +83,10 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
       if (typeof query.query !== 'string' || query.extensions !== undefined || query.persisted !== undefined)
         return false
       if (!isOperationName(query.operationName)) return false
-      const remembered = documents.get(keyOf(query.query, query.operationName ?? undefined))
-      if (!remembered || remembered.runs < 2) return false
+      const operationName = query.operationName ?? undefined
+      const remembered = documents.get(keyOf(query.query, operationName))
+      // The name is compared too: "query\n{ a }" alone and "{ a }" named "query" share a key.
+      if (!remembered || remembered.operationName !== operationName || remembered.runs < 2) return false
       const variables = parseVariables(query.variables)
       if (variables === false) return false
       try {

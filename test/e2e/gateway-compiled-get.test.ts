@@ -184,6 +184,14 @@ describe('GET queries answered from a compiled document', () => {
     }
   })
 
+  it('does not take a named request for an unnamed one whose text begins with that name', async () => {
+    const field = '{ tankLevel(tankId: "t1") { litres } }'
+    await warm(pair, `query\n${field}`)
+    const headers = { 'x-request-id': 'named-query' }
+    const { fast, normal } = await pair.both(field, { operationName: 'query', headers })
+    expect(fast).toEqual(normal)
+  })
+
   it('refuses a mutation sent with GET, every time', async () => {
     const mutation = 'mutation { seal(id: "g1") { revision } }'
     for (const _ of [1, 2, 3]) {
