@@ -174,7 +174,7 @@ describe('GET queries answered from a compiled document', () => {
     expect(fast.status).toBe(400)
   })
 
-  it('runs the operation that operationName names', async () => {
+  it('answers each operationName as the normal path does', async () => {
     const two = `${one} query Other { tankLevelList(first: 1) { nodes { site } } }`
     await warm(pair, two, { operationName: 'One', variables: { id: 't0' } })
     for (const operationName of ['One', 'Other', 'Missing']) {
