@@ -4,7 +4,8 @@
  * complete, interleaved. Failures travel as google.rpc.Status with a packed detail, each on its own request:
  * one request's failure (an engine error, an injected fault) answers that request only, and the call and
  * its other requests carry on, as EventStoreDB answers each request with its own response. Only a message
- * that breaks the protocol (no options, no event id) ends the whole call.
+ * that breaks the protocol (malformed bytes, no options, no event id) ends the whole call. Messages arrive
+ * as the plain data decode-batch-append-request.ts reads (the service's request deserializer).
  */
 import { status, type ServerDuplexStream } from '@grpc/grpc-js'
 import {
@@ -13,11 +14,17 @@ import {
   type ExpectedRevision,
   type ProposedEvent,
 } from '../engine/engine.ts'
+import type {
+  DecodedBatchAppendOptions,
+  DecodedBatchAppendRequest,
+  DecodedTimestamp,
+  DecodedUuid,
+} from './decode-batch-append-request.ts'
 import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-append-reply.ts'
-import { BatchAppendResp, Status, type BatchAppendReq, type StreamIdentifier, type UUID } from './protocol.ts'
+import { BatchAppendResp, Status, StreamIdentifier, UUID } from './protocol.ts'
 import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
-import { proposedEventOf, streamNameOf, uuidKeyOf } from './request-fields.ts'
+import { decodedProposedEventOf, streamNameOf, uuidKeyOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
 import {
   engineFailure,
@@ -33,8 +40,6 @@ import {
 
 type Reply = InstanceType<typeof BatchAppendResp>
 type StatusMessage = InstanceType<typeof Status>
-type BatchAppendOptions = NonNullable<ReturnType<BatchAppendReq['getOptions']>>
-type Timestamp = NonNullable<ReturnType<BatchAppendOptions['getDeadline']>>
 
 interface PendingRequest {
   readonly correlationId: UUID
@@ -49,7 +54,7 @@ interface PendingRequest {
 }
 
 export function createBatchAppendHandler(context: ServiceContext) {
-  return (call: ServerDuplexStream<BatchAppendReq, Reply>): void => {
+  return (call: ServerDuplexStream<DecodedBatchAppendRequest | RequestRefused, Reply>): void => {
     let open = true
     const untrack = context.calls.add({
       kind: 'batch-append',
@@ -120,21 +125,22 @@ export function createBatchAppendHandler(context: ServiceContext) {
         onFailed(request, error)
       }
     }
-    call.on('data', (message: BatchAppendReq) => {
+    call.on('data', (message: DecodedBatchAppendRequest | RequestRefused) => {
+      if (message instanceof RequestRefused) return fail(message)
       let request: PendingRequest | undefined
       try {
-        const key = uuidKeyOf(message.getCorrelationId())
+        const key = uuidKeyOf(message.correlationId)
         request = pending.get(key)
         if (request === undefined) {
           request = startRequest(message)
           pending.set(key, request)
         }
-        for (const proposed of message.getProposedMessagesList()) {
-          const event = proposedEventOf(proposed)
+        for (const proposed of message.proposedMessages) {
+          const event = decodedProposedEventOf(proposed)
           request.size += event.data.length + event.metadata.length
           request.events.push(event)
         }
-        if (message.getIsFinal()) {
+        if (message.isFinal) {
           pending.delete(key)
           process(request)
         }
@@ -159,41 +165,48 @@ export function createBatchAppendHandler(context: ServiceContext) {
   }
 }
 
-function startRequest(message: BatchAppendReq): PendingRequest {
-  const options = message.getOptions()
-  const correlationId = message.getCorrelationId()
+function startRequest(message: DecodedBatchAppendRequest): PendingRequest {
+  const { options, correlationId } = message
   if (options === undefined || correlationId === undefined) {
     throw new RequestRefused(
       invalidArgument('The first message of a batch append request must carry options'),
     )
   }
-  const identifier = options.getStreamIdentifier()!
+  const identifier = identifierOf(options)
+  const stream = streamNameOf(identifier)
   return {
-    correlationId,
-    identifier,
-    stream: streamNameOf(identifier),
-    expected: expectedRevisionOf(options),
-    deadline: deadlineOf(options.getDeadline()),
+    // The reply echoes these two as messages: built once per request, not per message.
+    correlationId: protocolUuidOf(correlationId),
+    identifier: identifier!,
+    stream,
+    expected: options.expected ?? 'any',
+    deadline: deadlineOf(options.deadline),
     events: [],
     size: 0,
     answered: false,
   }
 }
 
-/** As request-fields' expectedRevisionOf reads it: no_stream, stream_exists, a revision, else any. */
-function expectedRevisionOf(options: BatchAppendOptions): ExpectedRevision {
-  if (options.hasNoStream()) return 'no_stream'
-  if (options.hasStreamExists()) return 'stream_exists'
-  if (options.hasStreamPosition()) return BigInt(options.getStreamPosition())
-  return 'any'
+function identifierOf(options: DecodedBatchAppendOptions): StreamIdentifier | undefined {
+  const name = options.streamIdentifier?.streamName
+  return name === undefined ? undefined : new StreamIdentifier().setStreamName(name)
+}
+
+function protocolUuidOf(uuid: DecodedUuid): UUID {
+  if (uuid.kind === 'string') return new UUID().setString(uuid.text)
+  if (uuid.kind === 'empty') return new UUID()
+  const structured = new UUID.Structured()
+    .setMostSignificantBits(uuid.most.toString())
+    .setLeastSignificantBits(uuid.least.toString())
+  return new UUID().setStructured(structured)
 }
 
 const MAX_TIME = 8.64e15
 
 /** The deadline in epoch milliseconds, as `timestamp.toDate().getTime()` gives it, without the Date. */
-function deadlineOf(timestamp: Timestamp | undefined): number {
+function deadlineOf(timestamp: DecodedTimestamp | undefined): number {
   if (timestamp === undefined) return Number.POSITIVE_INFINITY
-  const time = timestamp.getSeconds() * 1000 + timestamp.getNanos() / 1_000_000
+  const time = timestamp.seconds * 1000 + timestamp.nanos / 1_000_000
   // A Date clips its time: an invalid one (NaN) never passes, as before.
   return Math.abs(time) > MAX_TIME || Number.isNaN(time) ? Number.NaN : Math.trunc(time) + 0
 }

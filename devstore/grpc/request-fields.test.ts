@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { decodeBatchAppendRequest, type DecodedUuid } from './decode-batch-append-request.ts'
 import { BatchAppendReq, StreamIdentifier, UUID } from './protocol.ts'
 import { RequestRefused } from './request-refused.ts'
-import { proposedEventOf, streamNameOf, uuidKeyOf, uuidOf } from './request-fields.ts'
+import {
+  decodedProposedEventOf,
+  decodedUuidOf,
+  proposedEventOf,
+  streamNameOf,
+  uuidKeyOf,
+  uuidOf,
+} from './request-fields.ts'
 
 // A UUID as the client sends it, after a trip through the wire (as the server reads it).
 function received(uuid: InstanceType<typeof UUID>): InstanceType<typeof UUID> {
@@ -21,6 +29,19 @@ function stringUuid(text: string): InstanceType<typeof UUID> {
   return received(new UUID().setString(text))
 }
 
+// A correlation id as BatchAppend receives it: decoded from a request's bytes.
+function decoded(uuid: InstanceType<typeof UUID>): DecodedUuid {
+  return decodeBatchAppendRequest(new BatchAppendReq().setCorrelationId(uuid).serializeBinary())
+    .correlationId!
+}
+
+function decodedProposed(message: InstanceType<typeof BatchAppendReq.ProposedMessage>) {
+  const request = new BatchAppendReq()
+  request.addProposedMessages(message)
+  // In a Buffer, as grpc-js hands the bytes over.
+  return decodeBatchAppendRequest(Buffer.from(request.serializeBinary())).proposedMessages[0]!
+}
+
 function formatted(bytes: Uint8Array): string {
   const hex = Buffer.from(bytes).toString('hex')
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
@@ -32,6 +53,14 @@ describe('request fields', () => {
   it('formats a structured UUID as its 16 bytes in hex, sign bits included', () =>
     fc.assert(fc.property(uuidBytes, (bytes) => uuidOf(structuredUuid(bytes)) === formatted(bytes))))
 
+  it('reads a decoded UUID as uuidOf reads the message', () =>
+    fc.assert(
+      fc.property(
+        fc.oneof(uuidBytes.map(structuredUuid), fc.string().map(stringUuid), fc.constant(new UUID())),
+        (uuid) => decodedUuidOf(decoded(uuid)) === uuidOf(uuid),
+      ),
+    ))
+
   it('keys two correlation ids alike exactly when uuidOf reads them alike', () =>
     fc.assert(
       fc.property(
@@ -39,15 +68,16 @@ describe('request fields', () => {
         fc.oneof(uuidBytes.map(structuredUuid), fc.uuid().map(stringUuid)),
         (one, other) => {
           const sameForm = one.hasStructured() === other.hasStructured()
-          if (sameForm) expect(uuidKeyOf(one) === uuidKeyOf(other)).toBe(uuidOf(one) === uuidOf(other))
-          else expect(uuidKeyOf(one)).not.toBe(uuidKeyOf(other))
+          const [oneKey, otherKey] = [uuidKeyOf(decoded(one)), uuidKeyOf(decoded(other))]
+          if (sameForm) expect(oneKey === otherKey).toBe(uuidOf(one) === uuidOf(other))
+          else expect(oneKey).not.toBe(otherKey)
         },
       ),
     ))
 
   it('keys the same correlation id alike on every message of a request', () => {
     const bytes = Buffer.from('00112233445566778899aabbccddeeff', 'hex')
-    expect(uuidKeyOf(structuredUuid(bytes))).toBe(uuidKeyOf(structuredUuid(bytes)))
+    expect(uuidKeyOf(decoded(structuredUuid(bytes)))).toBe(uuidKeyOf(decoded(structuredUuid(bytes))))
   })
 
   it('refuses a message without a correlation id', () =>
@@ -87,5 +117,21 @@ describe('request fields', () => {
     expect((refused as RequestRefused).error.metadata.get('required-metadata-properties')).toEqual([
       'type,content-type',
     ])
+  })
+
+  it('reads a decoded proposed event as proposedEventOf reads the message', () => {
+    const message = new BatchAppendReq.ProposedMessage()
+      .setId(stringUuid('5b0a2f57-3c1e-4a8e-9f1d-2b7c6d4e8a90'))
+      .setData(Buffer.from('{"kw":5}'))
+      .setCustomMetadata(Buffer.from('{"by":"me"}'))
+    message.getMetadataMap().set('type', 'Charged').set('content-type', 'application/octet-stream')
+    expect(decodedProposedEventOf(decodedProposed(message))).toEqual(proposedEventOf(message))
+  })
+
+  it('names every missing metadata property of a decoded proposed event', () => {
+    const message = new BatchAppendReq.ProposedMessage().setId(stringUuid('a'))
+    expect(() => decodedProposedEventOf(decodedProposed(message))).toThrow(
+      'Required metadata properties are missing: type,content-type',
+    )
   })
 })

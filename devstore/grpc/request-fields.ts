@@ -1,14 +1,16 @@
 /**
  * Reading the fields of the client's requests: stream names, expected revisions, event ids and proposed
- * events, in the shapes the Engine takes.
+ * events, in the shapes the Engine takes. Append, Read and Delete requests arrive as google-protobuf
+ * messages; BatchAppend's as the plain data decode-batch-append-request.ts reads (the decoded* readers).
  */
 import type { ContentType, ExpectedRevision, ProposedEvent } from '../engine/engine.ts'
+import type { DecodedProposedMessage, DecodedUuid } from './decode-batch-append-request.ts'
 import { invalidArgument, serviceError } from './status-errors.ts'
 import type { StreamIdentifier, UUID } from './protocol.ts'
 import { status } from '@grpc/grpc-js'
 import { RequestRefused } from './request-refused.ts'
 
-/** What every proposed message (Append's and BatchAppend's) offers. */
+/** What Append's proposed message offers. */
 export interface ProposedMessageLike {
   getId(): UUID | undefined
   getMetadataMap(): { get(key: string): string | undefined }
@@ -40,43 +42,65 @@ export function uuidOf(uuid: UUID | undefined): string {
   if (uuid === undefined) throw new RequestRefused(invalidArgument('An event id is required'))
   const structured = uuid.getStructured()
   if (structured === undefined) return uuid.getString()
-  const hex =
-    BigInt.asUintN(64, BigInt(structured.getMostSignificantBits())).toString(16).padStart(16, '0') +
-    BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits())).toString(16).padStart(16, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  return formattedUuid(
+    BigInt(structured.getMostSignificantBits()),
+    BigInt(structured.getLeastSignificantBits()),
+  )
+}
+
+/** As uuidOf reads the same UUID sent as a google-protobuf message. */
+export function decodedUuidOf(uuid: DecodedUuid | undefined): string {
+  if (uuid === undefined) throw new RequestRefused(invalidArgument('An event id is required'))
+  if (uuid.kind === 'structured') return formattedUuid(uuid.most, uuid.least)
+  return uuid.kind === 'string' ? uuid.text : ''
 }
 
 /**
  * A map key for a correlation id, without the BigInt work of formatting it: the structured form's two
- * halves as google-protobuf reads them (canonical decimals), else the string form, marked apart.
+ * halves as decimals, else the string form, marked apart.
  */
-export function uuidKeyOf(uuid: UUID | undefined): string {
+export function uuidKeyOf(uuid: DecodedUuid | undefined): string {
   if (uuid === undefined) throw new RequestRefused(invalidArgument('A correlation id is required'))
-  const structured = uuid.getStructured()
-  if (structured === undefined) return `s${uuid.getString()}`
-  return `b${structured.getMostSignificantBits()}:${structured.getLeastSignificantBits()}`
+  if (uuid.kind === 'structured') return `b${uuid.most}:${uuid.least}`
+  return uuid.kind === 'string' ? `s${uuid.text}` : 's'
 }
 
 export function proposedEventOf(message: ProposedMessageLike): ProposedEvent {
   const metadata = message.getMetadataMap()
   const type = metadata.get('type')
   const contentType = metadata.get('content-type')
-  if (type !== undefined && contentType !== undefined) {
-    return {
-      id: uuidOf(message.getId()),
-      type,
-      contentType: contentTypeOf(contentType),
-      data: message.getData_asU8(),
-      metadata: message.getCustomMetadata_asU8(),
-    }
+  if (type === undefined || contentType === undefined) throw missingMetadata(type, contentType)
+  return {
+    id: uuidOf(message.getId()),
+    type,
+    contentType: contentTypeOf(contentType),
+    data: message.getData_asU8(),
+    metadata: message.getCustomMetadata_asU8(),
   }
+}
+
+/** As proposedEventOf reads the same message sent as a google-protobuf message. */
+export function decodedProposedEventOf(message: DecodedProposedMessage): ProposedEvent {
+  const type = message.metadata.get('type')
+  const contentType = message.metadata.get('content-type')
+  if (type === undefined || contentType === undefined) throw missingMetadata(type, contentType)
+  return {
+    id: decodedUuidOf(message.id),
+    type,
+    contentType: contentTypeOf(contentType),
+    data: message.data,
+    metadata: message.customMetadata,
+  }
+}
+
+function missingMetadata(type: string | undefined, contentType: string | undefined): RequestRefused {
   const missing = [
     type === undefined ? 'type' : undefined,
     contentType === undefined ? 'content-type' : undefined,
   ]
     .filter((name) => name !== undefined)
     .join(',')
-  throw new RequestRefused(
+  return new RequestRefused(
     serviceError(status.INVALID_ARGUMENT, `Required metadata properties are missing: ${missing}`, {
       exception: 'missing-required-metadata-property',
       'required-metadata-properties': missing,
@@ -86,4 +110,12 @@ export function proposedEventOf(message: ProposedMessageLike): ProposedEvent {
 
 function contentTypeOf(value: string): ContentType {
   return value === 'application/json' ? 'application/json' : 'application/octet-stream'
+}
+
+/** Two int64 halves as a UUID's 16 bytes in hex (two's complement: sign bits included). */
+function formattedUuid(most: bigint, least: bigint): string {
+  const hex =
+    BigInt.asUintN(64, most).toString(16).padStart(16, '0') +
+    BigInt.asUintN(64, least).toString(16).padStart(16, '0')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
