@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { ExecutionResult, GraphQLSchema } from 'graphql'
+import { Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
 import type { Authenticate } from './authenticate-request.ts'
@@ -108,7 +108,9 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       if (compiledGet && request?.method === 'GET' && executionSchema === schema) {
         compiledGet.remember(document, request)
       }
-      return Promise.resolve()
+      // mercurius keeps one compiled query per document, built for the operation of the request that compiled
+      // it; handing the document back as "modified" makes it run the operation this request names instead.
+      return Promise.resolve(hasSeveralOperations(document) ? { document } : undefined)
     })
   })
 
@@ -169,4 +171,12 @@ function clientStatusOf(error: unknown): number | undefined {
   const cause = (error as { originalError?: unknown } | undefined)?.originalError ?? error
   const status = (cause as { statusCode?: unknown } | undefined)?.statusCode
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
+}
+
+function hasSeveralOperations(document: DocumentNode): boolean {
+  let operations = 0
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION && ++operations > 1) return true
+  }
+  return false
 }

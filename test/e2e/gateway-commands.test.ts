@@ -35,6 +35,29 @@ describe('GraphQL mutations and queries', () => {
     expect(body.data?.['seal']).toEqual({ revision: '1', events: [{ __typename: 'TankSealed' }] })
   })
 
+  it('runs the operation operationName names, every time, in a document of several', async () => {
+    // mercurius compiles a document once, for the operation of the request that compiled it; the gateway
+    // must still run the one each later request names (a POST is compiled on its second run).
+    await gateway.gql(fill, { id: 't-ops', site: 'east', litres: 3 })
+    const document = `query Site { tankLevel(tankId: "t-ops") { site } }
+      query Litres { tankLevel(tankId: "t-ops") { litres } }`
+    const run = async (operationName: string) => {
+      const response = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: document, operationName }),
+      })
+      return (await response.json()) as { data?: unknown }
+    }
+    for (const operationName of ['Site', 'Site', 'Litres', 'Site', 'Litres']) {
+      const expected = operationName === 'Site' ? { site: 'east' } : { litres: 3 }
+      expect({ operationName, ...(await run(operationName)) }).toEqual({
+        operationName,
+        data: { tankLevel: expected },
+      })
+    }
+  })
+
   it('reads its own write with the token as consistentWith', async () => {
     const written = await gateway.gql(fill, { id: 't2', site: 'south', litres: 7 })
     const token = written.body.data?.['fill'].token as string
