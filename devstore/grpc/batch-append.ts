@@ -126,6 +126,8 @@ export function createBatchAppendHandler(context: ServiceContext) {
       }
     }
     call.on('data', (message: DecodedBatchAppendRequest | RequestRefused) => {
+      // A call that ended (failed, cancelled) appends nothing more.
+      if (!open) return
       if (message instanceof RequestRefused) return fail(message)
       let request: PendingRequest | undefined
       try {

@@ -1,0 +1,322 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { status } from '@grpc/grpc-js'
+import timestampPb from 'google-protobuf/google/protobuf/timestamp_pb.js'
+import {
+  decodeBatchAppendRequest,
+  receiveBatchAppendRequest,
+  type DecodedBatchAppendRequest,
+  type DecodedUuid,
+} from './decode-batch-append-request.ts'
+import { MalformedMessageError } from './protobuf-reader.ts'
+import { BatchAppendReq, GoogleEmpty, StreamIdentifier, UUID } from './protocol.ts'
+import { RequestRefused } from './request-refused.ts'
+
+type Request = InstanceType<typeof BatchAppendReq>
+type Options = InstanceType<typeof BatchAppendReq.Options>
+type ProposedMessage = InstanceType<typeof BatchAppendReq.ProposedMessage>
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const UINT64_MAX = 2n ** 64n - 1n
+
+// What google-protobuf's deserializer reads from the same bytes, in the decoder's shape.
+function reference(bytes: Uint8Array): DecodedBatchAppendRequest {
+  const message = BatchAppendReq.deserializeBinary(bytes)
+  const options = message.getOptions()
+  return {
+    correlationId: uuidOf(message.getCorrelationId()),
+    options: options && {
+      streamIdentifier: options.hasStreamIdentifier()
+        ? { streamName: options.getStreamIdentifier()!.getStreamName_asU8() }
+        : undefined,
+      expected: expectedOf(options),
+      deadline: options.hasDeadline()
+        ? { seconds: options.getDeadline()!.getSeconds(), nanos: options.getDeadline()!.getNanos() }
+        : undefined,
+    },
+    proposedMessages: message.getProposedMessagesList().map((proposed) => ({
+      id: uuidOf(proposed.getId()),
+      metadata: new Map(proposed.getMetadataMap().getEntryList()),
+      customMetadata: proposed.getCustomMetadata_asU8(),
+      data: proposed.getData_asU8(),
+    })),
+    isFinal: message.getIsFinal(),
+  }
+}
+
+function uuidOf(uuid: InstanceType<typeof UUID> | undefined): DecodedUuid | undefined {
+  if (uuid === undefined) return undefined
+  const structured = uuid.getStructured()
+  if (structured !== undefined) {
+    const [most, least] = [structured.getMostSignificantBits(), structured.getLeastSignificantBits()]
+    return { kind: 'structured', most: BigInt(most), least: BigInt(least) }
+  }
+  return uuid.hasString() ? { kind: 'string', text: uuid.getString() } : { kind: 'empty' }
+}
+
+function expectedOf(options: Options) {
+  const cases = BatchAppendReq.Options.ExpectedStreamPositionCase
+  switch (options.getExpectedStreamPositionCase()) {
+    case cases.STREAM_POSITION:
+      return BigInt(options.getStreamPosition())
+    case cases.NO_STREAM:
+      return 'no_stream' as const
+    case cases.ANY:
+      return 'any' as const
+    case cases.STREAM_EXISTS:
+      return 'stream_exists' as const
+    default:
+      return undefined
+  }
+}
+
+// Strings as a client can send them: whole code points (no lone surrogate), so that they survive UTF-8.
+const text = fc.string({ unit: 'grapheme', maxLength: 20 })
+
+const uuid = fc.oneof(
+  text.map((value) => new UUID().setString(value)),
+  fc.uuid().map((value) => new UUID().setString(value)),
+  fc
+    .tuple(fc.bigInt(INT64_MIN, INT64_MAX), fc.oneof(fc.bigInt(INT64_MIN, INT64_MAX), fc.constant(0n)))
+    .map(([most, least]) =>
+      new UUID().setStructured(
+        new UUID.Structured()
+          .setMostSignificantBits(most.toString())
+          .setLeastSignificantBits(least.toString()),
+      ),
+    ),
+  fc.constant(null).map(() => new UUID()),
+)
+
+const expected = fc.oneof(
+  fc.constant(undefined),
+  fc.constantFrom('any' as const, 'no_stream' as const, 'stream_exists' as const),
+  fc.bigInt(0n, UINT64_MAX),
+  fc.bigInt(0n, 1000n),
+)
+
+const timestamp = fc
+  .tuple(
+    fc.oneof(fc.integer({ min: 0, max: 2 ** 33 }), fc.maxSafeInteger(), fc.maxSafeNat()),
+    fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.integer()),
+  )
+  .map(([seconds, nanos]) => new timestampPb.Timestamp().setSeconds(seconds).setNanos(nanos))
+
+const options = fc
+  .record({
+    name: fc.option(fc.uint8Array({ maxLength: 60 }), { nil: undefined }),
+    expected,
+    deadline: fc.option(timestamp, { nil: undefined }),
+  })
+  .map(({ name, expected, deadline }) => {
+    const options = new BatchAppendReq.Options()
+    if (name !== undefined) options.setStreamIdentifier(new StreamIdentifier().setStreamName(name))
+    if (expected === 'any') options.setAny(new GoogleEmpty())
+    else if (expected === 'no_stream') options.setNoStream(new GoogleEmpty())
+    else if (expected === 'stream_exists') options.setStreamExists(new GoogleEmpty())
+    else if (expected !== undefined) options.setStreamPosition(expected.toString())
+    if (deadline !== undefined) options.setDeadline(deadline)
+    return options
+  })
+
+const proposedMessage = fc
+  .record({
+    id: fc.option(uuid, { nil: undefined }),
+    metadata: fc.array(fc.tuple(fc.oneof(fc.constantFrom('type', 'content-type'), text), text), {
+      maxLength: 4,
+    }),
+    customMetadata: fc.uint8Array({ maxLength: 40 }),
+    data: fc.uint8Array({ maxLength: 200 }),
+  })
+  .map(({ id, metadata, customMetadata, data }) => {
+    const message = new BatchAppendReq.ProposedMessage().setCustomMetadata(customMetadata).setData(data)
+    if (id !== undefined) message.setId(id)
+    for (const [key, value] of metadata) message.getMetadataMap().set(key, value)
+    return message
+  })
+
+const request = fc
+  .record({
+    correlationId: fc.option(uuid, { nil: undefined }),
+    options: fc.option(options, { nil: undefined }),
+    proposedMessages: fc.array(proposedMessage, { maxLength: 4 }),
+    isFinal: fc.boolean(),
+  })
+  .map((fields) => {
+    const message = new BatchAppendReq().setIsFinal(fields.isFinal)
+    if (fields.correlationId !== undefined) message.setCorrelationId(fields.correlationId)
+    if (fields.options !== undefined) message.setOptions(fields.options)
+    message.setProposedMessagesList(fields.proposedMessages)
+    return message
+  })
+
+/** Fields no version of the protocol knows (numbers from 100 up), of every wire type, groups nested. */
+const unknownFields: fc.Arbitrary<Uint8Array> = fc.letrec<{ fields: Uint8Array }>((tie) => ({
+  fields: fc
+    .array(
+      fc.tuple(
+        fc.integer({ min: 100, max: 2 ** 29 - 1 }),
+        fc.oneof(
+          { depthSize: 'small' },
+          fc.bigInt(0n, UINT64_MAX).map((value) => ({ wireType: 0, body: varint(value) })),
+          fc.uint8Array({ minLength: 8, maxLength: 8 }).map((body) => ({ wireType: 1, body })),
+          fc
+            .uint8Array({ maxLength: 20 })
+            .map((bytes) => ({ wireType: 2, body: concat(varint(BigInt(bytes.length)), bytes) })),
+          tie('fields').map((body) => ({ wireType: 3, body })),
+          fc.uint8Array({ minLength: 4, maxLength: 4 }).map((body) => ({ wireType: 5, body })),
+        ),
+      ),
+      { maxLength: 3 },
+    )
+    .map((fields) =>
+      concat(
+        ...fields.map(([field, { wireType, body }]) =>
+          wireType === 3 ? concat(tag(field, 3), body, tag(field, 4)) : concat(tag(field, wireType), body),
+        ),
+      ),
+    ),
+})).fields
+
+function varint(value: bigint): Uint8Array {
+  const bytes: number[] = []
+  for (; value >= 0x80n; value >>= 7n) bytes.push(Number(value & 0x7fn) | 0x80)
+  bytes.push(Number(value))
+  return Uint8Array.from(bytes)
+}
+
+function tag(field: number, wireType: number): Uint8Array {
+  return varint(BigInt(field * 8 + wireType))
+}
+
+// A plain Uint8Array, as serializeBinary gives.
+function concat(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts))
+}
+
+/** A submessage field with `extra` bytes after the message's own. */
+function field(number: number, message: Uint8Array, extra: Uint8Array): Uint8Array {
+  const body = concat(message, extra)
+  return concat(tag(number, 2), varint(BigInt(body.length)), body)
+}
+
+/** The request's bytes with unknown fields in it and in each of its submessages. */
+function withUnknownFields(message: Request, extra: () => Uint8Array): Uint8Array {
+  const bare = BatchAppendReq.deserializeBinary(message.serializeBinary())
+  const options = bare.getOptions()
+  const proposed: ProposedMessage[] = bare.getProposedMessagesList()
+  bare.clearOptions()
+  bare.clearProposedMessagesList()
+  return concat(
+    extra(),
+    bare.serializeBinary(),
+    options === undefined ? extra() : field(2, options.serializeBinary(), extra()),
+    ...proposed.map((one) => field(3, one.serializeBinary(), extra())),
+  )
+}
+
+function malformed(bytes: number[]): string {
+  try {
+    decodeBatchAppendRequest(Uint8Array.from(bytes))
+  } catch (error) {
+    expect(error).toBeInstanceOf(MalformedMessageError)
+    return (error as Error).message
+  }
+  throw new Error('decoded malformed bytes')
+}
+
+describe('decodeBatchAppendRequest', () => {
+  it('reads what google-protobuf reads, whatever the request', () =>
+    fc.assert(
+      fc.property(request, (message) => {
+        const bytes = message.serializeBinary()
+        expect(decodeBatchAppendRequest(bytes)).toEqual(reference(bytes))
+      }),
+      { numRuns: 400 },
+    ))
+
+  it('skips unknown fields of every wire type, in the request and in each of its messages', () =>
+    fc.assert(
+      fc.property(request, fc.infiniteStream(unknownFields), (message, extras) => {
+        const bytes = withUnknownFields(message, () => extras.next().value as Uint8Array)
+        expect(decodeBatchAppendRequest(bytes)).toEqual(reference(message.serializeBinary()))
+      }),
+      { numRuns: 200 },
+    ))
+
+  it('skips a known field sent with another wire type', () => {
+    // is_final as bytes, then correlation_id as a varint: neither is read.
+    const decoded = decodeBatchAppendRequest(Uint8Array.from([0x22, 0x01, 0x01, 0x08, 0x05]))
+    expect([decoded.isFinal, decoded.correlationId]).toEqual([false, undefined])
+  })
+
+  it('lets the last of the expected revision fields win, as the oneof does', () => {
+    const bytes = Uint8Array.from([0x12, 0x04, 0x10, 0x07, 0x1a, 0x00])
+    expect(decodeBatchAppendRequest(bytes).options?.expected).toBe('no_stream')
+    expect(reference(bytes).options?.expected).toBe('no_stream')
+  })
+
+  it('reads stream names and data as views on the received bytes', () => {
+    const message = new BatchAppendReq().setOptions(
+      new BatchAppendReq.Options().setStreamIdentifier(
+        new StreamIdentifier().setStreamName(Buffer.from('battery-1')),
+      ),
+    )
+    const bytes = message.serializeBinary()
+    expect(decodeBatchAppendRequest(bytes).options?.streamIdentifier?.streamName.buffer).toBe(bytes.buffer)
+  })
+
+  it('refuses bytes that break the wire format, saying what broke', () => {
+    expect(malformed([0x0a, 0x05, 0x12])).toMatch(/a length past the end of the message/)
+    expect(malformed([0x20, 0x80])).toMatch(/a truncated varint/)
+    expect(malformed([0x20, ...Array<number>(10).fill(0xff), 0x01])).toMatch(/longer than 10 bytes/)
+    expect(malformed([0x00, 0x01])).toMatch(/an invalid field tag/)
+    expect(malformed([0x0e])).toMatch(/wire type 6/)
+    expect(malformed([0x0f])).toMatch(/wire type 7/)
+    expect(malformed([0xa3, 0x06, 0x08, 0x01])).toMatch(/an unterminated group 100/)
+    expect(malformed([0xa3, 0x06, 0xac, 0x06])).toMatch(/an end of group 101 inside group 100/)
+    expect(malformed([0xa4, 0x06])).toMatch(/an end of group without its start/)
+    expect(malformed([0xa1, 0x06, 0x00, 0x00])).toMatch(/a fixed-size field past the end/)
+    // A submessage's field may not run past the submessage's end, though the request goes on.
+    expect(malformed([0x12, 0x02, 0x0a, 0x05, 0x20, 0x01, 0x20, 0x01, 0x20])).toMatch(/past the end/)
+  })
+
+  it('reads a truncated request or refuses it as malformed, never failing otherwise', () =>
+    fc.assert(
+      fc.property(request, fc.nat(), (message, cut) => {
+        const bytes = message.serializeBinary()
+        if (bytes.length === 0) return
+        const prefix = bytes.subarray(0, cut % bytes.length)
+        try {
+          decodeBatchAppendRequest(prefix)
+        } catch (error) {
+          expect(error).toBeInstanceOf(MalformedMessageError)
+        }
+      }),
+      { numRuns: 300 },
+    ))
+
+  it('throws nothing but MalformedMessageError, whatever the bytes', () =>
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodeBatchAppendRequest(bytes)
+        } catch (error) {
+          expect(error).toBeInstanceOf(MalformedMessageError)
+        }
+      }),
+      { numRuns: 500 },
+    ))
+})
+
+describe('receiveBatchAppendRequest', () => {
+  it('turns malformed bytes into an INVALID_ARGUMENT refusal', () => {
+    const received = receiveBatchAppendRequest(Uint8Array.from([0x0a, 0x05]))
+    expect(received).toBeInstanceOf(RequestRefused)
+    expect((received as RequestRefused).error).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: 'Invalid BatchAppendReq: Malformed protobuf: a length past the end of the message at byte 2',
+    })
+  })
+})
