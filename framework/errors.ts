@@ -46,7 +46,7 @@ export const errorCodes = {
   DATA_CORRUPT: {
     http: 500,
     meaning:
-      'The devstore log has a damaged record followed by valid ones; it refuses to open and changes nothing.',
+      'The devstore log has a record damaged on disk: an open refuses and changes nothing, a read that reaches it fails after the events before it.',
   },
   DATA_DIR_LOCKED: {
     http: 500,
