@@ -30,9 +30,15 @@ export class ProtobufReader {
   /** The end of the message being read: of the whole buffer, or of the submessage entered. */
   end: number
 
+  /** The same bytes as a Buffer, to decode strings from without a view per string. */
+  private readonly buffer: Buffer
+
   constructor(readonly bytes: Uint8Array) {
     this.at = 0
     this.end = bytes.length
+    this.buffer = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 
   get done(): boolean {
@@ -139,8 +145,7 @@ export class ProtobufReader {
   /** A string field, decoded as UTF-8 (invalid sequences become U+FFFD). */
   readString(): string {
     const end = this.readLength()
-    const { bytes } = this
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset + this.at, end - this.at).toString('utf8')
+    const text = this.buffer.toString('utf8', this.at, end)
     this.at = end
     return text
   }
