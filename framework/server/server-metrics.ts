@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CommandBus } from '../command/command-bus.ts'
 import { isAnnalsError } from '../errors.ts'
-import type { Cluster } from '../sharding/cluster.ts'
+import type { Cluster, ClusterStatus } from '../sharding/cluster.ts'
 import type { ProjectionStatus } from '../read-model/read-model-source.ts'
 import type { ReadSide } from '../read-model/read-side.ts'
 
@@ -97,6 +97,25 @@ export function createServerMetrics(): ServerMetrics {
       this.set({ route: 'forwarded' }, status.forwardedCommands)
     },
   })
+  const clusterGauge = (name: string, help: string, value: (status: ClusterStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        if (cluster) this.set(value(cluster.status()))
+      },
+    })
+  clusterGauge(
+    'annals_cluster_appends',
+    'Appends the aggregates this replica owns made, each for a group of queued commands.',
+    (status) => status.appends,
+  )
+  clusterGauge(
+    'annals_cluster_appended_commands',
+    'Commands decided in those appends: divided by annals_cluster_appends, the mean group size.',
+    (status) => status.appendedCommands,
+  )
 
   return {
     registry,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createInMemoryEventStore, type EventStore } from 'annals'
 import { createServer } from '../../framework/server/create-server.ts'
+import { createCluster } from '../../framework/sharding/create-cluster.ts'
 import { FaultyTank } from './fixtures/faulty-tank.ts'
 import { connectClient, subscribe } from './fixtures/subscribe-over-ws.ts'
 import { startGateway } from './fixtures/start-gateway.ts'
@@ -27,6 +28,21 @@ describe('health, readiness and metrics', () => {
       expect(metrics).toMatch(/annals_projection_lag_events\{projection="tankLevel"\} \d+/)
       expect(metrics).toMatch(/annals_projection_dead_letters\{projection="tankLevel"\} 0/)
       expect(metrics).toMatch(/annals_projection_held_events\{projection="tankLevel"\} 0/)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('reports the cluster: local and forwarded commands, appends and the commands decided in them', async () => {
+    const gateway = await startGateway({ cluster: createCluster({ env: {}, peers: [] }) })
+    try {
+      await gateway.gql(fill('c1'))
+      await gateway.gql(fill('c2'))
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+      expect(metrics).toContain('annals_cluster_commands{route="local"} 2')
+      expect(metrics).toContain('annals_cluster_commands{route="forwarded"} 0')
+      expect(metrics).toMatch(/^annals_cluster_appends 2$/m)
+      expect(metrics).toMatch(/^annals_cluster_appended_commands 2$/m)
     } finally {
       await gateway.close()
     }
