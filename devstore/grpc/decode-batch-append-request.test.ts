@@ -245,6 +245,13 @@ describe('decodeBatchAppendRequest', () => {
       { numRuns: 200 },
     ))
 
+  it('skips groups nested as deep as protobuf allows', () => {
+    const nested = (depth: number) =>
+      [...Array<number[]>(depth).fill([0xa3, 0x06]), ...Array<number[]>(depth).fill([0xa4, 0x06])].flat()
+    expect(decodeBatchAppendRequest(Uint8Array.from([...nested(100), 0x20, 0x01])).isFinal).toBe(true)
+    expect(malformed(nested(101))).toMatch(/groups nested deeper than 100/)
+  })
+
   it('skips a known field sent with another wire type', () => {
     // is_final as bytes, then correlation_id as a varint: neither is read.
     const decoded = decodeBatchAppendRequest(Uint8Array.from([0x22, 0x01, 0x01, 0x08, 0x05]))

@@ -20,6 +20,8 @@ export class MalformedMessageError extends Error {
 }
 
 const TWO_POW_32 = 2 ** 32
+/** As protobuf's own parsers limit nesting: deeper groups would exhaust the stack. */
+const MAX_GROUP_DEPTH = 100
 
 export class ProtobufReader {
   /** The offset of the next byte to read. */
@@ -151,7 +153,7 @@ export class ProtobufReader {
   }
 
   /** Skips the value of a field whose tag was just read, whatever its wire type. */
-  skip(tag: number): void {
+  skip(tag: number, depth = 0): void {
     switch (tag & 7) {
       case WireType.varint:
         this.readVarint()
@@ -162,7 +164,7 @@ export class ProtobufReader {
         this.at = this.readLength()
         return
       case WireType.startGroup:
-        return this.skipGroup(tag >>> 3)
+        return this.skipGroup(tag >>> 3, depth + 1)
       case WireType.endGroup:
         return this.fail('an end of group without its start')
       case WireType.fixed32:
@@ -187,7 +189,8 @@ export class ProtobufReader {
     this.at += count
   }
 
-  private skipGroup(field: number): void {
+  private skipGroup(field: number, depth: number): void {
+    if (depth > MAX_GROUP_DEPTH) this.fail(`groups nested deeper than ${MAX_GROUP_DEPTH}`)
     for (;;) {
       if (this.done) this.fail(`an unterminated group ${field}`)
       const tag = this.readTag()
@@ -195,7 +198,7 @@ export class ProtobufReader {
         if (tag >>> 3 !== field) this.fail(`an end of group ${tag >>> 3} inside group ${field}`)
         return
       }
-      this.skip(tag)
+      this.skip(tag, depth)
     }
   }
 }
