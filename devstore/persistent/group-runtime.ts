@@ -3,7 +3,7 @@ import type { Engine, StoredEvent } from '../engine/engine.ts'
 import { CheckpointTracker } from './checkpoint-tracker.ts'
 import { createGroupSource, type GroupSource } from './group-source.ts'
 import type { GroupDefinition } from './group-settings.ts'
-import { subscriptionDropped, type PersistentError } from './persistent-errors.ts'
+import { groupDamaged, subscriptionDropped, type PersistentError } from './persistent-errors.ts'
 import { toReadResponse, type Delivery } from './read-event.ts'
 import { SubscriptionGroup, type GroupEffect, type NackAction } from './subscription-group.ts'
 import { GroupStreams } from './group-streams.ts'
@@ -24,6 +24,11 @@ export interface ConsumerConnection {
  * A running subscription group: it reads its source into the group's buffer, hands messages to the
  * connected consumers, expires and retries them on a ticker, and writes parked messages and
  * checkpoints to the event log in order (a checkpoint never lands before the parks it covers).
+ *
+ * When its reader reaches a damaged record (DATA_CORRUPT) the group stops reading: it still delivers the
+ * messages before it until each is acked or parked (and checkpoints them), then ends its consumers' calls
+ * with the damage (INTERNAL, "DATA_CORRUPT: ..."). It does not read again until a consumer joins; that
+ * consumer's join reads the record again, so it gets the same error unless the log was repaired.
  */
 export class GroupRuntime {
   private readonly connections = new Map<string, ConsumerConnection>()
@@ -33,6 +38,8 @@ export class GroupRuntime {
   private pumpAgain = false
   private atHead = false
   private stopped = false
+  /** The damage the reader stopped at, until a consumer joins and the group reads it again. */
+  private damage: PersistentError | undefined
 
   private constructor(
     readonly definition: GroupDefinition,
@@ -89,9 +96,12 @@ export class GroupRuntime {
   connect(connection: ConsumerConnection, capacity: number): 'joined' | 'full' | 'stopped' {
     if (this.stopped) return 'stopped'
     if (!this.group.connect(connection.id, capacity)) return 'full'
+    const readAgain = this.damage !== undefined
+    this.damage = undefined
     this.connections.set(connection.id, connection)
     connection.joined()
     this.settle(this.group.dispatch(Date.now()))
+    if (readAgain) this.wake()
     return 'joined'
   }
 
@@ -109,8 +119,9 @@ export class GroupRuntime {
     this.settle(this.group.nack(consumerId, ids, action, reason))
   }
 
-  /** New events may have reached the source. */
+  /** New events may have reached the source (a group stopped at damage waits for a consumer instead). */
   wake(): void {
+    if (this.damage !== undefined) return
     this.atHead = false
     this.pumpAgain = true
     void this.pump()
@@ -160,6 +171,12 @@ export class GroupRuntime {
           const page = await this.source.read(room)
           if (this.stopped) return
           this.group.offer(page.messages)
+          if (page.damage !== undefined) {
+            this.damage = groupDamaged(page.damage)
+            this.atHead = true
+            this.settle(this.group.dispatch(Date.now()))
+            return
+          }
           this.settle(this.group.dispatch(Date.now()))
           if (page.atHead) {
             this.atHead = true
@@ -195,8 +212,23 @@ export class GroupRuntime {
       }
     }
     this.checkpoint(false)
+    if (this.damage !== undefined) {
+      this.failWhenDrained(this.damage)
+      return
+    }
     const refill = this.group.bufferedCount < Math.max(1, this.definition.settings.readBatchSize)
     if (!this.stopped && !this.atHead && refill) void this.pump()
+  }
+
+  /** Once every message before the damage is acked or parked, ends the consumers' calls with it. */
+  private failWhenDrained(damage: PersistentError): void {
+    const { bufferedCount, retryCount, inFlightCount } = this.group
+    if (this.stopped || bufferedCount + retryCount + inFlightCount > 0 || this.connections.size === 0) return
+    this.checkpoint(true)
+    const failing = [...this.connections.values()]
+    this.connections.clear()
+    for (const connection of failing) this.group.disconnect(connection.id)
+    for (const connection of failing) connection.end(damage)
   }
 
   private checkpoint(force: boolean): void {

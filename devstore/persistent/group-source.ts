@@ -1,12 +1,18 @@
 import type { Engine, StoredEvent } from '../engine/engine.ts'
+import { EngineError } from '../engine/engine-errors.ts'
 import { ALL_STREAM, isBookkeepingStream, matchesFilter, type GroupDefinition } from './group-settings.ts'
 import type { Delivery } from './read-event.ts'
 import type { GroupMessage } from './subscription-group.ts'
 
-/** A page read from a group's source, and whether the source had nothing more at that moment. */
+/**
+ * A page read from a group's source, and whether the source had nothing more at that moment; `damage` when
+ * the read stopped at a damaged record (DATA_CORRUPT): the messages are those before it, and the cursor
+ * stays on it, so the next read reaches it again.
+ */
 export interface SourcePage {
   readonly messages: GroupMessage<Delivery>[]
   readonly atHead: boolean
+  readonly damage?: EngineError
 }
 
 /** Where a group reads its events: one stream by revision, or `$all` by position. */
@@ -57,9 +63,13 @@ function streamSource(
       })
       if (result.kind !== 'ok') return { messages: [], atHead: true }
       const messages: GroupMessage<Delivery>[] = []
-      for (const event of result.events) {
-        next = event.revision + 1n
-        messages.push(toMessage(engine, event, event.revision, settings.resolveLinks))
+      try {
+        for (const event of result.events) {
+          messages.push(toMessage(engine, event, event.revision, settings.resolveLinks))
+          next = event.revision + 1n
+        }
+      } catch (error) {
+        return damagedPage(messages, error)
       }
       return { messages, atHead: messages.length < max }
     },
@@ -86,21 +96,31 @@ function allSource(engine: Engine, definition: GroupDefinition, checkpoint: bigi
       // A page no bigger than what is asked for, unless a filter will skip most of what it reads.
       const pageSize = filter === undefined ? Math.max(16, max) : 512
       let scanned = 0
-      for await (const event of engine.readAllFrom(from, {
-        exclusive: from !== 'start' && exclusive,
-        pageSize,
-      })) {
-        from = event.position
-        exclusive = true
-        scanned++
-        if (wanted(event)) messages.push(toMessage(engine, event, event.position, settings.resolveLinks))
-        if (messages.length >= max || scanned >= MAX_SCAN) return { messages, atHead: false }
+      try {
+        for await (const event of engine.readAllFrom(from, {
+          exclusive: from !== 'start' && exclusive,
+          pageSize,
+        })) {
+          if (wanted(event)) messages.push(toMessage(engine, event, event.position, settings.resolveLinks))
+          from = event.position
+          exclusive = true
+          scanned++
+          if (messages.length >= max || scanned >= MAX_SCAN) return { messages, atHead: false }
+        }
+      } catch (error) {
+        return damagedPage(messages, error)
       }
       return { messages, atHead: true }
     },
     concerns: (events) => events.some(wanted),
     lastKnown: () => engine.headPosition(),
   }
+}
+
+// Only damage is the group's to report; anything else (the engine closing) is the pump's.
+function damagedPage(messages: GroupMessage<Delivery>[], error: unknown): SourcePage {
+  if (!(error instanceof EngineError) || error.code !== 'DATA_CORRUPT') throw error
+  return { messages, atHead: true, damage: error }
 }
 
 function toMessage(

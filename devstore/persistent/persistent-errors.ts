@@ -1,4 +1,6 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
+import type { EngineError } from '../engine/engine-errors.ts'
+import { engineFailure } from '../grpc/status-errors.ts'
 
 /**
  * The errors the PersistentSubscriptions service answers with, each with the status code and the
@@ -48,6 +50,14 @@ export function subscriptionDropped(stream: string, group: string, reason: strin
     group,
     `Subscription group ${group} on stream ${stream} was dropped: ${reason}`,
   )
+}
+
+/**
+ * The group's reader reached a damaged record (DATA_CORRUPT): the status a catch-up read that reaches it
+ * ends with (INTERNAL, details "DATA_CORRUPT: ..."), which no retry mends.
+ */
+export function groupDamaged(damage: EngineError): PersistentError {
+  return engineFailure(damage)
 }
 
 /** A request the service cannot make sense of. */

@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   BACKWARDS,
@@ -9,7 +9,8 @@ import {
 } from '@eventstore/db-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDevStore, type DevStore } from 'annals/devstore'
-import { event, streamName, temporaryDataDir } from './fixtures.ts'
+import { CHECKPOINT_FILE, damageData, expectDataCorrupt, writtenDataDir } from './damaged-log.ts'
+import { event } from './fixtures.ts'
 
 // A record whose bytes were damaged on disk after it was written is never served. While the devstore runs,
 // a read that reaches it from the file fails with DATA_CORRUPT naming the file and the offset (the client
@@ -17,62 +18,11 @@ import { event, streamName, temporaryDataDir } from './fixtures.ts'
 // once. At open, every record of the log is checked, the part the index checkpoint covers included: one
 // damaged there, with acknowledged records after it, refuses the open with DATA_CORRUPT and changes nothing.
 
-const LOG_FILE = 'devstore.log'
-const CHECKPOINT_FILE = 'devstore.index'
 const cleanups: (() => Promise<void>)[] = []
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-
-interface Written {
-  readonly dataDir: string
-  readonly file: string
-  /** Three events {n: 0..2}, appended one by one, and their positions. */
-  readonly stream: string
-  readonly positions: readonly bigint[]
-  /** Two events appended after them, to another stream. */
-  readonly other: string
-}
-
-/** A data directory written by a real devstore through the client, closed cleanly (so checkpointed). */
-async function writtenDataDir(): Promise<Written> {
-  const dataDir = await temporaryDataDir()
-  const store = await createDevStore({ dataDir })
-  const client = EventStoreDBClient.connectionString(store.connectionString)
-  const stream = streamName('damaged')
-  const other = streamName('intact')
-  const positions: bigint[] = []
-  try {
-    for (let n = 0; n < 3; n++) {
-      const result = await client.appendToStream(stream, event('Happened', { n }))
-      positions.push(result.position!.commit)
-    }
-    await client.appendToStream(other, [event('Happened', { n: 0 }), event('Happened', { n: 1 })])
-  } finally {
-    await client.dispose()
-    await store.close()
-  }
-  return { dataDir, file: join(dataDir, LOG_FILE), stream, positions, other }
-}
-
-/** Flips one bit of the digit in the data of the record at `position`, in place: {"n":1} now reads {"n":0}. */
-async function damageData(file: string, position: bigint): Promise<number> {
-  const handle = await open(file, 'r+')
-  try {
-    const header = Buffer.alloc(40)
-    await handle.read(header, 0, 40, Number(position))
-    const dataAt =
-      Number(position) + 40 + header.readUInt16LE(10) + header.readUInt16LE(12) + header.readUInt8(14)
-    const data = Buffer.alloc(7)
-    await handle.read(data, 0, 7, dataAt)
-    expect(data.toString()).toBe('{"n":1}')
-    await handle.write(Buffer.from([data[5]! ^ 0x01]), 0, 1, dataAt + 5)
-    return dataAt + 5
-  } finally {
-    await handle.close()
-  }
-}
 
 /** A devstore on `dataDir` with its log captured, and a client; both closed after the test. */
 async function serve(
@@ -96,19 +46,6 @@ async function drain(read: AsyncIterable<ResolvedEvent>) {
     return { delivered, error: error as Error & Record<string, unknown> }
   }
   return { delivered, error: undefined }
-}
-
-function expectDataCorrupt(
-  error: (Error & Record<string, unknown>) | undefined,
-  file: string,
-  offset: bigint,
-) {
-  expect(error).toBeDefined()
-  expect(error!.constructor.name).toBe('UnknownError')
-  expect(error!.code).toBe(13)
-  expect(error!.message).toContain(
-    `DATA_CORRUPT: The devstore log ${file} has a damaged record at offset ${offset}`,
-  )
 }
 
 describe('a record damaged on disk while the devstore serves the log', () => {
