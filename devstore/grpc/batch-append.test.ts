@@ -144,6 +144,24 @@ describe('BatchAppend requests on the wire', () => {
     expect(read).toEqual(['Charged'])
   })
 
+  it('echoes the correlation id as it was sent, in either form', async () => {
+    const { port } = await storeWithHeldAppends()
+    const structured = new UUID.Structured()
+      .setMostSignificantBits('-81985529216486896')
+      .setLeastSignificantBits('81985529216486895')
+    const sent = [new UUID().setStructured(structured), new UUID().setString(randomUUID()), new UUID()]
+    const requests = sent.map((id) => appendRequest(`free-${randomUUID()}`).setCorrelationId(id))
+    const { end, replies } = await rawBatchAppend(
+      port,
+      requests.map((request) => request.serializeBinary()),
+    )
+    expect(end).toBe('ok')
+    const echoed = (id: InstanceType<typeof UUID> | undefined) => id?.toObject()
+    expect(new Set(replies.map((reply) => JSON.stringify(echoed(reply.getCorrelationId()))))).toEqual(
+      new Set(sent.map((id) => JSON.stringify(echoed(id)))),
+    )
+  })
+
   it('ends a call whose bytes are malformed with INVALID_ARGUMENT, and serves the other calls', async () => {
     const { client, port } = await storeWithHeldAppends()
     const valid = appendRequest(`free-${randomUUID()}`).serializeBinary()
