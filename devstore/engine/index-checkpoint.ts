@@ -5,6 +5,12 @@
  * it covers against its checksum (one sequential read, no decoding): a damaged one refuses the open with
  * DataCorruptError, since the records after it were acknowledged.
  *
+ * The last record it covers is the exception (damaged there, the checkpoint is set aside and the scan cuts it
+ * as a torn tail) because a checkpoint can cover bytes that were never fsynced: the log is not synced at open,
+ * so records a killed process wrote but never synced count as durable in the next process, whose checkpoint
+ * (on close, or after a long recovery scan) covers them without an fsync of the log; a power cut then tears
+ * them under a valid checkpoint. Syncing the log once at open would make that damage corruption too.
+ *
  * Layout (little-endian, 8-byte aligned so it loads through typed arrays): u32 magic | u32 version | f64 logEnd |
  * u32 crc field of the last record | u32 streams | f64 records | f64 × records (every position) | per stream:
  * u32 name bytes, u32 n, f64 tombstone, name (padded), f64 × n positions, u32 × n id hashes (padded) |
