@@ -28,8 +28,8 @@ async function serveDamaged(written: Written) {
 }
 
 /** A group on `stream` from its start and a consumer of it; the consumer never acks unless the test does. */
-async function joinGroup(client: EventStoreDBClient, stream: string, group = 'workers', create = true) {
-  if (create) await client.createPersistentSubscriptionToStream(stream, group, quickSettings())
+async function joinGroup(client: EventStoreDBClient, stream: string, group = 'workers') {
+  await client.createPersistentSubscriptionToStream(stream, group, quickSettings())
   return joinAgain(client, stream, group)
 }
 
