@@ -72,6 +72,12 @@ export function mapEsdbError(thrown: unknown, operation: EsdbOperation): AnnalsE
       cause: error,
     })
   }
+  const corrupt = damagedRecordDetails(error)
+  if (corrupt !== undefined) {
+    return new AnnalsError('DATA_CORRUPT', `The event store failed to ${operation.action}: ${corrupt}`, {
+      cause: error,
+    })
+  }
   const detail = error instanceof Error ? error.message : String(error)
   return new AnnalsError('INTERNAL', `The event store failed to ${operation.action}: ${detail}`, {
     cause: error,
@@ -82,4 +88,14 @@ function isConnectionError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   const code = (error as { code?: unknown }).code
   return typeof code === 'string' && connectionErrorCodes.has(code)
+}
+
+/**
+ * The details of an INTERNAL status the devstore sends when a read reaches a record damaged on disk
+ * (grpc-js words it "13 INTERNAL: DATA_CORRUPT: ..."), so the caller gets that code rather than INTERNAL.
+ */
+function damagedRecordDetails(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !isCommandError(error) || error.type !== ErrorType.UNKNOWN)
+    return undefined
+  return /^\d+ INTERNAL: DATA_CORRUPT: (.*)$/s.exec(error.message)?.[1]
 }
