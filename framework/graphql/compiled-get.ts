@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
+import { builtInScalars } from './built-in-scalars.ts'
 import type { GatewayContext } from './gateway-context.ts'
 
 /** What mercurius does with an execution that has errors: the body and status our error formatter gives. */
@@ -124,6 +125,7 @@ function compiledOf(remembered: Remembered, schema: GraphQLSchema): CompiledQuer
   if (remembered.compiled === undefined) {
     const compiled = compileQuery(schema, remembered.document, remembered.operationName, {
       customJSONSerializer: true,
+      customSerializers: builtInScalars,
     })
     remembered.compiled = isCompiledQuery(compiled) ? compiled : false
   }
