@@ -1,7 +1,8 @@
 /**
  * Opening an engine: in memory, or on a data directory, which is locked, and whose index is loaded from its
- * checkpoint (if it matches the log) and completed by scanning the log after it. A fresh log gets the
- * system events.
+ * checkpoint (if it matches the log) and completed by scanning the log after it, then synced once, so
+ * what a killed process wrote but never synced is durable before it is served or checkpointed. A fresh log
+ * gets the system events.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -35,6 +36,8 @@ function onDisk(options: EngineOptions, dataDir: string): DevEngine {
     const checkpoint = loadIndexCheckpoint(dataDir, device, log)
     const index = checkpoint?.index ?? new LogIndex()
     const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)
+    // Before anything is served or checkpointed: every byte the engine starts with is durable.
+    device.syncExisting()
     const persistence: Persistence = { dataDir, checkpointedEvents: index.eventCount - recovery.events }
     return new DevEngine(device, index, options, release, persistence)
   } catch (error) {

@@ -247,6 +247,33 @@ describe('recovery from a record damaged in the middle of the log', () => {
   })
 })
 
+describe('opening an existing log', () => {
+  // A killed process may have written records it never synced; this one reads them back whole. They must be
+  // durable before they are served or an index checkpoint covers them (index-checkpoint.ts relies on it).
+  it('syncs the log once before it serves anything, with or without an index checkpoint', async () => {
+    let engine = await start()
+    await engine.append('order-1', 'no_stream', many(3))
+    engine = await restart(engine)
+    expect(engine.stats().fsyncs).toBe(1)
+    await engine.close()
+    rmSync(join(dir.path, CHECKPOINT_FILE))
+    engine = await start()
+    expect(engine.stats().fsyncs).toBe(1)
+    expect(await revisionsOf(engine, 'order-1')).toEqual([0n, 1n, 2n])
+    expect(engine.stats().fsyncs).toBe(1)
+  })
+
+  it('syncs once after cutting a torn tail too', async () => {
+    const engine = await start()
+    await engine.append('order-1', 'no_stream', many(2))
+    await engine.close()
+    appendFileSync(logFile(), Buffer.from('garbage that is not a record at all'))
+    const reopened = await start()
+    expect(messages.some((message) => message.includes('bytes of torn tail'))).toBe(true)
+    expect(reopened.stats().fsyncs).toBe(1)
+  })
+})
+
 describe('group commit', () => {
   it('shares fsyncs between concurrent appends', async () => {
     const engine = await start()

@@ -72,6 +72,12 @@ export interface FileDevice extends LogDevice {
   readonly initialSize: number
   /** Cuts the file back to `size` (a torn tail) before anything is written. */
   truncate(size: number): void
+  /**
+   * Makes what the file already holds durable (counted in `syncs`). Called once at open, after recovery: a
+   * killed process may have written records it never synced, which this process reads back whole and would
+   * otherwise serve, and cover with an index checkpoint, before its first append's sync.
+   */
+  syncExisting(): void
   /** Fills `target` from `position` (clamped to what is written); returns the bytes read. */
   readInto(target: Buffer, position: number): number
 }
@@ -98,6 +104,10 @@ export function openFileDevice(path: string): FileDevice {
       ftruncateSync(fd, size)
       fdatasyncSync(fd)
       written = size
+    },
+    syncExisting() {
+      fdatasyncSync(fd)
+      syncs++
     },
     write(chunk) {
       queued.push(chunk)
