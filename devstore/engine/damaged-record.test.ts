@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LOG_FILE } from './create-engine.ts'
@@ -99,73 +100,100 @@ describe('reading a record damaged on disk', () => {
 })
 
 describe('opening a log damaged inside the part the index checkpoint covers', () => {
+  /** Damages one byte of a copy of `original` (with its checkpoint) and expects the open to refuse. */
+  async function refusesWithByteDamaged(
+    dataDir: string,
+    original: Buffer,
+    checkpoint: Buffer,
+    positions: number[],
+    offset: number,
+    mask: number,
+  ): Promise<void> {
+    restore(dataDir, LOG_FILE, original)
+    restore(dataDir, CHECKPOINT_FILE, checkpoint)
+    patch(dataDir, offset, (byte) => [byte ^ mask])
+    const bad = positions.findLast((position) => position <= offset) ?? 0
+    // Damage in the last record it covers names the end of the covered part as where valid bytes resume.
+    const next = positions.find((position) => position > offset) ?? original.length
+    const error = await openEngine({ dataDir }).then(
+      async (engine) => (await engine.close(), expect.fail(`opened with byte ${offset} damaged`)),
+      (rejection: unknown) => rejection,
+    )
+    expect(error).toBeInstanceOf(DataCorruptError)
+    expect(error).toMatchObject({ file: join(dataDir, LOG_FILE), badOffset: bad, nextValidOffset: next })
+    expect(readFileSync(join(dataDir, LOG_FILE)).equals(withByte(original, offset, mask))).toBe(true)
+    expect(readFileSync(join(dataDir, CHECKPOINT_FILE)).equals(checkpoint)).toBe(true)
+  }
+
   it('refuses with DataCorruptError naming the damaged record and the next, whichever byte of it changed', async () => {
     const { dataDir, positions } = await writtenLog()
     const original = readFileSync(join(dataDir, LOG_FILE))
     const checkpoint = readFileSync(join(dataDir, CHECKPOINT_FILE))
-    // Any byte of any record but the last: the last one ties the checkpoint to the log (see index-checkpoint.ts).
-    const lastCovered = positions.at(-1) ?? 0
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 0, max: lastCovered - 1 }),
+        fc.integer({ min: 0, max: original.length - 1 }),
         fc.integer({ min: 1, max: 255 }),
-        async (offset, mask) => {
-          const fd = openSync(join(dataDir, LOG_FILE), 'w')
-          writeSync(fd, original)
-          closeSync(fd)
-          patch(dataDir, offset, (byte) => [byte ^ mask])
-          const bad = positions.findLast((position) => position <= offset) ?? 0
-          const next = positions.find((position) => position > offset)
-          const error = await openEngine({ dataDir }).then(
-            async (engine) => (await engine.close(), expect.fail(`opened with byte ${offset} damaged`)),
-            (rejection: unknown) => rejection,
-          )
-          expect(error).toBeInstanceOf(DataCorruptError)
-          expect(error).toMatchObject({
-            file: join(dataDir, LOG_FILE),
-            badOffset: bad,
-            nextValidOffset: next,
-          })
-          expect(readFileSync(join(dataDir, CHECKPOINT_FILE)).equals(checkpoint)).toBe(true)
-        },
+        (offset, mask) => refusesWithByteDamaged(dataDir, original, checkpoint, positions, offset, mask),
       ),
       { numRuns: 40 },
     )
   })
 
-  // The exception: the checkpoint may cover records a killed process wrote but never fsynced (see
-  // index-checkpoint.ts), so damage in the last one it covers may be a torn write and is cut like one.
-  it('cuts the last append it covers as a torn tail when its last record is damaged, serving no damaged byte', async () => {
-    const commits = 12
-    const { dataDir, positions } = await writtenLog(commits)
+  // No exception for the last record it covers: the log is synced at open before any checkpoint is written
+  // (index-checkpoint.ts), so a checkpoint covers only durable bytes and damage there is not a torn write.
+  it('refuses the same way when the damaged byte is in the last record it covers, its checksum field included', async () => {
+    const { dataDir, positions } = await writtenLog()
     const original = readFileSync(join(dataDir, LOG_FILE))
     const checkpoint = readFileSync(join(dataDir, CHECKPOINT_FILE))
     const lastCovered = positions.at(-1) ?? 0
-    const lastAppend = positions.at(-(1 + ((commits - 1) % 3))) ?? 0
+    const checksumField = [4, 5, 6, 7].map((at) => lastCovered + at)
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: lastCovered, max: original.length - 1 }),
+        fc.oneof(
+          fc.integer({ min: lastCovered, max: original.length - 1 }),
+          fc.constantFrom(...checksumField),
+        ),
         fc.integer({ min: 1, max: 255 }),
-        async (offset, mask) => {
-          restore(dataDir, LOG_FILE, original)
-          restore(dataDir, CHECKPOINT_FILE, checkpoint)
-          patch(dataDir, offset, (byte) => [byte ^ mask])
-          const { engine, logged } = await uncached(dataDir)
-          expect(logged).toEqual([
-            'devstore: the index checkpoint does not match the log; scanning the whole log',
-            `devstore: cut ${original.length - lastAppend} bytes of torn tail at offset ${lastAppend}`,
-          ])
-          const read = await drainAll(engine)
-          expect(read.map((event) => Number(event.position))).toEqual(
-            positions.filter((position) => position < lastAppend),
-          )
-          await engines.splice(engines.indexOf(engine), 1)[0]?.close()
-        },
+        (offset, mask) => refusesWithByteDamaged(dataDir, original, checkpoint, positions, offset, mask),
       ),
-      { numRuns: 25 },
+      { numRuns: 30 },
+    )
+  })
+
+  // A checkpoint written before the log was synced at open (version 2) may cover bytes never synced: it is
+  // ignored, and the whole log is scanned with the torn-tail rule.
+  it('ignores a checkpoint of the previous version, so damage in its last record is cut as a torn tail', async () => {
+    const commits = 12
+    const { dataDir, positions } = await writtenLog(commits)
+    const original = readFileSync(join(dataDir, LOG_FILE))
+    const lastAppend = positions.at(-(1 + ((commits - 1) % 3))) ?? 0
+    restore(dataDir, CHECKPOINT_FILE, asVersion(readFileSync(join(dataDir, CHECKPOINT_FILE)), 2))
+    patch(dataDir, positions.at(-1) ?? 0, (byte) => [byte ^ 0x01])
+    const { engine, logged } = await uncached(dataDir)
+    expect(logged).toEqual([
+      'devstore: the index checkpoint does not match the log; scanning the whole log',
+      `devstore: cut ${original.length - lastAppend} bytes of torn tail at offset ${lastAppend}`,
+    ])
+    const read = await drainAll(engine)
+    expect(read.map((event) => Number(event.position))).toEqual(
+      positions.filter((position) => position < lastAppend),
     )
   })
 })
+
+/** The checkpoint with its version field set to `version`, its own checksum made valid again. */
+function asVersion(checkpoint: Buffer, version: number): Buffer {
+  const copy = Buffer.from(checkpoint)
+  copy.writeUInt32LE(version, 4)
+  copy.writeUInt32LE(crc32(copy.subarray(0, copy.length - 4)), copy.length - 4)
+  return copy
+}
+
+function withByte(bytes: Buffer, offset: number, mask: number): Buffer {
+  const copy = Buffer.from(bytes)
+  copy[offset] = (copy[offset] ?? 0) ^ mask
+  return copy
+}
 
 function restore(dataDir: string, file: string, bytes: Buffer): void {
   const fd = openSync(join(dataDir, file), 'w')

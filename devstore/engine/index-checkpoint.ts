@@ -3,13 +3,12 @@
  * on close and every CHECKPOINT_EVERY_EVENTS events (to a temporary file, fsynced, then renamed); ignored
  * (a full scan follows) when it is damaged or does not match the log. Loading it still checks every record
  * it covers against its checksum (one sequential read, no decoding): a damaged one refuses the open with
- * DataCorruptError, since the records after it were acknowledged.
+ * DataCorruptError, since it was durable (see below) and the records after it were acknowledged.
  *
- * The last record it covers is the exception (damaged there, the checkpoint is set aside and the scan cuts it
- * as a torn tail) because a checkpoint can cover bytes that were never fsynced: the log is not synced at open,
- * so records a killed process wrote but never synced count as durable in the next process, whose checkpoint
- * (on close, or after a long recovery scan) covers them without an fsync of the log; a power cut then tears
- * them under a valid checkpoint. Syncing the log once at open would make that damage corruption too.
+ * The last record it covers is no exception: the log is synced once at open, after recovery and before
+ * anything is served or checkpointed (create-engine.ts), so every byte a checkpoint covers was durable when it
+ * was written, and damage there is corruption, not a torn write. Checkpoints of version 2, written before that
+ * sync existed, may cover bytes never synced: they are ignored (a full scan with the torn-tail rule follows).
  *
  * Layout (little-endian, 8-byte aligned so it loads through typed arrays): u32 magic | u32 version | f64 logEnd |
  * u32 crc field of the last record | u32 streams | f64 records | f64 × records (every position) | per stream:
@@ -27,7 +26,8 @@ import { PAYLOAD_FIXED_BYTES, RECORD_HEADER_BYTES, isChecksumValid } from './rec
 export const CHECKPOINT_FILE = 'devstore.index'
 export const CHECKPOINT_EVERY_EVENTS = 200_000
 const MAGIC = 0x58495344
-const VERSION = 2
+// 3: written only over synced bytes (see above); older versions are ignored.
+const VERSION = 3
 const HEADER_BYTES = 32
 const VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
 
@@ -95,26 +95,37 @@ export function loadIndexCheckpoint(
   const index = parse(bytes)
   const logEnd = bytes.length >= HEADER_BYTES ? bytes.readDoubleLE(8) : 0
   const records = index?.all.length ?? 0
-  if (
-    index === undefined ||
-    logEnd > device.end ||
-    lastRecordCrc(index, device, records) !== bytes.readUInt32LE(16) ||
-    !isLastRecordWhole(index, device, records, logEnd) ||
-    (records > 0 && index.all[0] !== 0)
-  ) {
-    log('devstore: the index checkpoint does not match the log; scanning the whole log')
+  if (index === undefined || logEnd > device.end || (records > 0 && index.all[0] !== 0)) {
+    log(MISMATCH)
     return undefined
   }
-  verifyCoveredRecords(device, index.all, logEnd)
+  const damage = findDamage(device, index.all, logEnd)
+  // The checksum field of the last record ties the checkpoint to this log. If it differs, the checkpoint is
+  // still this log's when that record alone is damaged (every record before it whole where the checkpoint
+  // says); when it is whole, or an earlier record does not fit either, the log is another one.
+  const tied =
+    lastRecordCrc(index, device, records) === bytes.readUInt32LE(16) ||
+    (damage !== undefined && damage.index === records - 1)
+  if (!tied) {
+    log(MISMATCH)
+    return undefined
+  }
+  if (damage !== undefined) throw new DataCorruptError(device.path, damage.bad, damage.next ?? logEnd)
   return { index, logEnd }
 }
 
+const MISMATCH = 'devstore: the index checkpoint does not match the log; scanning the whole log'
+
 /**
  * Checks each record from the checkpoint's positions (so a damaged length cannot derail the walk): its length
- * must reach the next position and its checksum must match. The first damaged one is reported with the first
- * whole record after it; the last record was found whole already, so there is one.
+ * must reach the next position and its checksum must match. Returns the first damaged one (its index in
+ * `positions` and offset) with the first whole record after it, if any, or undefined when all are whole.
  */
-function verifyCoveredRecords(device: FileDevice, positions: readonly number[], logEnd: number): void {
+function findDamage(
+  device: FileDevice,
+  positions: readonly number[],
+  logEnd: number,
+): { index: number; bad: number; next: number | undefined } | undefined {
   let chunk = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK_BYTES, Math.max(logEnd, RECORD_HEADER_BYTES)))
   let chunkStart = 0
   let chunkEnd = 0
@@ -127,11 +138,10 @@ function verifyCoveredRecords(device: FileDevice, positions: readonly number[], 
       chunkStart = position
       chunkEnd = position + device.readInto(chunk, position)
     }
-    if (!isWholeRecord(chunk, position - chunkStart, end - position, chunkEnd - position))
-      damaged ??= position
-    else if (damaged !== undefined) throw new DataCorruptError(device.path, damaged, position)
+    if (!isWholeRecord(chunk, position - chunkStart, end - position, chunkEnd - position)) damaged ??= i
+    else if (damaged !== undefined) return { index: damaged, bad: positions[damaged] ?? 0, next: position }
   }
-  if (damaged !== undefined) throw new DataCorruptError(device.path, damaged, logEnd)
+  return damaged === undefined ? undefined : { index: damaged, bad: positions[damaged] ?? 0, next: undefined }
 }
 
 // Whether `length` bytes at `at` (of which `available` were read) are one record with a valid checksum.
@@ -187,15 +197,6 @@ function toNumbers(view: Float64Array | Uint32Array, from: number, count: number
 
 function align8(bytes: number): number {
   return (bytes + 7) & ~7
-}
-
-// The record the checkpoint ends with must still be there, whole, ending where the checkpoint does.
-function isLastRecordWhole(index: LogIndex, device: LogDevice, records: number, logEnd: number): boolean {
-  const position = index.all[records - 1]
-  if (position === undefined) return logEnd === 0
-  const record = device.read(position, logEnd - position)
-  const payloadLength = record.length >= RECORD_HEADER_BYTES ? record.readUInt32LE(0) : -1
-  return RECORD_HEADER_BYTES + payloadLength === record.length && isChecksumValid(record, 0, payloadLength)
 }
 
 // Ties the checkpoint to the log it was taken from: the checksum field of its last record.
