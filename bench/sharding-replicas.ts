@@ -29,10 +29,7 @@ export async function startBenchReplicas(
   return {
     replicas,
     async close() {
-      for (const replica of replicas) {
-        await replica.cluster.close()
-        await replica.http.close()
-      }
+      for (const replica of replicas) await replica.close()
     },
   }
 }

@@ -9,10 +9,7 @@ import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
 const secret = 'a-cluster-secret-for-router-tests'
 const running: InProcessReplica[] = []
 afterEach(async () => {
-  for (const replica of running.splice(0)) {
-    await replica.cluster.close()
-    await replica.http.close()
-  }
+  for (const replica of running.splice(0)) await replica.close()
 })
 
 async function startPair(store: EventStore) {

@@ -15,10 +15,7 @@ type Replica = InProcessReplica
 
 const running: Replica[] = []
 afterEach(async () => {
-  for (const replica of running.splice(0)) {
-    await replica.cluster.close()
-    await replica.http.close()
-  }
+  for (const replica of running.splice(0)) await replica.close()
 })
 
 async function startReplicas(

@@ -12,6 +12,8 @@ export interface InProcessReplica {
   readonly server: Server
   readonly http: FastifyInstance
   readonly cluster: Cluster
+  /** Leaves the ring and closes the cluster, the fastify app and the HTTP server with its connections. */
+  close(): Promise<void>
 }
 
 /**
@@ -49,7 +51,14 @@ export async function startInProcessReplicas(options: {
       })
       await http.ready()
       ready = true
-      return { url, server, http, cluster }
+      const close = async () => {
+        await cluster.close()
+        await http.close()
+        // fastify did not listen on this server (it was started first), so it does not close it either.
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      }
+      return { url, server, http, cluster, close }
     }),
   )
   await Promise.all(replicas.map((replica) => untilRingHas(replica, options.count)))
