@@ -15,16 +15,15 @@ import {
   type ProposedEvent,
 } from '../engine/engine.ts'
 import type {
-  DecodedBatchAppendOptions,
   DecodedBatchAppendRequest,
   DecodedTimestamp,
   DecodedUuid,
 } from './decode-batch-append-request.ts'
 import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-append-reply.ts'
-import { BatchAppendResp, Status, StreamIdentifier, UUID } from './protocol.ts'
+import { BatchAppendResp, Status } from './protocol.ts'
 import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
-import { decodedProposedEventOf, streamNameOf, uuidKeyOf } from './request-fields.ts'
+import { decodedProposedEventOf, streamNameFrom, uuidKeyOf } from './request-fields.ts'
 import type { ServiceContext } from './server.ts'
 import {
   engineFailure,
@@ -42,8 +41,8 @@ type Reply = InstanceType<typeof BatchAppendResp>
 type StatusMessage = InstanceType<typeof Status>
 
 interface PendingRequest {
-  readonly correlationId: UUID
-  readonly identifier: StreamIdentifier
+  readonly correlationId: DecodedUuid
+  readonly streamName: Uint8Array
   readonly stream: string
   readonly expected: ExpectedRevision
   readonly deadline: number
@@ -174,33 +173,17 @@ function startRequest(message: DecodedBatchAppendRequest): PendingRequest {
       invalidArgument('The first message of a batch append request must carry options'),
     )
   }
-  const identifier = identifierOf(options)
-  const stream = streamNameOf(identifier)
+  const streamName = options.streamIdentifier?.streamName
   return {
-    // The reply echoes these two as messages: built once per request, not per message.
-    correlationId: protocolUuidOf(correlationId),
-    identifier: identifier!,
-    stream,
+    correlationId,
+    streamName: streamName ?? new Uint8Array(),
+    stream: streamNameFrom(streamName),
     expected: options.expected ?? 'any',
     deadline: deadlineOf(options.deadline),
     events: [],
     size: 0,
     answered: false,
   }
-}
-
-function identifierOf(options: DecodedBatchAppendOptions): StreamIdentifier | undefined {
-  const name = options.streamIdentifier?.streamName
-  return name === undefined ? undefined : new StreamIdentifier().setStreamName(name)
-}
-
-function protocolUuidOf(uuid: DecodedUuid): UUID {
-  if (uuid.kind === 'string') return new UUID().setString(uuid.text)
-  if (uuid.kind === 'empty') return new UUID()
-  const structured = new UUID.Structured()
-    .setMostSignificantBits(uuid.most.toString())
-    .setLeastSignificantBits(uuid.least.toString())
-  return new UUID().setStructured(structured)
 }
 
 const MAX_TIME = 8.64e15

@@ -8,12 +8,8 @@
  * then the expected revision echoed back: stream_position (5), no_stream (6), any (7), stream_exists (8).
  */
 import type { ExpectedRevision } from '../engine/engine.ts'
-import {
-  BatchAppendResp,
-  type BatchAppendResp as BatchAppendRespMessage,
-  type StreamIdentifier,
-  type UUID,
-} from './protocol.ts'
+import type { DecodedUuid } from './decode-batch-append-request.ts'
+import { BatchAppendResp, type BatchAppendResp as BatchAppendRespMessage } from './protocol.ts'
 import {
   fieldBytes,
   bigVarintField,
@@ -29,9 +25,10 @@ export type BatchAppendOutcome =
   | { readonly kind: 'success'; readonly revision: bigint; readonly position: bigint }
   | { readonly kind: 'error'; readonly status: Uint8Array }
 
+/** What the reply echoes of its request, as the request was decoded. */
 export interface BatchAppendReplyHead {
-  readonly correlationId: UUID
-  readonly identifier: StreamIdentifier
+  readonly correlationId: DecodedUuid
+  readonly streamName: Uint8Array
   readonly expected: ExpectedRevision
 }
 
@@ -44,7 +41,7 @@ export function encodeBatchAppendReply(
   outcome: BatchAppendOutcome,
 ): BatchAppendRespMessage {
   const uuid = uuidOf(head.correlationId)
-  const name = head.identifier.getStreamName_asU8()
+  const name = head.streamName
   const identifierBytes = name.length === 0 ? 0 : fieldBytes(name.length)
   const expected = head.expected
   const expectedBytes = typeof expected === 'bigint' ? 1 + bigVarintBytes(expected) : 2
@@ -115,20 +112,16 @@ interface MeasuredUuid {
   readonly halvesBytes: number
 }
 
-function uuidOf(uuid: UUID): MeasuredUuid {
-  let bytes = 0
-  let halves: readonly [bigint, bigint] | undefined
-  let halvesBytes = 0
-  const structured = uuid.getStructured()
-  if (structured !== undefined) {
-    halves = [BigInt(structured.getMostSignificantBits()), BigInt(structured.getLeastSignificantBits())]
-    halvesBytes = bigVarintField(halves[0]) + bigVarintField(halves[1])
-    bytes += fieldBytes(halvesBytes)
+function uuidOf(uuid: DecodedUuid): MeasuredUuid {
+  if (uuid.kind === 'structured') {
+    const halves = [uuid.most, uuid.least] as const
+    const halvesBytes = bigVarintField(halves[0]) + bigVarintField(halves[1])
+    return { bytes: fieldBytes(halvesBytes), text: undefined, textBytes: 0, halves, halvesBytes }
   }
-  const text = uuid.hasString() ? uuid.getString() : undefined
-  const textBytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8')
-  if (text !== undefined) bytes += fieldBytes(textBytes)
-  return { bytes, text, textBytes, halves, halvesBytes }
+  if (uuid.kind === 'empty')
+    return { bytes: 0, text: undefined, textBytes: 0, halves: undefined, halvesBytes: 0 }
+  const textBytes = Buffer.byteLength(uuid.text, 'utf8')
+  return { bytes: fieldBytes(textBytes), text: uuid.text, textBytes, halves: undefined, halvesBytes: 0 }
 }
 
 function writeUuid(out: Buffer, start: number, uuid: MeasuredUuid): number {

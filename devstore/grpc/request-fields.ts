@@ -19,8 +19,12 @@ export interface ProposedMessageLike {
 }
 
 export function streamNameOf(identifier: StreamIdentifier | undefined): string {
-  if (identifier === undefined) throw new RequestRefused(invalidArgument('A stream identifier is required'))
-  const name = identifier.getStreamName_asU8()
+  return streamNameFrom(identifier?.getStreamName_asU8())
+}
+
+/** The stream name of an identifier's bytes; undefined when the request carried no identifier. */
+export function streamNameFrom(name: Uint8Array | undefined): string {
+  if (name === undefined) throw new RequestRefused(invalidArgument('A stream identifier is required'))
   // A view on the message's bytes, not a copy of them.
   return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('utf8')
 }
