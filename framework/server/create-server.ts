@@ -12,6 +12,7 @@ import type { ReadSide, ReadSideMember } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes } from './health-routes.ts'
+import { createQuerystringCache } from './querystring-cache.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { parseServerConfig, type ServerConfig } from './server-config.ts'
 import { createServerMetrics } from './server-metrics.ts'
@@ -86,6 +87,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    routerOptions: { querystringParser: createQuerystringCache().parse },
   })
   const resolved = await resolveStore(options.store, {
     eventStoreUrl: config.eventStoreUrl,
