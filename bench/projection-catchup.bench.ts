@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import type { EventStore, EventToAppend } from '../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import { createReadSide } from '../projections/create-read-side.ts'
-import { batteryStatus } from '../test/projections/fixtures.ts'
+import { batteryStatus } from '../test/projections/battery-fixtures.ts'
 import type { Bench, BenchResult } from './run.ts'
 
 const BATTERIES = 10_000

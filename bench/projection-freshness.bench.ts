@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import { createReadSide } from '../projections/create-read-side.ts'
-import { batteryStatus } from '../test/projections/fixtures.ts'
+import { batteryStatus } from '../test/projections/battery-fixtures.ts'
 import { startDevStoreProcess } from './projection-catchup.bench.ts'
 import type { Bench, BenchResult } from './run.ts'
 

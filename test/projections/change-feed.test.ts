@@ -3,15 +3,8 @@ import { createInMemoryEventStore } from '../../framework/event-store/in-memory-
 import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
 import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
-import {
-  Battery,
-  BatteryStatusRow,
-  batteryStatus,
-  charge,
-  createTestCommandBus,
-  installed,
-  removed,
-} from './fixtures.ts'
+import { Battery, BatteryStatusRow, batteryStatus, charge, installed, removed } from './battery-fixtures.ts'
+import { createTestCommandBus } from './event-store-fixtures.ts'
 
 const running: ProjectionReadSide[] = []
 afterEach(async () => {

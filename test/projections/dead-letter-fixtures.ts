@@ -6,14 +6,9 @@ import { createEventStoreDbStore } from '../../framework/event-store/eventstored
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
 import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
-import {
-  Battery,
-  charge,
-  createTestCommandBus,
-  installed,
-  openSavedStore,
-  type SavedModel,
-} from './fixtures.ts'
+import { Battery, charge, installed } from './battery-fixtures.ts'
+import { createTestCommandBus } from './event-store-fixtures.ts'
+import { openSavedStore, type SavedModel } from './read-model-store-fixtures.ts'
 
 /** What a test started and must stop; a test file runs them after each test (last started, first stopped). */
 export const cleanups: (() => Promise<void>)[] = []

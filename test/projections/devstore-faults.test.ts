@@ -8,17 +8,16 @@ import { createReadSide, type ProjectionReadSide } from '../../projections/creat
 import { defineReactor } from '../../projections/define-reactor.ts'
 import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
 import {
-  allRows,
   Battery,
   batteryStatus,
   charge,
-  collectAll,
-  createTestCommandBus,
   foldBatteryStatus,
   Grid,
   installed,
   type BatteryStatusRow,
-} from './fixtures.ts'
+} from './battery-fixtures.ts'
+import { collectAll, createTestCommandBus } from './event-store-fixtures.ts'
+import { allRows } from './read-model-store-fixtures.ts'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {

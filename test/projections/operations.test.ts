@@ -4,15 +4,15 @@ import type { ReadModelSource } from '../../framework/read-model/read-model-sour
 import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import {
-  allRows,
   Battery,
   BatteryStatusRow,
   batteryStatus,
   charge,
-  createTestCommandBus,
   foldBatteryStatus,
   installed,
-} from './fixtures.ts'
+} from './battery-fixtures.ts'
+import { createTestCommandBus } from './event-store-fixtures.ts'
+import { allRows } from './read-model-store-fixtures.ts'
 
 const running: ProjectionReadSide[] = []
 afterEach(async () => {

@@ -11,13 +11,12 @@ import {
   Battery,
   batteryStatus,
   charge,
-  collectAll,
-  createTestCommandBus,
   Grid,
   installed,
   noise,
   type BatteryStatusRow,
-} from './fixtures.ts'
+} from './battery-fixtures.ts'
+import { collectAll, createTestCommandBus } from './event-store-fixtures.ts'
 
 /** Answers a grid demand by ordering every battery charged to 50% or more to discharge. */
 const dispatcher = defineReactor({

@@ -8,7 +8,8 @@ import {
   withDeadLetter,
   type ChargesRow,
 } from './dead-letter-fixtures.ts'
-import { charge, emptySavedModel, installed } from './fixtures.ts'
+import { charge, installed } from './battery-fixtures.ts'
+import { emptySavedModel } from './read-model-store-fixtures.ts'
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
