@@ -1,4 +1,4 @@
-import { AnnalsError, ConcurrencyConflictError, StoreUnavailableError } from '../errors.ts'
+import { AnnalsError, StoreUnavailableError } from '../errors.ts'
 import type {
   AppendResult,
   EventStore,
@@ -7,10 +7,10 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
-  StreamMetadata,
   SubscribeToAllOptions,
   SubscriptionMessage,
 } from './event-store.ts'
+import { createInMemoryStreams } from './in-memory-streams.ts'
 
 /** The in-memory store: the EventStore port plus what tests need to provoke faults. */
 export interface InMemoryEventStore extends EventStore {
@@ -23,17 +23,7 @@ export interface InMemoryEventStoreOptions {
   readonly now?: () => Date
 }
 
-interface Stream {
-  readonly events: RecordedEvent[]
-  /** Event id to revision, for recognising a repeated append. */
-  readonly ids: Map<string, number>
-}
-
-// EventStoreDB numbers events by their byte offset in the log; the prologue mimics a fresh database's system events.
-const PROLOGUE = 1024n
-const RECORD_HEADER = 96
 const CHECKPOINT_WINDOW = 32
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Creates an event store held in memory that behaves as EventStoreDB does: expected revisions, idempotent
@@ -45,9 +35,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  */
 export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}): InMemoryEventStore {
   const now = options.now ?? (() => new Date())
-  const log: RecordedEvent[] = []
-  const streams = new Map<string, Stream>()
-  let nextPosition = PROLOGUE
   let closed = false
   let generation = 0
   let wake: (() => void)[] = []
@@ -60,72 +47,12 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
   const assertOpen = () => {
     if (closed) throw new StoreUnavailableError('The in-memory event store is closed')
   }
+  const streams = createInMemoryStreams({ now, onAppended: notify })
+  const { log, visible, readMetadata } = streams
 
   function append(name: string, events: readonly EventToAppend[], expected: ExpectedRevision): AppendResult {
     assertOpen()
-    for (const event of events) {
-      if (!UUID.test(event.id)) throw new AnnalsError('BAD_INPUT', `Event id "${event.id}" is not a UUID`)
-    }
-    const stream = streams.get(name)
-    const current = stream ? BigInt(stream.events.length - 1) : undefined
-    const conflict = () => new ConcurrencyConflictError(name, expected, current)
-    const repeated = stream && events.length > 0 ? repeatedAppend(stream, events, expected) : 'new'
-    if (repeated === 'conflict') throw conflict()
-    if (repeated !== 'new') return repeated
-    if (expected === 'no_stream' && stream) throw conflict()
-    if (expected === 'stream_exists' && !stream) throw conflict()
-    if (typeof expected === 'bigint' && expected !== (current ?? -1n)) throw conflict()
-    if (events.length === 0) {
-      return { nextRevision: current ?? -1n, position: stream?.events.at(-1)?.position ?? 0n }
-    }
-    const target = stream ?? { events: [], ids: new Map<string, number>() }
-    streams.set(name, target)
-    const createdAt = now()
-    const positions: bigint[] = []
-    for (const event of events) {
-      // Stored as JSON, as EventStoreDB stores it: later changes to the caller's object do not leak in.
-      const dataJson = JSON.stringify(event.data ?? null)
-      const metadataJson = JSON.stringify(event.metadata ?? {})
-      const size = RECORD_HEADER + name.length + event.type.length + dataJson.length + metadataJson.length
-      const recorded: RecordedEvent = {
-        streamName: name,
-        id: event.id.toLowerCase(),
-        type: event.type,
-        revision: BigInt(target.events.length),
-        position: nextPosition,
-        data: JSON.parse(dataJson) as unknown,
-        metadata: JSON.parse(metadataJson) as Record<string, unknown>,
-        createdAt,
-      }
-      positions.push(nextPosition)
-      nextPosition += BigInt(size)
-      target.ids.set(recorded.id, target.events.length)
-      target.events.push(recorded)
-      log.push(recorded)
-    }
-    notify()
-    const last = target.events[target.events.length - 1]!
-    return { nextRevision: last.revision, position: last.position, positions }
-  }
-
-  function visible(name: string): readonly RecordedEvent[] {
-    const events = streams.get(name)?.events ?? []
-    const metadata = name.startsWith('$$') ? undefined : readMetadata(name)
-    if (!metadata) return events
-    let from = 0
-    if (typeof metadata.$tb === 'number') from = Math.max(from, metadata.$tb)
-    if (typeof metadata.$maxCount === 'number') from = Math.max(from, events.length - metadata.$maxCount)
-    let shown = events.slice(from)
-    if (typeof metadata.$maxAge === 'number') {
-      const oldest = now().getTime() - metadata.$maxAge * 1000
-      shown = shown.filter((event) => event.createdAt.getTime() >= oldest)
-    }
-    return shown
-  }
-
-  function readMetadata(name: string): StreamMetadata | undefined {
-    const events = streams.get(`$$${name}`)?.events
-    return events?.[events.length - 1]?.data as StreamMetadata | undefined
+    return streams.append(name, events, expected)
   }
 
   async function* subscribe(options: SubscribeToAllOptions): AsyncGenerator<SubscriptionMessage> {
@@ -198,30 +125,6 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
       return Promise.resolve()
     },
   }
-}
-
-/** Recognises a retried append (EventStoreDB's idempotence): the original result, a conflict, or 'new'. */
-function repeatedAppend(
-  stream: Stream,
-  events: readonly EventToAppend[],
-  expected: ExpectedRevision,
-): AppendResult | 'conflict' | 'new' {
-  const current = stream.events.length - 1
-  let start: number
-  if (typeof expected === 'bigint' || expected === 'no_stream') {
-    const after = expected === 'no_stream' ? -1 : Number(expected)
-    if (after >= current) return 'new'
-    start = after + 1
-  } else {
-    const known = stream.ids.get(events[0]!.id.toLowerCase())
-    if (known === undefined) return 'new'
-    start = known
-  }
-  const stored = stream.events.slice(start, start + events.length)
-  const same = stored.length === events.length && stored.every((e, i) => e.id === events[i]!.id.toLowerCase())
-  if (!same) return 'conflict'
-  const last = stored[stored.length - 1]!
-  return { nextRevision: last.revision, position: last.position, positions: stored.map((e) => e.position) }
 }
 
 function matches(event: RecordedEvent, eventTypes: readonly string[] | undefined, system: boolean): boolean {
