@@ -14,7 +14,7 @@ import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes } from './health-routes.ts'
 import { createQuerystringCache } from './querystring-cache.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
-import { parseServerConfig, type ServerConfig } from './server-config.ts'
+import { defaultSelfUrl, parseServerConfig, type ServerConfig } from './server-config.ts'
 import { createServerMetrics } from './server-metrics.ts'
 import { trackShutdown } from './track-shutdown.ts'
 
@@ -96,10 +96,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')
   const metrics = createServerMetrics()
-  const selfUrl =
-    options.selfUrl ??
-    config.selfUrl ??
-    `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
+  const selfUrl = options.selfUrl ?? config.selfUrl ?? defaultSelfUrl(config.host, config.port)
   const env = options.env ?? process.env
   // Peers in the environment are all a service needs to scale out: no code change between one replica and many.
   const clusterOption =

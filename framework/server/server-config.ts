@@ -76,3 +76,15 @@ export function parseServerConfig(
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
   }
 }
+
+/**
+ * The URL peers reach this replica at when ANNALS_SELF_URL is not set: loopback for a wildcard host (which
+ * is where a replica listens, not an address to call), an IPv6 literal in brackets.
+ *
+ * @example
+ * defaultSelfUrl('::', 4000) // 'http://[::1]:4000'
+ */
+export function defaultSelfUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`
+}

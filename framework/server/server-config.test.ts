@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { defaultSelfUrl, parseServerConfig } from './server-config.ts'
+
+describe('the server configuration', () => {
+  it('reads every variable, and defaults the rest', () => {
+    expect(parseServerConfig({})).toMatchObject({ environment: 'development', port: 4000, host: '0.0.0.0' })
+    const config = parseServerConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      HOST: '::',
+      EVENTSTORE_URL: 'esdb://db:2113?tls=false',
+      GRAPHQL_INTROSPECTION: '1',
+      SHUTDOWN_TIMEOUT_MS: '2500',
+    })
+    expect(config).toMatchObject({
+      environment: 'production',
+      port: 8080,
+      host: '::',
+      eventStoreUrl: 'esdb://db:2113?tls=false',
+      introspection: true,
+      shutdownTimeoutMs: 2500,
+    })
+  })
+
+  it('stops with BAD_CONFIG naming each bad variable and its value', () => {
+    const parse = () => parseServerConfig({ PORT: '70000', EVENTSTORE_URL: 'http://db', LOG_LEVEL: 'loud' })
+    expect(parse).toThrow(expect.objectContaining({ code: 'BAD_CONFIG' }))
+    expect(parse).toThrow(/PORT="70000"/)
+    expect(parse).toThrow(/EVENTSTORE_URL="http:\/\/db": must be an esdb:\/\/ connection string/)
+    expect(parse).toThrow(/LOG_LEVEL="loud"/)
+  })
+
+  it('treats an empty variable as unset', () => {
+    expect(parseServerConfig({ PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '0.0.0.0' })
+  })
+})
+
+describe('the default self URL', () => {
+  it('calls a wildcard host on loopback, IPv4 and IPv6', () => {
+    expect(defaultSelfUrl('0.0.0.0', 4000)).toBe('http://127.0.0.1:4000')
+    expect(defaultSelfUrl('::', 4000)).toBe('http://[::1]:4000')
+  })
+
+  it('puts an IPv6 literal in brackets, so the URL parses with the right host and port', () => {
+    const url = new URL(defaultSelfUrl('fd00::7', 4001))
+    expect(url.hostname).toBe('[fd00::7]')
+    expect(url.port).toBe('4001')
+  })
+
+  it('keeps a name or an IPv4 address as it is', () => {
+    expect(defaultSelfUrl('replica-0.annals', 4000)).toBe('http://replica-0.annals:4000')
+    expect(defaultSelfUrl('10.0.0.5', 80)).toBe('http://10.0.0.5:80')
+  })
+})
