@@ -67,13 +67,15 @@ export async function throughput(
 }
 
 /**
- * Alternates the two sides over rounds (so drift on a shared machine falls on both) and keeps the medians;
- * `rounds` lists each round's ratio, to show how noisy the machine was.
+ * Alternates the two sides over rounds (figure first, then baseline first, so drift on a shared machine falls
+ * on both) and returns the median of the rounds' ratios: each round pairs two measurements taken seconds apart,
+ * so a neighbour's burst moves one pair, not the medians of two sides taken at different moments. `figure` and
+ * `baseline` are each side's median rate; `rounds` lists each round's ratio, to show how noisy the machine was.
  */
 export async function alternate(
   rounds: number,
   sides: { figure: () => Promise<number>; baseline: () => Promise<number> },
-): Promise<{ figure: number; baseline: number; rounds: string }> {
+): Promise<{ figure: number; baseline: number; ratio: number; rounds: string }> {
   const figures: number[] = []
   const baselines: number[] = []
   for (let round = 0; round < rounds; round++) {
@@ -85,8 +87,13 @@ export async function alternate(
       figures.push(await sides.figure())
     }
   }
-  const ratios = figures.map((figure, round) => (figure / (baselines[round] ?? figure)).toFixed(2)).join(' ')
-  return { figure: median(figures), baseline: median(baselines), rounds: ratios }
+  const ratios = figures.map((figure, round) => figure / (baselines[round] ?? figure))
+  return {
+    figure: median(figures),
+    baseline: median(baselines),
+    ratio: median(ratios),
+    rounds: ratios.map((ratio) => ratio.toFixed(2)).join(' '),
+  }
 }
 
 function median(values: number[]): number {
