@@ -1,24 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { status } from '@grpc/grpc-js'
-import timestampPb from 'google-protobuf/google/protobuf/timestamp_pb.js'
 import {
   decodeBatchAppendRequest,
-  receiveBatchAppendRequest,
   type DecodedBatchAppendRequest,
   type DecodedUuid,
 } from './decode-batch-append-request.ts'
-import { MalformedMessageError } from './protobuf-reader.ts'
-import { BatchAppendReq, GoogleEmpty, StreamIdentifier, UUID } from './protocol.ts'
-import { RequestRefused } from './request-refused.ts'
+import { BatchAppendReq, StreamIdentifier, UUID } from './protocol.ts'
+import { UINT64_MAX, malformed, request } from './batch-append-request-arbitraries.ts'
+
+// What the decoder reads of well-formed bytes, known fields or not: what google-protobuf reads. The bytes it
+// refuses are specified in decode-batch-append-request-malformed.test.ts.
 
 type Request = InstanceType<typeof BatchAppendReq>
 type Options = InstanceType<typeof BatchAppendReq.Options>
 type ProposedMessage = InstanceType<typeof BatchAppendReq.ProposedMessage>
-
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
-const UINT64_MAX = 2n ** 64n - 1n
 
 // What google-protobuf's deserializer reads from the same bytes, in the decoder's shape.
 function reference(bytes: Uint8Array): DecodedBatchAppendRequest {
@@ -70,86 +65,6 @@ function expectedOf(options: Options) {
       return undefined
   }
 }
-
-// Strings as a client can send them: whole code points (no lone surrogate), so that they survive UTF-8.
-const text = fc.string({ unit: 'grapheme', maxLength: 20 })
-
-const uuid = fc.oneof(
-  text.map((value) => new UUID().setString(value)),
-  fc.uuid().map((value) => new UUID().setString(value)),
-  fc
-    .tuple(fc.bigInt(INT64_MIN, INT64_MAX), fc.oneof(fc.bigInt(INT64_MIN, INT64_MAX), fc.constant(0n)))
-    .map(([most, least]) =>
-      new UUID().setStructured(
-        new UUID.Structured()
-          .setMostSignificantBits(most.toString())
-          .setLeastSignificantBits(least.toString()),
-      ),
-    ),
-  fc.constant(null).map(() => new UUID()),
-)
-
-const expected = fc.oneof(
-  fc.constant(undefined),
-  fc.constantFrom('any' as const, 'no_stream' as const, 'stream_exists' as const),
-  fc.bigInt(0n, UINT64_MAX),
-  fc.bigInt(0n, 1000n),
-)
-
-const timestamp = fc
-  .tuple(
-    fc.oneof(fc.integer({ min: 0, max: 2 ** 33 }), fc.maxSafeInteger(), fc.maxSafeNat()),
-    fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.integer()),
-  )
-  .map(([seconds, nanos]) => new timestampPb.Timestamp().setSeconds(seconds).setNanos(nanos))
-
-const options = fc
-  .record({
-    name: fc.option(fc.uint8Array({ maxLength: 60 }), { nil: undefined }),
-    expected,
-    deadline: fc.option(timestamp, { nil: undefined }),
-  })
-  .map(({ name, expected, deadline }) => {
-    const options = new BatchAppendReq.Options()
-    if (name !== undefined) options.setStreamIdentifier(new StreamIdentifier().setStreamName(name))
-    if (expected === 'any') options.setAny(new GoogleEmpty())
-    else if (expected === 'no_stream') options.setNoStream(new GoogleEmpty())
-    else if (expected === 'stream_exists') options.setStreamExists(new GoogleEmpty())
-    else if (expected !== undefined) options.setStreamPosition(expected.toString())
-    if (deadline !== undefined) options.setDeadline(deadline)
-    return options
-  })
-
-const proposedMessage = fc
-  .record({
-    id: fc.option(uuid, { nil: undefined }),
-    metadata: fc.array(fc.tuple(fc.oneof(fc.constantFrom('type', 'content-type'), text), text), {
-      maxLength: 4,
-    }),
-    customMetadata: fc.uint8Array({ maxLength: 40 }),
-    data: fc.uint8Array({ maxLength: 200 }),
-  })
-  .map(({ id, metadata, customMetadata, data }) => {
-    const message = new BatchAppendReq.ProposedMessage().setCustomMetadata(customMetadata).setData(data)
-    if (id !== undefined) message.setId(id)
-    for (const [key, value] of metadata) message.getMetadataMap().set(key, value)
-    return message
-  })
-
-const request = fc
-  .record({
-    correlationId: fc.option(uuid, { nil: undefined }),
-    options: fc.option(options, { nil: undefined }),
-    proposedMessages: fc.array(proposedMessage, { maxLength: 4 }),
-    isFinal: fc.boolean(),
-  })
-  .map((fields) => {
-    const message = new BatchAppendReq().setIsFinal(fields.isFinal)
-    if (fields.correlationId !== undefined) message.setCorrelationId(fields.correlationId)
-    if (fields.options !== undefined) message.setOptions(fields.options)
-    message.setProposedMessagesList(fields.proposedMessages)
-    return message
-  })
 
 /** Fields no version of the protocol knows (numbers from 100 up), of every wire type, groups nested. */
 const unknownFields: fc.Arbitrary<Uint8Array> = fc.letrec<{ fields: Uint8Array }>((tie) => ({
@@ -216,16 +131,6 @@ function withUnknownFields(message: Request, extra: () => Uint8Array): Uint8Arra
   )
 }
 
-function malformed(bytes: number[]): string {
-  try {
-    decodeBatchAppendRequest(Uint8Array.from(bytes))
-  } catch (error) {
-    expect(error).toBeInstanceOf(MalformedMessageError)
-    return (error as Error).message
-  }
-  throw new Error('decoded malformed bytes')
-}
-
 describe('decodeBatchAppendRequest', () => {
   it('reads what google-protobuf reads, whatever the request', () =>
     fc.assert(
@@ -272,58 +177,5 @@ describe('decodeBatchAppendRequest', () => {
     )
     const bytes = message.serializeBinary()
     expect(decodeBatchAppendRequest(bytes).options?.streamIdentifier?.streamName.buffer).toBe(bytes.buffer)
-  })
-
-  it('refuses bytes that break the wire format, saying what broke', () => {
-    expect(malformed([0x0a, 0x05, 0x12])).toMatch(/a length past the end of the message/)
-    expect(malformed([0x20, 0x80])).toMatch(/a truncated varint/)
-    expect(malformed([0x20, ...Array<number>(10).fill(0xff), 0x01])).toMatch(/longer than 10 bytes/)
-    expect(malformed([0x00, 0x01])).toMatch(/an invalid field tag/)
-    expect(malformed([0x0e])).toMatch(/wire type 6/)
-    expect(malformed([0x0f])).toMatch(/wire type 7/)
-    expect(malformed([0xa3, 0x06, 0x08, 0x01])).toMatch(/an unterminated group 100/)
-    expect(malformed([0xa3, 0x06, 0xac, 0x06])).toMatch(/an end of group 101 inside group 100/)
-    expect(malformed([0xa4, 0x06])).toMatch(/an end of group without its start/)
-    expect(malformed([0xa1, 0x06, 0x00, 0x00])).toMatch(/a fixed-size field past the end/)
-    // A submessage's field may not run past the submessage's end, though the request goes on.
-    expect(malformed([0x12, 0x02, 0x0a, 0x05, 0x20, 0x01, 0x20, 0x01, 0x20])).toMatch(/past the end/)
-  })
-
-  it('reads a truncated request or refuses it as malformed, never failing otherwise', () =>
-    fc.assert(
-      fc.property(request, fc.nat(), (message, cut) => {
-        const bytes = message.serializeBinary()
-        if (bytes.length === 0) return
-        const prefix = bytes.subarray(0, cut % bytes.length)
-        try {
-          decodeBatchAppendRequest(prefix)
-        } catch (error) {
-          expect(error).toBeInstanceOf(MalformedMessageError)
-        }
-      }),
-      { numRuns: 300 },
-    ))
-
-  it('throws nothing but MalformedMessageError, whatever the bytes', () =>
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        try {
-          decodeBatchAppendRequest(bytes)
-        } catch (error) {
-          expect(error).toBeInstanceOf(MalformedMessageError)
-        }
-      }),
-      { numRuns: 500 },
-    ))
-})
-
-describe('receiveBatchAppendRequest', () => {
-  it('turns malformed bytes into an INVALID_ARGUMENT refusal', () => {
-    const received = receiveBatchAppendRequest(Uint8Array.from([0x0a, 0x05]))
-    expect(received).toBeInstanceOf(RequestRefused)
-    expect((received as RequestRefused).error).toMatchObject({
-      code: status.INVALID_ARGUMENT,
-      details: 'Invalid BatchAppendReq: Malformed protobuf: a length past the end of the message at byte 2',
-    })
   })
 })

@@ -1,52 +1,12 @@
 import { once } from 'node:events'
-import {
-  END,
-  binaryEvent,
-  eventTypeFilter,
-  excludeSystemEvents,
-  streamNameFilter,
-  type EventStoreDBClient,
-  type Filter,
-  type Position,
-  type StreamSubscription,
-  type AllStreamSubscription,
-} from '@eventstore/db-client'
+import { END, binaryEvent, streamNameFilter } from '@eventstore/db-client'
 import { describe, expect, it } from 'vitest'
-import { connected, event, events, readAll, streamName } from './fixtures.ts'
+import { connected, event, events, streamName } from './fixtures.ts'
+import { recordSubscription } from './record-subscription.ts'
 
-type Subscription = StreamSubscription | AllStreamSubscription
-
-/** Everything a subscription says, in the order it says it, until `until` holds. */
-async function record(subscription: Subscription, until: (log: string[]) => boolean): Promise<string[]> {
-  const log: string[] = []
-  subscription.on('confirmation', () => log.push('confirmation'))
-  subscription.on('caughtUp', () => log.push('caughtUp'))
-  subscription.on('data', (resolved: { event?: { streamId: string; revision: bigint } }) =>
-    log.push(`${resolved.event!.streamId}@${resolved.event!.revision}`),
-  )
-  await new Promise<void>((resolve, reject) => {
-    subscription.on('error', reject)
-    const check = () => until(log) && resolve()
-    subscription.on('data', check)
-    subscription.on('caughtUp', check)
-  })
-  await subscription.unsubscribe()
-  return log
-}
-
-async function filteredEventTypes(
-  client: EventStoreDBClient,
-  filter: Filter,
-  expected: number,
-): Promise<string[]> {
-  const types: string[] = []
-  const subscription = client.subscribeToAll({ filter })
-  for await (const resolved of subscription) {
-    types.push(resolved.event!.type)
-    if (types.length === expected) break
-  }
-  return types
-}
+// A subscription's life: confirmed, it sends the past events, says it is caught up, then sends live ones;
+// a subscriber that falls behind catches up again; an unsubscribe ends it quietly. Subscriptions to $all
+// (positions, filters, checkpoints): subscription-all.test.ts.
 
 describe('subscribing to a stream', () => {
   it('confirms, sends the past events, says caught up, then sends live events', async () => {
@@ -55,7 +15,7 @@ describe('subscribing to a stream', () => {
     await client.appendToStream(stream, events(2))
     const subscription = client.subscribeToStream(stream)
     subscription.once('caughtUp', () => void client.appendToStream(stream, event()))
-    const log = await record(subscription, (entries) => entries.length === 5)
+    const log = await recordSubscription(subscription, (entries) => entries.length === 5)
     expect(log).toEqual(['confirmation', `${stream}@0`, `${stream}@1`, 'caughtUp', `${stream}@2`])
   })
 
@@ -64,7 +24,7 @@ describe('subscribing to a stream', () => {
     const stream = streamName()
     const subscription = client.subscribeToStream(stream)
     subscription.once('caughtUp', () => void client.appendToStream(stream, event()))
-    const log = await record(subscription, (entries) => entries.length === 3)
+    const log = await recordSubscription(subscription, (entries) => entries.length === 3)
     expect(log).toEqual(['confirmation', 'caughtUp', `${stream}@0`])
   })
 
@@ -72,7 +32,7 @@ describe('subscribing to a stream', () => {
     const { client } = await connected()
     const stream = streamName()
     await client.appendToStream(stream, events(4))
-    const log = await record(client.subscribeToStream(stream, { fromRevision: 1n }), (entries) =>
+    const log = await recordSubscription(client.subscribeToStream(stream, { fromRevision: 1n }), (entries) =>
       entries.includes('caughtUp'),
     )
     expect(log).toEqual(['confirmation', `${stream}@2`, `${stream}@3`, 'caughtUp'])
@@ -84,7 +44,7 @@ describe('subscribing to a stream', () => {
     await client.appendToStream(stream, events(3))
     const subscription = client.subscribeToStream(stream, { fromRevision: END })
     subscription.once('caughtUp', () => void client.appendToStream(stream, event()))
-    const log = await record(subscription, (entries) => entries.length === 3)
+    const log = await recordSubscription(subscription, (entries) => entries.length === 3)
     expect(log).toEqual(['confirmation', 'caughtUp', `${stream}@3`])
   })
 
@@ -99,118 +59,6 @@ describe('subscribing to a stream', () => {
       expect(resolved.link).toMatchObject({ streamId: links, type: '$>' })
       break
     }
-  })
-})
-
-describe('subscribing to $all', () => {
-  it('starts after the given position', async () => {
-    const { client } = await connected()
-    const stream = streamName()
-    const first = await client.appendToStream(stream, events(1))
-    await client.appendToStream(stream, events(1))
-    const subscription = client.subscribeToAll({ fromPosition: first.position! })
-    const log = await record(subscription, (entries) => entries.includes('caughtUp'))
-    expect(log).toEqual(['confirmation', `${stream}@1`, 'caughtUp'])
-  })
-
-  it('refuses a position that is not an event position with INVALID_ARGUMENT', async () => {
-    const { client } = await connected()
-    const appended = await client.appendToStream(streamName(), event())
-    const position = appended.position!
-    const subscription = client.subscribeToAll({
-      fromPosition: { commit: position.commit + 1n, prepare: position.prepare + 1n },
-    })
-    const [error] = (await once(subscription, 'error')) as [{ code?: number }]
-    expect(error.code).toBe(3)
-  })
-
-  it('carries the $all commit position of each event', async () => {
-    const { client } = await connected()
-    const appended = await client.appendToStream(streamName(), event())
-    for await (const resolved of client.subscribeToAll({ filter: excludeSystemEvents() })) {
-      expect(resolved.commitPosition).toBe(appended.position!.commit)
-      break
-    }
-  })
-
-  it('filters on stream-name prefixes', async () => {
-    const { client } = await connected()
-    await client.appendToStream(streamName('battery'), event('A'))
-    await client.appendToStream(streamName('site'), event('B'))
-    await client.appendToStream(streamName('battery'), event('C'))
-    expect(await filteredEventTypes(client, streamNameFilter({ prefixes: ['battery-'] }), 2)).toEqual([
-      'A',
-      'C',
-    ])
-  })
-
-  it('filters on a stream-name regex', async () => {
-    const { client } = await connected()
-    await client.appendToStream(streamName('battery'), event('A'))
-    await client.appendToStream(streamName('site'), event('B'))
-    expect(await filteredEventTypes(client, streamNameFilter({ regex: '^site-' }), 1)).toEqual(['B'])
-  })
-
-  it('filters on event-type prefixes and regex', async () => {
-    const { client } = await connected()
-    await client.appendToStream(streamName(), [
-      event('ChargingStarted'),
-      event('Faulted'),
-      event('ChargingStopped'),
-    ])
-    expect(await filteredEventTypes(client, eventTypeFilter({ prefixes: ['Charging'] }), 2)).toEqual([
-      'ChargingStarted',
-      'ChargingStopped',
-    ])
-    expect(await filteredEventTypes(client, eventTypeFilter({ regex: 'Fault' }), 1)).toEqual(['Faulted'])
-  })
-
-  it('leaves out system events with excludeSystemEvents', async () => {
-    const { client } = await connected()
-    await client.setStreamMetadata(streamName(), { maxCount: 3 })
-    await client.appendToStream(streamName(), event('Mine'))
-    expect(await filteredEventTypes(client, excludeSystemEvents(), 1)).toEqual(['Mine'])
-  })
-
-  it('sends a checkpoint every window x multiplier events considered, and one when it goes live', async () => {
-    const { client } = await connected()
-    await client.appendToStream(streamName(), events(45, 'Other'))
-    const all = await readAll(client)
-    const checkpoints: Position[] = []
-    const subscription = client.subscribeToAll({
-      filter: eventTypeFilter({
-        prefixes: ['Nothing'],
-        maxSearchWindow: 5,
-        checkpointInterval: 2,
-        checkpointReached: (_subscription, position) => {
-          checkpoints.push(position)
-        },
-      }),
-    })
-    await once(subscription, 'caughtUp')
-    await subscription.unsubscribe()
-    const every = 10
-    const expected = all
-      .filter((_, index) => (index + 1) % every === 0)
-      .map((resolved) => resolved.event!.position)
-    expect(checkpoints).toEqual([...expected, all.at(-1)!.event!.position])
-  })
-
-  it('uses a window of 32 when the client asks for count', async () => {
-    const { client } = await connected()
-    await client.appendToStream(streamName(), events(70, 'Other'))
-    const all = await readAll(client)
-    const checkpoints: Position[] = []
-    const subscription = client.subscribeToAll({
-      filter: eventTypeFilter({
-        prefixes: ['Nothing'],
-        checkpointReached: (_s, position) => void checkpoints.push(position),
-      }),
-    })
-    await once(subscription, 'caughtUp')
-    await subscription.unsubscribe()
-    expect(checkpoints).toHaveLength(Math.floor(all.length / 32) + 1)
-    expect(checkpoints[0]).toEqual(all[31]!.event!.position)
   })
 })
 
