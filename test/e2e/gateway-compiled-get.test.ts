@@ -1,9 +1,14 @@
-import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createInMemoryEventStore, type InMemoryEventStore } from 'annals'
-import type { ServerOptions } from '../../framework/server/create-server.ts'
-import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
+import {
+  fill,
+  firstError,
+  startPair,
+  warm,
+  type GetRequest,
+  type Pair,
+  type Reply,
+} from './fixtures/compiled-get-pair.ts'
 
 // Each test sends the same GET to a gateway that answers remembered documents from their compiled query
 // and to one that sends every GET through mercurius, over the same store, and expects the same answer.
@@ -14,91 +19,12 @@ const page = `query Page($first: Int, $after: String) { tankLevelList(first: $fi
 const costly = 'query Costly($n: Int) { tankLevelList(first: $n) { nodes { tankId litres } } }'
 const one = 'query One($id: ID!) { tankLevel(tankId: $id) { tankId site litres } }'
 
-interface Reply {
-  readonly status: number
-  readonly type: string | null
-  readonly body: string
-}
-
-interface Pair {
-  readonly fast: RunningGateway
-  readonly normal: RunningGateway
-  readonly store: InMemoryEventStore
-  /** Sends the GET to both gateways and returns both answers. */
-  both(query: string, request?: GetRequest): Promise<{ fast: Reply; normal: Reply }>
-  /** GETs answered from a compiled document by the fast gateway so far. */
-  compiled(): number
-  close(): Promise<void>
-}
-
-interface GetRequest {
-  readonly variables?: unknown
-  readonly rawVariables?: string
-  readonly operationName?: string
-  readonly headers?: Record<string, string>
-  /** Send the CSRF preflight header (default true). */
-  readonly preflight?: boolean
-}
-
-async function startPair(options: Partial<ServerOptions> = {}): Promise<Pair> {
-  const store = createInMemoryEventStore()
-  const fast = await startGateway({ ...options, store })
-  const normal = await startGateway({ ...options, store, compiledGet: false })
-  const get = async (gateway: RunningGateway, query: string, request: GetRequest): Promise<Reply> => {
-    const search = new URLSearchParams({ query })
-    if (request.variables !== undefined) search.set('variables', JSON.stringify(request.variables))
-    if (request.rawVariables !== undefined) search.set('variables', request.rawVariables)
-    if (request.operationName !== undefined) search.set('operationName', request.operationName)
-    const response = await fetch(`${gateway.url}/graphql?${search.toString()}`, {
-      headers: { ...(request.preflight === false ? {} : { 'x-annals-csrf': '1' }), ...request.headers },
-    })
-    return {
-      status: response.status,
-      type: response.headers.get('content-type'),
-      body: await response.text(),
-    }
-  }
-  return {
-    fast,
-    normal,
-    store,
-    async both(query, request = {}) {
-      return { fast: await get(fast, query, request), normal: await get(normal, query, request) }
-    },
-    compiled: () => fast.app.annals.gateway.compiledGets(),
-    async close() {
-      await fast.close()
-      await normal.close()
-    },
-  }
-}
-
 /** The reply without the milliseconds a rate-limited client should wait, which move with the clock. */
 function withoutWait(reply: Reply): Reply {
   return {
     ...reply,
     body: reply.body.replace(/\d+ ms/, 'N ms').replace(/"retryAfterMs":\d+/, '"retryAfterMs":N'),
   }
-}
-
-function firstError(body: string): { extensions: { code: string } } | undefined {
-  return (JSON.parse(body) as { errors?: { extensions: { code: string } }[] }).errors?.[0]
-}
-
-/** Fills tanks and waits until both gateways' read models have them. */
-async function fill(pair: Pair, sites: readonly string[]): Promise<void> {
-  let last = 0n
-  for (const [n, site] of sites.entries()) {
-    const event = { id: randomUUID(), type: 'TankFilled', data: { site, litres: n + 1 } }
-    last = (await pair.store.appendToStream(`Tank-t${n}`, [event])).position
-  }
-  for (const gateway of [pair.fast, pair.normal])
-    await gateway.app.annals.readSide?.sources[0]?.waitFor(last, 5000)
-}
-
-/** Runs a request twice through mercurius, so that the fast gateway remembers its document. */
-async function warm(pair: Pair, query: string, request: GetRequest = {}): Promise<void> {
-  for (const _ of [1, 2]) expect((await pair.both(query, request)).fast.status).toBe(200)
 }
 
 describe('GET queries answered from a compiled document', () => {
