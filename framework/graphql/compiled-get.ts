@@ -3,6 +3,7 @@ import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
 import { builtInScalars } from './built-in-scalars.ts'
 import type { GatewayContext } from './gateway-context.ts'
+import { compileResultCheck, type ResultCheck } from './result-check.ts'
 
 /** What mercurius does with an execution that has errors: the body and status our error formatter gives. */
 export type FinishExecution = (
@@ -23,7 +24,8 @@ export interface CompiledGetOptions {
 /**
  * GET queries whose document mercurius has already parsed, validated and run: answered from a compiled
  * graphql-jit query, without mercurius's per-request parse lookup, second variable coercion, context and hook
- * plumbing, and with the result serialized by a serializer built for the query. Every guard still runs on
+ * plumbing. A query run first copies scalar and enum values as they are and stands when they are what graphql
+ * would send (result-check.ts); otherwise a run that serializes each value answers. Every guard still runs on
  * every request: the route's CSRF and querystring checks and the gateway's guard before it, the limits (with
  * this request's variables) here. Anything unusual (invalid variables, a limit broken, extensions, a query
  * string that failed validation) is left to mercurius, which answers as it always did.
@@ -42,7 +44,17 @@ interface Remembered {
   readonly operationName: string | undefined
   /** Runs through mercurius; it compiles its own copy on the second, so a fallback then meets it steady. */
   runs: number
-  compiled: CompiledQuery | false | undefined
+  compiled: Compiled | false | undefined
+}
+
+interface Compiled {
+  /** Serializes every leaf as graphql does, then the result with a serializer built for the query. */
+  readonly serializing: CompiledQuery
+  /**
+   * Copies built-in scalar and enum values as the resolvers return them and the result with JSON.stringify, as
+   * mercurius's path does; its answer stands when `check` passes (see result-check.ts).
+   */
+  readonly copying?: { readonly query: CompiledQuery; readonly check: ResultCheck }
 }
 
 interface GetQuerystring {
@@ -97,8 +109,7 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
       }
       const compiled = compiledOf(remembered, options.schema)
       if (!compiled) return false
-      const context = options.context(request, reply)
-      const execution = await compiled.query(root, context, variables ?? {})
+      const { execution, stringify } = await run(compiled, options.context(request, reply), variables ?? {})
       // No data at all: the variables did not coerce and nothing ran; mercurius reports it its own way.
       if (!('data' in execution)) return false
       answered++
@@ -107,10 +118,30 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
         reply.code(statusCode).send({ ...execution, data: response.data, errors: response.errors })
         return true
       }
-      reply.type('application/json; charset=utf-8').send(compiled.stringify(execution))
+      reply.type('application/json; charset=utf-8').send(stringify(execution))
       return true
     },
   }
+}
+
+/**
+ * The copying run when its leaves are what graphql would send, else the serializing run. A resolver error
+ * does not send a request to the second run (it would wait out a consistency timeout twice); only a leaf
+ * value graphql serializes differently does, and then the read-only resolvers run twice.
+ */
+async function run(
+  compiled: Compiled,
+  context: GatewayContext,
+  variables: Record<string, unknown>,
+): Promise<{ execution: ExecutionResult; stringify: (execution: ExecutionResult) => string }> {
+  const { copying, serializing } = compiled
+  if (copying) {
+    const execution = await copying.query.query(root, context, variables)
+    if (!('data' in execution) || copying.check(execution)) {
+      return { execution, stringify: copying.query.stringify }
+    }
+  }
+  return { execution: await serializing.query(root, context, variables), stringify: serializing.stringify }
 }
 
 function keyOf(query: string, operationName: string | undefined): string {
@@ -121,13 +152,18 @@ function isOperationName(value: unknown): value is string | null | undefined {
   return value === undefined || value === null || typeof value === 'string'
 }
 
-function compiledOf(remembered: Remembered, schema: GraphQLSchema): CompiledQuery | false {
+function compiledOf(remembered: Remembered, schema: GraphQLSchema): Compiled | false {
   if (remembered.compiled === undefined) {
-    const compiled = compileQuery(schema, remembered.document, remembered.operationName, {
-      customJSONSerializer: true,
-      customSerializers: builtInScalars,
-    })
-    remembered.compiled = isCompiledQuery(compiled) ? compiled : false
+    const { document, operationName } = remembered
+    const options = { customJSONSerializer: true, customSerializers: builtInScalars }
+    const serializing = compileQuery(schema, document, operationName, options)
+    const check = compileResultCheck(schema, document, operationName)
+    const copying = check && compileQuery(schema, document, operationName, { disableLeafSerialization: true })
+    remembered.compiled = !isCompiledQuery(serializing)
+      ? false
+      : copying && isCompiledQuery(copying)
+        ? { serializing, copying: { query: copying, check } }
+        : { serializing }
   }
   return remembered.compiled
 }
