@@ -4,8 +4,8 @@ import type { Bench } from './run.ts'
 import { alternate, listen, startBenchServers, throughput } from './graphql-bench-fixture.ts'
 
 const CONCURRENCY = 16
-const ROUND_MS = 1000
-const ROUNDS = 11
+const ROUND_MS = 250
+const ROUNDS = 41
 const ROWS = 500
 const PAGE = 50
 
