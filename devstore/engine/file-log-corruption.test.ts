@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Engine } from './engine.ts'
-import { checkpointFile, logFile, messages, restart, start } from './file-log-fixture.ts'
+import { checkpointFile, logFile, messages, restart, start } from './file-log.fixture.ts'
 import { many, proposed, revisionsOf } from './test-builders.ts'
 
 // A damaged record with valid commits after it is corruption, not a torn write: the open is refused and the

@@ -1,6 +1,6 @@
 import { appendFileSync, rmSync, statSync, truncateSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { checkpointFile, logFile, messages, restart, start } from './file-log-fixture.ts'
+import { checkpointFile, logFile, messages, restart, start } from './file-log.fixture.ts'
 import { many, proposed, revisionsOf } from './test-builders.ts'
 
 // Opening a log whose last writes a crash cut short: the torn tail is cut, with a message, and what the

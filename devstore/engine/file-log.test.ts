@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DELETED_REVISION } from './engine.ts'
-import { logFile, restart, start } from './file-log-fixture.ts'
+import { logFile, restart, start } from './file-log.fixture.ts'
 import { many, proposed, readAllOf, revisionsOf } from './test-builders.ts'
 
 // What a file-backed engine keeps across a restart, and when it acknowledges an append. What it does with a

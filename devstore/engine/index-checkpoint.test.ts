@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { LOG_FILE } from './create-engine.ts'
 import { openEngine } from './engine.ts'
 import { CHECKPOINT_FILE } from './index-checkpoint.ts'
-import { checkpointFile, dataDir, logFile, messages, restart, start } from './file-log-fixture.ts'
+import { checkpointFile, dataDir, logFile, messages, restart, start } from './file-log.fixture.ts'
 import { many, revisionsOf, tempDir } from './test-builders.ts'
 
 // A restart reads the index from its checkpoint and scans only the log after it; a checkpoint that does not
