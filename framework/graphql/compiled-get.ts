@@ -125,9 +125,10 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
 }
 
 /**
- * The copying run when its leaves are what graphql would send, else the serializing run. A resolver error
- * does not send a request to the second run (it would wait out a consistency timeout twice); only a leaf
- * value graphql serializes differently does, and then the read-only resolvers run twice.
+ * The copying run when its leaves are what graphql would send, else the serializing run. An error at a root
+ * field, where every gateway resolver sits, does not send a request to the second run (it would wait out a
+ * consistency timeout twice); a leaf value graphql serializes differently does, and then the read-only
+ * resolvers run twice.
  */
 async function run(
   compiled: Compiled,
