@@ -8,6 +8,7 @@ import type {
   ReadModelSource,
   RowChange,
 } from '../framework/read-model/read-model-source.ts'
+import { ConsistencyTimeoutError } from '../framework/errors.ts'
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
 import type { EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'
@@ -136,13 +137,22 @@ export function createProjectionSource<TRow>(
       const relevant = await lastRelevantAtOrBefore(target)
       const effective = relevant === undefined || relevant > target ? target : relevant
       const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-      if (key === undefined) {
-        await waiters.wait(effective, { timeoutMs: remaining, reached: () => engine.settledPosition })
-        return
-      }
       // Held events are events this projection handles, so none lies between `effective` and `target`.
-      const reached = () => rowReached(key)
-      await rowWaiters.wait(effective, { timeoutMs: remaining, reached, ready: () => reached() >= effective })
+      const waiting =
+        key === undefined
+          ? waiters.wait(effective, { timeoutMs: remaining, reached: () => engine.settledPosition })
+          : rowWaiters.wait(effective, {
+              timeoutMs: remaining,
+              reached: () => rowReached(key),
+              ready: () => rowReached(key) >= effective,
+            })
+      // The error names what the caller asked for, its token and its timeout, not the part of it left after
+      // the lookup above (which made two identical requests' messages differ by a millisecond).
+      await waiting.catch((error: unknown) => {
+        throw error instanceof ConsistencyTimeoutError
+          ? new ConsistencyTimeoutError(target, error.reached, timeoutMs)
+          : error
+      })
     },
     status(): ProjectionStatus {
       const head = log.head()

@@ -215,4 +215,24 @@ describe('waitFor', () => {
     expect(later).toBeGreaterThan(position)
     await expect(source(readSide).waitFor(later, 50)).rejects.toMatchObject({ code: 'CONSISTENCY_TIMEOUT' })
   })
+
+  it("names the caller's token and timeout when it times out, not the event it was waiting on", async () => {
+    const store = createInMemoryEventStore()
+    const readSide = start(store)
+    await readSide.start()
+    await store.appendToStream('Battery-b1', [installed('s1')])
+    readSide.projection('batteryStatus').pause()
+    const { position: charged } = await store.appendToStream('Battery-b1', [charge(1)])
+    // An event the projection filters out: the wait is for the charge before it.
+    const { position: token } = await store.appendToStream('Grid-g', [noise(1)])
+    for (const key of [undefined, 'b1']) {
+      const waiting = source(readSide).waitFor(token, 30, key === undefined ? {} : { key })
+      await expect(waiting).rejects.toMatchObject({
+        code: 'CONSISTENCY_TIMEOUT',
+        target: token,
+        message: expect.stringMatching(new RegExp(`but not ${token} within 30 ms$`)) as unknown,
+      })
+    }
+    expect(charged).toBeLessThan(token)
+  })
 })
