@@ -47,4 +47,17 @@ describe('measureOperation', () => {
       expect(measureOperation(schema, document, { ...options, variables: { n } }).cost).toBe(1 + n)
     }
   })
+
+  it('walks a fragment once per selection set, as graphql runs it, however often it is spread there', () => {
+    // Each fragment spreads the next twice: walked spread by spread, n fragments are 2^n walks (and a GET
+    // URL holds 40 of them); 20 keep the old walk to seconds, so that this test fails on it instead of hanging.
+    const fragments = Array.from(
+      { length: 40 },
+      (_, n) => `fragment F${n} on Row { id ...F${n + 1} ...F${n + 1} }`,
+    )
+    const document = parse(`{ rows(first: 2) { ...F0 } } ${fragments.join(' ')} fragment F20 on Row { id }`)
+    const { cost, depth } = measureOperation(schema, document, options)
+    // rows, then each fragment's id on each of the 2 rows, each fragment walked once.
+    expect({ cost, depth }).toEqual({ cost: 1 + 2 * 21, depth: 2 })
+  })
 })

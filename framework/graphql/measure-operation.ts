@@ -110,7 +110,13 @@ function walkDocument(
     const root = schema.getRootType(definition.operation)
     const state = { depth: 0, cost: 0, aliases: 0, introspection: false }
     if (root)
-      walk(definition.selectionSet, root, { level: 1, multiplier: 1, pending: undefined, spreads: new Set() })
+      walk(definition.selectionSet, root, {
+        level: 1,
+        multiplier: 1,
+        pending: undefined,
+        ancestors: new Set(),
+        visited: new Set(),
+      })
     measure.depth = Math.max(measure.depth, state.depth)
     measure.cost = Math.max(measure.cost, state.cost)
     measure.aliases = Math.max(measure.aliases, state.aliases)
@@ -119,7 +125,15 @@ function walkDocument(
     function walk(
       selectionSet: SelectionSetNode,
       parent: GraphQLNamedType,
-      at: { level: number; multiplier: number; pending: number | undefined; spreads: ReadonlySet<string> },
+      at: {
+        level: number
+        multiplier: number
+        pending: number | undefined
+        /** Fragments spread on the way here: a cycle ends (validation refuses one, this guards the walk). */
+        ancestors: ReadonlySet<string>
+        /** Fragments spread in this selection set so far, however deep in fragments. */
+        visited: Set<string>
+      },
     ): void {
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -128,10 +142,14 @@ function walkDocument(
           continue
         }
         if (selection.kind === Kind.FRAGMENT_SPREAD) {
-          const fragment = fragments.get(selection.name.value)
-          if (!fragment || at.spreads.has(fragment.name.value)) continue
+          const spread = selection.name.value
+          const fragment = fragments.get(spread)
+          // graphql runs a fragment's fields once per selection set however often it is spread there; walking
+          // each spread again made "F0 { ...F1 ...F1 } F1 { ...F2 ...F2 } ..." cost 2^n walks for n fragments.
+          if (!fragment || at.visited.has(spread) || at.ancestors.has(spread)) continue
+          at.visited.add(spread)
           const type = schema.getType(fragment.typeCondition.name.value) ?? parent
-          walk(fragment.selectionSet, type, { ...at, spreads: new Set([...at.spreads, fragment.name.value]) })
+          walk(fragment.selectionSet, type, { ...at, ancestors: new Set([...at.ancestors, spread]) })
           continue
         }
         const name = selection.name.value
@@ -159,7 +177,8 @@ function walkDocument(
           level: at.level + 1,
           multiplier,
           pending,
-          spreads: at.spreads,
+          ancestors: at.ancestors,
+          visited: new Set(),
         })
       }
     }

@@ -34,7 +34,9 @@ type Check = (value: unknown) => boolean
  * is 250 values to look at, and a closure per field cost more than the copy saved.
  *
  * Returns undefined for documents it does not cover: no query operation of that name, a directive, a fragment
- * on another type, an abstract type, introspection. Custom scalars are serialized in both runs.
+ * on another type, an abstract type, introspection, an enum with a name other than its value (graphql sends
+ * the name, so the copy would never stand and every request would run twice). Custom scalars are serialized
+ * in both runs.
  */
 export function compileResultCheck(
   schema: GraphQLSchema,
@@ -89,10 +91,19 @@ class CheckWriter {
   }
 
   /** The checks of an object's selected fields; the number of fields, or undefined when not covered. */
-  object(type: GraphQLObjectType, selectionSet: SelectionSetNode, value: string): number | undefined {
+  object(
+    type: GraphQLObjectType,
+    selectionSet: SelectionSetNode,
+    value: string,
+    outer: ReadonlySet<string> = new Set(),
+  ): number | undefined {
     this.lines.push(`if (typeof ${value} !== 'object' || ${value} === null) return false`)
     let fields = 0
-    const collect = (selections: SelectionSetNode, seen: ReadonlySet<string>): boolean => {
+    // graphql runs a fragment's fields once per selection set however often it is spread there, so a spread
+    // already walked here is skipped: walking each again made "F0 { ...F1 ...F1 } F1 { ...F2 ...F2 } ..."
+    // 2^n walks. `ancestors` ends a cycle, which validation refuses anyway.
+    const visited = new Set<string>()
+    const collect = (selections: SelectionSetNode, ancestors: ReadonlySet<string>): boolean => {
       for (const selection of selections.selections) {
         if (selection.directives?.length) return false
         if (selection.kind === Kind.FIELD) {
@@ -101,22 +112,26 @@ class CheckWriter {
           const key = JSON.stringify(selection.alias?.value ?? selection.name.value)
           const name = this.name()
           this.lines.push(`const ${name} = ${value}[${key}]`)
-          if (!field || !this.output(field.type, selection.selectionSet, name)) return false
+          if (!field || !this.output(field.type, selection.selectionSet, name, ancestors)) return false
           fields++
           continue
         }
+        const spread = selection.kind === Kind.FRAGMENT_SPREAD ? selection.name.value : undefined
+        if (spread !== undefined && visited.has(spread)) continue
+        if (spread !== undefined && ancestors.has(spread)) return false
         const fragment =
           selection.kind === Kind.INLINE_FRAGMENT ? selection : this.fragments.get(selection.name.value)
         const condition = fragment?.typeCondition?.name.value
         if (!fragment || (condition !== undefined && condition !== type.name)) return false
-        const spread = selection.kind === Kind.FRAGMENT_SPREAD ? selection.name.value : undefined
-        if (spread !== undefined && seen.has(spread)) return false
-        if (!collect(fragment.selectionSet, spread === undefined ? seen : new Set([...seen, spread])))
+        if (spread !== undefined) visited.add(spread)
+        if (
+          !collect(fragment.selectionSet, spread === undefined ? ancestors : new Set([...ancestors, spread]))
+        )
           return false
       }
       return true
     }
-    return collect(selectionSet, new Set()) ? fields : undefined
+    return collect(selectionSet, outer) ? fields : undefined
   }
 
   /** Objects and lists graphql-jit checks for null itself; leaves are where the copy must be checked. */
@@ -124,6 +139,7 @@ class CheckWriter {
     type: GraphQLOutputType,
     selectionSet: SelectionSetNode | undefined,
     value: string,
+    ancestors: ReadonlySet<string>,
   ): boolean {
     const nullable = !(type instanceof GraphQLNonNull)
     const inner = type instanceof GraphQLNonNull ? type.ofType : type
@@ -135,12 +151,12 @@ class CheckWriter {
       this.lines.push(`if (!Array.isArray(${value})) return false`)
       this.lines.push(`for (let ${index} = 0; ${index} < ${value}.length; ${index}++) {`)
       this.lines.push(`const ${item} = ${value}[${index}]`)
-      covered = this.output(inner.ofType, selectionSet, item)
+      covered = this.output(inner.ofType, selectionSet, item, ancestors)
       this.lines.push('}')
     } else if (inner instanceof GraphQLObjectType) {
-      covered = selectionSet !== undefined && this.object(inner, selectionSet, value) !== undefined
+      covered = selectionSet !== undefined && this.object(inner, selectionSet, value, ancestors) !== undefined
     } else if (isLeafType(inner)) {
-      this.leaf(inner, value)
+      covered = this.leaf(inner, value)
     } else {
       covered = false
     }
@@ -148,15 +164,17 @@ class CheckWriter {
     return covered
   }
 
-  private leaf(type: GraphQLLeafType, value: string): void {
+  /** False for an enum with a name other than its value: graphql sends the name, so no copy could pass. */
+  private leaf(type: GraphQLLeafType, value: string): boolean {
     if (type instanceof GraphQLEnumType) {
-      const named = type.getValues().filter((enumValue) => enumValue.value === enumValue.name)
-      this.enums.push(new Set(named.map((enumValue) => enumValue.name)))
+      const values = type.getValues()
+      if (values.some((enumValue) => enumValue.value !== enumValue.name)) return false
+      this.enums.push(new Set(values.map((enumValue) => enumValue.name)))
       this.lines.push(`if (!enums[${this.enums.length - 1}].has(${value})) return false`)
-      return
+      return true
     }
     // A custom scalar is serialized in both runs; only its null (checked above) matters.
-    if (!isSpecifiedScalarType(type)) return
+    if (!isSpecifiedScalarType(type)) return true
     const valid = {
       Int: `typeof ${value} === 'number' && (${value} | 0) === ${value}`,
       Float: `typeof ${value} === 'number' && Number.isFinite(${value})`,
@@ -166,6 +184,7 @@ class CheckWriter {
     }[type.name]
     if (valid === undefined) throw new Error(`No check for the built-in scalar ${type.name}`)
     this.lines.push(`if (!(${valid})) return false`)
+    return true
   }
 
   private name(): string {
