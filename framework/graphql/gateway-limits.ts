@@ -9,6 +9,11 @@ export interface GatewayLimits {
   /** Fields weighted by list sizes and `first`. Default 10,000. */
   readonly maxCost: number
   readonly maxAliases: number
+  /**
+   * Fragment spreads, each counted with the spreads inside its fragment (as graphql-jit inlines them, in time
+   * that grows with this count). Default 1,000.
+   */
+  readonly maxFragmentSpreads: number
   /** Operations in one batched request. Default 10. */
   readonly maxBatch: number
   /** Bytes of a request body (and of a WebSocket message). Default 1 MiB. */
@@ -28,6 +33,7 @@ export const defaultLimits: GatewayLimits = {
   maxDepth: 12,
   maxCost: 10_000,
   maxAliases: 30,
+  maxFragmentSpreads: 1000,
   maxBatch: 10,
   maxBodyBytes: 1024 * 1024,
   maxSubscriptionsPerConnection: 50,
@@ -60,6 +66,9 @@ export function enforceLimits(
   if (measure.depth > limits.maxDepth) throw exceeded('depth', measure.depth, limits.maxDepth)
   if (measure.aliases > limits.maxAliases) throw exceeded('alias count', measure.aliases, limits.maxAliases)
   if (measure.cost > limits.maxCost) throw exceeded('cost', measure.cost, limits.maxCost)
+  if (measure.spreads > limits.maxFragmentSpreads) {
+    throw exceeded('fragment spread count', measure.spreads, limits.maxFragmentSpreads)
+  }
 }
 
 function exceeded(what: string, value: number, limit: number): AnnalsError {

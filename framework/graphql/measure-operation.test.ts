@@ -60,4 +60,16 @@ describe('measureOperation', () => {
     // rows, then each fragment's id on each of the 2 rows, each fragment walked once.
     expect({ cost, depth }).toEqual({ cost: 1 + 2 * 21, depth: 2 })
   })
+
+  it('counts fragment spreads as inlining expands them: each spread with the spreads of its fragment', () => {
+    const twice = parse('{ rows { ...A ...A } } fragment A on Row { id ...B } fragment B on Row { id }')
+    expect(measureOperation(schema, twice, options).spreads).toBe(2 * (1 + 1))
+    const fragments = Array.from(
+      { length: 40 },
+      (_, n) => `fragment F${n} on Row { ...F${n + 1} ...F${n + 1} }`,
+    )
+    const chain = parse(`{ rows { ...F0 } } ${fragments.join(' ')} fragment F40 on Row { id }`)
+    // 2 + 4 + ... + 2^40 spreads under F0, and F0's own: counted in one pass, not expanded.
+    expect(measureOperation(schema, chain, options).spreads).toBe(2 ** 41 - 1)
+  })
 })

@@ -20,6 +20,11 @@ export interface OperationMeasure {
   readonly cost: number
   readonly aliases: number
   readonly introspection: boolean
+  /**
+   * Fragment spreads as a compiler that inlines each one expands them (graphql-jit, which mercurius runs on
+   * a document it has seen before): a spread counts once and again for each spread inside its fragment.
+   */
+  readonly spreads: number
 }
 
 export interface MeasureOptions {
@@ -104,7 +109,8 @@ function walkDocument(
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition)
   }
-  const measure = { depth: 0, cost: 0, aliases: 0, introspection: false }
+  const measure = { depth: 0, cost: 0, aliases: 0, introspection: false, spreads: 0 }
+  const spreadsIn = expandedSpreads(fragments)
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue
     const root = schema.getRootType(definition.operation)
@@ -121,6 +127,7 @@ function walkDocument(
     measure.cost = Math.max(measure.cost, state.cost)
     measure.aliases = Math.max(measure.aliases, state.aliases)
     measure.introspection ||= state.introspection
+    measure.spreads = Math.max(measure.spreads, spreadsIn(definition.selectionSet))
 
     function walk(
       selectionSet: SelectionSetNode,
@@ -184,6 +191,36 @@ function walkDocument(
     }
   }
   return measure
+}
+
+/**
+ * Counts the spreads under a selection set as inlining expands them, each fragment's count remembered, so
+ * "F0 { ...F1 ...F1 } F1 { ...F2 ...F2 } ..." is counted in one pass while it expands to 2^n.
+ */
+function expandedSpreads(
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+): (selectionSet: SelectionSetNode) => number {
+  const perFragment = new Map<string, number>()
+  const inFragment = (name: string, path: Set<string>): number => {
+    const known = perFragment.get(name)
+    if (known !== undefined) return known
+    const fragment = fragments.get(name)
+    if (!fragment || path.has(name)) return 0 // a cycle, which validation refuses
+    path.add(name)
+    const count = inSelections(fragment.selectionSet, path)
+    path.delete(name)
+    perFragment.set(name, count)
+    return count
+  }
+  const inSelections = (selectionSet: SelectionSetNode, path: Set<string>): number => {
+    let count = 0
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FRAGMENT_SPREAD) count += 1 + inFragment(selection.name.value, path)
+      else if (selection.selectionSet) count += inSelections(selection.selectionSet, path)
+    }
+    return count
+  }
+  return (selectionSet) => inSelections(selectionSet, new Set())
 }
 
 function numberOf(

@@ -8,12 +8,16 @@ const costly = 'query($n: Int) { tankLevelList(first: $n) { nodes { tankId litre
 const aliased =
   '{ a: tankLevel(tankId: "x") { litres } b: tankLevel(tankId: "y") { litres } c: tankLevel(tankId: "z") { litres } }'
 const introspection = '{ __schema { queryType { name } } }'
+// Cost 2 and depth 2, but four fragment spreads once each spread is inlined with its fragment's own.
+const spread =
+  '{ tankLevel(tankId: "x") { ...A ...A } } fragment A on TankLevel { litres ...B } fragment B on TankLevel { site }'
 const rowSubscription = 'subscription { tankLevelChanged(tankId: "x") { kind } }'
 
 const strictLimits = {
   maxDepth: 3,
   maxCost: 60,
   maxAliases: 2,
+  maxFragmentSpreads: 3,
   maxBatch: 2,
   maxBodyBytes: 2048,
   maxSubscriptionsPerConnection: 1,
@@ -23,6 +27,7 @@ const noLimits = {
   maxDepth: Infinity,
   maxCost: Infinity,
   maxAliases: Infinity,
+  maxFragmentSpreads: Infinity,
   maxBatch: Infinity,
   maxSubscriptionsPerConnection: Infinity,
   rateLimit: false as const,
@@ -66,6 +71,22 @@ describe('limits that hold on every request', () => {
       limit: 'alias count',
     })
     expect((await open.gql(aliased)).body.errors).toBeUndefined()
+  })
+
+  it('refuses more fragment spreads than the limit, counted as inlining expands them, each time', async () => {
+    for (const attempt of [1, 2, 3]) {
+      const { status, body } = await strict.gql(spread)
+      expect({ attempt, status, error: body.errors?.[0]?.extensions }).toEqual({
+        attempt,
+        status: 400,
+        error: expect.objectContaining({
+          code: 'LIMIT_EXCEEDED',
+          limit: 'fragment spread count',
+          value: 4,
+        }) as unknown,
+      })
+    }
+    expect((await open.gql(spread)).body.errors).toBeUndefined()
   })
 
   it('refuses a batch of more operations than the limit', async () => {
