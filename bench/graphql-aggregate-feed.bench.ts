@@ -4,7 +4,7 @@ import { alternate, startBenchServers } from './graphql-bench-fixture.ts'
 import { measureBareBroadcast, measureGatewayLoad, type GatewayLoad } from './graphql-ws-load.ts'
 
 /** Pairs of a gateway run and a bare run, alternating which goes first; the ratio is their median. */
-const ROUNDS = 5
+const ROUNDS = 6
 
 const TANKS = 10
 const CLIENTS_PER_TANK = 50

@@ -68,9 +68,10 @@ export async function throughput(
 
 /**
  * Alternates the two sides over rounds (figure first, then baseline first, so drift on a shared machine falls
- * on both) and returns the median of the rounds' ratios: each round pairs two measurements taken seconds apart,
- * so a neighbour's burst moves one pair, not the medians of two sides taken at different moments. `figure` and
- * `baseline` are each side's median rate; `rounds` lists each round's ratio, to show how noisy the machine was.
+ * on both; give an even count, so that each order has as many rounds) and returns the median of the rounds'
+ * ratios: each round pairs two measurements taken seconds apart, so a neighbour's burst moves one pair, not
+ * the medians of two sides taken at different moments. `figure` and `baseline` are each side's median rate;
+ * `rounds` lists each round's ratio, to show how noisy the machine was.
  */
 export async function alternate(
   rounds: number,
@@ -96,7 +97,10 @@ export async function alternate(
   }
 }
 
+/** The middle value; the mean of the two middle values of an even count. */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
+  const middle = Math.floor(sorted.length / 2)
+  if (sorted.length % 2 === 1) return sorted[middle] ?? 0
+  return ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }

@@ -5,7 +5,7 @@ import { alternate, listen, startBenchServers, throughput } from './graphql-benc
 
 const CONCURRENCY = 16
 const ROUND_MS = 250
-const ROUNDS = 41
+const ROUNDS = 40
 const ROWS = 500
 const PAGE = 50
 

@@ -5,7 +5,7 @@ import { alternate, listen, startBenchServers, throughput } from './graphql-benc
 
 const CONCURRENCY = 16
 const ROUND_MS = 1500
-const ROUNDS = 5
+const ROUNDS = 6
 
 const mutation = `mutation Fill($id: ID!, $litres: Int!) {
   fill(id: $id, input: { site: "bench", litres: $litres }) { aggregateId revision token events { __typename } }
