@@ -48,6 +48,18 @@ export const BatteryStatusRow = z.object({
 })
 export type BatteryStatusRow = z.infer<typeof BatteryStatusRow>
 
+/** The row of a battery just installed: nothing reported yet. */
+export const installedBatteryRow = (
+  batteryId: string,
+  data: { readonly siteId: string; readonly capacityKwh: number },
+): BatteryStatusRow => ({
+  batteryId,
+  siteId: data.siteId,
+  capacityKwh: data.capacityKwh,
+  percent: 0,
+  reports: 0,
+})
+
 export const batteryStatus = (options: { version?: number; validateRows?: boolean } = {}) =>
   defineProjection({
     name: 'batteryStatus',
@@ -59,13 +71,7 @@ export const batteryStatus = (options: { version?: number; validateRows?: boolea
     ...(options.validateRows === undefined ? {} : { validateRows: options.validateRows }),
     retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 5 },
     handlers: {
-      BatteryInstalled: (_row, { data }, { key }) => ({
-        batteryId: key,
-        siteId: data.siteId,
-        capacityKwh: data.capacityKwh,
-        percent: 0,
-        reports: 0,
-      }),
+      BatteryInstalled: (_row, { data }, { key }) => installedBatteryRow(key, data),
       ChargeReported: (row, { data }) => row && { ...row, percent: data.percent, reports: row.reports + 1 },
       BatteryRemoved: () => null,
     },

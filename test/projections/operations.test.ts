@@ -10,6 +10,7 @@ import {
   charge,
   foldBatteryStatus,
   installed,
+  installedBatteryRow,
 } from './battery-fixtures.ts'
 import { createTestCommandBus } from './event-store-fixtures.ts'
 import { allRows } from './read-model-store-fixtures.ts'
@@ -39,13 +40,7 @@ const batteryStatusV2 = defineProjection({
   from: [Battery],
   version: 2,
   handlers: {
-    BatteryInstalled: (_row, { data }, { key }) => ({
-      batteryId: key,
-      siteId: data.siteId,
-      capacityKwh: data.capacityKwh,
-      percent: 0,
-      reports: 0,
-    }),
+    BatteryInstalled: (_row, { data }, { key }) => installedBatteryRow(key, data),
     ChargeReported: (row, { data }) =>
       row && { ...row, percent: data.percent / 100, reports: row.reports + 1 },
   },
