@@ -32,14 +32,15 @@ export { versionedEvent } from './aggregate/versioned-event.ts'
 // Commands
 /** Loads an aggregate instance from the store: its latest usable snapshot, then the events after it. */
 export { loadAggregate, type LoadedAggregate } from './command/load-aggregate.ts'
-/** Runs one command once: validate, decide, check events, append fenced by revision, evolve, snapshot. */
+/**
+ * The command bus of one process: validates a command once, runs it in its aggregate's mailbox against the
+ * state held in memory, appends the commands that waited together at once, deduplicates command ids.
+ */
 export {
-  executeCommand,
-  type ExecuteCommandOptions,
-  type ExecutedCommand,
-} from './command/execute-command.ts'
-/** The local command bus: routes by aggregate and command name, retries conflicts, deduplicates command ids. */
-export { createCommandBus, type CommandBusOptions } from './command/create-command-bus.ts'
+  createCommandBus,
+  type CommandBusOptions,
+  type LocalCommandBus,
+} from './command/create-command-bus.ts'
 
 // Stores
 /** An event store held in memory that behaves as EventStoreDB does: for unit tests that need no server. */

@@ -1,40 +1,56 @@
 import { randomUUID } from 'node:crypto'
-import { setTimeout as delay } from 'node:timers/promises'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import { AnnalsError, ConcurrencyConflictError } from '../errors.ts'
+import { AnnalsError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { CommandBus, CommandEnvelope, CommandResult } from './command-bus.ts'
-import { executeCommand } from './execute-command.ts'
-import { parseCommandInput } from './parse-command-input.ts'
+import { createEntityHost, type EntityHost, type Ownership } from './entity-host.ts'
+import { validateCommand, type ValidCommand } from './validate-command.ts'
 
 export interface CommandBusOptions {
   readonly store: EventStore
   readonly aggregates: readonly AnyAggregate[]
-  /** How many times a command is decided before a conflict is given up as CONCURRENCY_CONFLICT. Default 8. */
-  readonly maxAttempts?: number
-  /** The first back-off after a conflict, doubled each attempt and jittered. Default 2 ms. */
-  readonly backoffMs?: number
-  /** The longest back-off. Default 250 ms. */
-  readonly maxBackoffMs?: number
-  /** The decision time; defaults to the system clock. */
+  /**
+   * Load every aggregate from the store for each command instead of holding it in memory (default false).
+   * Holding is right for a service that is the only writer of its aggregates (one replica, or a sharded
+   * cluster): no read before a write, no conflict between its own commands. Stateless handling is right when
+   * other processes write the same aggregates often (several unsharded replicas, a migration running beside
+   * the service): a held copy would be stale at almost every command and pay a failed append to find out.
+   */
+  readonly stateless?: boolean
+  /** At most this many aggregates stay in memory; the least recently used idle ones go first. Default 10,000. */
+  readonly maxHosted?: number
+  /** An aggregate idle this long is dropped from memory. Default 5 minutes. */
+  readonly passivateAfterMs?: number
+  /** How often a command is decided again after someone else wrote to its stream first. Default 5. */
+  readonly maxConflictRetries?: number
+  /** At most this many waiting commands to one aggregate are decided together and appended at once. Default 128. */
+  readonly maxGroupSize?: number
+  /** The decision time handed to decide; defaults to the system clock. */
   readonly now?: () => Date
 }
 
+/** The command bus of one process: what createServer runs, and what a sharded cluster runs locally. */
+export interface LocalCommandBus extends CommandBus {
+  /** Checks that the command exists and parses its input (UNKNOWN_COMMAND, BAD_INPUT), once. */
+  validate(envelope: CommandEnvelope): ValidCommand | Promise<ValidCommand>
+  /** Runs a validated command in its aggregate's mailbox here; `ownership` is asked after a conflict. */
+  run(command: ValidCommand, ownership?: Ownership): Promise<CommandResult>
+  /** The aggregates held in memory and what their mailboxes wrote. */
+  readonly host: Pick<EntityHost, 'hosted' | 'written' | 'drop' | 'passivateIdle' | 'drain'>
+  /** Stops the passivation timer and forgets every held aggregate. */
+  close(): void
+}
+
 /**
- * Creates the local command bus: routes a command to its aggregate by name, loads the instance, decides and
- * appends; on a concurrency conflict it reloads and decides again, with jittered back-off, a bounded number
- * of times. The same command id sent twice appends once and gets the same result.
+ * Creates the command bus: validates a command once, then runs it in its aggregate's mailbox, where commands to
+ * one aggregate are decided one after another against the state held in memory, and those that waited
+ * together are appended in one write. A command id sent twice appends once and gets the same result.
  *
  * @example
  * const bus = createCommandBus({ store, aggregates: [Battery] })
  * await bus.execute({ aggregate: 'Battery', command: 'install', aggregateId: 'b-1', input: { capacityKwh: 13.5 } })
  */
-export function createCommandBus(options: CommandBusOptions): CommandBus {
-  const { store } = options
-  const maxAttempts = options.maxAttempts ?? 8
-  const backoffMs = options.backoffMs ?? 2
-  const maxBackoffMs = options.maxBackoffMs ?? 250
-  const clock = options.now ?? (() => new Date())
+export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
   const aggregates = new Map<string, AnyAggregate>()
   for (const aggregate of options.aggregates) {
     if (aggregates.has(aggregate.name)) {
@@ -42,37 +58,38 @@ export function createCommandBus(options: CommandBusOptions): CommandBus {
     }
     aggregates.set(aggregate.name, aggregate)
   }
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new AnnalsError('BAD_CONFIG', `maxAttempts must be a positive integer, not ${maxAttempts}`)
-  }
+  const host = createEntityHost({
+    store: options.store,
+    hold: options.stateless !== true,
+    ...(options.maxHosted === undefined ? {} : { maxHosted: options.maxHosted }),
+    ...(options.passivateAfterMs === undefined ? {} : { passivateAfterMs: options.passivateAfterMs }),
+    ...(options.maxConflictRetries === undefined ? {} : { maxConflictRetries: options.maxConflictRetries }),
+    ...(options.maxGroupSize === undefined ? {} : { maxGroupSize: options.maxGroupSize }),
+    ...(options.now === undefined ? {} : { clock: options.now }),
+  })
+  const validate = (envelope: CommandEnvelope) => validateCommand(aggregates, withCommandId(envelope))
 
-  async function execute(envelope: CommandEnvelope): Promise<CommandResult> {
-    const aggregate = aggregates.get(envelope.aggregate)
-    if (!aggregate) {
-      throw new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named ${envelope.aggregate}`)
-    }
-    // Refuse bad input before reading anything.
-    parseCommandInput(aggregate, envelope.command, envelope.input)
-    const commandId = envelope.commandId ?? randomUUID()
-    for (let attempt = 1; ; attempt++) {
+  return {
+    validate,
+    run: (command, ownership) => host.execute(command, ownership),
+    execute(envelope) {
+      let valid: ValidCommand | Promise<ValidCommand>
       try {
-        const executed = await executeCommand({
-          store,
-          aggregate,
-          id: envelope.aggregateId,
-          command: envelope.command,
-          input: envelope.input,
-          commandId,
-          now: clock(),
-        })
-        return executed.result
+        valid = validate(envelope)
       } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError) || attempt >= maxAttempts) throw error
-        const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1))
-        await delay(Math.random() * ceiling)
+        return Promise.reject(error)
       }
-    }
+      // A synchronous schema costs no promise: the mailbox is reached in the caller's turn.
+      return valid instanceof Promise ? valid.then((command) => host.execute(command)) : host.execute(valid)
+    },
+    host,
+    close: () => host.close(),
   }
+}
 
-  return { execute }
+/** The envelope with its idempotency key: the one it carries, or a fresh one (no copy when it has one). */
+function withCommandId(envelope: CommandEnvelope): CommandEnvelope & { readonly commandId: string } {
+  return envelope.commandId === undefined
+    ? { ...envelope, commandId: randomUUID() }
+    : (envelope as CommandEnvelope & { readonly commandId: string })
 }

@@ -3,16 +3,12 @@ import type { EventToAppend } from '../event-store/event-store.ts'
 import { checkEmittedEvents } from './check-emitted-events.ts'
 import { jsonSizeBound } from './json-size-bound.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
-import { parseCommandInput } from './parse-command-input.ts'
 import { proposeEvent } from './propose-event.ts'
 import type { RecentCommandWindow } from './recent-commands.ts'
+import type { ValidCommand } from './validate-command.ts'
 
-export interface GroupedCommand {
-  readonly command: string
-  /** Unvalidated input, as executeCommand takes it. */
-  readonly input: unknown
-  readonly commandId: string
-}
+/** What deciding a command needs: its declaration, its parsed input and its id. */
+export type GroupedCommand = Pick<ValidCommand, 'definition' | 'input' | 'commandId'>
 
 /** What the group decided for one command, in the order the commands arrived. */
 export type GroupDecision =
@@ -56,9 +52,8 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
   let state = loaded.state
   let revision = loaded.revision
   let bytes = 0
-  for (const { command, input: rawInput, commandId } of commands) {
+  for (const { definition, input, commandId } of commands) {
     try {
-      const { definition, input } = parseCommandInput(aggregate, command, rawInput)
       const earlier = inGroup.get(commandId)
       if (earlier !== undefined) {
         decisions.push({ kind: 'repeats', index: earlier })

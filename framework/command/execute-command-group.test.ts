@@ -6,9 +6,15 @@ import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
 import { executeCommandGroup, type CommandOutcome } from './execute-command-group.ts'
 import { loadAggregate } from './load-aggregate.ts'
+import { commandDefinition } from './validate-command.ts'
 
 const Counter = counterAggregate()
-const command = (name: string, input: unknown = {}) => ({ command: name, input, commandId: randomUUID() })
+/** A command as the bus hands it over: its declaration found and its input already parsed. */
+const command = (name: string, input: unknown = {}) => ({
+  definition: commandDefinition(Counter, name),
+  input,
+  commandId: randomUUID(),
+})
 const fresh = { state: Counter.initial('c-1'), revision: -1n }
 
 async function streamOf(store: ReturnType<typeof createInMemoryEventStore>) {
@@ -106,7 +112,7 @@ describe('executeCommandGroup', () => {
       { id: randomUUID(), type: 'Noted', data: { text: '' } },
     ])
     const commands = [
-      command('increment', { by: 0 }),
+      command('lock', { reason: '' }),
       command('increment', { by: 1 }),
       command('noteNothing'),
     ]
@@ -114,7 +120,7 @@ describe('executeCommandGroup', () => {
     if (group.appended) throw new Error('the append should have conflicted')
     expect(group.error).toBeInstanceOf(ConcurrencyConflictError)
     expect(group.taken).toBe(3)
-    expect(group.settled.map(summary)).toEqual(['BAD_INPUT'])
+    expect(group.settled.map(summary)).toEqual(['INVALID_EVENT'])
     expect((await streamOf(store)).length).toBe(1)
   })
 })

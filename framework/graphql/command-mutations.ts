@@ -57,19 +57,19 @@ export function commandMutations(
           args: rawArgs,
         })
         const input = takesInput ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
-        const parsed = await schema.safeParseAsync(input)
-        if (!parsed.success) {
-          const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ['input', ...issue.path] }))
-          throw new BadInputError(`The input of ${name} is invalid`, issues)
-        }
         const commandId = rawArgs['commandId']
-        const result = await gateway.commands.execute({
-          aggregate: aggregate.name,
-          command: name,
-          aggregateId: String(rawArgs['id']),
-          input,
-          ...(typeof commandId === 'string' ? { commandId } : {}),
-        })
+        // The bus validates the input, once; here its issues are placed under the mutation's `input` argument.
+        const result = await gateway.commands
+          .execute({
+            aggregate: aggregate.name,
+            command: name,
+            aggregateId: String(rawArgs['id']),
+            input,
+            ...(typeof commandId === 'string' ? { commandId } : {}),
+          })
+          .catch((error: unknown) => {
+            throw error instanceof BadInputError ? underInput(error) : error
+          })
         return toResultFrame(result)
       },
     }
@@ -117,6 +117,11 @@ function toResultFrame(result: CommandResult) {
     events,
     token: String(result.position),
   }
+}
+
+function underInput(error: BadInputError): BadInputError {
+  const issues = error.issues.map((issue) => ({ ...issue, path: ['input', ...issue.path] }))
+  return new BadInputError(error.message, issues)
 }
 
 function hasFields(schema: z.ZodType): boolean {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import { createCommandBus } from '../command/create-command-bus.ts'
+import { createCommandBus, type CommandBusOptions } from '../command/create-command-bus.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { Authenticate, JwtOptions } from '../graphql/authenticate-request.ts'
 import { createAuthentication } from '../graphql/authenticate-request.ts'
@@ -27,6 +27,11 @@ export interface ServerOptions {
   readonly store?: StoreOption
   /** Where the in-process devstore keeps its log (default ANNALS_DATA_DIR, else memory). */
   readonly dataDir?: string
+  /**
+   * How this replica runs commands: aggregates held in memory (the default) or `stateless`, and the bounds of
+   * what it holds (ANNALS_MAX_HOSTED_AGGREGATES and ANNALS_PASSIVATE_AFTER_MS set them too).
+   */
+  readonly commands?: Omit<CommandBusOptions, 'store' | 'aggregates'>
   /** Shards aggregates across replicas; default createCluster() when ANNALS_PEERS or ANNALS_PEERS_DNS is set. */
   readonly cluster?: ClusterOption
   /** This replica's internal address for peers; default ANNALS_SELF_URL, else http://HOST:PORT. */
@@ -101,13 +106,18 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // Peers in the environment are all a service needs to scale out: no code change between one replica and many.
   const clusterOption =
     options.cluster ?? (env['ANNALS_PEERS'] || env['ANNALS_PEERS_DNS'] ? createCluster({ env }) : undefined)
-  const cluster = clusterOption
-    ? await clusterOption.create({ store, aggregates: options.aggregates, http: app, selfUrl })
-    : undefined
+  // One replica is a cluster of one: the same pipeline, aggregates held in memory, that a sharded replica runs.
+  const local = createCommandBus({
+    store,
+    aggregates: options.aggregates,
+    ...(config.maxHostedAggregates === undefined ? {} : { maxHosted: config.maxHostedAggregates }),
+    ...(config.passivateAfterMs === undefined ? {} : { passivateAfterMs: config.passivateAfterMs }),
+    ...options.commands,
+  })
+  metrics.watchHost(local.host)
+  const cluster = clusterOption ? await clusterOption.create({ local, http: app, selfUrl }) : undefined
   if (cluster) metrics.watchCluster(cluster)
-  const shutdown = trackShutdown(
-    metrics.instrument(cluster?.commands ?? createCommandBus({ store, aggregates: options.aggregates })),
-  )
+  const shutdown = trackShutdown(metrics.instrument(cluster?.commands ?? local))
   const commands = shutdown.commands
 
   const members = [...(options.projections ?? []), ...(options.reactors ?? [])]
@@ -161,6 +171,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await shutdown.awaitInFlight(config.shutdownTimeoutMs, app.log)
     await readSide?.stop()
     await cluster?.close()
+    await local.host.drain()
+    local.close()
     await resolved.close()
   })
   if (options.handleSignals) shutdown.handleSignals(app, config.shutdownTimeoutMs)

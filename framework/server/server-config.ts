@@ -24,6 +24,10 @@ export const ServerEnvironment = z.object({
   GRAPHQL_INTROSPECTION: flag.optional(),
   GRAPHQL_GRAPHIQL: flag.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** An aggregate idle this long is dropped from memory (default 5 minutes). */
+  ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
+  /** At most this many aggregates are held in memory (default 10,000). */
+  ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
 })
 
 /** The parsed configuration, with camel-case names. */
@@ -38,6 +42,8 @@ export interface ServerConfig {
   readonly introspection: boolean | undefined
   readonly graphiql: boolean | undefined
   readonly shutdownTimeoutMs: number
+  readonly passivateAfterMs: number | undefined
+  readonly maxHostedAggregates: number | undefined
 }
 
 /**
@@ -74,6 +80,8 @@ export function parseServerConfig(
     introspection: value.GRAPHQL_INTROSPECTION,
     graphiql: value.GRAPHQL_GRAPHIQL,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
+    passivateAfterMs: value.ANNALS_PASSIVATE_AFTER_MS,
+    maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
   }
 }
 

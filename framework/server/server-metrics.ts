@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CommandBus } from '../command/command-bus.ts'
+import type { LocalCommandBus } from '../command/create-command-bus.ts'
 import { isAnnalsError } from '../errors.ts'
-import type { Cluster, ClusterStatus } from '../sharding/cluster.ts'
+import type { Cluster } from '../sharding/cluster.ts'
 import type { ProjectionStatus } from '../read-model/read-model-source.ts'
 import type { ReadSide } from '../read-model/read-side.ts'
 
@@ -15,6 +16,8 @@ export interface ServerMetrics {
   watchReadSide(readSide: ReadSide): void
   /** Reports local and forwarded commands from the cluster's status at every scrape. */
   watchCluster(cluster: Cluster): void
+  /** Reports the aggregates held in memory and what their mailboxes wrote, at every scrape. */
+  watchHost(host: LocalCommandBus['host']): void
 }
 
 /** The Prometheus metrics of one server, in a registry of its own (several servers can share a process). */
@@ -97,24 +100,31 @@ export function createServerMetrics(): ServerMetrics {
       this.set({ route: 'forwarded' }, status.forwardedCommands)
     },
   })
-  const clusterGauge = (name: string, help: string, value: (status: ClusterStatus) => number) =>
+  let host: LocalCommandBus['host'] | undefined
+  const hostGauge = (name: string, help: string, value: (held: LocalCommandBus['host']) => number) =>
     new Gauge({
       name,
       help,
       registers,
       collect() {
-        if (cluster) this.set(value(cluster.status()))
+        if (host) this.set(value(host))
       },
     })
-  clusterGauge(
-    'annals_cluster_appends',
-    'Appends the aggregates this replica owns made, each for a group of queued commands.',
-    (status) => status.appends,
+  hostGauge('annals_hosted_aggregates', 'Aggregates held in memory on this replica.', (held) => held.hosted())
+  hostGauge(
+    'annals_appends',
+    'Appends the aggregates this replica runs made, each for a group of queued commands.',
+    (held) => held.written().appends,
   )
-  clusterGauge(
-    'annals_cluster_appended_commands',
-    'Commands decided in those appends: divided by annals_cluster_appends, the mean group size.',
-    (status) => status.appendedCommands,
+  hostGauge(
+    'annals_appended_commands',
+    'Commands decided in those appends: divided by annals_appends, the mean group size.',
+    (held) => held.written().commands,
+  )
+  hostGauge(
+    'annals_conflict_retries',
+    'Groups of commands decided again because another writer appended to their stream first.',
+    (held) => held.written().conflicts,
   )
 
   return {
@@ -141,5 +151,6 @@ export function createServerMetrics(): ServerMetrics {
     subscriptionEnded: (reason) => ended.inc({ reason }),
     watchReadSide: (watched) => void (readSide = watched),
     watchCluster: (watched) => void (cluster = watched),
+    watchHost: (watched) => void (host = watched),
   }
 }

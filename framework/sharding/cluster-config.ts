@@ -30,8 +30,6 @@ export const ClusterEnvironment = z.object({
   /** Consecutive missed probes after which a peer leaves the ring. */
   ANNALS_PROBE_MISSES: z.coerce.number().int().min(1).optional(),
   ANNALS_DISCOVER_INTERVAL_MS: milliseconds.optional(),
-  ANNALS_PASSIVATE_AFTER_MS: milliseconds.optional(),
-  ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
   ANNALS_FORWARD_TIMEOUT_MS: milliseconds.optional(),
   NODE_ENV: z.string().optional(),
 })
@@ -52,8 +50,6 @@ export interface ClusterSettings {
   readonly probeTimeoutMs?: number
   readonly probeMisses?: number
   readonly discoverIntervalMs?: number
-  readonly passivateAfterMs?: number
-  readonly maxHostedAggregates?: number
   readonly forwardTimeoutMs?: number
   readonly production?: boolean
 }
@@ -80,8 +76,6 @@ export function clusterSettingsFromEnv(env: Readonly<Record<string, string | und
     probeTimeoutMs: e.ANNALS_PROBE_TIMEOUT_MS,
     probeMisses: e.ANNALS_PROBE_MISSES,
     discoverIntervalMs: e.ANNALS_DISCOVER_INTERVAL_MS,
-    passivateAfterMs: e.ANNALS_PASSIVATE_AFTER_MS,
-    maxHostedAggregates: e.ANNALS_MAX_HOSTED_AGGREGATES,
     forwardTimeoutMs: e.ANNALS_FORWARD_TIMEOUT_MS,
     production: e.NODE_ENV === 'production',
   }

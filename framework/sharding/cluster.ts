@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify'
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandBus } from '../command/command-bus.ts'
-import type { EventStore } from '../event-store/event-store.ts'
+import type { LocalCommandBus } from '../command/create-command-bus.ts'
 
 /**
  * The seam between createServer and sharding: createServer builds the local command pipeline, hands it to
  * the cluster, and serves commands through the bus the cluster returns (which forwards to the owner).
  */
 export interface ClusterContext {
-  readonly store: EventStore
-  readonly aggregates: readonly AnyAggregate[]
+  /** This replica's pipeline: it runs the commands this replica owns. */
+  readonly local: LocalCommandBus
   /** The fastify instance of this replica; the cluster registers its internal routes on it. */
   readonly http: FastifyInstance
   /** This replica's internal address as peers reach it, e.g. http://127.0.0.1:4001. */
@@ -34,6 +33,8 @@ export interface ClusterStatus {
   readonly appends: number
   /** Commands decided in those appends: appendedCommands / appends is the mean group size. */
   readonly appendedCommands: number
+  /** Groups decided again because another writer appended to their stream first. */
+  readonly conflicts: number
 }
 
 export interface Cluster {

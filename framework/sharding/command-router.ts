@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import type { CommandBus, CommandEnvelope, CommandResult } from '../command/command-bus.ts'
+import type { LocalCommandBus } from '../command/create-command-bus.ts'
+import type { Ownership } from '../command/entity-host.ts'
+import { NotOwnerError } from '../command/not-owner-error.ts'
+import type { ValidCommand } from '../command/validate-command.ts'
 import { AnnalsError } from '../errors.ts'
 import type { WireCommand } from './command-wire.ts'
 import { createForwardBatcher } from './forward-batcher.ts'
-import { NotOwnerError, type EntityHost, type HostedCommand, type Ownership } from './entity-host.ts'
 import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
 import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
@@ -12,7 +14,8 @@ import { aggregateKey, digest64, rendezvousOwnerOfDigest, type Digest } from './
 export interface CommandRouterOptions {
   readonly self: string
   readonly membership: Membership
-  readonly host: EntityHost
+  /** This replica's pipeline: validates every command where it enters, runs those this replica owns. */
+  readonly local: LocalCommandBus
   readonly client: PeerClient
   /** How long one forwarded command may take before the owner counts as unreachable. */
   readonly forwardTimeoutMs?: number
@@ -22,8 +25,6 @@ export interface CommandRouterOptions {
   readonly maxBatch?: number
   /** At most this many requests are in flight to one owner; commands issued meanwhile go in the next. */
   readonly maxInFlightPerPeer?: number
-  /** Refuses an unknown command or bad input before any hop (throws UNKNOWN_COMMAND or BAD_INPUT). */
-  readonly validate?: (envelope: CommandEnvelope) => void
 }
 
 export interface CommandRouter extends CommandBus {
@@ -41,7 +42,7 @@ export interface CommandRouter extends CommandBus {
  * command is in flight, it sends the command again, with the same command id, to the new owner.
  */
 export function createCommandRouter(options: CommandRouterOptions): CommandRouter {
-  const { self, membership, host, client } = options
+  const { self, membership, local, client } = options
   const forwardTimeoutMs = options.forwardTimeoutMs ?? 10_000
   const routeDeadlineMs = options.routeDeadlineMs ?? 30_000
   const batcher = createForwardBatcher({
@@ -71,7 +72,8 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       })
     })
 
-  const digestOf = (command: HostedCommand) => digest64(aggregateKey(command.aggregate, command.aggregateId))
+  const digestOf = (command: ValidCommand) =>
+    digest64(aggregateKey(command.aggregate.name, command.aggregateId))
   // Asked by the host after a conflict; the digest is computed again then rather than kept per command.
   const checked: Ownership = { stillOwns: (command) => ownerOf(digestOf(command)) === self }
   // The path of a command run here first: the host hands it back when its aggregate moved meanwhile.
@@ -98,7 +100,7 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
   }
 
   /** Runs the command at its owner, here or forwarded, until one answers; `failed` when a first try failed. */
-  async function route(command: HostedCommand, digest: Digest, failed?: Failure): Promise<CommandResult> {
+  async function route(command: ValidCommand, digest: Digest, failed?: Failure): Promise<CommandResult> {
     const deadline = Date.now() + routeDeadlineMs
     if (failed) await afterFailure(digest, failed, deadline)
     for (let attempt = failed ? 1 : 0; ; attempt++) {
@@ -106,12 +108,12 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       try {
         if (owner === self) {
           counts.local++
-          return await host.execute(command, checked)
+          return await local.run(command, checked)
         }
-        // Bad input is refused here rather than after a hop; locally the pipeline validates anyway.
-        if (attempt === 0) options.validate?.(command)
+        // The raw input crosses the wire: parsed values (dates, transforms) do not survive JSON, so the owner
+        // parses it again, as any process must parse what another sends it.
         counts.forwarded++
-        return await batcher.forward(owner, command)
+        return await batcher.forward(owner, command.envelope)
       } catch (error) {
         const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
         if (!movable) throw error
@@ -120,19 +122,28 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
     }
   }
 
+  /** The common case without a wrapper promise: the host answers, or hands the command back to route(). */
+  function dispatch(command: ValidCommand): Promise<CommandResult> {
+    const digest = digestOf(command)
+    if (ownerOf(digest) !== self) return route(command, digest)
+    counts.local++
+    return local.run(command, firstHere)
+  }
+
   return {
     execute(envelope: CommandEnvelope) {
-      // An envelope that carries its command id already goes on as it is: no copy per command.
-      const command = hasCommandId(envelope) ? envelope : { ...envelope, commandId: randomUUID() }
-      const digest = digest64(aggregateKey(command.aggregate, command.aggregateId))
-      // The common case without a wrapper promise: the host answers, or hands the command back to route().
-      if (ownerOf(digest) !== self) return route(command, digest)
-      counts.local++
-      return host.execute(command, firstHere)
+      // Bad input is refused where the command enters, before any hop.
+      let valid: ValidCommand | Promise<ValidCommand>
+      try {
+        valid = local.validate(envelope)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return valid instanceof Promise ? valid.then(dispatch) : dispatch(valid)
     },
     executeForwarded(command) {
       counts.received++
-      return host.execute(command.envelope)
+      return local.execute(command.envelope)
     },
     owns: (key) => ownerOf(digest64(key)) === self,
     counts: () => ({ ...counts }),
@@ -150,8 +161,4 @@ interface Failure {
   readonly owner: string
   readonly error: unknown
   readonly attempt: number
-}
-
-function hasCommandId(envelope: CommandEnvelope): envelope is HostedCommand {
-  return envelope.commandId !== undefined
 }

@@ -1,3 +1,4 @@
+import { createCommandBus } from '../command/create-command-bus.ts'
 import { createServer as createHttpServer } from 'node:http'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
@@ -111,7 +112,11 @@ describe('createCluster with ANNALS_PEERS_DNS', () => {
   ])('refuses to start with BAD_CONFIG naming %s when it is wrong', async (name, env) => {
     const http = Fastify()
     const error = await createCluster({ env })
-      .create({ store, aggregates: [Counter], http, selfUrl: 'http://127.0.0.1:1' })
+      .create({
+        local: createCommandBus({ store, aggregates: [Counter] }),
+        http,
+        selfUrl: 'http://127.0.0.1:1',
+      })
       .then(
         () => new Error('started'),
         (reason: unknown) => reason as AnnalsError,

@@ -1,3 +1,4 @@
+import { createCommandBus } from '../command/create-command-bus.ts'
 import { randomUUID } from 'node:crypto'
 import { request } from 'node:http'
 import Fastify from 'fastify'
@@ -141,8 +142,7 @@ describe('createCluster', () => {
     const http = Fastify()
     await expect(
       option.create({
-        store: createInMemoryEventStore(),
-        aggregates: [Counter],
+        local: createCommandBus({ store: createInMemoryEventStore(), aggregates: [Counter] }),
         http,
         selfUrl: 'http://127.0.0.1:1',
       }),

@@ -1,11 +1,7 @@
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import type { CommandEnvelope } from '../command/command-bus.ts'
-import { parseCommandInput } from '../command/parse-command-input.ts'
 import { AnnalsError } from '../errors.ts'
 import type { Cluster, ClusterContext, ClusterOption, ClusterStatus } from './cluster.ts'
 import { clusterSettingsFromEnv, type ClusterSettings } from './cluster-config.ts'
 import { createCommandRouter } from './command-router.ts'
-import { createEntityHost } from './entity-host.ts'
 import { INTERNAL_PREFIX, registerInternalRoutes } from './internal-routes.ts'
 import { createMembership, type MembershipTimers, type ProbeAnswer } from './membership.ts'
 import { createPeerClient } from './peer-client.ts'
@@ -17,7 +13,6 @@ export interface CreateClusterOptions extends ClusterSettings {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** For tests: the clock and timers membership runs on. */
   readonly timers?: MembershipTimers
-  readonly maxConflictRetries?: number
   readonly routeDeadlineMs?: number
   /** Where membership reports what it survives (a failed DNS resolution, a failed probe round); default a warning on the server's log. */
   readonly onError?: (error: unknown, context: string) => void
@@ -82,19 +77,13 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
       options.onError ??
       ((error, what) => context.http.log.warn({ err: error }, `annals cluster: ${what} failed`)),
   })
-  const host = createEntityHost({
-    store: context.store,
-    aggregates: context.aggregates,
-    ...(options.maxHostedAggregates === undefined ? {} : { maxHosted: options.maxHostedAggregates }),
-    ...(options.passivateAfterMs === undefined ? {} : { passivateAfterMs: options.passivateAfterMs }),
-    ...(options.maxConflictRetries === undefined ? {} : { maxConflictRetries: options.maxConflictRetries }),
-  })
+  const { local } = context
+  const { host } = local
   const router = createCommandRouter({
     self,
     membership,
-    host,
+    local,
     client,
-    validate: validator(context.aggregates),
     ...(options.forwardTimeoutMs === undefined ? {} : { forwardTimeoutMs: options.forwardTimeoutMs }),
     ...(options.routeDeadlineMs === undefined ? {} : { routeDeadlineMs: options.routeDeadlineMs }),
   })
@@ -109,6 +98,7 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
       forwardedCommands: counts.forwarded,
       appends: written.appends,
       appendedCommands: written.commands,
+      conflicts: written.conflicts,
     }
   }
   registerInternalRoutes(context.http, {
@@ -137,18 +127,7 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
       membership.close()
       router.close()
       await host.drain()
-      host.close()
       client.close()
     },
-  }
-}
-
-function validator(aggregates: readonly AnyAggregate[]) {
-  const byName = new Map(aggregates.map((a) => [a.name, a]))
-  return (envelope: CommandEnvelope) => {
-    const aggregate = byName.get(envelope.aggregate)
-    if (aggregate === undefined)
-      throw new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named "${envelope.aggregate}"`)
-    parseCommandInput(aggregate, envelope.command, envelope.input)
   }
 }

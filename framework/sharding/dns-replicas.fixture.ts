@@ -1,3 +1,4 @@
+import { createCommandBus } from '../command/create-command-bus.ts'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
@@ -49,6 +50,7 @@ export function dnsReplicas() {
         server.on('request', (req, res) => (ready ? handler(req, res) : res.writeHead(503).end())),
       logger: { level: 'warn', stream: log.stream },
     })
+    const local = createCommandBus({ store, aggregates: [Counter] })
     const created = await createCluster({
       env: {},
       secret,
@@ -58,11 +60,12 @@ export function dnsReplicas() {
       discoverIntervalMs: 30,
       dnsTimeoutMs: 50,
       ...cluster,
-    }).create({ store, aggregates: [Counter], http, selfUrl: url })
+    }).create({ local, http, selfUrl: url })
     await http.ready()
     ready = true
     running.push(async () => {
       await created.close()
+      local.close()
       await http.close()
     })
     return { url, http, cluster: created, log }

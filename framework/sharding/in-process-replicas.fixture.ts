@@ -1,3 +1,4 @@
+import { createCommandBus } from '../command/create-command-bus.ts'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -43,9 +44,9 @@ export async function startInProcessReplicas(options: {
           server.on('request', (req, res) => (ready ? handler(req, res) : res.writeHead(503).end())),
         logger: false,
       })
+      const local = createCommandBus({ store: options.store, aggregates: options.aggregates })
       const cluster = await createCluster({ env: {}, peers, ...options.cluster }).create({
-        store: options.store,
-        aggregates: options.aggregates,
+        local,
         http,
         selfUrl: url,
       })
@@ -53,6 +54,7 @@ export async function startInProcessReplicas(options: {
       ready = true
       const close = async () => {
         await cluster.close()
+        local.close()
         await http.close()
         // fastify did not listen on this server (it was started first), so it does not close it either.
         server.closeAllConnections()

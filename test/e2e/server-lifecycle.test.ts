@@ -41,8 +41,10 @@ describe('health, readiness and metrics', () => {
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
       expect(metrics).toContain('annals_cluster_commands{route="local"} 2')
       expect(metrics).toContain('annals_cluster_commands{route="forwarded"} 0')
-      expect(metrics).toMatch(/^annals_cluster_appends 2$/m)
-      expect(metrics).toMatch(/^annals_cluster_appended_commands 2$/m)
+      expect(metrics).toMatch(/^annals_appends 2$/m)
+      expect(metrics).toMatch(/^annals_appended_commands 2$/m)
+      expect(metrics).toMatch(/^annals_hosted_aggregates 2$/m)
+      expect(metrics).toMatch(/^annals_conflict_retries 0$/m)
     } finally {
       await gateway.close()
     }

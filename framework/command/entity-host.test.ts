@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Counter } from '../../test/cluster/fixtures/counter.ts'
 import { countingStore, entityHostsClosedAfterEach, increment, valueOf } from './entity-host.fixture.ts'
-import { NotOwnerError } from './entity-host.ts'
+import { NotOwnerError } from './not-owner-error.ts'
 
 const hostOn = entityHostsClosedAfterEach()
 
@@ -115,7 +115,7 @@ describe('createEntityHost', () => {
       },
     }
     expect(await host.execute(command, ownership)).toBe(elsewhere)
-    expect(handedOff).toEqual([[command, expect.any(NotOwnerError)]])
+    expect(handedOff).toEqual([[expect.objectContaining({ envelope: command }), expect.any(NotOwnerError)]])
     await host.drain()
   })
 

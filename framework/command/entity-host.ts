@@ -1,27 +1,28 @@
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import type { CommandResult } from '../command/command-bus.ts'
-import { MAX_APPEND_BYTES, type CommandOutcome } from '../command/execute-command-group.ts'
-import { AnnalsError } from '../errors.ts'
-import { NotOwnerError } from './not-owner-error.ts'
 import type { EventStore } from '../event-store/event-store.ts'
+import type { CommandResult } from './command-bus.ts'
 import {
   createMailboxRunner,
-  type HostedCommand,
   type Mailbox,
   type MailboxJob,
   type Ownership,
   type WriteCounts,
 } from './entity-mailbox.ts'
+import { MAX_APPEND_BYTES, type CommandOutcome } from './execute-command-group.ts'
 import { createHostedMailboxes } from './hosted-mailboxes.ts'
+import { NotOwnerError } from './not-owner-error.ts'
+import type { ValidCommand } from './validate-command.ts'
 
-export type { HostedCommand, Ownership } from './entity-mailbox.ts'
-export { NotOwnerError } from './not-owner-error.ts'
+export type { Ownership } from './entity-mailbox.ts'
 
 const ALWAYS_OWNS: Ownership = { stillOwns: () => true }
 
 export interface EntityHostOptions {
   readonly store: EventStore
-  readonly aggregates: readonly AnyAggregate[]
+  /**
+   * Keep each aggregate in memory between commands (default true). false loads it from the store for every
+   * group of commands: see createCommandBus's `stateless`.
+   */
+  readonly hold?: boolean
   /** At most this many aggregates stay in memory; the least recently used idle ones go first. */
   readonly maxHosted?: number
   /** An aggregate idle this long is passivated (dropped from memory). */
@@ -32,7 +33,10 @@ export interface EntityHostOptions {
   readonly maxGroupSize?: number
   /** A group stops before its events pass this many bytes (default EventStoreDB's 1 MiB append limit). */
   readonly maxAppendBytes?: number
+  /** The clock of passivation, in milliseconds. */
   readonly now?: () => number
+  /** The decision time handed to decide; default the system clock. */
+  readonly clock?: () => Date
 }
 
 export interface EntityHost {
@@ -41,11 +45,14 @@ export interface EntityHost {
    * `ownership` is asked after a conflict; when the aggregate moved, the command is handed off to it, or
    * fails with NotOwnerError for the router to re-route (default: this replica always owns it).
    */
-  execute(command: HostedCommand, ownership?: Ownership): Promise<CommandResult>
+  execute(command: ValidCommand, ownership?: Ownership): Promise<CommandResult>
   /** Aggregates held in memory now. */
   hosted(): number
-  /** Appends written so far, and the commands decided in them (their ratio is the mean group size). */
-  written(): { readonly appends: number; readonly commands: number }
+  /**
+   * Appends written so far, the commands decided in them (their ratio is the mean group size), and the groups
+   * decided again because someone else wrote to their stream first.
+   */
+  written(): Readonly<WriteCounts>
   /** Drops idle copies the predicate picks (e.g. those another replica owns after a ring change). */
   drop(predicate: (aggregate: string, id: string) => boolean): number
   /** Drops copies idle longer than the passivation timeout; a timer calls it, tests may too. */
@@ -63,14 +70,13 @@ export interface EntityHost {
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
   const now = options.now ?? Date.now
-  const byName = new Map(options.aggregates.map((a) => [a.name, a]))
   const mailboxes = createHostedMailboxes({
     maxHosted: options.maxHosted ?? 10_000,
     passivateAfterMs: options.passivateAfterMs ?? 5 * 60_000,
     now,
   })
   let inFlight = 0
-  const written: WriteCounts = { appends: 0, commands: 0 }
+  const written: WriteCounts = { appends: 0, commands: 0, conflicts: 0 }
   let drained: (() => void)[] = []
 
   // Counts and idleness are updated before the caller sees the answer, so they are exact when it resumes.
@@ -93,18 +99,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     maxRetries: options.maxConflictRetries ?? 5,
     maxGroup: Math.max(1, options.maxGroupSize ?? 128),
     maxAppendBytes: options.maxAppendBytes ?? MAX_APPEND_BYTES,
+    hold: options.hold ?? true,
+    clock: options.clock ?? (() => new Date()),
     settle,
   })
 
   return {
     execute(command, ownership = ALWAYS_OWNS) {
-      const aggregate = byName.get(command.aggregate)
-      if (aggregate === undefined) {
-        return Promise.reject(
-          new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named "${command.aggregate}"`),
-        )
-      }
-      const entry = mailboxes.mailboxFor(aggregate, command.aggregateId)
+      const entry = mailboxes.mailboxFor(command.aggregate, command.aggregateId)
       entry.pending++
       inFlight++
       return new Promise<CommandResult>((resolve, reject) => {

@@ -1,6 +1,5 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { Mailbox } from './entity-mailbox.ts'
-import { aggregateKey } from './rendezvous-hash.ts'
 
 export interface HostedMailboxesOptions {
   /** At most this many mailboxes stay in memory; the least recently used idle ones go first. */
@@ -54,7 +53,8 @@ export function createHostedMailboxes(options: HostedMailboxesOptions): HostedMa
   return {
     mailboxFor(aggregate, id) {
       if (last !== undefined && last.id === id && last.aggregate === aggregate) return last
-      const key = aggregateKey(aggregate.name, id)
+      // The stream name is unique per instance: aggregate names cannot hold the '-' it puts before the id.
+      const key = aggregate.streamName(id)
       let entry = entries.get(key)
       if (entry) entries.delete(key)
       else

@@ -4,7 +4,10 @@ import { Counter } from '../../test/cluster/fixtures/counter.ts'
 import { ConcurrencyConflictError } from '../errors.ts'
 import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import { createEntityHost, type EntityHost, type EntityHostOptions } from './entity-host.ts'
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { CommandEnvelope, CommandResult } from './command-bus.ts'
+import { createEntityHost, type EntityHost, type EntityHostOptions, type Ownership } from './entity-host.ts'
+import { validateCommand } from './validate-command.ts'
 
 /** An in-memory store that counts stream reads, and can be told to refuse every append as a conflict. */
 export function countingStore() {
@@ -46,14 +49,28 @@ export function countingStore() {
   }
 }
 
+/** An entity host that validates the envelopes it is given, as the bus does before handing them over. */
+export interface TestHost extends Omit<EntityHost, 'execute'> {
+  execute(envelope: CommandEnvelope & { commandId: string }, ownership?: Ownership): Promise<CommandResult>
+}
+
 /** Gives `hostOn(store, overrides)`, which hosts the Counter on a store; every host is closed after its test. */
 export function entityHostsClosedAfterEach() {
   const hosts: EntityHost[] = []
   afterEach(() => hosts.splice(0).forEach((h) => h.close()))
-  return function hostOn(store: EventStore, overrides: Partial<EntityHostOptions> = {}): EntityHost {
-    const host = createEntityHost({ store, aggregates: [Counter], ...overrides })
+  return function hostOn(
+    store: EventStore,
+    overrides: Partial<EntityHostOptions> & { aggregates?: readonly AnyAggregate[] } = {},
+  ): TestHost {
+    const { aggregates = [Counter], ...options } = overrides
+    const host = createEntityHost({ store, ...options })
     hosts.push(host)
-    return host
+    const byName = new Map(aggregates.map((aggregate) => [aggregate.name, aggregate]))
+    return {
+      ...host,
+      execute: async (envelope, ownership) =>
+        host.execute(await validateCommand(byName, envelope), ownership),
+    }
   }
 }
 

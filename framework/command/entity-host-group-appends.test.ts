@@ -93,7 +93,7 @@ describe('createEntityHost: commands waiting together', () => {
     await host.execute(increment('c-1'))
     const refused = host.execute({ ...increment('c-1'), command: 'refuse', input: {} })
     await expect(refused).rejects.toMatchObject({ code: 'REFUSED' })
-    expect(host.written()).toEqual({ appends: 2, commands: 11 })
+    expect(host.written()).toEqual({ appends: 2, commands: 11, conflicts: 0 })
   })
 
   it('takes at most the bound of commands in one group', async () => {
