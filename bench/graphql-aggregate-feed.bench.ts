@@ -20,6 +20,7 @@ const feedQuery = (tank: number) =>
 const bench: Bench = {
   name: 'graphql-aggregate-feed',
   description: `Event frames per second to ${CLIENTS} clients on ${TANKS} aggregate feeds vs a bare ws broadcast of the same frames`,
+  method: `${CLIENTS} clients, ${CLIENTS_PER_TANK} on each of ${TANKS} aggregate event feeds, receive ${EVENTS_PER_TANK} events per aggregate through the gateway (one shared store subscription); the baseline is a bare ws server sending the same frames to the same groups of bare clients. The clients run in a load-generator process of their own on both sides. ${ROUNDS} alternating pairs of runs after a warm-up run per side; the ratio is the median of the pairs' ratios. Target 0.5.`,
   async run() {
     const generator = await forkLoadGenerator()
     try {

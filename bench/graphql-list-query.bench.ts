@@ -20,6 +20,7 @@ const bench: Bench = {
   name: 'graphql-list-query',
   description:
     'List queries per second through the GraphQL gateway (graphql-jit) vs a plain fastify route over the same read model',
+  method: `A page of ${PAGE} rows (of ${ROWS}, filtered by site) through the gateway as a GET (compiled after its first run), against a plain fastify GET route that reads the same page from the same read model and answers the same JSON; both servers in this process, ${CONCURRENCY} HTTP clients in a load-generator process of their own, the same headers on both sides. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios, and the servers' CPU per request is reported beside it. Target 0.9.`,
   async run() {
     const servers = await startBenchServers()
     let last = 0n

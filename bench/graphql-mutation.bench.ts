@@ -18,6 +18,7 @@ const bench: Bench = {
   name: 'graphql-mutation',
   description:
     'Mutations per second through the GraphQL gateway (graphql-jit) vs a plain fastify route running the same command',
+  method: `The fill mutation through the gateway (POST, graphql-jit) against a plain fastify POST route running the same command on the same command bus and in-memory store, answering the same fields; ${CONCURRENCY} HTTP clients, one aggregate each, in a load-generator process of their own. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios. Target 0.8.`,
   async run() {
     const servers = await startBenchServers()
     const bus = createCommandBus({ store: servers.store, aggregates: [Tank] })

@@ -17,6 +17,7 @@ const subscription = 'subscription { tankLevelChanged(tankId: "hot") { kind row 
 const bench: Bench = {
   name: 'graphql-subscriptions',
   description: `Messages per second to ${CLIENTS} subscribed WebSocket clients through the gateway vs a bare ws broadcast of the same payloads`,
+  method: `${CLIENTS} graphql-transport-ws clients subscribed to one row of a read model receive ${CHANGES} changes through the gateway; the baseline is a bare ws server sending the same frames (recorded from a gateway run) to ${CLIENTS} bare clients. The clients run in a load-generator process of their own on both sides; a side's time runs from the first change (or send) to the last frame received. ${ROUNDS} alternating pairs of runs after a warm-up run per side; the ratio is the median of the pairs' ratios. Target 0.5.`,
   async run() {
     const generator = await forkLoadGenerator()
     try {
