@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config'
+import { markdownModules } from './test/docs/markdown-blocks.fixture.ts'
 
 export default defineConfig({
+  // The README's example runs as the README shows it (test/readme/).
+  plugins: [markdownModules()],
   resolve: {
     conditions: ['development'],
     // One graphql instance: vite would pick graphql's ESM build for our sources while mercurius and graphql-ws

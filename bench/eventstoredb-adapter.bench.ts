@@ -13,17 +13,21 @@ import { EventStoreDBClient, eventTypeFilter, jsonEvent, START } from '@eventsto
 import { createDevStore } from '../devstore/create-dev-store.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
+import { median, pairedRatio, pairedRounds } from './paired-rounds.ts'
 
-const APPENDS = Number(process.env['ADAPTER_BENCH_APPENDS'] ?? 1_000)
+const APPENDS = Number(process.env['ADAPTER_BENCH_APPENDS'] ?? 250)
 const EVENTS = Number(process.env['ADAPTER_BENCH_EVENTS'] ?? 5_000)
 const WARM_UP = 50
-const ROUNDS = 2
+// Pairs of rounds; even, so each side runs first as often as the other.
+const ROUNDS = 20
+const CATCH_UP_ROUNDS = 6
 // Every event in the store is a Measured event: the warm-up, every append round and the history.
 const MEASURED = 2 * WARM_UP + 2 * ROUNDS * APPENDS + EVENTS
 
 const benchmark = {
   name: 'eventstoredb-adapter',
-  description: `the EventStoreDB adapter vs the raw client: ${APPENDS} appends, a ${EVENTS}-event catch-up`,
+  description: `the EventStoreDB adapter vs the raw client: ${APPENDS} appends a round, a ${EVENTS}-event catch-up`,
+  method: `Both sides share one client on an in-memory devstore in this process (loopback gRPC). Appends: ${ROUNDS} rounds of ${APPENDS} sequential single-event appends through createEventStoreDbStore and through EventStoreDBClient.appendToStream, each to a stream of its own, the order alternating from round to round after a warm-up of ${WARM_UP} per side; the ratio is the median of the rounds' paired ratios (client time / adapter time). Catch-up: ${CATCH_UP_ROUNDS} alternating rounds of a filtered subscribeToAll from the start over every Measured event, the adapter's (filter, markers, conversion to RecordedEvent) against the client's own. Target 0.8: the adapter is one call over the client's.`,
   run: async () => {
     const devStore = await createDevStore({ port: 0 })
     const client = EventStoreDBClient.connectionString(devStore.connectionString)
@@ -32,64 +36,54 @@ const benchmark = {
       // Warm both paths (channel, server features, JIT) before timing.
       await timeClientAppends(client, 'warm-client', WARM_UP)
       await timeAdapterAppends(store, 'warm-adapter', WARM_UP)
-      // Alternate the two paths and keep each one's best round, so neither gains from running second.
-      let clientAppendMs = Infinity
-      let adapterAppendMs = Infinity
-      for (let round = 0; round < ROUNDS; round++) {
-        clientAppendMs = Math.min(
-          clientAppendMs,
-          await timeClientAppends(client, `bench-client-${round}`, APPENDS),
-        )
-        adapterAppendMs = Math.min(
-          adapterAppendMs,
-          await timeAdapterAppends(store, `bench-adapter-${round}`, APPENDS),
-        )
-      }
+      let round = 0
+      const appends = await pairedRounds(ROUNDS, {
+        adapter: () => timeAdapterAppends(store, `bench-adapter-${round++}`, APPENDS).then(rate(APPENDS)),
+        client: () => timeClientAppends(client, `bench-client-${round++}`, APPENDS).then(rate(APPENDS)),
+      })
       for (let from = 0; from < EVENTS; from += 500) {
         const batch = Array.from({ length: Math.min(500, EVENTS - from) }, (_, index) =>
           jsonEvent({ type: 'Measured', data: { n: from + index, note: 'x'.repeat(100) } }),
         )
         await client.appendToStream('bench-history', batch)
       }
-      let clientReadMs = Infinity
-      let adapterReadMs = Infinity
-      for (let round = 0; round < ROUNDS; round++) {
-        clientReadMs = Math.min(clientReadMs, await timeClientCatchUp(client))
-        adapterReadMs = Math.min(adapterReadMs, await timeAdapterCatchUp(store))
-      }
-      const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000)
-      const read = MEASURED
+      const reads = await pairedRounds(CATCH_UP_ROUNDS, {
+        adapter: () => timeAdapterCatchUp(store).then(rate(MEASURED)),
+        client: () => timeClientCatchUp(client).then(rate(MEASURED)),
+      })
       const notes = 'in-memory devstore, loopback gRPC, one client shared by both paths'
+      const appendRatio = pairedRatio(appends.adapter, appends.client)
+      const readRatio = pairedRatio(reads.adapter, reads.client)
       return [
         {
           figure: {
             label: 'appends through the adapter',
-            value: perSecond(APPENDS, adapterAppendMs),
+            value: Math.round(median(appends.adapter)),
             unit: 'appends/s',
           },
           baseline: {
             label: 'appends through the client',
-            value: perSecond(APPENDS, clientAppendMs),
+            value: Math.round(median(appends.client)),
             unit: 'appends/s',
           },
-          ratio: clientAppendMs / adapterAppendMs,
+          ratio: appendRatio.ratio,
           target: 0.8,
-          notes: `${APPENDS} sequential single-event appends, best of ${ROUNDS} alternating rounds; ${notes}`,
+          notes: `${APPENDS} sequential single-event appends a round; median of ${ROUNDS} alternating pairs (${appendRatio.rounds}); rates: each side's median; ${notes}`,
         },
         {
           figure: {
             label: 'catch-up through the adapter',
-            value: perSecond(read, adapterReadMs),
+            value: Math.round(median(reads.adapter)),
             unit: 'events/s',
           },
           baseline: {
             label: 'catch-up through the client',
-            value: perSecond(read, clientReadMs),
+            value: Math.round(median(reads.client)),
             unit: 'events/s',
           },
-          ratio: clientReadMs / adapterReadMs,
+          ratio: readRatio.ratio,
           target: 0.8,
-          notes: `${read} events (most ~130 bytes) from the start of $all, event-type filter, best of ${ROUNDS} alternating rounds; ${notes}`,
+          notes: `${MEASURED} events (most ~130 bytes) from the start of $all, event-type filter; median of ${CATCH_UP_ROUNDS} alternating pairs (${readRatio.rounds}); ${notes}`,
         },
       ]
     } finally {
@@ -98,6 +92,11 @@ const benchmark = {
       await devStore.close()
     }
   },
+}
+
+/** Milliseconds for `count` operations, as operations per second. */
+function rate(count: number): (ms: number) => number {
+  return (ms) => (count / ms) * 1000
 }
 
 export default benchmark

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import type { Bench } from './run.ts'
-import { alternate, listen, startBenchServers, throughput } from './graphql-bench-fixture.ts'
+import { listen, startBenchServers } from './graphql-bench-fixture.ts'
+import { forkLoadGenerator, type HttpRound, type LoadGenerator } from './load-generator.ts'
+import { alternate, median } from './paired-rounds.ts'
 
 const CONCURRENCY = 16
 const ROUND_MS = 250
@@ -18,6 +20,7 @@ const bench: Bench = {
   name: 'graphql-list-query',
   description:
     'List queries per second through the GraphQL gateway (graphql-jit) vs a plain fastify route over the same read model',
+  method: `A page of ${PAGE} rows (of ${ROWS}, filtered by site) through the gateway as a GET (compiled after its first run), against a plain fastify GET route that reads the same page from the same read model and answers the same JSON; both servers in this process, ${CONCURRENCY} HTTP clients in a load-generator process of their own, the same headers on both sides. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios, and the servers' CPU per request is reported beside it. Target 0.9.`,
   async run() {
     const servers = await startBenchServers()
     let last = 0n
@@ -47,33 +50,34 @@ const bench: Bench = {
       }
     })
     const plainUrl = await listen(servers.plain)
-    const read = async (response: Promise<Response>) => {
-      const reply = await response
-      if (reply.status !== 200) throw new Error(`answered ${reply.status}`)
-      await reply.arrayBuffer()
-    }
     // Both sides are GETs, so the ratio is what the GraphQL layer costs, not a POST body against no body.
     const search = new URLSearchParams({ query, variables: JSON.stringify({ first: PAGE }) })
-    const gatewayRequest = `${servers.gatewayUrl}/graphql?${search.toString()}`
-    const plainRequest = `${plainUrl}/tanks`
     // The same headers on both sides (the gateway's CSRF check needs one), so the client does the same work
     // for each request but the URL; the plain route ignores it.
-    const get = (url: string) => fetch(url, { headers: { 'x-annals-csrf': '1' } })
+    const headers = { 'x-annals-csrf': '1' }
+    const round = (url: string): HttpRound => ({
+      url,
+      headers,
+      concurrency: CONCURRENCY,
+      durationMs: ROUND_MS,
+    })
+    const gatewayRound = round(`${servers.gatewayUrl}/graphql?${search.toString()}`)
+    const plainRound = round(`${plainUrl}/tanks`)
+    const generator = await forkLoadGenerator()
     try {
       // Both sides must answer the same JSON, or the ratio compares different work.
-      const [viaGateway, viaPlain] = await Promise.all([
-        get(gatewayRequest).then((reply) => reply.json()),
-        get(plainRequest).then((reply) => reply.json()),
-      ])
+      const [viaGateway, viaPlain] = await Promise.all(
+        [gatewayRound, plainRound].map(async ({ url }) => (await fetch(url, { headers })).json()),
+      )
       if (!isDeepStrictEqual(viaGateway, viaPlain))
         throw new Error('The gateway and the plain route disagree')
       // One unmeasured round per side first, so that neither side's first round pays V8's warm-up.
-      await throughput(CONCURRENCY, ROUND_MS, () => read(get(gatewayRequest)))
-      await throughput(CONCURRENCY, ROUND_MS, () => read(get(plainRequest)))
+      await generator.http(gatewayRound)
+      await generator.http(plainRound)
       const cpu = { figure: [] as number[], baseline: [] as number[] }
       const { figure, baseline, ratio, rounds } = await alternate(ROUNDS, {
-        figure: () => withCpu(cpu.figure, () => read(get(gatewayRequest))),
-        baseline: () => withCpu(cpu.baseline, () => read(get(plainRequest))),
+        figure: () => withCpu(generator, cpu.figure, gatewayRound),
+        baseline: () => withCpu(generator, cpu.baseline, plainRound),
       })
       const cpuFigure = median(cpu.figure)
       const cpuBaseline = median(cpu.baseline)
@@ -86,33 +90,25 @@ const bench: Bench = {
         },
         ratio,
         target: 0.9,
-        notes: `GET with the same headers on both sides; ${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients, ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side (rates: each side's median); ${servers.gateway.annals.gateway.compiledGets()} GETs answered from the compiled document; ratio by round: ${rounds}; CPU per request (clients and server, median): ${cpuFigure.toFixed(0)} µs vs ${cpuBaseline.toFixed(0)} µs, ratio ${(cpuBaseline / cpuFigure).toFixed(2)}`,
+        notes: `GET with the same headers on both sides; ${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients in a load-generator process of their own; ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side (rates: each side's median); ${servers.gateway.annals.gateway.compiledGets()} GETs answered from the compiled document; ratio by round: ${rounds}; server CPU per request (median): ${cpuFigure.toFixed(0)} µs vs ${cpuBaseline.toFixed(0)} µs, ratio ${(cpuBaseline / cpuFigure).toFixed(2)}`,
       }
     } finally {
+      await generator.close()
       await servers.close()
     }
   },
 }
 
 /**
- * One round's throughput, and the process CPU per request pushed on `samples`: on a shared machine the CPU a
- * request costs (clients and server, both in this process) moves much less than requests per second.
+ * One round's throughput, and the servers' CPU per request pushed on `samples`: on a shared machine the CPU a
+ * request costs the server (only one side is loaded at a time) moves much less than requests per second.
  */
-async function withCpu(samples: number[], request: () => Promise<void>): Promise<number> {
-  let requests = 0
+async function withCpu(generator: LoadGenerator, samples: number[], round: HttpRound): Promise<number> {
   const before = process.cpuUsage()
-  const rate = await throughput(CONCURRENCY, ROUND_MS, async () => {
-    await request()
-    requests++
-  })
+  const { perSecond, requests } = await generator.http(round)
   const used = process.cpuUsage(before)
   samples.push((used.user + used.system) / Math.max(requests, 1))
-  return rate
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
+  return perSecond
 }
 
 export default bench

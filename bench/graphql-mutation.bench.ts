@@ -1,7 +1,9 @@
 import { createCommandBus } from '../framework/command/create-command-bus.ts'
 import { Tank } from '../test/e2e/fixtures/tank.ts'
 import type { Bench } from './run.ts'
-import { alternate, listen, startBenchServers, throughput } from './graphql-bench-fixture.ts'
+import { listen, startBenchServers } from './graphql-bench-fixture.ts'
+import { forkLoadGenerator } from './load-generator.ts'
+import { alternate } from './paired-rounds.ts'
 
 const CONCURRENCY = 16
 const ROUND_MS = 1500
@@ -16,6 +18,7 @@ const bench: Bench = {
   name: 'graphql-mutation',
   description:
     'Mutations per second through the GraphQL gateway (graphql-jit) vs a plain fastify route running the same command',
+  method: `The fill mutation through the gateway (POST, graphql-jit) against a plain fastify POST route running the same command on the same command bus and in-memory store, answering the same fields; ${CONCURRENCY} HTTP clients, one aggregate each, in a load-generator process of their own. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios. Target 0.8.`,
   async run() {
     const servers = await startBenchServers()
     const bus = createCommandBus({ store: servers.store, aggregates: [Tank] })
@@ -35,27 +38,23 @@ const bench: Bench = {
       }
     })
     const plainUrl = await listen(servers.plain)
-    const post = async (url: string, body: unknown) => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      if (response.status !== 200) throw new Error(`${url} answered ${response.status}`)
-      await response.arrayBuffer()
-    }
+    const post = (url: string, body: unknown) => ({
+      url,
+      method: 'POST' as const,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      concurrency: CONCURRENCY,
+      durationMs: ROUND_MS,
+    })
+    const gatewayRound = post(`${servers.gatewayUrl}/graphql`, {
+      query: mutation,
+      variables: { id: 'g$WORKER', litres: 1 },
+    })
+    const plainRound = post(`${plainUrl}/fill`, { id: 'p$WORKER', litres: 1 })
+    const generator = await forkLoadGenerator()
     const sides = {
-      figure: () =>
-        throughput(CONCURRENCY, ROUND_MS, (worker) =>
-          post(`${servers.gatewayUrl}/graphql`, {
-            query: mutation,
-            variables: { id: `g${worker}`, litres: 1 },
-          }),
-        ),
-      baseline: () =>
-        throughput(CONCURRENCY, ROUND_MS, (worker) =>
-          post(`${plainUrl}/fill`, { id: `p${worker}`, litres: 1 }),
-        ),
+      figure: async () => (await generator.http(gatewayRound)).perSecond,
+      baseline: async () => (await generator.http(plainRound)).perSecond,
     }
     try {
       // One unmeasured round per side first: the first measured round read 0.53-0.58 cold, the rest 0.7-1.2.
@@ -67,9 +66,10 @@ const bench: Bench = {
         baseline: { label: 'plain fastify route, same command', value: Math.round(baseline), unit: 'req/s' },
         ratio,
         target: 0.8,
-        notes: `${CONCURRENCY} concurrent HTTP clients, one aggregate each, in-memory store, ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms (${rounds}) after a warm-up round per side; rates: each side's median`,
+        notes: `${CONCURRENCY} concurrent HTTP clients in a load-generator process of their own, one aggregate each, in-memory store, ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms (${rounds}) after a warm-up round per side; rates: each side's median`,
       }
     } finally {
+      await generator.close()
       await servers.close()
     }
   },

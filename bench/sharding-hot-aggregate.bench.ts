@@ -6,19 +6,21 @@ import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
 import type { CommandBus } from '../framework/command/command-bus.ts'
 import { createCommandBus } from '../framework/command/create-command-bus.ts'
 import { executeCommand } from '../framework/command/execute-command.ts'
+import { executeCommandGroup } from '../framework/command/execute-command-group.ts'
 import { loadAggregate } from '../framework/command/load-aggregate.ts'
 import { ConcurrencyConflictError } from '../framework/errors.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import { createInMemoryEventStore } from '../framework/event-store/in-memory-event-store.ts'
 import { createCluster } from '../framework/sharding/create-cluster.ts'
+import { median, pairedRatio, pairedRounds } from './paired-rounds.ts'
 import type { Bench, BenchResult } from './run.ts'
 
 const Counter = counterAggregate()
 const CONCURRENCY = 64
 const ROUNDS = 12
 const COMMANDS_PER_ROUND = 2000
-const DEVSTORE_ROUNDS = 4
+const DEVSTORE_ROUNDS = 6
 const DEVSTORE_COMMANDS_PER_ROUND = 500
 
 /** A store (in memory unless given) that counts the appends refused as conflicts. */
@@ -106,113 +108,140 @@ async function startRouter(store: EventStore) {
   }
 }
 
-/**
- * The same load over the devstore (gRPC on loopback, as EventStoreDB would be reached): a group of commands
- * is one round trip, where the sequential writer pays one per command.
- */
-async function overDevstore(): Promise<BenchResult> {
-  const devstore = await createDevStore()
-  const routedStore = conflictCountingStore(createEventStoreDbStore(devstore.connectionString))
-  const writerStore = conflictCountingStore(createEventStoreDbStore(devstore.connectionString))
-  const router = await startRouter(routedStore.store)
-  let routerMs = 0
-  let writerMs = 0
-  let failed = 0
-  let groupSize = 0
-  try {
-    await concurrently(router.commands, 'dev-warm-up', DEVSTORE_COMMANDS_PER_ROUND)
-    await sequentialWriter(writerStore.store, 'dev-warm-up', DEVSTORE_COMMANDS_PER_ROUND)
-    for (let round = 0; round < DEVSTORE_ROUNDS; round++) {
-      const id = `dev-hot-${round}`
-      if (round % 2 === 1)
-        writerMs += await sequentialWriter(writerStore.store, id, DEVSTORE_COMMANDS_PER_ROUND)
-      const viaRouter = await concurrently(router.commands, id, DEVSTORE_COMMANDS_PER_ROUND)
-      routerMs += viaRouter.ms
-      failed += viaRouter.failed
-      if (round % 2 === 0)
-        writerMs += await sequentialWriter(writerStore.store, id, DEVSTORE_COMMANDS_PER_ROUND)
-    }
-    groupSize = router.groupSize()
-  } finally {
-    await router.close()
-    await routedStore.store.close()
-    await writerStore.store.close()
-    await devstore.close()
+/** Executes `count` commands one group of `groupSize` at a time, each group decided and appended at once. */
+async function groupedWriter(store: EventStore, id: string, count: number, groupSize: number) {
+  let loaded = await loadAggregate(store, Counter, id)
+  const started = performance.now()
+  for (let done = 0; done < count;) {
+    const commands = Array.from({ length: Math.min(groupSize, count - done) }, () => ({
+      command: 'increment',
+      input: { by: 1 },
+      commandId: randomUUID(),
+    }))
+    const group = await executeCommandGroup({ store, aggregate: Counter, id, commands, loaded })
+    if (!group.appended) throw group.error
+    // Every command is answered, as the router answers each caller.
+    await group.outcomes
+    loaded = group.loaded
+    done += group.taken
   }
-  const commands = DEVSTORE_ROUNDS * DEVSTORE_COMMANDS_PER_ROUND
-  const routerRate = commands / (routerMs / 1000)
-  const writerRate = commands / (writerMs / 1000)
-  return {
-    figure: { label: 'router over devstore', value: Math.round(routerRate), unit: 'commands/s' },
-    baseline: { label: 'sequential writer over devstore', value: Math.round(writerRate), unit: 'commands/s' },
-    ratio: routerRate / writerRate,
-    notes:
-      `${commands} commands each side, ${CONCURRENCY} in flight to one aggregate, appends over gRPC to the devstore ` +
-      `in this process: router ${routedStore.counts.conflicts} conflicts, ${failed} failed, ` +
-      `${groupSize.toFixed(1)} commands per append`,
-  }
+  return performance.now() - started
 }
 
-async function inMemory(): Promise<BenchResult> {
-  const routed = conflictCountingStore()
-  const cluster = await startRouter(routed.store)
+interface Setting {
+  readonly where: string
+  readonly rounds: number
+  readonly commandsPerRound: number
+  /** A fresh store of this kind, counting conflicts: the router's, the writers' (one each, so none shares). */
+  readonly store: () => ReturnType<typeof conflictCountingStore>
+}
+
+/**
+ * The router against two writers over the same kind of store, in rounds whose order rotates: one writer runs
+ * each command alone (one append per command), the other groups them as the router did in its warm-up (one
+ * append per group), so the second ratio is what the mailbox and 64 callers cost over grouping by hand.
+ */
+async function compare(setting: Setting): Promise<BenchResult[]> {
+  const routed = setting.store()
+  const router = await startRouter(routed.store)
+  const sequential = setting.store()
+  const grouped = setting.store()
+  const { rounds, commandsPerRound } = setting
+  let failed = 0
+  let groupSize = 0
+  let measured: Record<'router' | 'sequential' | 'grouped', number[]>
+  try {
+    for (let i = 0; i < 2; i++) {
+      await concurrently(router.commands, `warm-up-${i}`, commandsPerRound)
+      await sequentialWriter(sequential.store, `warm-up-${i}`, commandsPerRound)
+    }
+    groupSize = Math.max(1, Math.round(router.groupSize()))
+    await groupedWriter(grouped.store, 'warm-up', commandsPerRound, groupSize)
+    let round = 0
+    const rate = (ms: number) => commandsPerRound / (ms / 1000)
+    measured = await pairedRounds(rounds, {
+      router: async () => {
+        const viaRouter = await concurrently(router.commands, `hot-router-${round++}`, commandsPerRound)
+        failed += viaRouter.failed
+        return rate(viaRouter.ms)
+      },
+      sequential: async () =>
+        rate(await sequentialWriter(sequential.store, `hot-seq-${round++}`, commandsPerRound)),
+      grouped: async () =>
+        rate(await groupedWriter(grouped.store, `hot-group-${round++}`, commandsPerRound, groupSize)),
+    })
+  } finally {
+    await router.close()
+    for (const side of [routed, sequential, grouped]) await side.store.close()
+  }
+  const routerFigure = {
+    label: `router, ${setting.where}`,
+    value: Math.round(median(measured.router)),
+    unit: 'commands/s',
+  }
+  const common = `${commandsPerRound} commands a round, ${CONCURRENCY} in flight to one aggregate through the router (${routed.counts.conflicts} conflicts, ${failed} failed, ${router.groupSize().toFixed(1)} commands per append); rounds rotate the order of the three sides; rates: each side's median`
+  const vsSequential = pairedRatio(measured.router, measured.sequential)
+  const vsGrouped = pairedRatio(measured.router, measured.grouped)
+  return [
+    {
+      figure: routerFigure,
+      baseline: {
+        label: `sequential writer, one append per command, ${setting.where}`,
+        value: Math.round(median(measured.sequential)),
+        unit: 'commands/s',
+      },
+      ratio: vsSequential.ratio,
+      target: 0.9,
+      notes: `median of ${rounds} rounds' ratios (${vsSequential.rounds}); ${common}`,
+    },
+    {
+      figure: routerFigure,
+      baseline: {
+        label: `grouped writer, ${groupSize} commands per append, ${setting.where}`,
+        value: Math.round(median(measured.grouped)),
+        unit: 'commands/s',
+      },
+      ratio: vsGrouped.ratio,
+      notes: `median of ${rounds} rounds' ratios (${vsGrouped.rounds}); the writer groups as many commands per append as the router did in its warm-up; ${common}`,
+    },
+  ]
+}
+
+/** The same load on the plain command bus (no router): how many conflicts and refusals the router spares. */
+async function withoutRouter(): Promise<string> {
   const plain = conflictCountingStore()
   const bus = createCommandBus({ store: plain.store, aggregates: [Counter] })
-  // The same counting wrapper on every side, so none pays for it alone.
-  const sequential = conflictCountingStore().store
-  const ratios: number[] = []
-  let routerMs = 0
-  let writerMs = 0
-  let plainMs = 0
-  let plainFailed = 0
-  let routerFailed = 0
-  let groupSize = 0
-  try {
-    for (let i = 0; i < 3; i++) {
-      await concurrently(cluster.commands, `warm-up-${i}`, COMMANDS_PER_ROUND)
-      await sequentialWriter(sequential, `warm-up-${i}`, COMMANDS_PER_ROUND)
-    }
-    for (let round = 0; round < ROUNDS; round++) {
-      const id = `hot-${round}`
-      // Alternate which side goes first, so a neighbour's load falls on both.
-      let writerRoundMs = round % 2 === 1 ? await sequentialWriter(sequential, id, COMMANDS_PER_ROUND) : 0
-      const viaRouter = await concurrently(cluster.commands, id, COMMANDS_PER_ROUND)
-      if (round % 2 === 0) writerRoundMs = await sequentialWriter(sequential, id, COMMANDS_PER_ROUND)
-      routerMs += viaRouter.ms
-      writerMs += writerRoundMs
-      routerFailed += viaRouter.failed
-      ratios.push(writerRoundMs / viaRouter.ms)
-      const viaBus = await concurrently(bus, id, COMMANDS_PER_ROUND / 4)
-      plainMs += viaBus.ms
-      plainFailed += viaBus.failed
-    }
-    groupSize = cluster.groupSize()
-  } finally {
-    await cluster.close()
-  }
-  const commands = ROUNDS * COMMANDS_PER_ROUND
-  const router = commands / (routerMs / 1000)
-  const writer = commands / (writerMs / 1000)
-  const plainCommands = ROUNDS * (COMMANDS_PER_ROUND / 4)
-  const plainRate = (plainCommands - plainFailed) / (plainMs / 1000)
-  return {
-    figure: { label: 'router', value: Math.round(router), unit: 'commands/s' },
-    baseline: { label: 'sequential writer', value: Math.round(writer), unit: 'commands/s' },
-    ratio: [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!,
-    target: 0.9,
-    notes:
-      `median ratio of ${ROUNDS} rounds (${ratios.map((r) => r.toFixed(2)).join(', ')}; totals above); ${commands} commands, ${CONCURRENCY} in flight to one aggregate (in-memory store): router ${routed.counts.conflicts} conflicts, ` +
-      `${routerFailed} failed, ${groupSize.toFixed(1)} commands per append. Without the router (createCommandBus, same load, ${plainCommands} commands): ` +
-      `${plain.counts.conflicts} conflicts (each a retry), ${plainFailed} given up as CONCURRENCY_CONFLICT, ${Math.round(plainRate)} commands/s succeeded`,
-  }
+  const commands = COMMANDS_PER_ROUND
+  const viaBus = await concurrently(bus, 'plain', commands)
+  return `Without the router (createCommandBus, the same load, ${commands} commands in memory): ${plain.counts.conflicts} conflicts (each a retry), ${viaBus.failed} given up as CONCURRENCY_CONFLICT, ${Math.round((commands - viaBus.failed) / (viaBus.ms / 1000))} commands/s succeeded`
 }
 
 const bench: Bench = {
   name: 'sharding-hot-aggregate',
   description:
-    '64 concurrent commands to one hot aggregate through the router (entity host mailbox) vs one sequential writer, in memory and over the devstore; the same load on the plain command bus beside it',
+    '64 concurrent commands to one hot aggregate through the router (entity host mailbox) vs a sequential writer and a grouping writer, in memory and over the devstore',
+  method: `${CONCURRENCY} callers send increments to one aggregate through the router (createCluster with no peers: the entity host's mailbox groups queued commands into one append). Two baselines do the same commands without callers or a mailbox: a sequential writer (executeCommand, one append per command, the aggregate held in memory) and a grouped writer (executeCommandGroup with as many commands per append as the router formed in its warm-up). In memory: ${ROUNDS} rounds of ${COMMANDS_PER_ROUND} commands per side; over an in-process devstore (gRPC on loopback): ${DEVSTORE_ROUNDS} rounds of ${DEVSTORE_COMMANDS_PER_ROUND}. The three sides rotate their order each round; each ratio is the median of the rounds' ratios. Target 0.9 against the sequential writer, with no conflicts; none against the grouped writer, which shows what the mailbox costs.`,
   async run(): Promise<BenchResult[]> {
-    return [await inMemory(), await overDevstore()]
+    const note = await withoutRouter()
+    const inMemory = await compare({
+      where: 'in memory',
+      rounds: ROUNDS,
+      commandsPerRound: COMMANDS_PER_ROUND,
+      store: () => conflictCountingStore(),
+    })
+    const devstore = await createDevStore()
+    try {
+      const overDevstore = await compare({
+        where: 'over the devstore',
+        rounds: DEVSTORE_ROUNDS,
+        commandsPerRound: DEVSTORE_COMMANDS_PER_ROUND,
+        store: () => conflictCountingStore(createEventStoreDbStore(devstore.connectionString)),
+      })
+      const [first, ...rest] = inMemory
+      return [{ ...first!, notes: `${first!.notes}. ${note}` }, ...rest, ...overDevstore]
+    } finally {
+      await devstore.close()
+    }
   },
 }
 

@@ -35,5 +35,7 @@ describe('the annals command', () => {
       version: string
     }
     expect((await annals('version')).stdout).toBe(`${manifest.version}\n`)
+    expect((await annals('--version')).stdout).toBe(`${manifest.version}\n`)
+    expect((await annals('-v')).stdout).toBe(`${manifest.version}\n`)
   })
 })

@@ -7,7 +7,8 @@ export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const
 
 /**
  * Dispatches `annals <command> [args]` to the registered subcommand and resolves to the exit code.
- * `help`, `--help` and `-h` list the commands; `help <command>` or `<command> --help` show its usage.
+ * `help`, `--help` and `-h` list the commands; `help <command>` or `<command> --help` show its usage;
+ * `--version` and `-v` run `version`.
  *
  * @example
  * process.exitCode = await runCli(process.argv.slice(2), context)
@@ -23,7 +24,9 @@ export async function runCli(
     return exitCodes.usage
   }
   if (name === 'help' || name === '--help' || name === '-h') return help(args[0], context, commands)
-  const command = commands.find((candidate) => candidate.name === name)
+  // `--version` and `-v` are what people type first; they name the version command.
+  const wanted = name === '--version' || name === '-v' ? 'version' : name
+  const command = commands.find((candidate) => candidate.name === wanted)
   if (!command) {
     context.stderr.write(`annals: unknown command '${name}'. Run 'annals help' for the list of commands.\n`)
     return exitCodes.usage

@@ -72,6 +72,7 @@ export async function createDevStore(options: DevStoreOptions = {}): Promise<Dev
     dropAllSubscriptions: () => server.dropAllSubscriptions(),
     failNextAppends: (count) => faultState.failNextAppends(count),
     delayReplies: (ms) => faultState.delayReplies(ms),
+    nextHeldReply: () => faultState.nextHeldReply(),
     restart: () =>
       serially(async () => {
         if (closed) throw new Error('The devstore is closed')

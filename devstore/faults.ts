@@ -15,6 +15,8 @@ export interface DevStoreFaults {
   failNextAppends(count: number): void
   /** Every call waits `ms` before it is answered; 0 turns the delay off. */
   delayReplies(ms: number): void
+  /** Resolves when the server next holds a call back under delayReplies: the call has arrived and is in flight. */
+  nextHeldReply(): Promise<void>
   /** Stops the server and the engine, then starts them again on the same data and the same port. */
   restart(): Promise<void>
 }
@@ -23,6 +25,7 @@ export interface DevStoreFaults {
 export class FaultState {
   private appendFailures = 0
   private delayMs = 0
+  private heldWaiters: (() => void)[] = []
 
   failNextAppends(count: number): void {
     if (!Number.isInteger(count) || count < 0)
@@ -45,5 +48,14 @@ export class FaultState {
 
   get replyDelayMs(): number {
     return this.delayMs
+  }
+
+  /** Called by the gRPC layer each time it holds a call back by replyDelayMs. */
+  replyHeld(): void {
+    for (const wake of this.heldWaiters.splice(0)) wake()
+  }
+
+  nextHeldReply(): Promise<void> {
+    return new Promise((resolve) => this.heldWaiters.push(resolve))
   }
 }

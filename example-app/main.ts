@@ -10,6 +10,8 @@ const server = await createServer({
 const { port, host } = server.annals.config
 await server.listen({ port, host })
 const shown = host === '0.0.0.0' ? 'localhost' : host
-console.log(
-  `\nVirtual power plant ready on port ${port}\n  GraphQL   http://${shown}:${port}/graphql\n  GraphiQL  http://${shown}:${port}/graphiql\n`,
-)
+const lines = [`Virtual power plant ready on port ${port}`, `  GraphQL   http://${shown}:${port}/graphql`]
+// GraphiQL is off in production (GRAPHQL_GRAPHIQL turns it on): advertise it only where it answers.
+if (server.hasRoute({ method: 'GET', url: '/graphiql' }))
+  lines.push(`  GraphiQL  http://${shown}:${port}/graphiql`)
+console.log(`\n${lines.join('\n')}\n`)

@@ -118,8 +118,10 @@ export function createBatchAppendHandler(context: ServiceContext) {
         // A slow server, as the unary handlers model it: the request waits before it is handled, so its
         // deadline is checked against the delay like any other work.
         const delay = context.faults.replyDelayMs
-        if (delay > 0) setTimeout(() => append(request), delay)
-        else append(request)
+        if (delay > 0) {
+          setTimeout(() => append(request), delay)
+          context.faults.replyHeld()
+        } else append(request)
       } catch (error) {
         onFailed(request, error)
       }

@@ -171,8 +171,10 @@ function guard(
         }
       }
       const delay = context.faults.replyDelayMs
-      if (delay > 0) setTimeout(run, delay)
-      else run()
+      if (delay > 0) {
+        setTimeout(run, delay)
+        context.faults.replyHeld()
+      } else run()
     }
     guarded[name] = wrapped as UntypedServiceImplementation[string]
   }

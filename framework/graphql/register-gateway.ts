@@ -9,6 +9,7 @@ import { createCompiledGet } from './compiled-get.ts'
 import { formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
+import { registerGraphiql } from './graphiql-routes.ts'
 import { createRateLimiter } from './rate-limiter.ts'
 import { createSubscriptionServer, type SubscriptionServer } from './subscription-server.ts'
 
@@ -91,7 +92,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     await scope.register(mercurius, {
       schema,
       path,
-      graphiql: options.graphiql,
+      graphiql: false,
       jit: 1,
       allowBatchedQueries: true,
       additionalRouteOptions: { preHandler: guard, serializerCompiler: () => serializeResponse },
@@ -113,6 +114,8 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       return Promise.resolve(hasSeveralOperations(document) ? { document } : undefined)
     })
   })
+
+  if (options.graphiql) registerGraphiql(app, { endpoint: path })
 
   const subscriptions = createSubscriptionServer({
     schema,

@@ -159,6 +159,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   registerHealthRoutes(app, { store, readSide, metrics, isDraining: shutdown.isDraining })
   app.decorate('annals', { config, store, readSide, cluster, gateway })
 
+  // A reply that finishes after close began would keep its keep-alive connection, and close waits for it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shutdown.isDraining()) void reply.header('connection', 'close')
+  })
   app.addHook('onReady', async () => {
     await readSide?.start()
   })

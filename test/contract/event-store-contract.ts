@@ -18,9 +18,14 @@ export type { StoreUnderTest } from './contract-builders.ts'
  */
 export function eventStoreContract(
   name: string,
-  options: { readonly create: () => Promise<StoreUnderTest> },
+  options: {
+    readonly create: () => Promise<StoreUnderTest>
+    /** Why the store cannot run here: every test of the contract is then listed as skipped, under this reason. */
+    readonly skip?: string
+  },
 ): void {
-  describe(`EventStore contract: ${name}`, () => {
+  const title = `EventStore contract: ${name}${options.skip ? ` (skipped: ${options.skip})` : ''}`
+  describe.skipIf(options.skip !== undefined)(title, () => {
     let underTest: StoreUnderTest | undefined
     beforeAll(async () => {
       underTest = await options.create()

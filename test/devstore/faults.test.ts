@@ -98,8 +98,9 @@ describe('shutdown', () => {
     const { client, store } = await connected()
     await client.appendToStream(streamName(), event())
     store.faults.delayReplies(5_000)
+    const held = store.faults.nextHeldReply()
     const pending = failure(client.appendToStream(streamName(), event()))
-    await new Promise((resolve) => setImmediate(resolve))
+    await held
     await store.close()
     expect(await pending).toBeInstanceOf(CancelledError)
   })
@@ -108,13 +109,10 @@ describe('shutdown', () => {
     const { client, store } = await connected()
     await client.appendToStream(streamName(), event(), { credentials })
     store.faults.delayReplies(5_000)
+    const held = store.faults.nextHeldReply()
     const pending = failure(client.appendToStream(streamName(), event(), { credentials }))
-    await waitForCallToArrive()
+    await held
     await store.close()
     expect(await pending).toBeInstanceOf(UnavailableError)
   })
 })
-
-function waitForCallToArrive(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 100))
-}

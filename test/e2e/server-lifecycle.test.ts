@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createInMemoryEventStore, type EventStore } from 'annals'
+import type { EventStore } from 'annals'
 import { createServer } from '../../framework/server/create-server.ts'
 import { createCluster } from '../../framework/sharding/create-cluster.ts'
 import { FaultyTank } from './fixtures/faulty-tank.ts'
@@ -51,9 +51,10 @@ describe('health, readiness and metrics', () => {
   })
 
   it('is not ready while the store does not answer', async () => {
-    const store = createInMemoryEventStore()
-    const failing: EventStore = { ...store, headPosition: () => Promise.reject(new Error('unreachable')) }
-    const gateway = await startGateway({ store: failing, projections: [] })
+    const gateway = await startGateway({
+      wrapStore: (store) => ({ ...store, headPosition: () => Promise.reject(new Error('unreachable')) }),
+      projections: [],
+    })
     try {
       const ready = await fetch(`${gateway.url}/health/ready`)
       expect(ready.status).toBe(503)
@@ -121,12 +122,11 @@ describe('configuration', () => {
 
 describe('graceful shutdown', () => {
   it('stops taking work, lets the command in flight finish, and closes subscriptions as going away', async () => {
-    const store = createInMemoryEventStore()
     let release: () => void = () => undefined
     let entered: () => void = () => undefined
     const gate = new Promise<void>((resolve) => (release = resolve))
     const appending = new Promise<void>((resolve) => (entered = resolve))
-    const gated: EventStore = {
+    const gated = (store: EventStore): EventStore => ({
       ...store,
       appendToStream: async (...args) => {
         if (args[0] === 'Tank-slow') {
@@ -135,8 +135,8 @@ describe('graceful shutdown', () => {
         }
         return store.appendToStream(...args)
       },
-    }
-    const gateway = await startGateway({ store: gated })
+    })
+    const gateway = await startGateway({ wrapStore: gated })
     const client = connectClient(gateway.wsUrl)
     const feed = subscribe(client, 'subscription { tankLevelChanged(tankId: "x") { kind } }')
     await feed.take(1)
@@ -149,7 +149,7 @@ describe('graceful shutdown', () => {
     const { status, body } = await inFlight
     expect(status).toBe(200)
     expect(body.data?.['fill']).toMatchObject({ token: expect.stringMatching(/^[0-9]+$/) as unknown })
-    await closing
     await client.dispose()
+    await closing
   })
 })

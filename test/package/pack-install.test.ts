@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,7 +24,7 @@ const entryPoints = [
 ] as const
 
 interface Manifest {
-  exports: Record<string, { types: string; default: string }>
+  exports: Record<string, Record<string, string>>
   bin: Record<string, string>
 }
 
@@ -82,19 +82,42 @@ console.log(JSON.stringify(names))`
     }
   })
 
-  it('ships the JavaScript and declarations its export conditions name, and no sources or tests', async () => {
+  it('ships the JavaScript, declarations and sources its export conditions name, and no tests or fixtures', async () => {
     const folder = join(scratch, 'node_modules', 'annals')
     const manifest = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as Manifest
     for (const conditions of Object.values(manifest.exports)) {
-      expect(existsSync(join(folder, conditions.default)), conditions.default).toBe(true)
-      expect(existsSync(join(folder, conditions.types)), conditions.types).toBe(true)
+      for (const file of Object.values(conditions)) expect(existsSync(join(folder, file)), file).toBe(true)
     }
-    const sourcesOrTests = packedFiles.filter(
-      (file) =>
-        (file.endsWith('.ts') && !file.endsWith('.d.ts')) ||
-        /\.test\.|^dist\/(test|bench|example-app)\//.test(file),
+    const testsOrFixtures = packedFiles.filter((file) =>
+      /\.test\.|\.fixture\.|\/fixtures\/|^(dist\/)?(test|bench|example-app)\//.test(file),
     )
-    expect(sourcesOrTests).toEqual([])
+    expect(testsOrFixtures).toEqual([])
+  })
+
+  it('ships every source file its source maps and declaration maps name', async () => {
+    const folder = join(scratch, 'node_modules', 'annals')
+    const maps = packedFiles.filter((file) => file.endsWith('.map'))
+    expect(maps.length).toBeGreaterThan(0)
+    const missing = new Set<string>()
+    for (const map of maps) {
+      const { sources } = JSON.parse(await readFile(join(folder, map), 'utf8')) as { sources: string[] }
+      for (const source of sources) {
+        const path = join(folder, dirname(map), source)
+        if (!existsSync(path)) missing.add(`${relative(folder, path)} (${map})`)
+      }
+    }
+    expect([...missing]).toEqual([])
+  })
+
+  it('ships its LICENSE and every page its README links to', async () => {
+    const folder = join(scratch, 'node_modules', 'annals')
+    expect(await readFile(join(folder, 'LICENSE'), 'utf8')).toContain('Apache License')
+    const readme = await readFile(join(folder, 'README.md'), 'utf8')
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)]
+      .map((match) => match[1]!)
+      .filter((target) => !/^[a-z]+:/.test(target))
+    expect(links.length).toBeGreaterThan(0)
+    expect(links.filter((target) => !existsSync(join(folder, target)))).toEqual([])
   })
 
   it('declares as dependencies every package its JavaScript imports', async () => {
