@@ -9,10 +9,12 @@
  * await client.dispose()
  * await store.close()
  */
-import { openEngine, type Engine } from './engine/engine.ts'
+import { openEngine } from './engine/open-engine.ts'
+import type { Engine } from './engine/engine.ts'
 import { FaultState, type DevStoreFaults } from './faults.ts'
 import { persistentSubscriptionsService } from './persistent/persistent-subscriptions-service.ts'
-import { startDevStoreServer, type DevStoreServer, type DevStoreServiceFactory } from './grpc/server.ts'
+import { startDevStoreServer, type DevStoreServer } from './grpc/server.ts'
+import type { DevStoreServiceFactory } from './grpc/service-context.ts'
 
 export interface DevStoreOptions {
   /** Where the log lives; omitted: in memory, gone on close. */

@@ -7,4 +7,4 @@ export { createDevStore, type DevStore, type DevStoreOptions } from './create-de
 export type { DevStoreFaults } from './faults.ts'
 
 /** The seam for extra gRPC services on the devstore's server (persistent subscriptions use it). */
-export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/server.ts'
+export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/service-context.ts'

@@ -1,5 +1,5 @@
 /**
- * The devstore engine: the durable log of an EventStoreDB-like node, its index, and the semantic rules of
+ * The devstore engine's contract (opened by openEngine, open-engine.ts): the durable log of an EventStoreDB-like node, its index, and the semantic rules of
  * streams and `$all`. The gRPC layer (devstore/grpc/) translates the protocol into calls on an Engine; the
  * persistent subscriptions (devstore/persistent/) are built on top of it. Revisions and positions are bigints.
  *
@@ -11,8 +11,6 @@
  * const result = await engine.append('battery-1', 'no_stream', [event])
  * const read = await engine.readStream('battery-1', { direction: 'forwards', fromRevision: 'start', maxCount: 100n })
  */
-import { createEngine } from './create-engine.ts'
-
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint
 export type ContentType = 'application/json' | 'application/octet-stream'
 export type Direction = 'forwards' | 'backwards'
@@ -169,9 +167,4 @@ export interface Engine {
   stats(): EngineStats
   /** Waits for in-flight commits, then releases the files and the lock. Later calls reject with EngineClosedError. */
   close(): Promise<void>
-}
-
-/** Opens (or creates) the engine; with a dataDir it locks the directory and recovers the log. */
-export function openEngine(options: EngineOptions = {}): Promise<Engine> {
-  return createEngine(options)
 }

@@ -13,7 +13,7 @@ import {
 import { answerOnce } from './answer-once.ts'
 import { AppendResp, Empty, type AppendReq } from './protocol.ts'
 import { expectedRevisionOf, proposedEventOf, streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
 import {
   engineFailure,
   invalidArgument,

@@ -24,7 +24,7 @@ import { BatchAppendResp, Status } from './protocol.ts'
 import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
 import { decodedProposedEventOf, streamNameFrom, uuidKeyOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
 import {
   engineFailure,
   engineFailureStatus,

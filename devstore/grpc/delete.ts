@@ -7,7 +7,7 @@ import type { DeleteResult } from '../engine/engine.ts'
 import { DeleteResp, TombstoneResp, type DeleteReq, type TombstoneReq } from './protocol.ts'
 import { RequestRefused } from './request-refused.ts'
 import { expectedRevisionOf, streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
 import {
   engineFailure,
   invalidArgument,

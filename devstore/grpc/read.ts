@@ -11,7 +11,7 @@ import { ReadReq, ReadResp } from './protocol.ts'
 import { ReplySink } from './reply-sink.ts'
 import { RequestRefused } from './request-refused.ts'
 import { streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
 import { engineFailure, invalidArgument, streamDeletedError, unavailable } from './status-errors.ts'
 
 type Options = InstanceType<typeof ReadReq.Options>

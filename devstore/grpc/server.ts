@@ -18,7 +18,6 @@ import { Server, ServerCredentials, status } from '@grpc/grpc-js'
 import type {
   MethodDefinition,
   sendUnaryData,
-  ServiceDefinition,
   ServiceError,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js'
@@ -30,24 +29,7 @@ import { OpenCalls } from './open-calls.ts'
 import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
 import { serviceError, unavailable } from './status-errors.ts'
 import { createStreamsService } from './streams-service.ts'
-
-export interface ServiceContext {
-  readonly engine: Engine
-  /** Register long-lived calls here (kind 'subscription' for subscriptions) so shutdown and faults end them. */
-  readonly calls: OpenCalls
-  readonly faults: FaultState
-}
-
-export interface DevStoreService {
-  readonly definition: ServiceDefinition
-  readonly implementation: UntypedServiceImplementation
-  /** Features advertised per method, keyed by the method's name as in its path (e.g. `Create`: ['stream', 'all']). */
-  readonly features?: Readonly<Record<string, readonly string[]>>
-  /** Called when the server stops, after its calls were ended. */
-  readonly close?: () => void | Promise<void>
-}
-
-export type DevStoreServiceFactory = (context: ServiceContext) => DevStoreService
+import type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './service-context.ts'
 
 export interface DevStoreServerOptions {
   readonly engine: Engine

@@ -6,7 +6,7 @@ import type { IPersistentSubscriptionsServer } from '@eventstore/db-client/gener
 import { parseGroupRequest, sourceOf } from './parse-group-request.ts'
 import { subscriptionMissing } from './persistent-errors.ts'
 import type { OpenCalls } from '../grpc/open-calls.ts'
-import type { DevStoreServiceFactory } from '../grpc/server.ts'
+import type { DevStoreServiceFactory } from '../grpc/service-context.ts'
 import { PersistentSubsystem } from './persistent-subsystem.ts'
 import { serveRead } from './serve-read.ts'
 import { toSubscriptionInfo } from './subscription-info.ts'
