@@ -6,6 +6,7 @@
 import { resolve } from 'node:path'
 import { createDevStore } from './create-dev-store.ts'
 import { EngineError } from './engine/engine-errors.ts'
+import { PortInUseError } from './grpc/port-in-use-error.ts'
 
 export interface ServeOptions {
   readonly dataDir: string
@@ -64,19 +65,21 @@ export function parseServeArgs(args: readonly string[], cwd: string): ServeOptio
   return { dataDir, port, host }
 }
 
-/** What to do when the devstore cannot open its data directory, by the engine error's stable code. */
-const REMEDIES: Partial<Record<EngineError['code'], string>> = {
+/** What to do when the devstore cannot start, by the error's stable code. */
+const REMEDIES: Partial<Record<EngineError['code'] | PortInUseError['code'], string>> = {
   DATA_CORRUPT:
     'Nothing in the data directory was changed. Restore it from a backup, or move it aside to start with an empty one.',
   DATA_DIR_LOCKED: 'Stop that process, or pass another --data directory.',
+  PORT_IN_USE:
+    'Is a devstore or EventStoreDB already running there? Stop it, or pass another --port (0 picks a free one).',
 }
 
 /**
- * The engine error that stopped the devstore from starting, as a person should read it: its message (which
- * names the file and offset, or the locking process) and what to do; undefined for any other error.
+ * The error that stopped the devstore from starting, as a person should read it: its message (which names
+ * the file and offset, the locking process, or the address taken) and what to do; undefined for any other.
  */
 export function explainStartFailure(error: unknown): { code: string; message: string } | undefined {
-  if (!(error instanceof EngineError)) return undefined
+  if (!(error instanceof EngineError) && !(error instanceof PortInUseError)) return undefined
   const remedy = REMEDIES[error.code]
   return { code: error.code, message: remedy === undefined ? error.message : `${error.message}\n${remedy}` }
 }

@@ -26,6 +26,7 @@ import type { FaultState } from '../faults.ts'
 import { answerOnce } from './answer-once.ts'
 import { createGossipService } from './gossip-service.ts'
 import { OpenCalls } from './open-calls.ts'
+import { assertPortFree, isAddressInUse, PortInUseError } from './port-in-use-error.ts'
 import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
 import { serviceError, unavailable } from './status-errors.ts'
 import { createStreamsService } from './streams-service.ts'
@@ -84,11 +85,13 @@ export async function startDevStoreServer(options: DevStoreServerOptions): Promi
   }
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
+async function bind(server: Server, host: string, port: number): Promise<number> {
+  await assertPortFree(host, port)
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    )
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => {
+      if (error === null) return resolve(bound)
+      reject(isAddressInUse(error) ? new PortInUseError(host, port, { cause: error }) : error)
+    })
   })
 }
 
