@@ -74,6 +74,7 @@ function consumer(id: string) {
   const connection: ConsumerConnection = {
     id,
     from: '127.0.0.1',
+    username: 'admin',
     name: id,
     joined: () => undefined,
     send: (response) => sent.push(response.getEvent()?.getEvent()?.getId()?.getString() ?? ''),

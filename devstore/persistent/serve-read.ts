@@ -59,6 +59,7 @@ export function serveRead(
     const connection: ConsumerConnection = {
       id: consumerId,
       from: call.getPeer(),
+      username: 'admin',
       name: String(call.metadata.get('connection-name')[0] ?? ''),
       joined: () => call.write(toConfirmation(groupKey(stream, group))),
       send: (response) => {
