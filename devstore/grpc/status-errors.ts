@@ -43,7 +43,7 @@ export function streamDeletedError(stream: string): ServiceError {
   })
 }
 
-/** Delete and Tombstone: FAILED_PRECONDITION; the client reads `expected-version` as a number. */
+/** Delete and Tombstone: FAILED_PRECONDITION; the client reads `expected-version` as a number, an empty `actual-version` as no stream. */
 export function wrongExpectedVersionError(
   stream: string,
   expected: ExpectedRevision,
@@ -54,10 +54,10 @@ export function wrongExpectedVersionError(
     'stream-name': stream,
     'expected-version': expectedAsNumber(expected).toString(),
   }
-  if (actual !== undefined) trailers['actual-version'] = actual.toString()
+  trailers['actual-version'] = actual === undefined ? '' : actual.toString()
   return serviceError(
     status.FAILED_PRECONDITION,
-    `Append failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${String(expected)}, Actual version: ${actual ?? -1}`,
+    `Delete failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${expectedAsNumber(expected)}, Actual version: ${actual ?? -1}`,
     trailers,
   )
 }
