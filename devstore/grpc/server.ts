@@ -78,9 +78,15 @@ export async function startDevStoreServer(options: DevStoreServerOptions): Promi
     close: () =>
       (closing ??= (async () => {
         state.ready = false
-        calls.endAll('shutdown')
-        for (const service of services) await service.close?.()
-        await shutdown(server)
+        try {
+          calls.endAll('shutdown')
+          // Every service closes and the server stops, whatever one of them throws; the first error is kept.
+          const closed = await Promise.allSettled(services.map(async (service) => service.close?.()))
+          const failed = closed.find((outcome) => outcome.status === 'rejected')
+          if (failed !== undefined) throw failed.reason
+        } finally {
+          await shutdown(server)
+        }
       })()),
   }
 }

@@ -27,9 +27,27 @@ export function serviceError(
   details: string,
   trailers: Record<string, string> = {},
 ): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: trailersOf(trailers) })
+}
+
+/**
+ * Trailers as gRPC carries them. EventStoreDB writes stream and group names into ASCII trailers as they
+ * are, which no gRPC server can send when a name is not printable ASCII (grpc-js throws, Kestrel refuses);
+ * the devstore percent-encodes those characters (UTF-8), so the client still gets its typed error.
+ */
+export function trailersOf(trailers: Readonly<Record<string, string>>): Metadata {
   const metadata = new Metadata()
-  for (const [key, value] of Object.entries(trailers)) metadata.set(key, value)
-  return Object.assign(new Error(details), { code, details, metadata })
+  for (const [key, value] of Object.entries(trailers)) metadata.set(key, asciiTrailer(value))
+  return metadata
+}
+
+function asciiTrailer(value: string): string {
+  if (/^[ -~]*$/.test(value)) return value
+  return value.replace(/[^ -~]+/g, (run) =>
+    [...Buffer.from(run, 'utf8')]
+      .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  )
 }
 
 export function unavailable(details = 'Server not ready'): ServiceError {
