@@ -40,7 +40,7 @@ export interface DevStore {
   readonly host: string
   readonly port: number
   readonly faults: DevStoreFaults
-  /** Ends open calls (BatchAppend CANCELLED, in-flight unary calls UNAVAILABLE), stops the server, closes the log. */
+  /** Ends open calls as EventStoreDB does on shutdown (reads, subscriptions and BatchAppend CANCELLED, in-flight unary calls UNAVAILABLE), stops the server, closes the log. */
   close(): Promise<void>
 }
 

@@ -19,7 +19,8 @@ import { encodeEvent, type EncodeOptions } from './encode-event.ts'
 import { ReadResp } from './protocol.ts'
 import type { ReplySink } from './reply-sink.ts'
 import { RequestRefused } from './request-refused.ts'
-import { engineFailure, streamDeletedError, unavailable } from './status-errors.ts'
+import type { EndReason } from './open-calls.ts'
+import { endedByServer, engineFailure, streamDeletedError } from './status-errors.ts'
 
 /** Where it reads from and where it starts: after a revision or position (exclusive), or from the start. */
 export type SubscriptionTarget =
@@ -104,9 +105,9 @@ export class CatchUpSubscription {
     }
   }
 
-  /** Ends the subscription from the server side (shutdown or fault injection). */
-  drop(): void {
-    this.fail(unavailable('Subscription dropped by the server'))
+  /** Ends the subscription from the server side: CANCELLED on shutdown, UNAVAILABLE when a test drops it. */
+  drop(reason: EndReason): void {
+    this.fail(endedByServer(reason))
   }
 
   private get isOpen(): boolean {

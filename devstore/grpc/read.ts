@@ -12,7 +12,7 @@ import { ReplySink } from './reply-sink.ts'
 import { RequestRefused } from './request-refused.ts'
 import { streamNameOf } from './request-fields.ts'
 import type { ServiceContext } from './service-context.ts'
-import { engineFailure, invalidArgument, streamDeletedError, unavailable } from './status-errors.ts'
+import { cancelledByShutdown, engineFailure, invalidArgument, streamDeletedError } from './status-errors.ts'
 
 type Options = InstanceType<typeof ReadReq.Options>
 
@@ -33,13 +33,16 @@ export function createReadHandler(context: ServiceContext) {
           encoding,
           ...(filter === undefined ? {} : { filter }),
         })
-        const untrack = context.calls.add({ kind: 'subscription', end: () => subscription.drop() })
+        const untrack = context.calls.add({
+          kind: 'subscription',
+          end: (reason) => subscription.drop(reason),
+        })
         void subscription.run().finally(untrack)
         return
       }
       const untrack = context.calls.add({
         kind: 'read',
-        end: () => sink.fail(unavailable('Server is shutting down')),
+        end: () => sink.fail(cancelledByShutdown()),
       })
       void read(context, sink, options, encoding, filter)
         .catch((error: unknown) => sink.fail(engineFailure(error)))

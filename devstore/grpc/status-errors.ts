@@ -17,6 +17,7 @@ import {
   WrongExpectedVersion,
   GoogleEmpty,
 } from './protocol.ts'
+import type { EndReason } from './open-calls.ts'
 import { RequestRefused } from './request-refused.ts'
 
 type StatusInstance = InstanceType<typeof Status>
@@ -52,6 +53,19 @@ function asciiTrailer(value: string): string {
 
 export function unavailable(details = 'Server not ready'): ServiceError {
   return serviceError(status.UNAVAILABLE, details)
+}
+
+/**
+ * A streaming call the server ends because it stops: EventStoreDB resets such calls (RST_STREAM CANCEL),
+ * which the client raises as CancelledError; an explicit CANCELLED status reads the same to it.
+ */
+export function cancelledByShutdown(): ServiceError {
+  return serviceError(status.CANCELLED, 'The server is shutting down')
+}
+
+/** How a server-side end of a streaming call reads: CANCELLED on shutdown, UNAVAILABLE when dropped. */
+export function endedByServer(reason: EndReason): ServiceError {
+  return reason === 'shutdown' ? cancelledByShutdown() : unavailable('Subscription dropped by the server')
 }
 
 export function streamDeletedError(stream: string): ServiceError {

@@ -6,6 +6,7 @@ import type { UUID } from '@eventstore/db-client/generated/shared_pb.js'
 import type { ConsumerConnection, GroupRuntime } from './group-runtime.ts'
 import { groupKey } from './group-settings.ts'
 import type { OpenCalls } from '../grpc/open-calls.ts'
+import { endedByServer } from '../grpc/status-errors.ts'
 import {
   maximumSubscribersReached,
   notReady,
@@ -43,7 +44,7 @@ export function serveRead(
     leave()
     call.emit('error', error)
   }
-  const untrack = calls?.add({ kind: 'subscription', end: () => fail(notReady('Subscription dropped')) })
+  const untrack = calls?.add({ kind: 'subscription', end: (reason) => fail(endedByServer(reason)) })
   function leave(): void {
     ended = true
     untrack?.()
