@@ -11,6 +11,8 @@
  * const result = await engine.append('battery-1', 'no_stream', [event])
  * const read = await engine.readStream('battery-1', { direction: 'forwards', fromRevision: 'start', maxCount: 100n })
  */
+import type { LogFileSystem } from './log-device.ts'
+
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint
 export type ContentType = 'application/json' | 'application/octet-stream'
 export type Direction = 'forwards' | 'backwards'
@@ -132,6 +134,8 @@ export interface EngineOptions {
   readonly cacheBytes?: number
   /** For tests: the clock that stamps `created` and judges `$maxAge`. */
   readonly now?: () => number
+  /** For tests: the file operations the log goes through (node:fs by default), e.g. a power-cut simulator. */
+  readonly fileSystem?: LogFileSystem
 }
 
 export interface Engine {

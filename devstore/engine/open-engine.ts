@@ -33,7 +33,7 @@ function onDisk(options: EngineOptions, dataDir: string): DevEngine {
   const release = lockDataDir(dataDir, log)
   let device: FileDevice | undefined
   try {
-    device = openFileDevice(join(dataDir, LOG_FILE))
+    device = openFileDevice(join(dataDir, LOG_FILE), options.fileSystem)
     const checkpoint = loadIndexCheckpoint(dataDir, device, log)
     const index = checkpoint?.index ?? new LogIndex()
     const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)
