@@ -15,6 +15,11 @@ export interface DevStoreFaults {
   failNextAppends(count: number): void
   /** Every call waits `ms` before it is answered; 0 turns the delay off. */
   delayReplies(ms: number): void
+  /**
+   * Every append, delete and tombstone commits `ms` later than it would (it is written at once, and its
+   * answer waits): past the commit timeout it is answered as timed out, as a slow EventStoreDB answers it.
+   */
+  delayCommits(ms: number): void
   /** Stops the server and the engine, then starts them again on the same data and the same port. */
   restart(): Promise<void>
 }
@@ -23,6 +28,7 @@ export interface DevStoreFaults {
 export class FaultState {
   private appendFailures = 0
   private delayMs = 0
+  private commitDelay = 0
 
   failNextAppends(count: number): void {
     if (!Number.isInteger(count) || count < 0)
@@ -34,6 +40,16 @@ export class FaultState {
     if (!Number.isFinite(ms) || ms < 0)
       throw new RangeError(`delayReplies expects milliseconds >= 0, got ${ms}`)
     this.delayMs = ms
+  }
+
+  delayCommits(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`delayCommits expects milliseconds >= 0, got ${ms}`)
+    this.commitDelay = ms
+  }
+
+  get commitDelayMs(): number {
+    return this.commitDelay
   }
 
   /** True when this append must fail; consumes one of the failures asked for. */

@@ -158,6 +158,8 @@ export interface Engine {
   softDelete(stream: string, expected: ExpectedRevision): Promise<DeleteResult>
   /** Hard delete: `$streamDeleted` at DELETED_REVISION; afterwards the stream and `$$<stream>` are gone. */
   tombstone(stream: string, expected: ExpectedRevision): Promise<DeleteResult>
+  /** The last durable event of a stream as written (no read-time rules), or undefined when it has none. */
+  lastEvent(stream: string): StoredEvent | undefined
   /** The stream's metadata, or undefined when it has none (or `$$<stream>` was tombstoned). */
   getMetadata(stream: string): StreamMetadata | undefined
   /** The target of a `$>` link ("{revision}@{stream}"), if it exists and is visible; undefined otherwise. */

@@ -27,6 +27,8 @@ export function createReadHandler(context: ServiceContext) {
         withCommitPosition: options.hasAll(),
         resolveLinks: options.getResolveLinks(),
       }
+      const stream = options.hasStream() ? streamNameOf(options.getStream()!.getStreamIdentifier()) : '$all'
+      context.access.assertStream(call, stream, 'read')
       const filter = options.hasFilter() ? allFilterOf(options.getFilter()!) : undefined
       if (options.hasSubscription()) {
         const subscription = new CatchUpSubscription(context.engine, sink, targetOf(context, options), {

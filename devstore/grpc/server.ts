@@ -21,14 +21,16 @@ import type {
   ServiceError,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js'
+import { AccessControl, type AuthenticatedCall } from '../access/access-control.ts'
 import type { Engine } from '../engine/engine.ts'
+import { serverCredentials, type DevStoreTls } from '../tls/dev-store-tls.ts'
 import type { FaultState } from '../faults.ts'
 import { answerOnce } from './answer-once.ts'
 import { createGossipService } from './gossip-service.ts'
 import { OpenCalls } from './open-calls.ts'
 import { assertPortFree, isAddressInUse, PortInUseError } from './port-in-use-error.ts'
 import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
-import { serviceError, unavailable } from './status-errors.ts'
+import { serviceError, unauthenticated, unavailable } from './status-errors.ts'
 import { createStreamsService } from './streams-service.ts'
 import type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './service-context.ts'
 
@@ -39,7 +41,16 @@ export interface DevStoreServerOptions {
   readonly port: number
   readonly faults: FaultState
   readonly services?: readonly DevStoreServiceFactory[]
+  /** Serve over TLS with these files; omitted: insecure, as EventStoreDB's `--insecure`. */
+  readonly tls?: DevStoreTls
+  /** Who may do what; omitted: access control off (every call is the system account). */
+  readonly access?: AccessControl
+  /** How long a write may take to commit before it is answered as timed out; default 2,000 ms. */
+  readonly commitTimeoutMs?: number
 }
+
+/** EventStoreDB's default EVENTSTORE_COMMIT_TIMEOUT_MS. */
+export const DEFAULT_COMMIT_TIMEOUT_MS = 2_000
 
 export interface DevStoreServer {
   readonly port: number
@@ -53,14 +64,22 @@ const SHUTDOWN_GRACE_MS = 1_000
 
 export async function startDevStoreServer(options: DevStoreServerOptions): Promise<DevStoreServer> {
   const calls = new OpenCalls()
-  const context: ServiceContext = { engine: options.engine, calls, faults: options.faults }
+  const context: ServiceContext = {
+    engine: options.engine,
+    calls,
+    faults: options.faults,
+    access: options.access ?? new AccessControl(() => options.engine, undefined),
+    commitTimeoutMs: options.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS,
+  }
   const state = { ready: false }
   const server = new Server({
     // EventStoreDB accepts large requests and answers oversized appends itself, with its own error.
     'grpc.max_receive_message_length': 17 * 1024 * 1024,
     'grpc.max_send_message_length': 17 * 1024 * 1024,
   })
-  const port = await bind(server, options.host, options.port)
+  const credentials =
+    options.tls === undefined ? ServerCredentials.createInsecure() : serverCredentials(options.tls)
+  const port = await bind(server, options.host, options.port, credentials)
   const endpoint = { host: advertisedHost(options.host), port }
   const services = [
     createStreamsService(context),
@@ -91,10 +110,15 @@ export async function startDevStoreServer(options: DevStoreServerOptions): Promi
   }
 }
 
-async function bind(server: Server, host: string, port: number): Promise<number> {
+async function bind(
+  server: Server,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+): Promise<number> {
   await assertPortFree(host, port)
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => {
       if (error === null) return resolve(bound)
       reject(isAddressInUse(error) ? new PortInUseError(host, port, { cause: error }) : error)
     })
@@ -127,7 +151,7 @@ function advertisedMethods(service: DevStoreService): AdvertisedMethod[] {
 
 type Handler = (call: GuardedCall, callback?: Callback) => void
 type Callback = sendUnaryData<unknown>
-interface GuardedCall {
+interface GuardedCall extends AuthenticatedCall {
   emit(event: 'error', error: unknown): void
   on(event: 'cancelled', listener: () => void): unknown
 }
@@ -153,6 +177,7 @@ function guard(
           : callback
       const fail = (error: ServiceError) => (answersOnce ? answer?.(error) : call.emit('error', error))
       if (!state.ready) return fail(unavailable())
+      if (context.access.authenticate(call) === 'unauthenticated') return fail(unauthenticated())
       const run = () => {
         if (!state.ready) return fail(unavailable())
         try {

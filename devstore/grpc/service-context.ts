@@ -4,6 +4,7 @@
  * the server both import it and neither imports the other.
  */
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js'
+import type { AccessControl } from '../access/access-control.ts'
 import type { Engine } from '../engine/engine.ts'
 import type { FaultState } from '../faults.ts'
 import type { OpenCalls } from './open-calls.ts'
@@ -13,6 +14,10 @@ export interface ServiceContext {
   /** Register long-lived calls here (kind 'subscription' for subscriptions) so shutdown and faults end them. */
   readonly calls: OpenCalls
   readonly faults: FaultState
+  /** Who each call is and what it may do (everything, when access control is off). */
+  readonly access: AccessControl
+  /** How long a write may take to commit before it is answered as timed out (EventStoreDB's commit timeout). */
+  readonly commitTimeoutMs: number
 }
 
 export interface DevStoreService {

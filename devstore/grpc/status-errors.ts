@@ -7,6 +7,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { ExpectedRevision } from '../engine/engine.ts'
 import { EngineError, InvalidPositionError } from '../engine/engine-errors.ts'
 import {
+  AccessDenied,
   Any,
   MaximumAppendSizeExceeded,
   Status,
@@ -66,6 +67,34 @@ export function cancelledByShutdown(): ServiceError {
 /** How a server-side end of a streaming call reads: CANCELLED on shutdown, UNAVAILABLE when dropped. */
 export function endedByServer(reason: EndReason): ServiceError {
   return reason === 'shutdown' ? cancelledByShutdown() : unavailable('Subscription dropped by the server')
+}
+
+/** A write past the commit timeout: ABORTED, which the client raises as TimeoutError. */
+export function commitTimedOut(): ServiceError {
+  return serviceError(
+    status.ABORTED,
+    'Operation timed out: the write did not commit within the commit timeout',
+  )
+}
+
+/** A principal the ACLs or policies refuse: PERMISSION_DENIED, `exception: access-denied` (AccessDeniedError). */
+export function accessDenied(): ServiceError {
+  return serviceError(status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' })
+}
+
+/** Credentials that name no user: UNAUTHENTICATED without an `exception` (the client's AccessDeniedError too). */
+export function unauthenticated(): ServiceError {
+  return serviceError(status.UNAUTHENTICATED, 'Unauthenticated')
+}
+
+/** BatchAppend: PERMISSION_DENIED with an AccessDenied detail. */
+export function accessDeniedStatus(): StatusInstance {
+  return packedStatus(
+    status.PERMISSION_DENIED,
+    'Access Denied',
+    new AccessDenied(),
+    'event_store.client.AccessDenied',
+  )
 }
 
 export function streamDeletedError(stream: string): ServiceError {
