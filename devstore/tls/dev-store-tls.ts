@@ -23,22 +23,21 @@ export function serverCredentials(tls: DevStoreTls): ServerCredentials {
     return ServerCredentials.createSsl(null, [{ cert_chain: certificate, private_key: privateKey }], false)
   }
   const caCertificate = readFileSync(tls.caFile)
-  return experimental.createCertificateProviderServerCredentials(
-    staticProvider({ caCertificate }, undefined),
-    staticProvider(undefined, { certificate, privateKey }),
-    false,
-  )
+  // One provider in both places: grpc-js 1.14 passes the two to its constructor in the other order.
+  const provider = staticProvider({ caCertificate }, { certificate, privateKey })
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false)
 }
 
-// A certificate provider whose certificates never change.
+// A certificate provider whose certificates never change. It answers a listener on the next turn: grpc-js
+// adds its listeners before the watcher that applies what they hear, so an answer at once would be lost.
 function staticProvider(
-  ca: experimental.CaCertificateUpdate | undefined,
-  identity: experimental.IdentityCertificateUpdate | undefined,
+  ca: experimental.CaCertificateUpdate,
+  identity: experimental.IdentityCertificateUpdate,
 ): experimental.CertificateProvider {
   return {
-    addCaCertificateListener: (listener) => listener(ca ?? null),
+    addCaCertificateListener: (listener) => setImmediate(() => listener(ca)),
     removeCaCertificateListener: () => undefined,
-    addIdentityCertificateListener: (listener) => listener(identity ?? null),
+    addIdentityCertificateListener: (listener) => setImmediate(() => listener(identity)),
     removeIdentityCertificateListener: () => undefined,
   }
 }

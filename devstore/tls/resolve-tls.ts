@@ -14,7 +14,10 @@ export interface ResolvedTls {
   readonly dispose: () => void
 }
 
-export function resolveTls(option: DevStoreTls | 'dev' | undefined, dataDir: string | undefined): ResolvedTls {
+export function resolveTls(
+  option: DevStoreTls | 'dev' | undefined,
+  dataDir: string | undefined,
+): ResolvedTls {
   if (option === undefined) return { tls: undefined, dispose: () => undefined }
   if (option !== 'dev') {
     const tls: DevStoreTls = {
@@ -24,7 +27,8 @@ export function resolveTls(option: DevStoreTls | 'dev' | undefined, dataDir: str
     }
     return { tls, dispose: () => undefined }
   }
-  if (dataDir !== undefined) return { tls: ensureDevCertificates(join(dataDir, 'certs')), dispose: () => undefined }
+  if (dataDir !== undefined)
+    return { tls: ensureDevCertificates(join(dataDir, 'certs')), dispose: () => undefined }
   const folder = mkdtempSync(join(tmpdir(), 'annals-devstore-certs-'))
   return {
     tls: ensureDevCertificates(folder),
