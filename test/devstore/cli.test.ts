@@ -75,6 +75,30 @@ describe('annals devstore', () => {
     }
   })
 
+  it('serves TLS with development certificates under the data folder, naming the CA in its connection string', async () => {
+    const data = join(await folder(), 'data')
+    const devstore = run(['devstore', '--tls', '--access-control', '--port', '0', '--data', data])
+    const connectionString = await devstore.firstLine
+    expect(connectionString).toMatch(/^esdb:\/\/127\.0\.0\.1:\d+\?tls=true&tlsCAFile=/)
+    expect(decodeURIComponent(connectionString)).toContain(join(data, 'certs', 'ca.crt'))
+    const client = EventStoreDBClient.connectionString(
+      connectionString.replace('esdb://', 'esdb://admin:changeit@'),
+    )
+    const stream = streamName()
+    await client.appendToStream(stream, event())
+    expect(await readStream(client, stream)).toHaveLength(1)
+    await client.dispose()
+    devstore.child.kill('SIGTERM')
+    expect(await devstore.exited).toBe(0)
+    expect(devstore.output().stderr).toContain('TLS, access control on')
+  })
+
+  it('refuses --access-control without --tls with a usage error', async () => {
+    const devstore = run(['devstore', '--access-control'])
+    expect(await devstore.exited).toBe(2)
+    expect(devstore.output().stderr).toContain('--access-control needs --tls')
+  })
+
   it('refuses an unknown option with a usage error', async () => {
     const devstore = run(['devstore', '--colour', 'red'])
     expect(await devstore.exited).toBe(2)
