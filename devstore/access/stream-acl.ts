@@ -59,7 +59,7 @@ function aclOf(value: unknown): Record<string, unknown> | undefined {
 
 function rolesOf(value: unknown): readonly string[] | undefined {
   if (typeof value === 'string') return [value]
-  if (Array.isArray(value) && value.every((role) => typeof role === 'string')) return value as string[]
+  if (Array.isArray(value) && value.every((role) => typeof role === 'string')) return value
   return undefined
 }
 

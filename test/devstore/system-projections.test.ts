@@ -51,7 +51,7 @@ describe('$by_category', () => {
     expect(links.map((resolved) => resolved.event!.type)).toEqual(['Placed', 'Placed', 'Placed', 'Shipped'])
     const link = links[0]!.link!
     expect(link).toMatchObject({ type: '$>', streamId: `$ce-${orders}`, revision: 0n, isJson: false })
-    expect(Buffer.from(link.data as Uint8Array).toString()).toBe(`0@${orders}-1`)
+    expect(Buffer.from(link.data).toString()).toBe(`0@${orders}-1`)
     expect(link.metadata).toMatchObject({ $o: `${orders}-1`, $causedBy: links[0]!.event!.id })
   })
 
