@@ -8,3 +8,6 @@ export type { DevStoreFaults } from './faults.ts'
 
 /** The seam for extra gRPC services on the devstore's server (persistent subscriptions use it). */
 export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/service-context.ts'
+
+/** TLS certificate files for DevStoreOptions.tls (or 'dev' for throwaway development certificates). */
+export type { DevStoreTls } from './tls/dev-store-tls.ts'
