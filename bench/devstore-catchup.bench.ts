@@ -28,7 +28,7 @@ const STREAMS = 1_000
 const benchmark = {
   name: 'devstore-catchup',
   description:
-    'devstore subscribeToAll catch-up of 1,000,000 events through the real client vs a bare grpc-js server streaming prebuilt messages',
+    'devstore subscribeToAll catch-up of 1,000,000 events through the real client vs a bare grpc-js server streaming pre-encoded bytes',
   run: async (): Promise<BenchResult> => {
     const total = Number(process.env['DEVSTORE_CATCHUP_EVENTS'] ?? 1_000_000)
     const dataDir = await mkdtemp(join(tmpdir(), 'devstore-catchup-'))
