@@ -2,7 +2,8 @@
  * Append throughput of the devstore through @eventstore/db-client (BatchAppend, file-backed, fsync on every
  * commit) at concurrency 1, 16, 64 and 256 and batches of 1, 10 and 100 events. Baseline, in the same run:
  * a bare @grpc/grpc-js server on the same Streams service definition that answers each BatchAppend request
- * with a success at once (the transport ceiling: same client, same payloads, no store).
+ * with a success at once, decoding and encoding with the devstore's own codec (the transport ceiling: same
+ * client, same payloads, same codec, no store).
  * Targets: 50% of the ceiling at concurrency 64, and concurrency 64 at least 10x concurrency 1 at batch 1
  * (group commit); the c64 ÷ c1 rows of larger batches are reported beside the transport's own bound.
  *

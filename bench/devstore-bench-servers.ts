@@ -2,23 +2,20 @@
  * The two servers of the devstore-append benchmark, each able to run in this process or in a child process
  * of its own (bench/devstore-server-child.ts): the devstore, file-backed, with its engine's commit and fsync
  * counters; and the transport ceiling, a bare @grpc/grpc-js server on the same Streams service definition
- * that answers each BatchAppend request with a success at once.
+ * that answers each BatchAppend request with a success at once, through the devstore's own codec.
  */
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js'
-import { openEngine } from '../devstore/engine/engine.ts'
+import { openEngine } from '../devstore/engine/open-engine.ts'
 import { FaultState } from '../devstore/faults.ts'
 import { createServerFeaturesService } from '../devstore/grpc/server-features-service.ts'
 import { startDevStoreServer } from '../devstore/grpc/server.ts'
-import {
-  AllStreamPosition,
-  BatchAppendResp,
-  GoogleEmpty,
-  StreamsService,
-  type BatchAppendReq,
-} from '../devstore/grpc/protocol.ts'
+import type { DecodedBatchAppendRequest } from '../devstore/grpc/decode-batch-append-request.ts'
+import { encodeBatchAppendReply } from '../devstore/grpc/encode-batch-append-reply.ts'
+import { uuidKeyOf } from '../devstore/grpc/request-fields.ts'
+import { servedStreamsService } from '../devstore/grpc/streams-service.ts'
 
 export type BenchServerKind = 'store' | 'echo'
 
@@ -123,32 +120,29 @@ export function cpuMicros(): number {
   return user + system
 }
 
-/** The ceiling: Streams.BatchAppend answered with a success per request, and the features that select it. */
+/**
+ * The ceiling: Streams.BatchAppend answered with a success per request, and the features that select it.
+ * It reads requests with the devstore's own decoder and writes replies with its own encoder (the cheapest
+ * codec at hand, and the same work per request as the devstore's), so the ratio measures the store alone.
+ */
 async function startEchoServer(): Promise<BenchServer> {
   const server = new Server()
   let position = 0n
-  server.addService(StreamsService, {
-    batchAppend: (call: ServerDuplexStream<BatchAppendReq, InstanceType<typeof BatchAppendResp>>) => {
+  server.addService(servedStreamsService, {
+    batchAppend: (call: ServerDuplexStream<DecodedBatchAppendRequest, unknown>) => {
       const counts = new Map<string, number>()
-      call.on('data', (request: BatchAppendReq) => {
-        const key = request.getCorrelationId()!.getString()
-        const count = (counts.get(key) ?? 0) + request.getProposedMessagesList().length
-        if (!request.getIsFinal()) return void counts.set(key, count)
+      call.on('data', (request: DecodedBatchAppendRequest) => {
+        const key = uuidKeyOf(request.correlationId)
+        const count = (counts.get(key) ?? 0) + request.proposedMessages.length
+        if (!request.isFinal) return void counts.set(key, count)
         counts.delete(key)
-        const options = request.getOptions()
-        const reply = new BatchAppendResp()
-        reply.setCorrelationId(request.getCorrelationId())
-        if (options !== undefined) reply.setStreamIdentifier(options.getStreamIdentifier())
-        reply.setAny(new GoogleEmpty())
-        const success = new BatchAppendResp.Success()
-        success.setCurrentRevision(String(count - 1))
-        const at = new AllStreamPosition()
         position += BigInt(count * 300)
-        at.setCommitPosition(position.toString())
-        at.setPreparePosition(position.toString())
-        success.setPosition(at)
-        reply.setSuccess(success)
-        call.write(reply)
+        const head = {
+          correlationId: request.correlationId ?? { kind: 'empty' as const },
+          streamName: request.options?.streamIdentifier?.streamName ?? new Uint8Array(),
+          expected: request.options?.expected ?? ('any' as const),
+        }
+        call.write(encodeBatchAppendReply(head, { kind: 'success', revision: BigInt(count - 1), position }))
       })
       call.on('end', () => call.end())
     },

@@ -16,8 +16,8 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openEngine } from '../devstore/engine/engine.ts'
-import { LOG_FILE } from '../devstore/engine/create-engine.ts'
+import { openEngine } from '../devstore/engine/open-engine.ts'
+import { LOG_FILE } from '../devstore/engine/open-engine.ts'
 import { CHECKPOINT_FILE } from '../devstore/engine/index-checkpoint.ts'
 import { encodeRecord, type EventToEncode } from '../devstore/engine/record-codec.ts'
 

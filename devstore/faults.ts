@@ -17,6 +17,11 @@ export interface DevStoreFaults {
   delayReplies(ms: number): void
   /** Resolves when the server next holds a call back under delayReplies: the call has arrived and is in flight. */
   nextHeldReply(): Promise<void>
+  /**
+   * Every append, delete and tombstone commits `ms` later than it would (it is written at once, and its
+   * answer waits): past the commit timeout it is answered as timed out, as a slow EventStoreDB answers it.
+   */
+  delayCommits(ms: number): void
   /** Stops the server and the engine, then starts them again on the same data and the same port. */
   restart(): Promise<void>
 }
@@ -26,6 +31,7 @@ export class FaultState {
   private appendFailures = 0
   private delayMs = 0
   private heldWaiters: (() => void)[] = []
+  private commitDelay = 0
 
   failNextAppends(count: number): void {
     if (!Number.isInteger(count) || count < 0)
@@ -37,6 +43,16 @@ export class FaultState {
     if (!Number.isFinite(ms) || ms < 0)
       throw new RangeError(`delayReplies expects milliseconds >= 0, got ${ms}`)
     this.delayMs = ms
+  }
+
+  delayCommits(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`delayCommits expects milliseconds >= 0, got ${ms}`)
+    this.commitDelay = ms
+  }
+
+  get commitDelayMs(): number {
+    return this.commitDelay
   }
 
   /** True when this append must fail; consumes one of the failures asked for. */

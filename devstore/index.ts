@@ -7,4 +7,7 @@ export { createDevStore, type DevStore, type DevStoreOptions } from './create-de
 export type { DevStoreFaults } from './faults.ts'
 
 /** The seam for extra gRPC services on the devstore's server (persistent subscriptions use it). */
-export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/server.ts'
+export type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './grpc/service-context.ts'
+
+/** TLS certificate files for DevStoreOptions.tls (or 'dev' for throwaway development certificates). */
+export type { DevStoreTls } from './tls/dev-store-tls.ts'

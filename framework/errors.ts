@@ -52,6 +52,10 @@ export const errorCodes = {
     http: 500,
     meaning: 'Another live process holds the devstore data directory.',
   },
+  PORT_IN_USE: {
+    http: 500,
+    meaning: 'Another process already listens on the host and port the devstore was asked to serve on.',
+  },
   INTERNAL: {
     http: 500,
     meaning: 'An unexpected failure; details are in the server log under the request id.',

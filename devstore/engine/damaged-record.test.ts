@@ -3,11 +3,12 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { LOG_FILE } from './create-engine.ts'
-import { openEngine, type Engine, type StoredEvent } from './engine.ts'
+import { LOG_FILE } from './open-engine.ts'
+import { openEngine } from './open-engine.ts'
+import type { Engine, StoredEvent } from './engine.ts'
 import { DamagedRecordError, DataCorruptError } from './engine-errors.ts'
 import { CHECKPOINT_FILE } from './index-checkpoint.ts'
-import { many, proposed, readAllOf, tempDir } from './test-builders.ts'
+import { many, proposed, readAllOf, tempDir } from '../../test/devstore/engine-builders.fixture.ts'
 
 // What the client cannot see of the checks (test/devstore/damaged-records.test.ts drives the rest): a
 // damaged length, a record larger than a read page, and the open-time rule for every byte of the part of

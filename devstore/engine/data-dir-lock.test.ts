@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { LOCK_FILE } from './data-dir-lock.ts'
 import { DataDirLockedError } from './engine-errors.ts'
-import { openEngine } from './engine.ts'
-import { tempDir } from './test-builders.ts'
+import { openEngine } from './open-engine.ts'
+import { tempDir } from '../../test/devstore/engine-builders.fixture.ts'
 
 let dir: ReturnType<typeof tempDir>
 beforeEach(() => {

@@ -74,7 +74,8 @@ export function decideDelete(
 ): { kind: 'delete' } | WrongExpectedVersion | { kind: 'stream-deleted' } {
   if (isStreamDeleted(view, stream)) return { kind: 'stream-deleted' }
   const { last, softDeleted } = streamState(view, stream)
-  if (!hard && last < 0) return wrongExpected(last, expected)
+  // A soft delete writes to `$$<stream>`: it needs the stream to have existed, by its events or its metadata.
+  if (!hard && last < 0 && (view.entry(`$$${stream}`)?.count ?? 0) === 0) return wrongExpected(last, expected)
   return expectationHolds(expected, last, softDeleted) ? { kind: 'delete' } : wrongExpected(last, expected)
 }
 

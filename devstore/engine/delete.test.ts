@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DELETED_REVISION, openEngine, type Engine } from './engine.ts'
-import { many, readAllOf, revisionsOf, text } from './test-builders.ts'
+import { openEngine } from './open-engine.ts'
+import { DELETED_REVISION, type Engine } from './engine.ts'
+import { many, readAllOf, revisionsOf, text } from '../../test/devstore/engine-builders.fixture.ts'
 
 let engine: Engine
 beforeEach(async () => {

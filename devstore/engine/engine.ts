@@ -1,5 +1,5 @@
 /**
- * The devstore engine: the durable log of an EventStoreDB-like node, its index, and the semantic rules of
+ * The devstore engine's contract (opened by openEngine, open-engine.ts): the durable log of an EventStoreDB-like node, its index, and the semantic rules of
  * streams and `$all`. The gRPC layer (devstore/grpc/) translates the protocol into calls on an Engine; the
  * persistent subscriptions (devstore/persistent/) are built on top of it. Revisions and positions are bigints.
  *
@@ -11,7 +11,7 @@
  * const result = await engine.append('battery-1', 'no_stream', [event])
  * const read = await engine.readStream('battery-1', { direction: 'forwards', fromRevision: 'start', maxCount: 100n })
  */
-import { createEngine } from './create-engine.ts'
+import type { LogFileSystem } from './log-device.ts'
 
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint
 export type ContentType = 'application/json' | 'application/octet-stream'
@@ -134,6 +134,8 @@ export interface EngineOptions {
   readonly cacheBytes?: number
   /** For tests: the clock that stamps `created` and judges `$maxAge`. */
   readonly now?: () => number
+  /** For tests: the file operations the log goes through (node:fs by default), e.g. a power-cut simulator. */
+  readonly fileSystem?: LogFileSystem
 }
 
 export interface Engine {
@@ -156,6 +158,8 @@ export interface Engine {
   softDelete(stream: string, expected: ExpectedRevision): Promise<DeleteResult>
   /** Hard delete: `$streamDeleted` at DELETED_REVISION; afterwards the stream and `$$<stream>` are gone. */
   tombstone(stream: string, expected: ExpectedRevision): Promise<DeleteResult>
+  /** The last durable event of a stream as written (no read-time rules), or undefined when it has none. */
+  lastEvent(stream: string): StoredEvent | undefined
   /** The stream's metadata, or undefined when it has none (or `$$<stream>` was tombstoned). */
   getMetadata(stream: string): StreamMetadata | undefined
   /** The target of a `$>` link ("{revision}@{stream}"), if it exists and is visible; undefined otherwise. */
@@ -169,9 +173,4 @@ export interface Engine {
   stats(): EngineStats
   /** Waits for in-flight commits, then releases the files and the lock. Later calls reject with EngineClosedError. */
   close(): Promise<void>
-}
-
-/** Opens (or creates) the engine; with a dataDir it locks the directory and recovers the log. */
-export function openEngine(options: EngineOptions = {}): Promise<Engine> {
-  return createEngine(options)
 }

@@ -119,6 +119,13 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     return readAllFrom(() => (this.assertOpen(), this), position, options)
   }
 
+  lastEvent(stream: string): StoredEvent | undefined {
+    this.assertOpen()
+    const entry = this.index.stream(stream)
+    const last = entry?.visibleLast(this.durableEnd) ?? -1
+    return entry === undefined || last < 0 ? undefined : this.load(entry.position(last))
+  }
+
   getMetadata(stream: string): StreamMetadata | undefined {
     return this.metadata(stream, this.durableEnd)
   }

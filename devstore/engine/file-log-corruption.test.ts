@@ -1,8 +1,8 @@
 import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import type { Engine } from './engine.ts'
-import { checkpointFile, logFile, messages, restart, start } from './file-log.fixture.ts'
-import { many, proposed, revisionsOf } from './test-builders.ts'
+import { checkpointFile, logFile, messages, restart, start } from '../../test/devstore/file-log.fixture.ts'
+import { many, proposed, revisionsOf } from '../../test/devstore/engine-builders.fixture.ts'
 
 // A damaged record with valid commits after it is corruption, not a torn write: the open is refused and the
 // log left as it is. A damaged last commit with nothing valid after it is still a torn tail, and cut.

@@ -1,7 +1,7 @@
 import { appendFileSync, rmSync, statSync, truncateSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { checkpointFile, logFile, messages, restart, start } from './file-log.fixture.ts'
-import { many, proposed, revisionsOf } from './test-builders.ts'
+import { checkpointFile, logFile, messages, restart, start } from '../../test/devstore/file-log.fixture.ts'
+import { many, proposed, revisionsOf } from '../../test/devstore/engine-builders.fixture.ts'
 
 // Opening a log whose last writes a crash cut short: the torn tail is cut, with a message, and what the
 // engine starts with is synced once before anything is served.

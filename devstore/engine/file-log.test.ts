@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DELETED_REVISION } from './engine.ts'
-import { logFile, restart, start } from './file-log.fixture.ts'
-import { many, proposed, readAllOf, revisionsOf } from './test-builders.ts'
+import { logFile, restart, start } from '../../test/devstore/file-log.fixture.ts'
+import { many, proposed, readAllOf, revisionsOf } from '../../test/devstore/engine-builders.fixture.ts'
 
 // What a file-backed engine keeps across a restart, and when it acknowledges an append. What it does with a
 // log a crash or a bad disk left behind: file-log-torn-tail.test.ts, file-log-corruption.test.ts.

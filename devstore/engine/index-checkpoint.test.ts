@@ -1,11 +1,18 @@
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { LOG_FILE } from './create-engine.ts'
-import { openEngine } from './engine.ts'
+import { LOG_FILE } from './open-engine.ts'
+import { openEngine } from './open-engine.ts'
 import { CHECKPOINT_FILE } from './index-checkpoint.ts'
-import { checkpointFile, dataDir, logFile, messages, restart, start } from './file-log.fixture.ts'
-import { many, revisionsOf, tempDir } from './test-builders.ts'
+import {
+  checkpointFile,
+  dataDir,
+  logFile,
+  messages,
+  restart,
+  start,
+} from '../../test/devstore/file-log.fixture.ts'
+import { many, revisionsOf, tempDir } from '../../test/devstore/engine-builders.fixture.ts'
 
 // A restart reads the index from its checkpoint and scans only the log after it; a checkpoint that does not
 // match the log is ignored for a full scan.

@@ -6,7 +6,7 @@
  * DataCorruptError, since it was durable (see below) and the records after it were acknowledged.
  *
  * The last record it covers is no exception: the log is synced once at open, after recovery and before
- * anything is served or checkpointed (create-engine.ts), so every byte a checkpoint covers was durable when it
+ * anything is served or checkpointed (open-engine.ts), so every byte a checkpoint covers was durable when it
  * was written, and damage there is corruption, not a torn write. Checkpoints of version 2, written before that
  * sync existed, may cover bytes never synced: they are ignored (a full scan with the torn-tail rule follows).
  *

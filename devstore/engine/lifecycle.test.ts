@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EngineClosedError } from './engine-errors.ts'
-import { openEngine } from './engine.ts'
-import { many, revisionsOf, tempDir } from './test-builders.ts'
+import { openEngine } from './open-engine.ts'
+import { many, revisionsOf, tempDir } from '../../test/devstore/engine-builders.fixture.ts'
 
 let dir: ReturnType<typeof tempDir>
 beforeEach(() => {

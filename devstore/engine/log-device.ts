@@ -2,18 +2,7 @@
  * Where the log's bytes live: a file (fsynced) or memory. Records are queued with `write` and reach the
  * disk together on the next `sync`, which is what lets concurrent appends share one fsync.
  */
-import {
-  closeSync,
-  constants,
-  fdatasync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  writev,
-} from 'node:fs'
+import * as nodeFs from 'node:fs'
 import { dirname } from 'node:path'
 import { EngineClosedError } from './engine-errors.ts'
 
@@ -82,9 +71,27 @@ export interface FileDevice extends LogDevice {
   readInto(target: Buffer, position: number): number
 }
 
-export function openFileDevice(path: string): FileDevice {
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
-  syncDirectory(dirname(path))
+/**
+ * The file operations the log goes through: node:fs itself, or for tests a file system that keeps only what
+ * was synced when it simulates a power cut.
+ */
+export type LogFileSystem = Pick<
+  typeof nodeFs,
+  | 'openSync'
+  | 'closeSync'
+  | 'fstatSync'
+  | 'ftruncateSync'
+  | 'fdatasync'
+  | 'fdatasyncSync'
+  | 'fsyncSync'
+  | 'readSync'
+  | 'writev'
+>
+
+export function openFileDevice(path: string, fs: LogFileSystem = nodeFs): FileDevice {
+  const { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync } = fs
+  const fd = openSync(path, nodeFs.constants.O_RDWR | nodeFs.constants.O_CREAT, 0o644)
+  syncDirectory(fs, dirname(path))
   let written = fstatSync(fd).size
   const initialSize = written
   let queued: Buffer[] = []
@@ -117,7 +124,7 @@ export function openFileDevice(path: string): FileDevice {
       const chunks = queued
       const bytes = queuedBytesOf(chunks)
       queued = []
-      if (chunks.length > 0) await writeAll(fd, chunks, written)
+      if (chunks.length > 0) await writeAll(fs, fd, chunks, written)
       written += bytes
       queuedBytes -= bytes
       syncs++
@@ -150,12 +157,12 @@ export function openFileDevice(path: string): FileDevice {
 }
 
 // A new file's directory entry must be durable too.
-function syncDirectory(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY)
+function syncDirectory(fs: LogFileSystem, path: string): void {
+  const fd = fs.openSync(path, nodeFs.constants.O_RDONLY)
   try {
-    fsyncSync(fd)
+    fs.fsyncSync(fd)
   } finally {
-    closeSync(fd)
+    fs.closeSync(fd)
   }
 }
 
@@ -166,13 +173,13 @@ function queuedBytesOf(chunks: readonly Buffer[]): number {
 }
 
 // writev may write less than asked (large batches): loop until every byte is at its offset.
-async function writeAll(fd: number, chunks: Buffer[], at: number): Promise<void> {
+async function writeAll(fs: LogFileSystem, fd: number, chunks: Buffer[], at: number): Promise<void> {
   let remaining = chunks
   let position = at
   while (remaining.length > 0) {
     const batch = remaining.slice(0, 1024)
     const n = await new Promise<number>((resolve, reject) =>
-      writev(fd, batch, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+      fs.writev(fd, batch, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
     )
     position += n
     remaining = dropBytes(remaining, n)

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InvalidPositionError } from './engine-errors.ts'
-import { SYSTEM_EVENTS_ON_CREATE, openEngine, type Engine, type StoredEvent } from './engine.ts'
-import { many, proposed } from './test-builders.ts'
+import { openEngine } from './open-engine.ts'
+import { SYSTEM_EVENTS_ON_CREATE, type Engine, type StoredEvent } from './engine.ts'
+import { many, proposed } from '../../test/devstore/engine-builders.fixture.ts'
 
 let engine: Engine
 beforeEach(async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openEngine, type Engine, type ProposedEvent } from './engine.ts'
-import { many, proposed, revisionsOf } from './test-builders.ts'
+import { openEngine } from './open-engine.ts'
+import type { Engine, ProposedEvent } from './engine.ts'
+import { many, proposed, revisionsOf } from '../../test/devstore/engine-builders.fixture.ts'
 
 let engine: Engine
 let clock: number

@@ -2,10 +2,11 @@ import { rmSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { LOG_FILE } from './create-engine.ts'
-import { SYSTEM_EVENTS_ON_CREATE, openEngine, type Engine, type ExpectedRevision } from './engine.ts'
+import { LOG_FILE } from './open-engine.ts'
+import { openEngine } from './open-engine.ts'
+import { SYSTEM_EVENTS_ON_CREATE, type Engine, type ExpectedRevision } from './engine.ts'
 import { CHECKPOINT_FILE } from './index-checkpoint.ts'
-import { many, proposed, tempDir } from './test-builders.ts'
+import { many, proposed, tempDir } from '../../test/devstore/engine-builders.fixture.ts'
 
 type Operation =
   | { kind: 'append'; stream: number; expected: 'any' | 'no_stream' | 'exact'; count: number }

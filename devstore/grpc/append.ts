@@ -13,8 +13,11 @@ import {
 import { answerOnce } from './answer-once.ts'
 import { AppendResp, Empty, type AppendReq } from './protocol.ts'
 import { expectedRevisionOf, proposedEventOf, streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
+import { TIMED_OUT, withinCommitTimeout } from './commit-timeout.ts'
 import {
+  accessDenied,
+  commitTimedOut,
   engineFailure,
   invalidArgument,
   maximumAppendSizeError,
@@ -65,8 +68,9 @@ export function createAppendHandler(context: ServiceContext) {
       if (target === undefined) return answer(invalidArgument('An append needs options'))
       if (context.faults.takeAppendFailure()) return answer(unavailable('Append failed (injected fault)'))
       const { stream, expected } = target
-      context.engine.append(stream, expected, events).then(
-        (result) => answerResult(result, stream, answer),
+      if (!context.access.canAccess(call, stream, 'write')) return answer(accessDenied())
+      withinCommitTimeout(context, context.engine.append(stream, expected, events)).then(
+        (result) => (result === TIMED_OUT ? answer(commitTimedOut()) : answerResult(result, stream, answer)),
         (error: unknown) => answer(engineFailure(error)),
       )
     })

@@ -21,11 +21,13 @@ import type {
 } from './decode-batch-append-request.ts'
 import { encodeBatchAppendReply, type BatchAppendOutcome } from './encode-batch-append-reply.ts'
 import { BatchAppendResp, Status } from './protocol.ts'
+import { TIMED_OUT, withinCommitTimeout } from './commit-timeout.ts'
 import { DeadlineWatch } from './deadline-watch.ts'
 import { RequestRefused } from './request-refused.ts'
 import { decodedProposedEventOf, streamNameFrom, uuidKeyOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
 import {
+  accessDeniedStatus,
   engineFailure,
   engineFailureStatus,
   maximumAppendSizeStatus,
@@ -99,8 +101,11 @@ export function createBatchAppendHandler(context: ServiceContext) {
         if (request.size > MAX_APPEND_SIZE) return answer(request, maximumAppendSizeStatus(MAX_APPEND_SIZE))
         const now = Date.now()
         if (request.deadline - now <= 0) return answer(request, timeoutStatus())
-        context.engine.append(request.stream, request.expected, request.events).then(
-          (result) => onAppended(request, result),
+        withinCommitTimeout(
+          context,
+          context.engine.append(request.stream, request.expected, request.events),
+        ).then(
+          (result) => (result === TIMED_OUT ? answer(request, timeoutStatus()) : onAppended(request, result)),
           (error: unknown) => onFailed(request, error),
         )
         if (Number.isFinite(request.deadline)) watch.add(request, now)
@@ -112,6 +117,9 @@ export function createBatchAppendHandler(context: ServiceContext) {
     const process = (request: PendingRequest) => {
       inFlight++
       try {
+        if (!context.access.canAccess(call, request.stream, 'write')) {
+          return answer(request, accessDeniedStatus())
+        }
         if (context.faults.takeAppendFailure()) {
           return answer(request, notReadyStatus('Append failed (injected fault)'))
         }

@@ -2,10 +2,15 @@
  * A catch-up subscription to a stream or to `$all`: confirmation, the events after the start point read
  * from the engine, `caught_up`, then live events as they are committed.
  *
- * It never buffers without bound: live events are written straight to the call, and the first write the
- * call refuses (grpc-js `write` returning false) stops live delivery. The subscription then waits for the
- * client to drain, says `fell_behind`, reads from the engine again after the last event it sent, and says
- * `caught_up` again when it reaches the head: no gap, no duplicate, no reordering.
+ * It never buffers without bound: live events go to the call, and while the call's buffer is full (grpc-js
+ * `write` returning false) they wait in a live queue of at most LIVE_QUEUE_EVENTS events or LIVE_QUEUE_BYTES
+ * bytes, sent as the client drains. Past that bound the subscription has fallen behind, as EventStoreDB's
+ * does when its live queue overflows: it drops the queue, waits for the client to drain, reads from the
+ * engine again after the last event it sent, and says `caught_up` again when it reaches the head: no gap,
+ * no duplicate, no reordering. (EventStoreDB keeps `fell_behind` to itself, and so does the devstore.)
+ *
+ * A filtered `$all` subscription sends a checkpoint every `checkpointEvery` events considered, and one
+ * when it goes live; never one at or before the last it sent.
  */
 import { randomUUID } from 'node:crypto'
 import { DELETED_REVISION, type Engine, type StoredEvent } from '../engine/engine.ts'
@@ -14,7 +19,8 @@ import { encodeEvent, type EncodeOptions } from './encode-event.ts'
 import { ReadResp } from './protocol.ts'
 import type { ReplySink } from './reply-sink.ts'
 import { RequestRefused } from './request-refused.ts'
-import { engineFailure, streamDeletedError, unavailable } from './status-errors.ts'
+import type { EndReason } from './open-calls.ts'
+import { endedByServer, engineFailure, streamDeletedError } from './status-errors.ts'
 
 /** Where it reads from and where it starts: after a revision or position (exclusive), or from the start. */
 export type SubscriptionTarget =
@@ -31,6 +37,9 @@ type Mode = 'catching-up' | 'handing-off' | 'live' | 'behind' | 'closed'
 /** Events committed while switching from the engine to live delivery, beyond which it reads again instead. */
 const HANDOFF_LIMIT = 4096
 const STREAM_PAGE = 512
+/** The live queue's bounds: past either, the subscription has fallen behind and reads from the log again. */
+const LIVE_QUEUE_EVENTS = 4096
+const LIVE_QUEUE_BYTES = 16 * 1024 * 1024
 
 export class CatchUpSubscription {
   private mode: Mode = 'catching-up'
@@ -40,6 +49,11 @@ export class CatchUpSubscription {
   private handoff: (readonly StoredEvent[])[] = []
   private handoffCount = 0
   private overflowed = false
+  private liveQueue: StoredEvent[] = []
+  private liveQueueHead = 0
+  private liveQueueBytes = 0
+  private draining = false
+  private lastCheckpoint = -1n
   private stopListening: (() => void) | undefined
   private wakeBehind: (() => void) | undefined
 
@@ -82,9 +96,6 @@ export class CatchUpSubscription {
         await this.goLive()
         if (!this.isOpen) return
         if (!(await this.sink.drain())) return
-        const fellBehind = new ReadResp()
-        fellBehind.setFellBehind(new ReadResp.FellBehind())
-        this.sink.write(fellBehind)
         this.mode = 'catching-up'
       }
     } catch (error) {
@@ -94,9 +105,9 @@ export class CatchUpSubscription {
     }
   }
 
-  /** Ends the subscription from the server side (shutdown or fault injection). */
-  drop(): void {
-    this.fail(unavailable('Subscription dropped by the server'))
+  /** Ends the subscription from the server side: CANCELLED on shutdown, UNAVAILABLE when a test drops it. */
+  drop(reason: EndReason): void {
+    this.fail(endedByServer(reason))
   }
 
   private get isOpen(): boolean {
@@ -106,16 +117,15 @@ export class CatchUpSubscription {
   private async goLive(): Promise<void> {
     const queued = this.handoff
     this.resetHandoff()
-    let open = true
-    if (this.options.filter !== undefined && this.cursor !== undefined)
-      open = this.sink.write(checkpoint(this.cursor))
+    if (this.options.filter !== undefined && this.cursor !== undefined) this.sendCheckpoint(this.cursor)
     const caughtUp = new ReadResp()
     caughtUp.setCaughtUp(new ReadResp.CaughtUp())
-    open = this.sink.write(caughtUp) && open
-    this.mode = open ? 'live' : 'behind'
+    this.sink.write(caughtUp)
+    this.mode = 'live'
     for (const events of queued) this.deliverLive(events)
     if (this.mode === 'live') await new Promise<void>((resolve) => (this.wakeBehind = resolve))
     this.detach()
+    this.clearLiveQueue()
   }
 
   private readonly onCommit = (events: readonly StoredEvent[]): void => {
@@ -128,19 +138,57 @@ export class CatchUpSubscription {
     }
   }
 
+  /** Queues the new events and sends what the call takes; past the queue's bounds, falls behind. */
   private deliverLive(events: readonly StoredEvent[]): void {
     try {
       for (const event of events) {
         if (this.mode !== 'live') return
-        if (!this.isNew(event)) continue
-        if (!this.deliver(event)) {
-          this.mode = 'behind'
-          this.wakeBehind?.()
-        }
+        if (!this.isNew(event) || (this.liveQueue.length > 0 && !this.isAfterQueued(event))) continue
+        this.liveQueue.push(event)
+        this.liveQueueBytes += event.data.length + event.metadata.length
+        const queued = this.liveQueue.length - this.liveQueueHead
+        if (queued > LIVE_QUEUE_EVENTS || this.liveQueueBytes > LIVE_QUEUE_BYTES) return this.fallBehind()
       }
+      this.flushLive()
     } catch (error) {
       this.fail(engineFailure(error))
     }
+  }
+
+  /** Sends queued live events until the call's buffer is full, then again once the client drains it. */
+  private flushLive(): void {
+    if (this.draining) return
+    while (this.mode === 'live' && this.liveQueueHead < this.liveQueue.length) {
+      const event = this.liveQueue[this.liveQueueHead++]!
+      this.liveQueueBytes -= event.data.length + event.metadata.length
+      if (!this.deliver(event)) {
+        this.draining = true
+        void this.sink.drain().then((open) => {
+          this.draining = false
+          if (open) this.flushLive()
+        })
+        break
+      }
+    }
+    if (this.liveQueueHead === this.liveQueue.length) this.clearLiveQueue()
+  }
+
+  private fallBehind(): void {
+    this.mode = 'behind'
+    this.clearLiveQueue()
+    this.wakeBehind?.()
+  }
+
+  private clearLiveQueue(): void {
+    this.liveQueue = []
+    this.liveQueueHead = 0
+    this.liveQueueBytes = 0
+  }
+
+  // Commits arrive in order; a queued event is never offered twice, but a stream subscription checks anyway.
+  private isAfterQueued(event: StoredEvent): boolean {
+    const last = this.liveQueue[this.liveQueue.length - 1]!
+    return event.position > last.position
   }
 
   private async catchUp(): Promise<void> {
@@ -196,9 +244,16 @@ export class CatchUpSubscription {
       open = this.sink.write(encodeEvent(this.engine, event, this.options.encoding))
     }
     if (filter !== undefined && ++this.considered % filter.checkpointEvery === 0) {
-      open = this.sink.write(checkpoint(event.position)) && open
+      open = this.sendCheckpoint(event.position) && open
     }
     return open
+  }
+
+  /** A checkpoint at `position`, unless one at or after it was sent already. */
+  private sendCheckpoint(position: bigint): boolean {
+    if (position <= this.lastCheckpoint) return true
+    this.lastCheckpoint = position
+    return this.sink.write(checkpoint(position))
   }
 
   private resetHandoff(): void {

@@ -7,8 +7,10 @@ import type { DeleteResult } from '../engine/engine.ts'
 import { DeleteResp, TombstoneResp, type DeleteReq, type TombstoneReq } from './protocol.ts'
 import { RequestRefused } from './request-refused.ts'
 import { expectedRevisionOf, streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
+import type { ServiceContext } from './service-context.ts'
+import { TIMED_OUT, withinCommitTimeout } from './commit-timeout.ts'
 import {
+  commitTimedOut,
   engineFailure,
   invalidArgument,
   streamDeletedError,
@@ -30,10 +32,13 @@ export function createDeleteHandler(context: ServiceContext, kind: 'delete' | 't
         hasStreamExists: () => options.hasStreamExists(),
         revision: options.hasRevision() ? options.getRevision() : undefined,
       })
-      const result =
+      context.access.assertStream(call, stream, 'delete')
+      const write =
         kind === 'delete'
-          ? await context.engine.softDelete(stream, expected)
-          : await context.engine.tombstone(stream, expected)
+          ? context.engine.softDelete(stream, expected)
+          : context.engine.tombstone(stream, expected)
+      const result = await withinCommitTimeout(context, write)
+      if (result === TIMED_OUT) return answer(commitTimedOut())
       answerResult(result, stream, kind, answer)
     }
     run().catch((error: unknown) => answer(engineFailure(error)))

@@ -3,7 +3,7 @@
  * multi-host connection strings discover the devstore through it.
  */
 import { randomUUID } from 'node:crypto'
-import type { DevStoreService } from './server.ts'
+import type { DevStoreService } from './service-context.ts'
 import { ClusterInfo, EndPoint, GossipService, MemberInfo, UUID } from './protocol.ts'
 
 export function createGossipService(endpoint: {

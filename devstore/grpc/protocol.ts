@@ -20,7 +20,7 @@ export const { ReadReq, ReadResp, AppendReq, AppendResp, BatchAppendReq, BatchAp
 export const { DeleteReq, DeleteResp, TombstoneReq, TombstoneResp } = streamsPb
 export const { Empty, UUID, StreamIdentifier, AllStreamPosition, WrongExpectedVersion, StreamDeleted } =
   sharedPb
-export const { MaximumAppendSizeExceeded, Timeout, Unknown } = sharedPb
+export const { AccessDenied, MaximumAppendSizeExceeded, Timeout, Unknown } = sharedPb
 export const { Status } = statusPb
 export const { Any } = anyPb
 export const GoogleEmpty = emptyPb.Empty

@@ -11,8 +11,8 @@ import { ReadReq, ReadResp } from './protocol.ts'
 import { ReplySink } from './reply-sink.ts'
 import { RequestRefused } from './request-refused.ts'
 import { streamNameOf } from './request-fields.ts'
-import type { ServiceContext } from './server.ts'
-import { engineFailure, invalidArgument, streamDeletedError, unavailable } from './status-errors.ts'
+import type { ServiceContext } from './service-context.ts'
+import { cancelledByShutdown, engineFailure, invalidArgument, streamDeletedError } from './status-errors.ts'
 
 type Options = InstanceType<typeof ReadReq.Options>
 
@@ -27,19 +27,24 @@ export function createReadHandler(context: ServiceContext) {
         withCommitPosition: options.hasAll(),
         resolveLinks: options.getResolveLinks(),
       }
+      const stream = options.hasStream() ? streamNameOf(options.getStream()!.getStreamIdentifier()) : '$all'
+      context.access.assertStream(call, stream, 'read')
       const filter = options.hasFilter() ? allFilterOf(options.getFilter()!) : undefined
       if (options.hasSubscription()) {
         const subscription = new CatchUpSubscription(context.engine, sink, targetOf(context, options), {
           encoding,
           ...(filter === undefined ? {} : { filter }),
         })
-        const untrack = context.calls.add({ kind: 'subscription', end: () => subscription.drop() })
+        const untrack = context.calls.add({
+          kind: 'subscription',
+          end: (reason) => subscription.drop(reason),
+        })
         void subscription.run().finally(untrack)
         return
       }
       const untrack = context.calls.add({
         kind: 'read',
-        end: () => sink.fail(unavailable('Server is shutting down')),
+        end: () => sink.fail(cancelledByShutdown()),
       })
       void read(context, sink, options, encoding, filter)
         .catch((error: unknown) => sink.fail(engineFailure(error)))

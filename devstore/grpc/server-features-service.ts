@@ -2,7 +2,7 @@
  * ServerFeatures.GetSupportedMethods: the client asks once per connection and picks its code paths from the
  * answer (BatchAppend for appends, the gRPC persistent-subscription calls, `$all` persistent subscriptions).
  */
-import type { DevStoreService } from './server.ts'
+import type { DevStoreService } from './service-context.ts'
 import { ServerFeaturesService, SupportedMethod, SupportedMethods } from './protocol.ts'
 
 export interface AdvertisedMethod {

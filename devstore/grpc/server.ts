@@ -18,36 +18,21 @@ import { Server, ServerCredentials, status } from '@grpc/grpc-js'
 import type {
   MethodDefinition,
   sendUnaryData,
-  ServiceDefinition,
   ServiceError,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js'
+import { AccessControl, type AuthenticatedCall } from '../access/access-control.ts'
 import type { Engine } from '../engine/engine.ts'
+import { serverCredentials, type DevStoreTls } from '../tls/dev-store-tls.ts'
 import type { FaultState } from '../faults.ts'
 import { answerOnce } from './answer-once.ts'
 import { createGossipService } from './gossip-service.ts'
 import { OpenCalls } from './open-calls.ts'
+import { assertPortFree, isAddressInUse, PortInUseError } from './port-in-use-error.ts'
 import { createServerFeaturesService, type AdvertisedMethod } from './server-features-service.ts'
-import { serviceError, unavailable } from './status-errors.ts'
+import { serviceError, unauthenticated, unavailable } from './status-errors.ts'
 import { createStreamsService } from './streams-service.ts'
-
-export interface ServiceContext {
-  readonly engine: Engine
-  /** Register long-lived calls here (kind 'subscription' for subscriptions) so shutdown and faults end them. */
-  readonly calls: OpenCalls
-  readonly faults: FaultState
-}
-
-export interface DevStoreService {
-  readonly definition: ServiceDefinition
-  readonly implementation: UntypedServiceImplementation
-  /** Features advertised per method, keyed by the method's name as in its path (e.g. `Create`: ['stream', 'all']). */
-  readonly features?: Readonly<Record<string, readonly string[]>>
-  /** Called when the server stops, after its calls were ended. */
-  readonly close?: () => void | Promise<void>
-}
-
-export type DevStoreServiceFactory = (context: ServiceContext) => DevStoreService
+import type { DevStoreService, DevStoreServiceFactory, ServiceContext } from './service-context.ts'
 
 export interface DevStoreServerOptions {
   readonly engine: Engine
@@ -56,7 +41,16 @@ export interface DevStoreServerOptions {
   readonly port: number
   readonly faults: FaultState
   readonly services?: readonly DevStoreServiceFactory[]
+  /** Serve over TLS with these files; omitted: insecure, as EventStoreDB's `--insecure`. */
+  readonly tls?: DevStoreTls
+  /** Who may do what; omitted: access control off (every call is the system account). */
+  readonly access?: AccessControl
+  /** How long a write may take to commit before it is answered as timed out; default 2,000 ms. */
+  readonly commitTimeoutMs?: number
 }
+
+/** EventStoreDB's default EVENTSTORE_COMMIT_TIMEOUT_MS. */
+export const DEFAULT_COMMIT_TIMEOUT_MS = 2_000
 
 export interface DevStoreServer {
   readonly port: number
@@ -70,14 +64,22 @@ const SHUTDOWN_GRACE_MS = 1_000
 
 export async function startDevStoreServer(options: DevStoreServerOptions): Promise<DevStoreServer> {
   const calls = new OpenCalls()
-  const context: ServiceContext = { engine: options.engine, calls, faults: options.faults }
+  const context: ServiceContext = {
+    engine: options.engine,
+    calls,
+    faults: options.faults,
+    access: options.access ?? new AccessControl(() => options.engine, undefined),
+    commitTimeoutMs: options.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS,
+  }
   const state = { ready: false }
   const server = new Server({
     // EventStoreDB accepts large requests and answers oversized appends itself, with its own error.
     'grpc.max_receive_message_length': 17 * 1024 * 1024,
     'grpc.max_send_message_length': 17 * 1024 * 1024,
   })
-  const port = await bind(server, options.host, options.port)
+  const credentials =
+    options.tls === undefined ? ServerCredentials.createInsecure() : serverCredentials(options.tls)
+  const port = await bind(server, options.host, options.port, credentials)
   const endpoint = { host: advertisedHost(options.host), port }
   const services = [
     createStreamsService(context),
@@ -95,18 +97,31 @@ export async function startDevStoreServer(options: DevStoreServerOptions): Promi
     close: () =>
       (closing ??= (async () => {
         state.ready = false
-        calls.endAll('shutdown')
-        for (const service of services) await service.close?.()
-        await shutdown(server)
+        try {
+          calls.endAll('shutdown')
+          // Every service closes and the server stops, whatever one of them throws; the first error is kept.
+          const closed = await Promise.allSettled(services.map(async (service) => service.close?.()))
+          const failed = closed.find((outcome) => outcome.status === 'rejected')
+          if (failed !== undefined) throw failed.reason
+        } finally {
+          await shutdown(server)
+        }
       })()),
   }
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
+async function bind(
+  server: Server,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+): Promise<number> {
+  await assertPortFree(host, port)
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    )
+    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => {
+      if (error === null) return resolve(bound)
+      reject(isAddressInUse(error) ? new PortInUseError(host, port, { cause: error }) : error)
+    })
   })
 }
 
@@ -136,7 +151,7 @@ function advertisedMethods(service: DevStoreService): AdvertisedMethod[] {
 
 type Handler = (call: GuardedCall, callback?: Callback) => void
 type Callback = sendUnaryData<unknown>
-interface GuardedCall {
+interface GuardedCall extends AuthenticatedCall {
   emit(event: 'error', error: unknown): void
   on(event: 'cancelled', listener: () => void): unknown
 }
@@ -162,6 +177,7 @@ function guard(
           : callback
       const fail = (error: ServiceError) => (answersOnce ? answer?.(error) : call.emit('error', error))
       if (!state.ready) return fail(unavailable())
+      if (context.access.authenticate(call) === 'unauthenticated') return fail(unauthenticated())
       const run = () => {
         if (!state.ready) return fail(unavailable())
         try {

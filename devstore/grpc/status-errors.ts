@@ -7,6 +7,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { ExpectedRevision } from '../engine/engine.ts'
 import { EngineError, InvalidPositionError } from '../engine/engine-errors.ts'
 import {
+  AccessDenied,
   Any,
   MaximumAppendSizeExceeded,
   Status,
@@ -17,6 +18,7 @@ import {
   WrongExpectedVersion,
   GoogleEmpty,
 } from './protocol.ts'
+import type { EndReason } from './open-calls.ts'
 import { RequestRefused } from './request-refused.ts'
 
 type StatusInstance = InstanceType<typeof Status>
@@ -27,13 +29,72 @@ export function serviceError(
   details: string,
   trailers: Record<string, string> = {},
 ): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: trailersOf(trailers) })
+}
+
+/**
+ * Trailers as gRPC carries them. EventStoreDB writes stream and group names into ASCII trailers as they
+ * are, which no gRPC server can send when a name is not printable ASCII (grpc-js throws, Kestrel refuses);
+ * the devstore percent-encodes those characters (UTF-8), so the client still gets its typed error.
+ */
+export function trailersOf(trailers: Readonly<Record<string, string>>): Metadata {
   const metadata = new Metadata()
-  for (const [key, value] of Object.entries(trailers)) metadata.set(key, value)
-  return Object.assign(new Error(details), { code, details, metadata })
+  for (const [key, value] of Object.entries(trailers)) metadata.set(key, asciiTrailer(value))
+  return metadata
+}
+
+function asciiTrailer(value: string): string {
+  if (/^[ -~]*$/.test(value)) return value
+  return value.replace(/[^ -~]+/g, (run) =>
+    [...Buffer.from(run, 'utf8')]
+      .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  )
 }
 
 export function unavailable(details = 'Server not ready'): ServiceError {
   return serviceError(status.UNAVAILABLE, details)
+}
+
+/**
+ * A streaming call the server ends because it stops: EventStoreDB resets such calls (RST_STREAM CANCEL),
+ * which the client raises as CancelledError; an explicit CANCELLED status reads the same to it.
+ */
+export function cancelledByShutdown(): ServiceError {
+  return serviceError(status.CANCELLED, 'The server is shutting down')
+}
+
+/** How a server-side end of a streaming call reads: CANCELLED on shutdown, UNAVAILABLE when dropped. */
+export function endedByServer(reason: EndReason): ServiceError {
+  return reason === 'shutdown' ? cancelledByShutdown() : unavailable('Subscription dropped by the server')
+}
+
+/** A write past the commit timeout: ABORTED, which the client raises as TimeoutError. */
+export function commitTimedOut(): ServiceError {
+  return serviceError(
+    status.ABORTED,
+    'Operation timed out: the write did not commit within the commit timeout',
+  )
+}
+
+/** A principal the ACLs or policies refuse: PERMISSION_DENIED, `exception: access-denied` (AccessDeniedError). */
+export function accessDenied(): ServiceError {
+  return serviceError(status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' })
+}
+
+/** Credentials that name no user: UNAUTHENTICATED without an `exception` (the client's AccessDeniedError too). */
+export function unauthenticated(): ServiceError {
+  return serviceError(status.UNAUTHENTICATED, 'Unauthenticated')
+}
+
+/** BatchAppend: PERMISSION_DENIED with an AccessDenied detail. */
+export function accessDeniedStatus(): StatusInstance {
+  return packedStatus(
+    status.PERMISSION_DENIED,
+    'Access Denied',
+    new AccessDenied(),
+    'event_store.client.AccessDenied',
+  )
 }
 
 export function streamDeletedError(stream: string): ServiceError {
@@ -43,7 +104,7 @@ export function streamDeletedError(stream: string): ServiceError {
   })
 }
 
-/** Delete and Tombstone: FAILED_PRECONDITION; the client reads `expected-version` as a number. */
+/** Delete and Tombstone: FAILED_PRECONDITION; the client reads `expected-version` as a number, an empty `actual-version` as no stream. */
 export function wrongExpectedVersionError(
   stream: string,
   expected: ExpectedRevision,
@@ -54,10 +115,10 @@ export function wrongExpectedVersionError(
     'stream-name': stream,
     'expected-version': expectedAsNumber(expected).toString(),
   }
-  if (actual !== undefined) trailers['actual-version'] = actual.toString()
+  trailers['actual-version'] = actual === undefined ? '' : actual.toString()
   return serviceError(
     status.FAILED_PRECONDITION,
-    `Append failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${String(expected)}, Actual version: ${actual ?? -1}`,
+    `Delete failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${expectedAsNumber(expected)}, Actual version: ${actual ?? -1}`,
     trailers,
   )
 }

@@ -10,7 +10,7 @@ import { receiveBatchAppendRequest } from './decode-batch-append-request.ts'
 import { createDeleteHandler } from './delete.ts'
 import { StreamsService } from './protocol.ts'
 import { createReadHandler } from './read.ts'
-import type { DevStoreService, ServiceContext } from './server.ts'
+import type { DevStoreService, ServiceContext } from './service-context.ts'
 
 /** The generated definition, with BatchAppend's requests deserialized to plain data. */
 export const servedStreamsService: ServiceDefinition = {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Engine, StoredEvent } from '../engine/engine.ts'
-import { openEngine } from '../engine/engine.ts'
+import { openEngine } from '../engine/open-engine.ts'
 import { DamagedRecordError } from '../engine/engine-errors.ts'
-import { many } from '../engine/test-builders.ts'
+import { many } from '../../test/devstore/engine-builders.fixture.ts'
 import type { ConsumerConnection } from './group-runtime.ts'
 import { GroupRuntime } from './group-runtime.ts'
 import { ALL_STREAM, defaultGroupSettings, type GroupDefinition } from './group-settings.ts'
@@ -74,6 +74,7 @@ function consumer(id: string) {
   const connection: ConsumerConnection = {
     id,
     from: '127.0.0.1',
+    username: 'admin',
     name: id,
     joined: () => undefined,
     send: (response) => sent.push(response.getEvent()?.getEvent()?.getId()?.getString() ?? ''),

@@ -12,6 +12,8 @@ import { GroupStreams } from './group-streams.ts'
 export interface ConsumerConnection {
   readonly id: string
   readonly from: string
+  /** The user the consumer authenticated as. */
+  readonly username: string
   readonly name: string
   /** The group took the consumer: confirm it, before any message is sent. */
   joined(): void
@@ -75,6 +77,11 @@ export class GroupRuntime {
     return this.group
   }
 
+  /** Whether the reader has reached the head of its source (GetInfo's status Live; else Behind). */
+  get isLive(): boolean {
+    return this.atHead
+  }
+
   get consumers(): readonly ConsumerConnection[] {
     return [...this.connections.values()]
   }
@@ -111,7 +118,7 @@ export class GroupRuntime {
   }
 
   ack(ids: readonly string[]): void {
-    this.group.ack(ids)
+    this.group.ack(ids, Date.now())
     this.settle([])
   }
 

@@ -97,9 +97,6 @@ function parseSettings(settings: CreateReq.Settings | UpdateReq.Settings): Group
   if (parsed.messageTimeoutMs < 0 || parsed.checkpointAfterMs < 0 || parsed.maxRetryCount < 0) {
     throw invalidArgument('Timeouts and retry counts must not be negative.')
   }
-  if (parsed.minCheckpointCount > parsed.maxCheckpointCount) {
-    throw invalidArgument('The minimum checkpoint count exceeds the maximum.')
-  }
   return parsed
 }
 

@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import type { EngineError } from '../engine/engine-errors.ts'
-import { engineFailure } from '../grpc/status-errors.ts'
+import { engineFailure, trailersOf } from '../grpc/status-errors.ts'
 
 /**
  * The errors the PersistentSubscriptions service answers with, each with the status code and the
@@ -89,9 +89,6 @@ function groupError(
   group: string,
   message: string,
 ): PersistentError {
-  const metadata = new Metadata()
-  metadata.set('exception', exception)
-  metadata.set('stream-name', stream)
-  metadata.set('group-name', group)
+  const metadata = trailersOf({ exception, 'stream-name': stream, 'group-name': group })
   return { name: exception, message, code, details: message, metadata }
 }

@@ -5,8 +5,10 @@ import sharedPb from '@eventstore/db-client/generated/shared_pb.js'
 import type { IPersistentSubscriptionsServer } from '@eventstore/db-client/generated/persistent_grpc_pb.js'
 import { parseGroupRequest, sourceOf } from './parse-group-request.ts'
 import { subscriptionMissing } from './persistent-errors.ts'
+import type { AccessControl } from '../access/access-control.ts'
 import type { OpenCalls } from '../grpc/open-calls.ts'
-import type { DevStoreServiceFactory } from '../grpc/server.ts'
+import { RequestRefused } from '../grpc/request-refused.ts'
+import type { DevStoreServiceFactory } from '../grpc/service-context.ts'
 import { PersistentSubsystem } from './persistent-subsystem.ts'
 import { serveRead } from './serve-read.ts'
 import { toSubscriptionInfo } from './subscription-info.ts'
@@ -31,11 +33,11 @@ const methodNames = [
  * @example
  * await startDevStoreServer({ engine, host: '127.0.0.1', port: 0, faults, services: [persistentSubscriptionsService] })
  */
-export const persistentSubscriptionsService: DevStoreServiceFactory = ({ engine, calls }) => {
+export const persistentSubscriptionsService: DevStoreServiceFactory = ({ engine, calls, access }) => {
   const subsystem = PersistentSubsystem.start(engine)
   return {
     definition: persistentGrpc.PersistentSubscriptionsService,
-    implementation: createPersistentSubscriptionsService(subsystem, calls),
+    implementation: createPersistentSubscriptionsService(subsystem, calls, access),
     features: Object.fromEntries(methodNames.map((name) => [name, ['stream', 'all']])),
     close: () => subsystem.close(),
   }
@@ -45,26 +47,34 @@ export const persistentSubscriptionsService: DevStoreServiceFactory = ({ engine,
 export function createPersistentSubscriptionsService(
   subsystem: PersistentSubsystem,
   calls?: OpenCalls,
+  access?: AccessControl,
 ): IPersistentSubscriptionsServer {
+  // Managing groups takes `$ops` or `$admins`; statistics, an authenticated user (EventStoreDB's policy).
+  const operator = (call: object) => access?.assertOperator(call)
+  const authenticated = (call: object) => access?.assertAuthenticated(call)
   return {
     create: (call, callback) =>
       answer(callback, async () => {
+        operator(call)
         await subsystem.create(parseGroupRequest(call.request))
         return new persistentPb.CreateResp()
       }),
     update: (call, callback) =>
       answer(callback, async () => {
+        operator(call)
         await subsystem.update(parseGroupRequest(call.request))
         return new persistentPb.UpdateResp()
       }),
     delete: (call, callback) =>
       answer(callback, async () => {
+        operator(call)
         const options = call.request.getOptions()
         await subsystem.delete(sourceOf(options), options?.getGroupName() ?? '')
         return new persistentPb.DeleteResp()
       }),
     getInfo: (call, callback) =>
       answer(callback, async () => {
+        authenticated(call)
         const options = call.request.getOptions()
         const stream = sourceOf(options)
         const group = options?.getGroupName() ?? ''
@@ -77,6 +87,7 @@ export function createPersistentSubscriptionsService(
       }),
     list: (call, callback) =>
       answer(callback, async () => {
+        authenticated(call)
         const options = call.request.getOptions()
         const forStream = options?.getListForStream()
         const stream =
@@ -92,17 +103,19 @@ export function createPersistentSubscriptionsService(
       }),
     replayParked: (call, callback) =>
       answer(callback, async () => {
+        operator(call)
         const options = call.request.getOptions()
         const stopAt = options?.hasStopAt() === true ? BigInt(options.getStopAt()) : undefined
         await subsystem.replayParked(sourceOf(options), options?.getGroupName() ?? '', stopAt)
         return new persistentPb.ReplayParkedResp()
       }),
-    restartSubsystem: (_call, callback) =>
+    restartSubsystem: (call, callback) =>
       answer(callback, async () => {
+        operator(call)
         await subsystem.restart()
         return new sharedPb.Empty()
       }),
-    read: (call) => serveRead(subsystem, call, calls),
+    read: (call) => serveRead(subsystem, call, calls, access),
   }
 }
 
@@ -111,6 +124,7 @@ function answer<T>(callback: sendUnaryData<T>, work: () => Promise<T>): void {
   work().then(
     (reply) => callback(null, reply),
     (error: unknown) => {
+      if (error instanceof RequestRefused) return callback(error.error)
       if (typeof error === 'object' && error !== null && 'code' in error && 'metadata' in error) {
         callback(error as Parameters<sendUnaryData<T>>[0])
       } else {

@@ -6,6 +6,8 @@ import type { UUID } from '@eventstore/db-client/generated/shared_pb.js'
 import type { ConsumerConnection, GroupRuntime } from './group-runtime.ts'
 import { groupKey } from './group-settings.ts'
 import type { OpenCalls } from '../grpc/open-calls.ts'
+import type { AccessControl } from '../access/access-control.ts'
+import { accessDenied, endedByServer } from '../grpc/status-errors.ts'
 import {
   maximumSubscribersReached,
   notReady,
@@ -33,6 +35,7 @@ export function serveRead(
   subsystem: PersistentSubsystem,
   call: ServerDuplexStream<ReadReq, ReadResp>,
   calls?: OpenCalls,
+  access?: AccessControl,
 ): void {
   const consumerId = randomUUID()
   let joined: GroupRuntime | undefined
@@ -43,7 +46,7 @@ export function serveRead(
     leave()
     call.emit('error', error)
   }
-  const untrack = calls?.add({ kind: 'subscription', end: () => fail(notReady('Subscription dropped')) })
+  const untrack = calls?.add({ kind: 'subscription', end: (reason) => fail(endedByServer(reason)) })
   function leave(): void {
     ended = true
     untrack?.()
@@ -54,11 +57,13 @@ export function serveRead(
     if (ended) return
     const stream = sourceOf(options)
     const group = options.getGroupName()
+    if (access !== undefined && !access.canAccess(call, stream, 'read')) return fail(accessDenied())
     const runtime = subsystem.get(stream, group)
     if (runtime === undefined) return fail(subscriptionMissing(stream, group))
     const connection: ConsumerConnection = {
       id: consumerId,
       from: call.getPeer(),
+      username: access?.principalOf(call).name ?? 'system',
       name: String(call.metadata.get('connection-name')[0] ?? ''),
       joined: () => call.write(toConfirmation(groupKey(stream, group))),
       send: (response) => {

@@ -40,7 +40,7 @@ describe('SubscriptionGroup', () => {
     group.connect('a', 2)
     group.offer([message(0), message(1), message(2)])
     expect(deliveries(group.dispatch(0))).toEqual(['a:id-0:0', 'a:id-1:0'])
-    group.ack(['id-0'])
+    group.ack(['id-0'], 0)
     expect(deliveries(group.dispatch(0))).toEqual(['a:id-2:0'])
   })
 
@@ -98,7 +98,7 @@ describe('SubscriptionGroup', () => {
     group.offer([message(0), message(1), message(2)])
     expect(deliveries(group.dispatch(0))).toEqual(['a:id-0:0', 'b:id-1:0'])
     group.disconnect('a')
-    group.ack(['id-1'])
+    group.ack(['id-1'], 0)
     expect(deliveries(group.dispatch(0))).toEqual(['b:id-0:1'])
   })
 
@@ -130,9 +130,9 @@ describe('SubscriptionGroup', () => {
     group.offer([message(5)])
     group.replay([{ id: 'parked-1', pinKey: 'orders', payload: 'old' }])
     expect(deliveries(group.dispatch(0))).toEqual(['a:parked-1:0', 'a:id-5:0'])
-    group.ack(['parked-1'])
+    group.ack(['parked-1'], 0)
     expect(group.checkpoints.due(0, true)).toBeUndefined()
-    group.ack(['id-5'])
+    group.ack(['id-5'], 0)
     expect(group.checkpoints.due(0, true)).toBe(5n)
   })
 
@@ -156,7 +156,7 @@ describe('SubscriptionGroup', () => {
   it('keeps acks of unknown ids harmless', () => {
     const group = groupOf()
     group.connect('a', 5)
-    group.ack(['nobody'])
+    group.ack(['nobody'], 0)
     expect(group.nack('a', ['nobody'], 'park', 'x')).toEqual([])
     expect(group.inFlightCount).toBe(0)
   })

@@ -1,6 +1,7 @@
 import type { CheckpointTracker } from './checkpoint-tracker.ts'
 import { ConsumerSelector, type ConsumerSlot } from './consumer-strategy.ts'
 import type { ConsumerStrategy } from './group-settings.ts'
+import { LatencyWindow, RateMeter } from './group-statistics.ts'
 
 /** One message of a group: a source event (with its sequence) or a replayed parked one (without). */
 export interface GroupMessage<T> {
@@ -31,6 +32,8 @@ export interface GroupRules {
   readonly maxRetryCount: number
   /** 0 means unbounded. */
   readonly maxSubscriberCount: number
+  /** Measure each consumer's push-to-ack latency (GetInfo's observed measurements). */
+  readonly extraStatistics?: boolean
 }
 
 interface Waiting<T> {
@@ -41,10 +44,22 @@ interface Waiting<T> {
 interface InFlight<T> extends Waiting<T> {
   readonly consumerId: string
   readonly deadline: number
+  readonly sentAt: number
 }
 
 interface Consumer extends ConsumerSlot {
-  delivered: number
+  readonly delivered: RateMeter
+  readonly latencies: LatencyWindow | undefined
+}
+
+/** A consumer as GetInfo reports it. */
+export interface ConsumerLoad {
+  readonly id: string
+  readonly capacity: number
+  readonly inFlight: number
+  readonly delivered: RateMeter
+  /** Undefined unless the group measures extra statistics. */
+  readonly latencies: LatencyWindow | undefined
 }
 
 /**
@@ -58,13 +73,16 @@ export class SubscriptionGroup<T> {
   private buffer: Waiting<T>[] = []
   private readonly inFlight = new Map<string, InFlight<T>>()
   private readonly selector: ConsumerSelector
-  private deliveredTotal = 0
+  /** Messages delivered by the group, retries included, for GetInfo's rate and total. */
+  readonly delivered: RateMeter
 
   constructor(
     private readonly rules: GroupRules,
     readonly checkpoints: CheckpointTracker,
+    now = Date.now(),
   ) {
     this.selector = new ConsumerSelector(rules.strategy)
+    this.delivered = new RateMeter(now)
   }
 
   get bufferedCount(): number {
@@ -80,28 +98,35 @@ export class SubscriptionGroup<T> {
   }
 
   get totalDelivered(): number {
-    return this.deliveredTotal
+    return this.delivered.totalItems
   }
 
   get consumerCount(): number {
     return this.consumers.length
   }
 
-  /** Each consumer with its load, in join order. */
-  describeConsumers(): { id: string; capacity: number; inFlight: number; delivered: number }[] {
-    return this.consumers.map(({ id, capacity, inFlight, delivered }) => ({
+  /** Each consumer with its load and its statistics, in join order. */
+  describeConsumers(): ConsumerLoad[] {
+    return this.consumers.map(({ id, capacity, inFlight, delivered, latencies }) => ({
       id,
       capacity,
       inFlight,
       delivered,
+      latencies,
     }))
   }
 
   /** Joins a consumer that may hold `capacity` unacked messages; false when the group is full. */
-  connect(consumerId: string, capacity: number): boolean {
+  connect(consumerId: string, capacity: number, now = Date.now()): boolean {
     const limit = this.rules.maxSubscriberCount
     if (limit > 0 && this.consumers.length >= limit) return false
-    this.consumers.push({ id: consumerId, capacity: Math.max(1, capacity), inFlight: 0, delivered: 0 })
+    this.consumers.push({
+      id: consumerId,
+      capacity: Math.max(1, capacity),
+      inFlight: 0,
+      delivered: new RateMeter(now),
+      latencies: this.rules.extraStatistics === true ? new LatencyWindow() : undefined,
+    })
     return true
   }
 
@@ -130,10 +155,15 @@ export class SubscriptionGroup<T> {
     for (const message of messages) this.retries.push({ message, retryCount: 0 })
   }
 
-  ack(ids: readonly string[]): void {
+  /** Messages the consumer has handled; `now` times them from their push, for the latency statistics. */
+  ack(ids: readonly string[], now: number): void {
     for (const id of ids) {
       const entry = this.release(id)
-      if (entry !== undefined) this.finish(entry.message)
+      if (entry === undefined) continue
+      this.consumers
+        .find((consumer) => consumer.id === entry.consumerId)
+        ?.latencies?.record(now - entry.sentAt)
+      this.finish(entry.message)
     }
   }
 
@@ -199,12 +229,13 @@ export class SubscriptionGroup<T> {
         continue
       }
       consumer.inFlight++
-      consumer.delivered++
-      this.deliveredTotal++
+      consumer.delivered.count()
+      this.delivered.count()
       this.inFlight.set(waiting.message.id, {
         ...waiting,
         consumerId: consumer.id,
         deadline: this.deadlineFrom(now),
+        sentAt: now,
       })
       effects.push({
         kind: 'deliver',

@@ -11,14 +11,16 @@ export async function toSubscriptionInfo(runtime: GroupRuntime): Promise<Subscri
   const formatSequence = (value: bigint | undefined) =>
     value === undefined ? '' : stream === ALL_STREAM ? formatPosition(value) : value.toString()
 
+  const now = Date.now()
+  const rate = state.delivered.measure(now)
   const info = new persistentPb.SubscriptionInfo()
   info.setEventSource(stream)
   info.setGroupName(group)
-  info.setStatus('Live')
-  info.setConnectionsList(connectionsOf(runtime))
-  info.setAveragePerSecond(0)
+  info.setStatus(runtime.isLive ? 'Live' : 'Behind')
+  info.setConnectionsList(connectionsOf(runtime, now))
+  info.setAveragePerSecond(Math.round(rate.averagePerSecond))
   info.setTotalItems(state.totalDelivered.toString())
-  info.setCountSinceLastMeasurement('0')
+  info.setCountSinceLastMeasurement(rate.countSinceLastMeasurement.toString())
   info.setLastCheckpointedEventPosition(formatSequence(state.checkpoints.storedCheckpoint))
   info.setLastKnownEventPosition(formatSequence(runtime.lastKnown()))
   info.setResolveLinkTos(settings.resolveLinks)
@@ -43,19 +45,29 @@ export async function toSubscriptionInfo(runtime: GroupRuntime): Promise<Subscri
   return info
 }
 
-function connectionsOf(runtime: GroupRuntime): SubscriptionInfo.ConnectionInfo[] {
+function connectionsOf(runtime: GroupRuntime, now: number): SubscriptionInfo.ConnectionInfo[] {
   const loads = new Map(runtime.state.describeConsumers().map((load) => [load.id, load]))
   return runtime.consumers.map((consumer) => {
     const load = loads.get(consumer.id)
+    const rate = load?.delivered.measure(now)
     const connection = new persistentPb.SubscriptionInfo.ConnectionInfo()
-    connection.setFrom(consumer.from)
-    connection.setUsername('admin')
-    connection.setAverageItemsPerSecond(0)
-    connection.setTotalItems((load?.delivered ?? 0).toString())
-    connection.setCountSinceLastMeasurement('0')
+    // EventStoreDB leaves `from` empty for gRPC connections.
+    connection.setFrom('')
+    connection.setUsername(consumer.username)
+    connection.setAverageItemsPerSecond(Math.round(rate?.averagePerSecond ?? 0))
+    connection.setTotalItems((load?.delivered.totalItems ?? 0).toString())
+    connection.setCountSinceLastMeasurement((rate?.countSinceLastMeasurement ?? 0).toString())
     connection.setAvailableSlots(load === undefined ? 0 : load.capacity - load.inFlight)
     connection.setInFlightMessages(load?.inFlight ?? 0)
     connection.setConnectionName(consumer.name)
+    connection.setObservedMeasurementsList(
+      (load?.latencies?.measurements() ?? []).map(({ key, value }) => {
+        const measurement = new persistentPb.SubscriptionInfo.Measurement()
+        measurement.setKey(key)
+        measurement.setValue(value.toString())
+        return measurement
+      }),
+    )
     return connection
   })
 }

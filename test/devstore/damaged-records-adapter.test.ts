@@ -24,7 +24,11 @@ async function collect(read: AsyncIterable<{ data: unknown }>) {
 describe('the EventStoreDB adapter over a devstore whose log was damaged on disk', () => {
   it('raises DATA_CORRUPT naming the file and offset, after the events before the damage', async () => {
     const written = await writtenDataDir()
-    const devstore = await createDevStore({ dataDir: written.dataDir, log: () => {} })
+    const devstore = await createDevStore({
+      dataDir: written.dataDir,
+      systemProjections: false,
+      log: () => {},
+    })
     cleanups.push(() => devstore.close())
     const store: EventStore = createEventStoreDbStore(devstore.connectionString)
     cleanups.push(() => store.close())

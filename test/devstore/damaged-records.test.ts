@@ -29,7 +29,11 @@ async function serve(
   dataDir: string,
 ): Promise<{ store: DevStore; client: EventStoreDBClient; logged: string[] }> {
   const logged: string[] = []
-  const store = await createDevStore({ dataDir, log: (message) => logged.push(message) })
+  const store = await createDevStore({
+    dataDir,
+    systemProjections: false,
+    log: (message) => logged.push(message),
+  })
   cleanups.push(() => store.close())
   const client = EventStoreDBClient.connectionString(store.connectionString)
   cleanups.push(() => client.dispose())
@@ -112,7 +116,7 @@ describe('a record damaged inside the part of the log the index checkpoint cover
     expect((await readFile(join(written.dataDir, CHECKPOINT_FILE))).length).toBeGreaterThan(0)
     await damageData(written.file, written.positions[1]!)
     const bytes = await readFile(written.file)
-    const error = await createDevStore({ dataDir: written.dataDir }).then(
+    const error = await createDevStore({ dataDir: written.dataDir, systemProjections: false }).then(
       (store) => store.close().then(() => expect.fail('the devstore opened a corrupt log')),
       (rejection: unknown) => rejection as Error & Record<string, unknown>,
     )
@@ -125,6 +129,8 @@ describe('a record damaged inside the part of the log the index checkpoint cover
     expect(error.message).toContain(`offset ${written.positions[1]}`)
     expect((await readFile(written.file)).equals(bytes)).toBe(true)
     // It released the directory: the same open fails the same way, not with DATA_DIR_LOCKED.
-    await expect(createDevStore({ dataDir: written.dataDir })).rejects.toMatchObject({ code: 'DATA_CORRUPT' })
+    await expect(
+      createDevStore({ dataDir: written.dataDir, systemProjections: false }),
+    ).rejects.toMatchObject({ code: 'DATA_CORRUPT' })
   })
 })

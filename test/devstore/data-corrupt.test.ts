@@ -35,7 +35,7 @@ interface Damaged {
 /** Three appends through the client, then one flipped byte inside the second one's record. */
 async function damagedDataDir(): Promise<Damaged> {
   const dataDir = await temporaryDataDir()
-  const store = await createDevStore({ dataDir })
+  const store = await createDevStore({ dataDir, systemProjections: false })
   const client = EventStoreDBClient.connectionString(store.connectionString)
   const positions: number[] = []
   try {
@@ -85,7 +85,7 @@ function run(args: readonly string[]) {
 describe('a data directory with a damaged record followed by valid ones', () => {
   it('makes createDevStore reject with DATA_CORRUPT, naming the file and the offset, changing nothing', async () => {
     const damaged = await damagedDataDir()
-    const error = await createDevStore({ dataDir: damaged.dataDir }).then(
+    const error = await createDevStore({ dataDir: damaged.dataDir, systemProjections: false }).then(
       () => expect.fail('the devstore opened a corrupt log'),
       (rejection: unknown) => rejection as Error & Record<string, unknown>,
     )
@@ -99,7 +99,9 @@ describe('a data directory with a damaged record followed by valid ones', () => 
     expect(error.message).toContain(`offset ${damaged.badOffset}`)
     expect((await readFile(damaged.file)).equals(damaged.bytes)).toBe(true)
     // It released the directory: a second attempt fails the same way, not with DATA_DIR_LOCKED.
-    await expect(createDevStore({ dataDir: damaged.dataDir })).rejects.toMatchObject({
+    await expect(
+      createDevStore({ dataDir: damaged.dataDir, systemProjections: false }),
+    ).rejects.toMatchObject({
       code: 'DATA_CORRUPT',
     })
   })
@@ -123,7 +125,7 @@ describe('a data directory with a damaged record followed by valid ones', () => 
 describe('a data directory another devstore holds', () => {
   it('makes `annals devstore` exit with 1, printing DATA_DIR_LOCKED and the process', async () => {
     const dataDir = await temporaryDataDir()
-    const holder = await createDevStore({ dataDir })
+    const holder = await createDevStore({ dataDir, systemProjections: false })
     try {
       const { code, stderr } = await runHere(['devstore', '--port', '0', '--data', dataDir])
       expect(code).toBe(1)

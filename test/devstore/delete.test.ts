@@ -31,6 +31,15 @@ describe('soft delete', () => {
     expect(read.map((resolved) => [resolved.event!.revision, resolved.event!.type])).toEqual([[2n, 'Again']])
   })
 
+  it('deletes a stream that holds only metadata with expected revision NO_STREAM', async () => {
+    const { client } = await connected()
+    const stream = streamName()
+    await client.setStreamMetadata(stream, { maxCount: 5 })
+    const deleted = await client.deleteStream(stream, { expectedRevision: NO_STREAM })
+    expect(deleted.position).toBeDefined()
+    expect(await failure(readStream(client, stream))).toBeInstanceOf(StreamNotFoundError)
+  })
+
   it('refuses to delete a stream that never existed with WrongExpectedVersion', async () => {
     const { client } = await connected()
     const error = await failure(client.deleteStream(streamName()))

@@ -10,7 +10,8 @@ import { confirmed, eventually, Inbox, startStore, type StoreUnderTest } from '.
 
 let subject: StoreUnderTest
 beforeEach(async () => {
-  subject = await startStore()
+  // $all without link events, so a group delivers exactly what the test appends.
+  subject = await startStore({ systemProjections: false })
 })
 afterEach(() => subject.stop())
 

@@ -19,7 +19,11 @@ afterEach(async () => {
 /** A devstore serving `written` with record 1 of its stream damaged, its log captured, and a client. */
 async function serveDamaged(written: Written) {
   const logged: string[] = []
-  const store = await createDevStore({ dataDir: written.dataDir, log: (message) => logged.push(message) })
+  const store = await createDevStore({
+    dataDir: written.dataDir,
+    systemProjections: false,
+    log: (message) => logged.push(message),
+  })
   cleanups.push(() => store.close())
   const client = EventStoreDBClient.connectionString(store.connectionString)
   cleanups.push(() => client.dispose())

@@ -19,10 +19,13 @@ export interface StoreUnderTest {
   stop(): Promise<void>
 }
 
-export async function startStore(options: { onDisk?: boolean } = {}): Promise<StoreUnderTest> {
+export async function startStore(
+  options: { onDisk?: boolean; systemProjections?: boolean } = {},
+): Promise<StoreUnderTest> {
   const dataDir = options.onDisk === true ? await mkdtemp(join(tmpdir(), 'annals-persistent-')) : undefined
   const store = await createDevStore({
     port: 0,
+    systemProjections: options.systemProjections ?? true,
     ...(dataDir === undefined ? {} : { dataDir }),
   })
   const client = EventStoreDBClient.connectionString(store.connectionString)

@@ -10,9 +10,12 @@ import {
 import { describe, expect, it } from 'vitest'
 import { connected, event, events, failure, readAll, readStream, streamName } from './fixtures.ts'
 
+// $all as EventStoreDB without projections holds it: no link events among the events counted.
+const withoutProjections = { systemProjections: false }
+
 describe('reading a stream', () => {
   it('reads forwards from a revision, up to count', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(5))
     const read = await readStream(client, stream, { fromRevision: 1n, maxCount: 3 })
@@ -20,7 +23,7 @@ describe('reading a stream', () => {
   })
 
   it('reads backwards from the end', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(5))
     const read = await readStream(client, stream, { direction: BACKWARDS, fromRevision: END, maxCount: 2 })
@@ -28,7 +31,7 @@ describe('reading a stream', () => {
   })
 
   it('reads backwards from a revision, inclusive', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(5))
     const read = await readStream(client, stream, { direction: BACKWARDS, fromRevision: 2n })
@@ -36,7 +39,7 @@ describe('reading a stream', () => {
   })
 
   it('says stream not found for a stream that does not exist', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     const error = await failure(readStream(client, stream))
     expect(error).toBeInstanceOf(StreamNotFoundError)
@@ -44,7 +47,7 @@ describe('reading a stream', () => {
   })
 
   it('carries no $all commit position on stream reads, but each event keeps its own position', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     const appended = await client.appendToStream(stream, event())
     const [read] = await readStream(client, stream)
@@ -55,14 +58,14 @@ describe('reading a stream', () => {
 
 describe('reading $all', () => {
   it('holds the system events of a fresh database', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const all = await readAll(client)
     expect(all.length).toBeGreaterThan(0)
     expect(all.every((resolved) => resolved.event!.streamId.startsWith('$'))).toBe(true)
   })
 
   it('reads forwards from a position, including it', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(3))
     const [, second] = await readStream(client, stream)
@@ -72,7 +75,7 @@ describe('reading $all', () => {
   })
 
   it('reads backwards from a position, excluding it', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(3))
     const [, , third] = await readStream(client, stream)
@@ -85,7 +88,7 @@ describe('reading $all', () => {
   })
 
   it('reads backwards from the end, newest first', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(2))
     const [newest] = await readAll(client, { direction: BACKWARDS, fromPosition: END, maxCount: 1 })
@@ -93,7 +96,7 @@ describe('reading $all', () => {
   })
 
   it('refuses a position that is not an event position with INVALID_ARGUMENT', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(2))
     const [read] = await readStream(client, stream)
@@ -107,7 +110,7 @@ describe('reading $all', () => {
   })
 
   it('reads forwards from the start across every stream in commit order', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const first = streamName()
     const second = streamName()
     await client.appendToStream(first, event('A'))
@@ -125,7 +128,7 @@ describe('links', () => {
     binaryEvent({ type: '$>', data: Buffer.from(`${revision}@${target}`) })
 
   it('resolves a link to its target when asked, keeping the link alongside', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const target = streamName()
     const links = streamName()
     await client.appendToStream(target, events(2))
@@ -136,7 +139,7 @@ describe('links', () => {
   })
 
   it('leaves links as they are without resolve_links', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const target = streamName()
     const links = streamName()
     await client.appendToStream(target, events(1))
@@ -149,7 +152,7 @@ describe('links', () => {
 
 describe('stream metadata', () => {
   it('is a $metadata event in $$<stream>, read back by getStreamMetadata', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.setStreamMetadata(stream, { maxCount: 2, custom: { owner: 'ops' } })
     const { metadata } = await client.getStreamMetadata(stream)
@@ -159,7 +162,7 @@ describe('stream metadata', () => {
   })
 
   it('hides events beyond $maxCount from stream reads while $all keeps them', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(5))
     await client.setStreamMetadata(stream, { maxCount: 2 })
@@ -170,7 +173,7 @@ describe('stream metadata', () => {
   })
 
   it('hides events before $tb (truncate before) from stream reads', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     await client.appendToStream(stream, events(4))
     await client.setStreamMetadata(stream, { truncateBefore: 3 })

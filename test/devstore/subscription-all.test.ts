@@ -9,6 +9,9 @@ import {
 } from '@eventstore/db-client'
 import { describe, expect, it } from 'vitest'
 import { connected, event, events, readAll, streamName } from './fixtures.ts'
+
+// $all as EventStoreDB without projections holds it: no link events among the events counted.
+const withoutProjections = { systemProjections: false }
 import { recordSubscription } from './record-subscription.ts'
 
 // Subscriptions to $all: where they start, the positions they carry, the filters the server applies, and the
@@ -30,7 +33,7 @@ async function filteredEventTypes(
 
 describe('subscribing to $all', () => {
   it('starts after the given position', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const stream = streamName()
     const first = await client.appendToStream(stream, events(1))
     await client.appendToStream(stream, events(1))
@@ -40,7 +43,7 @@ describe('subscribing to $all', () => {
   })
 
   it('refuses a position that is not an event position with INVALID_ARGUMENT', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const appended = await client.appendToStream(streamName(), event())
     const position = appended.position!
     const subscription = client.subscribeToAll({
@@ -51,7 +54,7 @@ describe('subscribing to $all', () => {
   })
 
   it('carries the $all commit position of each event', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     const appended = await client.appendToStream(streamName(), event())
     for await (const resolved of client.subscribeToAll({ filter: excludeSystemEvents() })) {
       expect(resolved.commitPosition).toBe(appended.position!.commit)
@@ -60,7 +63,7 @@ describe('subscribing to $all', () => {
   })
 
   it('filters on stream-name prefixes', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.appendToStream(streamName('battery'), event('A'))
     await client.appendToStream(streamName('site'), event('B'))
     await client.appendToStream(streamName('battery'), event('C'))
@@ -71,14 +74,14 @@ describe('subscribing to $all', () => {
   })
 
   it('filters on a stream-name regex', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.appendToStream(streamName('battery'), event('A'))
     await client.appendToStream(streamName('site'), event('B'))
     expect(await filteredEventTypes(client, streamNameFilter({ regex: '^site-' }), 1)).toEqual(['B'])
   })
 
   it('filters on event-type prefixes and regex', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.appendToStream(streamName(), [
       event('ChargingStarted'),
       event('Faulted'),
@@ -92,14 +95,14 @@ describe('subscribing to $all', () => {
   })
 
   it('leaves out system events with excludeSystemEvents', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.setStreamMetadata(streamName(), { maxCount: 3 })
     await client.appendToStream(streamName(), event('Mine'))
     expect(await filteredEventTypes(client, excludeSystemEvents(), 1)).toEqual(['Mine'])
   })
 
   it('sends a checkpoint every window x multiplier events considered, and one when it goes live', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.appendToStream(streamName(), events(45, 'Other'))
     const all = await readAll(client)
     const checkpoints: Position[] = []
@@ -123,7 +126,7 @@ describe('subscribing to $all', () => {
   })
 
   it('uses a window of 32 when the client asks for count', async () => {
-    const { client } = await connected()
+    const { client } = await connected(withoutProjections)
     await client.appendToStream(streamName(), events(70, 'Other'))
     const all = await readAll(client)
     const checkpoints: Position[] = []

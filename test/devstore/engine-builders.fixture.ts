@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Engine, ProposedEvent, ReadStreamOptions, StoredEvent } from './engine.ts'
+import type { Engine, ProposedEvent, ReadStreamOptions, StoredEvent } from '../../devstore/engine/engine.ts'
 
 export function proposed(
   options: { id?: string; type?: string; json?: unknown; bytes?: number } = {},

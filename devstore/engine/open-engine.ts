@@ -16,7 +16,8 @@ import { recoverLog } from './recover-log.ts'
 
 export const LOG_FILE = 'devstore.log'
 
-export async function createEngine(options: EngineOptions): Promise<Engine> {
+/** Opens (or creates) the engine; with a dataDir it locks the directory and recovers the log. */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = options.dataDir === undefined ? inMemory(options) : onDisk(options, options.dataDir)
   if (engine.index.eventCount === 0) await engine.writeSystemEvents()
   return engine
@@ -32,7 +33,7 @@ function onDisk(options: EngineOptions, dataDir: string): DevEngine {
   const release = lockDataDir(dataDir, log)
   let device: FileDevice | undefined
   try {
-    device = openFileDevice(join(dataDir, LOG_FILE))
+    device = openFileDevice(join(dataDir, LOG_FILE), options.fileSystem)
     const checkpoint = loadIndexCheckpoint(dataDir, device, log)
     const index = checkpoint?.index ?? new LogIndex()
     const recovery = recoverLog(device, index, log, checkpoint?.logEnd ?? 0)

@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path'
 import { afterEach, beforeEach } from 'vitest'
-import { LOG_FILE } from './create-engine.ts'
-import { openEngine, type Engine, type EngineOptions } from './engine.ts'
-import { CHECKPOINT_FILE } from './index-checkpoint.ts'
-import { tempDir } from './test-builders.ts'
+import type { Engine, EngineOptions } from '../../devstore/engine/engine.ts'
+import { LOG_FILE, openEngine } from '../../devstore/engine/open-engine.ts'
+import { CHECKPOINT_FILE } from '../../devstore/engine/index-checkpoint.ts'
+import { tempDir } from './engine-builders.fixture.ts'
 
 /** What the engines opened by `start` logged during the current test. */
 export const messages: string[] = []
