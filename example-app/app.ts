@@ -1,3 +1,4 @@
+import { createReadSide } from 'annals/projections'
 import { Battery } from './domain/battery.ts'
 import { Dispatch } from './domain/dispatch.ts'
 import { dispatcher } from './reactors/dispatcher.ts'
@@ -8,6 +9,8 @@ import { fleetBySite } from './read-models/fleet-by-site.ts'
 /** The virtual power plant, as createServer takes it: everything the service is made of. */
 export const app = {
   aggregates: [Battery, Dispatch],
-  projections: [batteryStatus, fleetBySite, batteryHistory],
-  reactors: [dispatcher],
+  readSide: createReadSide({
+    projections: [batteryStatus, fleetBySite, batteryHistory],
+    reactors: [dispatcher],
+  }),
 }

@@ -4,7 +4,6 @@
 /** Declares a read model: a zod row, its key, the aggregates it reads and a pure handler per event type. */
 export {
   defineProjection,
-  isProjectionDefinition,
   type ProjectionDefinition,
   type ProjectionConfig,
   type ProjectionHandler,
@@ -18,7 +17,6 @@ export {
 /** Declares a reactor: handlers with side effects that send commands, run once per partition with a durable checkpoint. */
 export {
   defineReactor,
-  isReactorDefinition,
   type ReactorDefinition,
   type ReactorConfig,
   type ReactorContext,
@@ -29,10 +27,12 @@ export {
 export { reactorCheckpointStream, derivedUuid, type ReactorDeadLetter } from './reactor-partition.ts'
 
 // Running the read side
-/** Builds the runtime of projections and reactors: sources for the gateway, readiness, status, operations. */
+/** Declares the read side createServer runs (its `readSide` option): projections, reactors and where the models live. */
 export {
   createReadSide,
   type ReadSideOptions,
+  type ReadSideFactory,
+  type AnyProjection,
   type ProjectionReadSide,
   type ProjectionControl,
   type ReactorControl,
@@ -43,9 +43,18 @@ export type { DeadLetter } from './projection-engine.ts'
 export type { RetryPolicy } from './retry-policy.ts'
 
 // Read-model stores
-/** Where a projection keeps its rows, checkpoint and held keys together; implement it for a durable store. */
-export type { ReadModelStore, StoredPage, HeldKey } from './read-model-store.ts'
-/** The default store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
+/** Where a projection keeps its rows, checkpoint and held keys together, committed a batch at a time. */
+export type {
+  ReadModelStore,
+  StoredPage,
+  HeldKey,
+  Checkpoint,
+  RowBatch,
+  BatchChange,
+} from './read-model-store.ts'
+/** Where a read side keeps its models: one store per projection; memory is one, PostgreSQL another. */
+export { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
+/** The in-memory store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,
   type InMemoryReadModelStore,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createInMemoryEventStore, type EventStore } from 'annals'
+import { createReadSide } from 'annals/projections'
 import { createServer } from '../../framework/server/create-server.ts'
 import { createCluster } from '../../framework/sharding/create-cluster.ts'
 import { FaultyTank } from './fixtures/faulty-tank.ts'
@@ -51,7 +52,7 @@ describe('health, readiness and metrics', () => {
   it('is not ready while the store does not answer', async () => {
     const store = createInMemoryEventStore()
     const failing: EventStore = { ...store, headPosition: () => Promise.reject(new Error('unreachable')) }
-    const gateway = await startGateway({ store: failing, projections: [] })
+    const gateway = await startGateway({ store: failing, readSide: undefined })
     try {
       const ready = await fetch(`${gateway.url}/health/ready`)
       expect(ready.status).toBe(503)
@@ -67,7 +68,7 @@ describe('errors', () => {
     const lines: string[] = []
     const gateway = await startGateway({
       aggregates: [FaultyTank],
-      projections: [],
+      readSide: undefined,
       logger: { level: 'error', stream: { write: (line: string) => void lines.push(line) } },
     })
     try {
@@ -97,7 +98,7 @@ describe('configuration', () => {
   it('runs on an in-process devstore when given no store, and closes it on shutdown', async () => {
     const app = await createServer({
       aggregates: [Tank],
-      projections: [TankLevel],
+      readSide: createReadSide({ projections: [TankLevel] }),
       env: { NODE_ENV: 'test' },
       logger: false,
     })

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { z } from 'zod'
 import { DomainError, createServer, defineAggregate } from 'annals'
-import { defineProjection } from 'annals/projections'
+import { createReadSide, defineProjection } from 'annals/projections'
 import { connectClient, subscribe } from '../e2e/fixtures/subscribe-over-ws.ts'
 
 const Counter = defineAggregate({
@@ -40,7 +40,7 @@ let url: string
 beforeAll(async () => {
   app = await createServer({
     aggregates: [Counter],
-    projections: [counter],
+    readSide: createReadSide({ projections: [counter] }),
     logger: false,
     env: { NODE_ENV: 'test' },
   })
