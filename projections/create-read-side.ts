@@ -89,7 +89,7 @@ export function createReadSide(options: ReadSideOptions): ReadSideFactory {
       ...(description === undefined ? {} : { description }),
     })),
     async create(context) {
-      const database = await resolveReadModelDatabase(options.database, context)
+      const database = resolveReadModelDatabase(options.database, context)
       context.log?.info({ readModels: database.description }, 'Annals read models')
       return runReadSide({ ...options, projections, reactors, context, database })
     },

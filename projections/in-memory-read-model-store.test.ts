@@ -20,6 +20,7 @@ async function write(store: InMemoryReadModelStore<Row>, writes: [string, Row | 
     held: undefined,
     changes: [],
     changesSkipped: false,
+    caughtUp: true,
   })
 }
 

@@ -142,7 +142,13 @@ export function createInMemoryReadModelStore<TRow>(
       return Promise.resolve()
     },
     get: (rowKey) => Promise.resolve(rows.get(rowKey)),
-    list: (query) => Promise.resolve(listRows(query)),
+    list(query) {
+      try {
+        return Promise.resolve(listRows(query))
+      } catch (error) {
+        return Promise.reject(error as Error)
+      }
+    },
     clear() {
       rows.clear()
       for (const index of indexes.values()) index.clear()

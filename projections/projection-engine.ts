@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
-import type { BatchChange, HeldKey, ReadModelStore } from './read-model-store.ts'
+import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'
 import { restoreHeldKeys, type HeldKeysRestore } from './restore-held-keys.ts'
 import { defaultHandlerRetry, type RetryPolicy } from './retry-policy.ts'
 import { createBatchRows, createRowWriter, type BatchRows } from './row-writer.ts'
@@ -67,6 +67,10 @@ export interface ProjectionEngine<TRow> {
   listener: EngineListener<TRow> | undefined
   /** Reads the committed checkpoint and forgets what was not committed (a start, or after a failed commit). */
   open(): Promise<void>
+  /** The rows were built by another definition (as the last open found them): rebuild before running it. */
+  readonly stale: boolean
+  /** Resolves once the batch or operation in progress, if any, has ended. */
+  drained(): Promise<void>
   /** Folds a batch of events (skipping those at or before the checkpoint) and commits it in one step. */
   apply(batch: EventBatch): Promise<void>
   deadLetters(): readonly DeadLetter[]
@@ -112,6 +116,7 @@ export function createProjectionEngine<TRow>(
   /** A commit failed: what is in memory is ahead of the store until open() reads the checkpoint again. */
   let broken = false
   let opened = false
+  let stale = false
   let tail: Promise<unknown> = Promise.resolve()
   const writer = createRowWriter(definition)
   const held = createHeldKeys({
@@ -166,7 +171,11 @@ export function createProjectionEngine<TRow>(
     get opened() {
       return opened && !broken
     },
-    open: () => serial(open),
+    open: () => serial(() => open()),
+    get stale() {
+      return stale
+    },
+    drained: () => serial(() => Promise.resolve()),
     apply: (events) => serial(() => applyBatch(events)),
     deadLetters: () => held.deadLetters(),
     retryDeadLetter: (id) => operate(id, () => held.retry(id)),
@@ -196,13 +205,14 @@ export function createProjectionEngine<TRow>(
     return run
   }
 
-  async function open() {
+  async function open({ keepCaughtUp = false } = {}) {
     held.clear()
     batch = undefined
     const checkpoint = await store.open()
     restoring = restoreHeldKeys(checkpoint.held)
     fresh = checkpoint.position === 0n
-    caughtUp = false
+    stale = checkpoint.stale === true
+    if (!keepCaughtUp) caughtUp = false
     broken = false
     opened = true
     committed = snapshot(checkpoint.position, checkpoint.held)
@@ -230,9 +240,37 @@ export function createProjectionEngine<TRow>(
     if (missing.length > 0) openBatch().loaded(await store.load(missing), missing)
   }
 
-  async function applyBatch({ events, through, caughtUp: reachedHead }: EventBatch) {
+  async function applyBatch(batch: EventBatch) {
     if (broken) throw new Error(`${definition.name}: a commit failed; open the engine again first`)
-    const routed = events.map(routeOf)
+    const routed = batch.events.map(routeOf)
+    try {
+      await foldAndCommit(batch, routed)
+    } catch (error) {
+      if (!isRowRefused(error)) throw error
+      // The database refused a row of the batch: fold it again one event at a time, to hold just the event
+      // whose row it refuses, with its reason, as a dead letter.
+      await open({ keepCaughtUp: true })
+      for (const [index, event] of batch.events.entries()) {
+        const last = index === batch.events.length - 1
+        const one = {
+          events: [event],
+          through: last ? batch.through : event.position,
+          caughtUp: last && batch.caughtUp,
+        }
+        await foldAndCommit(one, [routed[index]!]).catch(async (refusal: unknown) => {
+          if (!isRowRefused(refusal)) throw refusal
+          await open({ keepCaughtUp: true })
+          const key = routed[index]!.routed?.key ?? definition.aggregateIdOf(event)
+          await foldAndCommit(one, [{ routed: undefined, error: refusal, refused: key }])
+        })
+      }
+    }
+  }
+
+  async function foldAndCommit(
+    { events, through, caughtUp: reachedHead }: EventBatch,
+    routed: Routed<TRow>[],
+  ) {
     const keys = new Set<string>()
     for (const item of routed) if (item.routed) keys.add(item.routed.key)
     await begin([...keys])
@@ -244,7 +282,7 @@ export function createProjectionEngine<TRow>(
       else if (through > restoring.cursor) restoring.cursor = through
     }
     if (through > rows.position && restoring === undefined) rows.position = through
-    await commit()
+    await commit(reachedHead)
     if (reachedHead) {
       caughtUp = true
       fresh = false
@@ -280,7 +318,7 @@ export function createProjectionEngine<TRow>(
     })
   }
 
-  async function commit() {
+  async function commit(reachedHead = false) {
     const rows = openBatch()
     let keys: HeldKey[] | undefined
     if (held.changed || restoring !== undefined) {
@@ -292,7 +330,7 @@ export function createProjectionEngine<TRow>(
     const idle = rows.writes === 0 && rows.position === committed.position && keys === undefined
     if (!idle) {
       try {
-        await store.commit(rows.toCommit(definition.version, keys))
+        await store.commit(rows.toCommit(definition.version, keys, caughtUp || reachedHead))
       } catch (error) {
         // What the batch folded in memory is gone with it: the engine must read the checkpoint again.
         broken = true
@@ -323,6 +361,10 @@ export function createProjectionEngine<TRow>(
   }
 
   function fold(event: RecordedEvent, route: Routed<TRow>) {
+    if (route.refused !== undefined) {
+      held.holdUnroutable(route.refused, event, route.error)
+      return
+    }
     if (route.error !== undefined) {
       // An event that cannot be parsed or keyed will not improve with retries: straight to the dead letters.
       held.holdUnroutable(definition.aggregateIdOf(event), event, route.error)
@@ -364,8 +406,13 @@ export function createProjectionEngine<TRow>(
 
 /** An event routed ahead of its batch: its handler and key, or why it cannot be routed. */
 type Routed<TRow> =
-  | { readonly routed: RoutedEvent<TRow> | undefined; readonly error: undefined }
-  | { readonly routed: undefined; readonly error: unknown }
+  | {
+      readonly routed: RoutedEvent<TRow> | undefined
+      readonly error: undefined
+      readonly refused?: undefined
+    }
+  /** `refused` names the row key whose row the store refused for this event. */
+  | { readonly routed: undefined; readonly error: unknown; readonly refused?: string }
 
 /** Just before the oldest held position at or before `position`; `position` when none is. */
 function settledOf(held: ReadonlyMap<string, bigint>, position: bigint): bigint {

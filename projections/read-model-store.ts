@@ -28,6 +28,8 @@ export interface Checkpoint {
   /** The projection version the rows were built with; undefined for a model never written. */
   readonly version: number | undefined
   readonly held: readonly HeldKey[]
+  /** Built by another version of the definition (or other columns): the model must be rebuilt before it runs. */
+  readonly stale?: boolean
 }
 
 /** A change a batch made; `late` when its event was held and the model had moved past it. */
@@ -50,6 +52,8 @@ export interface RowBatch<TRow> {
   readonly changes: readonly BatchChange<TRow>[]
   /** True when the batch's changes were not recorded (a model built from scratch): a resume before it expires. */
   readonly changesSkipped: boolean
+  /** Whether the model has reached the head of the log (once it has, replicas that read it are ready). */
+  readonly caughtUp: boolean
 }
 
 /**
@@ -69,4 +73,14 @@ export interface ReadModelStore<TRow> {
   list(query: ListQuery): Promise<StoredPage<TRow>>
   /** Forgets every row and the checkpoint (held keys too): the model starts again from the beginning of the log. */
   clear(): Promise<void>
+}
+
+/** A store refused a row (PostgreSQL: a NUL character, a value too large for its index): the store's reason. */
+export class RowRefusedError extends Error {
+  override readonly name = 'RowRefusedError'
+}
+
+/** Whether an error is a row the store refused, not a fault of the store. */
+export function isRowRefused(error: unknown): error is RowRefusedError {
+  return error instanceof RowRefusedError
 }

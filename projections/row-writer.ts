@@ -21,7 +21,7 @@ export interface BatchRows<TRow> {
   /** How many rows the batch writes. */
   readonly writes: number
   /** The commit of the batch: its writes, its position, and the held keys when given. */
-  toCommit(version: number, held: readonly HeldKey[] | undefined): RowBatch<TRow>
+  toCommit(version: number, held: readonly HeldKey[] | undefined, caughtUp: boolean): RowBatch<TRow>
 }
 
 /** Starts a batch at the committed position. */
@@ -53,13 +53,14 @@ export function createBatchRows<TRow>(position: bigint, recordChanges: boolean):
     get writes() {
       return writes.size
     },
-    toCommit: (version, held) => ({
+    toCommit: (version, held, caughtUp) => ({
       writes,
       position: batch.position,
       version,
       held,
       changes,
       changesSkipped: !recordChanges,
+      caughtUp,
     }),
   }
   return batch
