@@ -3,9 +3,12 @@ import type { ProjectionStatus, ReadModelSource } from '../framework/read-model/
 import type { ReadSide, ReadSideContext, ReadSideOption } from '../framework/read-model/read-side.ts'
 import type { ProjectionDefinition } from './define-projection.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
-import { createEngineJoins } from './engine-joins.ts'
+import { randomUUID } from 'node:crypto'
+import { createDurableChangeFeed, type DurableChangeFeed } from './durable-change-feed.ts'
+import { createLocalProjections } from './local-projections.ts'
+import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionEngine, type DeadLetter } from './projection-engine.ts'
-import { createProjectionRunner } from './projection-runner.ts'
+import { createSharedProjections } from './shared-projections.ts'
 import { createProjectionSource, type LogView, type ProjectionSource } from './projection-source.ts'
 import { createReactorHost, type ReactorControl } from './reactor-host.ts'
 import type { ReadModelDatabase } from './read-model-database.ts'
@@ -119,14 +122,33 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     ...(options.resubscribeRetry ? { retry: options.resubscribeRetry } : {}),
     ...(log ? { log } : {}),
   }
-  const main = createProjectionRunner({ ...runner, name: 'projections', engines })
-  const joins = createEngineJoins({ main, runner })
   const logView: LogView = {
     store,
-    head: () => (main.position > head ? main.position : head),
-    eventsBetween: (from, to) => Math.ceil(Number(to - from) / main.averageEventBytes()),
+    head: () => {
+      const position = host.position()
+      return position > head ? position : head
+    },
+    eventsBetween: (from, to) => Math.ceil(Number(to - from) / host.averageEventBytes()),
   }
-  const sources = engines.map((engine) => createProjectionSource(engine, logView))
+  const { shared } = database
+  const feeds = new Map<string, DurableChangeFeed<unknown>>()
+  const sources = engines.map((engine) => {
+    if (!shared) return createProjectionSource(engine, logView)
+    const feed = createDurableChangeFeed<unknown>({ model: engine.definition.name, shared })
+    feeds.set(engine.definition.name, feed)
+    return createProjectionSource(engine, logView, { feed })
+  })
+  const host: ProjectionHost = shared
+    ? createSharedProjections({
+        sources,
+        feeds,
+        database: { ...database, shared },
+        runner,
+        replica: context.replica ?? `replica-${randomUUID()}`,
+        shadowOf: (source) => newEngine(source.engine.definition, 'shadow'),
+        ...(log ? { log } : {}),
+      })
+    : createLocalProjections({ engines, runner, database })
   const sourceByName = new Map(sources.map((source) => [source.name, source]))
 
   const sourceOf = (name: string): ProjectionSource<Record<string, unknown>> => {
@@ -148,37 +170,21 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       source,
       status: () => source.status(),
       pause() {
+        host.pause(source)
         source.override = 'paused'
-        joins.detach(source.engine)
       },
       resume() {
         if (source.override !== 'paused') return
+        host.resume(source)
         source.override = undefined
-        joins.join(source.engine)
       },
-      async reset() {
-        joins.detach(source.engine)
-        await source.restart()
-        if (source.override !== 'paused') joins.join(source.engine)
-      },
+      reset: () => host.reset(source),
       async rebuild(definition) {
         const current = source.engine
         if (definition && (definition.name !== name || definition.key !== current.definition.key)) {
           throw new AnnalsError('BAD_CONFIG', `A rebuild of ${name} needs a definition with its name and key`)
         }
-        if (definition?.eventTypes.some((type) => !main.eventTypes.includes(type))) {
-          throw new AnnalsError(
-            'BAD_CONFIG',
-            `A rebuild of ${name} cannot read event types the service did not start with`,
-          )
-        }
-        const shadow = newEngine(definition ?? current.definition, 'shadow')
-        // Level with the log, the shadow is fed with the current model until the store switches them.
-        await new Promise<void>((resolve) => joins.join(shadow, resolve))
-        await database.switchTo?.(current.store, shadow.store)
-        main.remove(current)
-        current.stop()
-        source.switchTo(shadow)
+        await host.rebuild(source, newEngine(definition ?? current.definition, 'shadow'))
       },
       deadLetters: () => source.engine.deadLetters(),
       retryDeadLetter: (id) => source.engine.retryDeadLetter(id),
@@ -205,7 +211,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     async start() {
       if (started) return
       started = true
-      if (engines.length > 0) main.start()
+      host.start()
       refreshHead()
       headTimer = setInterval(refreshHead, options.headRefreshMs ?? 1_000)
       headTimer.unref()
@@ -216,17 +222,18 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       if (stopped) return
       stopped = true
       clearInterval(headTimer)
+      await Promise.all([host.stop(), reactors.stop()])
       for (const source of sources) {
         source.override = 'stopped'
         source.engine.stop()
       }
-      await Promise.all([main.stop(), joins.stop(), reactors.stop()])
       await database.close()
     },
     isCaughtUp() {
-      for (const source of sources) if (source.engine.caughtUp) everCaughtUp.add(source.name)
-      return everCaughtUp.size === sources.length
+      for (const source of sources) if (host.caughtUp(source)) everCaughtUp.add(source.name)
+      return everCaughtUp.size === sources.length && host.unready().length === 0
     },
+    unready: () => host.unready(),
     statuses: () => sources.map((source) => source.status()),
     rebalance,
     projection: control,

@@ -67,8 +67,8 @@ export interface ProjectionEngine<TRow> {
   listener: EngineListener<TRow> | undefined
   /** Reads the committed checkpoint and forgets what was not committed (a start, or after a failed commit). */
   open(): Promise<void>
-  /** The rows were built by another definition (as the last open found them): rebuild before running it. */
-  readonly stale: boolean
+  /** The rows were built by another definition, as the last open found them (see Checkpoint.stale). */
+  readonly stale: 'older' | 'newer' | undefined
   /** Resolves once the batch or operation in progress, if any, has ended. */
   drained(): Promise<void>
   /** Folds a batch of events (skipping those at or before the checkpoint) and commits it in one step. */
@@ -116,7 +116,7 @@ export function createProjectionEngine<TRow>(
   /** A commit failed: what is in memory is ahead of the store until open() reads the checkpoint again. */
   let broken = false
   let opened = false
-  let stale = false
+  let stale: 'older' | 'newer' | undefined
   let tail: Promise<unknown> = Promise.resolve()
   const writer = createRowWriter(definition)
   const held = createHeldKeys({
@@ -211,7 +211,7 @@ export function createProjectionEngine<TRow>(
     const checkpoint = await store.open()
     restoring = restoreHeldKeys(checkpoint.held)
     fresh = checkpoint.position === 0n
-    stale = checkpoint.stale === true
+    stale = checkpoint.stale
     if (!keepCaughtUp) caughtUp = false
     broken = false
     opened = true

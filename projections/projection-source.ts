@@ -42,6 +42,13 @@ export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   restart(): Promise<void>
   /** A commit made elsewhere (another replica's engine) moved the model: wakes the waiters it concerns. */
   observe(view: CommittedView): void
+  /** Set where another replica may run the projection: its state as the shared checkpoint tells it. */
+  remote: { readonly caughtUp: boolean; readonly running: boolean } | undefined
+}
+
+export interface ProjectionSourceOptions<TRow> {
+  /** The feed readers follow; default a ring in memory fed by this replica's engine. */
+  readonly feed?: ChangeFeed<TRow>
 }
 
 /** How many older relevant events waitFor looks through for the last one at or before its target. */
@@ -54,9 +61,11 @@ const PROBE_WINDOW = 64
 export function createProjectionSource<TRow>(
   initial: ProjectionEngine<TRow>,
   log: LogView,
+  options: ProjectionSourceOptions<TRow> = {},
 ): ProjectionSource<TRow> {
   const { definition } = initial
-  const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
+  const feed: ChangeFeed<TRow> =
+    options.feed ?? createChangeFeed<TRow>(definition.name, definition.changeRetention)
   /** Callers waiting for the settled position (every key), and callers waiting for one row. */
   const waiters = createPositionWaiters()
   const rowWaiters = createPositionWaiters()
@@ -127,6 +136,7 @@ export function createProjectionSource<TRow>(
       return engine
     },
     override: undefined,
+    remote: undefined,
     get: (key) => engine.store.get(key),
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
       assertFields(query, Object.keys(engine.definition.schema.shape), definition.name)
@@ -165,7 +175,9 @@ export function createProjectionSource<TRow>(
       const head = log.head()
       const position = view.position
       const behind = head > position
-      const state: ProjectionState = source.override ?? (engine.caughtUp ? 'live' : 'catching-up')
+      const remote = source.remote
+      const caughtUp = remote && !remote.running ? remote.caughtUp : engine.caughtUp
+      const state: ProjectionState = source.override ?? (caughtUp ? 'live' : 'catching-up')
       return {
         name: definition.name,
         state,

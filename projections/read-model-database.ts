@@ -60,7 +60,6 @@ export interface SharedReadModels {
     name: string,
     from: { readonly seq?: bigint; readonly position?: bigint },
     limit: number,
-    decode: (json: unknown) => unknown,
   ): Promise<{ changes: StoredChange<unknown>[]; changesFrom: bigint }>
   /** Forgets all but the newest `retention` changes of a model. */
   prune(name: string, retention: number): Promise<void>

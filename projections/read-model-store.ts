@@ -28,8 +28,11 @@ export interface Checkpoint {
   /** The projection version the rows were built with; undefined for a model never written. */
   readonly version: number | undefined
   readonly held: readonly HeldKey[]
-  /** Built by another version of the definition (or other columns): the model must be rebuilt before it runs. */
-  readonly stale?: boolean
+  /**
+   * Built by another definition: `older` (another version or other columns) must be rebuilt before it runs;
+   * `newer` was built by a newer version of the service, which this one must leave alone.
+   */
+  readonly stale?: 'older' | 'newer' | undefined
 }
 
 /** A change a batch made; `late` when its event was held and the model had moved past it. */

@@ -19,8 +19,8 @@ export interface OpenedModel {
   readonly position: bigint
   readonly version: number
   readonly held: readonly HeldKey[]
-  /** Built by another version of the definition, or with other columns: it must be rebuilt. */
-  readonly stale: boolean
+  /** Built by an older (or other) definition: rebuild it; by a newer version: leave it alone. */
+  readonly stale: 'older' | 'newer' | undefined
 }
 
 const prepared = new WeakMap<pg.Pool, Map<string, Promise<void>>>()
@@ -132,7 +132,12 @@ export async function createModelTable(
       position: BigInt(found.position),
       version: found.version,
       held: found.held.map(heldFromJson),
-      stale: found.version !== definition.version || found.shape !== shape,
+      stale:
+        found.version > definition.version
+          ? 'newer'
+          : found.version !== definition.version || found.shape !== shape
+            ? 'older'
+            : undefined,
     }
   })
 }

@@ -63,7 +63,8 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
   const s = quote(schema.name)
   const leaseMs = options.leaseMs ?? 10_000
   const fences = new Map<string, bigint>()
-  const stores = new Set<PostgresReadModelStore<unknown>>()
+  /** How each model's rows read back from JSON, for its change feed. */
+  const codecs = new Map<string, (json: unknown) => unknown>()
   let listener: pg.Client | undefined
   let closed = false
 
@@ -123,7 +124,8 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
       const held = (result.rows[0] as { held: Parameters<typeof heldFromJson>[0][] } | undefined)?.held ?? []
       return new Map(held.map(heldFromJson).map((entry) => [entry.key, entry.position]))
     },
-    async changes(name, from, limit, decode) {
+    async changes(name, from, limit) {
+      const decode = codecs.get(name) ?? ((json: unknown) => json)
       const result = await query(
         `select m.changes_from, c.seq, c.position, c.key, c.kind, c."row", c.previous, c.late
          from ${s}.models m left join lateral (
@@ -216,7 +218,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
         },
         ...(options.maxPageSize === undefined ? {} : { maxPageSize: options.maxPageSize }),
       })
-      stores.add(store as PostgresReadModelStore<unknown>)
+      codecs.set(definition.name, store.rows.fromJson)
       return store
     },
     async switchTo(current, shadow) {
