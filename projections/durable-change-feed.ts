@@ -40,7 +40,7 @@ export function createDurableChangeFeed<TRow>(options: {
   /** No change at or before it is kept: readers behind it expire. */
   let changesFrom = 0n
 
-  function pull(position: () => bigint): Promise<void> {
+  function pull(): Promise<void> {
     if (pulling) {
       again = true
       return pulling
@@ -48,20 +48,21 @@ export function createDurableChangeFeed<TRow>(options: {
     pulling = (async () => {
       do {
         again = false
-        await pullOnce(position)
+        await pullOnce()
       } while (again)
     })().finally(() => (pulling = undefined))
     return pulling
   }
 
-  async function pullOnce(position: () => bigint) {
+  async function pullOnce() {
     if (readers.size === 0) {
       lastSeq = undefined
       return
     }
     for (;;) {
-      const from = lastSeq === undefined ? { position: position() } : { seq: lastSeq }
-      const page = await shared.changes(model, from, PAGE)
+      // No reader has read its backfill yet: the first one that does sets where the live reads start.
+      if (lastSeq === undefined) return
+      const page = await shared.changes(model, { seq: lastSeq }, PAGE)
       expireBehind(page.changesFrom)
       for (const stored of page.changes as StoredChange<TRow>[]) {
         lastSeq = stored.seq
@@ -85,8 +86,6 @@ export function createDurableChangeFeed<TRow>(options: {
     }
   }
 
-  let currentPosition: () => bigint = () => 0n
-
   return {
     get reading() {
       return readers.size > 0
@@ -97,14 +96,13 @@ export function createDurableChangeFeed<TRow>(options: {
     restart() {},
     committed(checkpoint) {
       if (checkpoint.changesFrom !== undefined) expireBehind(checkpoint.changesFrom)
-      if (readers.size > 0 && (checkpoint.changes > 0 || lastSeq === undefined)) {
-        pull(currentPosition).catch(() => {
+      if (readers.size > 0 && checkpoint.changes > 0) {
+        pull().catch(() => {
           // The database is unreachable: the next commit's notification (after it returns) pulls again.
         })
       }
     },
     async *changes(changesOptions: ChangesOptions, position: () => bigint) {
-      currentPosition = position
       const { signal, key, where } = changesOptions
       const after = changesOptions.after ?? position()
       const reader: Reader<TRow> = {
@@ -123,7 +121,9 @@ export function createDurableChangeFeed<TRow>(options: {
         if (after < backfill.changesFrom) throw new ChangesExpiredError(model, after, backfill.changesFrom)
         const replay = backfill.changes as StoredChange<TRow>[]
         for (const stored of replay) if (stored.seq > reader.seenSeq) reader.seenSeq = stored.seq
-        lastSeq ??= reader.seenSeq >= 0n ? reader.seenSeq : undefined
+        // The backfill read everything up to headSeq: live reads go on from there.
+        if (lastSeq === undefined || lastSeq < backfill.headSeq) lastSeq = backfill.headSeq
+        await pull()
         reader.queue.unshift(
           ...replay.filter((stored) => !reader.queue.some((queued) => queued.seq === stored.seq)),
         )

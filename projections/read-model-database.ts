@@ -55,12 +55,15 @@ export interface SharedReadModels {
   checkpoints(): Promise<SharedCheckpoint[]>
   /** The held keys of a model's checkpoint. */
   heldOf(name: string): Promise<Map<string, bigint>>
-  /** Changes after `from.seq` that a reader resuming after `from.position` needs, oldest first, and where the feed starts. */
+  /**
+   * Changes after `from.seq` that a reader resuming after `from.position` needs, oldest first; where the feed
+   * starts, and the newest change's order when read.
+   */
   changes(
     name: string,
     from: { readonly seq?: bigint; readonly position?: bigint },
     limit: number,
-  ): Promise<{ changes: StoredChange<unknown>[]; changesFrom: bigint }>
+  ): Promise<{ changes: StoredChange<unknown>[]; changesFrom: bigint; headSeq: bigint }>
   /** Forgets all but the newest `retention` changes of a model. */
   prune(name: string, retention: number): Promise<void>
   /** Reports every commit of any replica; `onState` says when the notifications stop and start again. */

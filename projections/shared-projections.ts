@@ -61,7 +61,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     source.remote = { caughtUp: checkpoint.caughtUp, running: owned.has(source.name) }
     feeds.get(source.name)?.committed(checkpoint)
     if (checkpoint.held !== undefined) {
-      source.observe({ position: checkpoint.position, settled: checkpoint.settled, held: checkpoint.held })
+    source.observe({ position: checkpoint.position, settled: checkpoint.settled, held: checkpoint.held })
       return
     }
     shared.heldOf(checkpoint.name).then(
@@ -72,11 +72,15 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     )
   }
 
+  /** Notifications flow (again): the checkpoints committed meanwhile are read before the replica is ready. */
   async function connectedAgain(up: boolean) {
-    connected = up
-    if (!up) return
+    if (!up) {
+      connected = false
+      return
+    }
     try {
       for (const checkpoint of await shared.checkpoints()) committed(checkpoint)
+      connected = true
     } catch {
       connected = false
     }

@@ -80,6 +80,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
   const shared: SharedReadModels = {
     leaseMs,
     async acquire(name, replica) {
+      await query(`insert into ${s}.models (name) values ($1) on conflict do nothing`, [name])
       const result = await query(
         `update ${s}.models set owner = $2, fence = fence + 1, lease_until = now() + $3 * interval '1 millisecond'
          where name = $1 and (owner is null or owner = $2 or lease_until is null or lease_until < now())
@@ -127,7 +128,8 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
     async changes(name, from, limit) {
       const decode = codecs.get(name) ?? ((json: unknown) => json)
       const result = await query(
-        `select m.changes_from, c.seq, c.position, c.key, c.kind, c."row", c.previous, c.late
+        `select m.changes_from,
+           (select coalesce(max(seq), 0) from ${s}.changes where projection = m.name) as head_seq, c.seq, c.position, c.key, c.kind, c."row", c.previous, c.late
          from ${s}.models m left join lateral (
            select * from ${s}.changes c
            where c.projection = m.name and c.seq > $2
@@ -140,7 +142,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
       const rows = result.rows as ChangeRow[]
       const changesFrom = BigInt(rows[0]?.changes_from ?? '0')
       const changes = rows.filter((row) => row.seq !== null).map((row) => toStoredChange(row, decode))
-      return { changes, changesFrom }
+      return { changes, changesFrom, headSeq: BigInt(rows[0]?.head_seq ?? '0') }
     },
     async prune(name, retention) {
       await query(
@@ -305,6 +307,7 @@ function fromPayload(payload: string): SharedCheckpoint | undefined {
 
 interface ChangeRow {
   readonly changes_from: string
+  readonly head_seq: string
   readonly seq: string | null
   readonly position: string
   readonly key: string
