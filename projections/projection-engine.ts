@@ -327,7 +327,12 @@ export function createProjectionEngine<TRow>(
       if (restoring !== undefined) keys.push(...restoring.unfolded(held.has))
     }
     batch = undefined
-    const idle = rows.writes === 0 && rows.position === committed.position && keys === undefined
+    // A batch that changes nothing is not committed; reaching the head the first time is recorded.
+    const idle =
+      rows.writes === 0 &&
+      rows.position === committed.position &&
+      keys === undefined &&
+      (caughtUp || !reachedHead)
     if (!idle) {
       try {
         await store.commit(rows.toCommit(definition.version, keys, caughtUp || reachedHead))

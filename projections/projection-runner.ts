@@ -76,7 +76,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
           eventTypes,
           signal: attempt.signal,
         })
-        await follow(subscription, () => (failures = 0))
+        await follow(subscription, attempt, () => (failures = 0))
         if (abort.signal.aborted) return
         throw new Error('the subscription ended')
       } catch (error) {
@@ -97,7 +97,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   }
 
   /** Reads the subscription ahead while the engines commit, and hands them what piled up, a batch at a time. */
-  async function follow(subscription: AsyncIterable<SubscriptionMessage>, progressed: () => void) {
+  async function follow(
+    subscription: AsyncIterable<SubscriptionMessage>,
+    attempt: AbortController,
+    progressed: () => void,
+  ) {
     const queue: SubscriptionMessage[] = []
     let wake: (() => void) | undefined
     let resume: (() => void) | undefined
@@ -134,6 +138,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         options.afterDispatch?.()
       }
     } finally {
+      // A failed batch ends the subscription too: the next attempt resumes from the committed checkpoints.
+      attempt.abort()
       resume?.()
       await reading.catch(() => {})
     }

@@ -61,7 +61,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     source.remote = { caughtUp: checkpoint.caughtUp, running: owned.has(source.name) }
     feeds.get(source.name)?.committed(checkpoint)
     if (checkpoint.held !== undefined) {
-    source.observe({ position: checkpoint.position, settled: checkpoint.settled, held: checkpoint.held })
+      source.observe({ position: checkpoint.position, settled: checkpoint.settled, held: checkpoint.held })
       return
     }
     shared.heldOf(checkpoint.name).then(

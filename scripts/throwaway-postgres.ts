@@ -14,6 +14,10 @@ export interface ThrowawayPostgres {
   /** A postgres:// connection string for the database `annals`. */
   readonly url: string
   readonly port: number
+  /** Stops the server and keeps its data: clients see the database down until `restart`. */
+  halt(): Promise<void>
+  /** Starts the halted server again on the same port and data. */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -54,34 +58,57 @@ export async function startThrowawayPostgres(
   const settings = options.durable
     ? []
     : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
-  const server: ChildProcess = spawn(
-    join(bindir, 'postgres'),
-    ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings],
-    { ...as, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
-  )
   let log = ''
-  server.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4_000)))
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()))
+  const launch = () => {
+    const child: ChildProcess = spawn(
+      join(bindir, 'postgres'),
+      [
+        '-D',
+        join(dir, 'data'),
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        ...settings,
+      ],
+      { ...as, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
+    )
+    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4_000)))
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    return { child, exited }
+  }
+  let server = launch()
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`
   try {
-    await untilAccepting(admin, exited)
+    await untilAccepting(admin, server.exited)
     const client = new pg.Client(admin)
     await client.connect()
     await client.query('create database annals')
     await client.end()
   } catch (error) {
-    server.kill('SIGKILL')
-    await exited
+    server.child.kill('SIGKILL')
+    await server.exited
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`PostgreSQL did not start: ${String(error)}\n${log}`)
+  }
+  // SIGINT is PostgreSQL's fast shutdown: open sessions are ended, nothing is waited for.
+  const halt = async () => {
+    const { child, exited } = server
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+    await exited
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/annals`,
     port,
+    halt,
+    async restart() {
+      server = launch()
+      await untilAccepting(admin, server.exited)
+    },
     async stop() {
-      // SIGINT is PostgreSQL's fast shutdown: open sessions are ended, nothing is waited for.
-      if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT')
-      await exited
+      await halt()
       rmSync(dir, { recursive: true, force: true })
     },
   }
