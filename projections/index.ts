@@ -54,6 +54,11 @@ export type {
 } from './read-model-store.ts'
 /** Where a read side keeps its models: one store per projection; memory is one, PostgreSQL another. */
 export { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
+/** Read models in PostgreSQL, shared by every replica: tables, leases, notifications, the durable change feed. */
+export {
+  createPostgresReadModels,
+  type PostgresReadModelsOptions,
+} from './postgres/postgres-read-models.ts'
 /** The in-memory store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,
