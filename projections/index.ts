@@ -24,7 +24,10 @@ export {
   type ReactorHandler,
 } from './define-reactor.ts'
 /** The stream a reactor partition keeps its checkpoint in, and the id derivation that makes its commands idempotent. */
-export { reactorCheckpointStream, derivedUuid, type ReactorDeadLetter } from './reactor-partition.ts'
+export { reactorCheckpointStream } from './reactor-partition.ts'
+export { derivedUuid } from './derived-uuid.ts'
+/** A reactor's dead letters, kept in a stream of the event store beside its checkpoints. */
+export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactor-dead-letters.ts'
 
 // Running the read side
 /** Declares the read side createServer runs (its `readSide` option): projections, reactors and where the models live. */
@@ -55,10 +58,7 @@ export type {
 /** Where a read side keeps its models: one store per projection; memory is one, PostgreSQL another. */
 export { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
 /** Read models in PostgreSQL, shared by every replica: tables, leases, notifications, the durable change feed. */
-export {
-  createPostgresReadModels,
-  type PostgresReadModelsOptions,
-} from './postgres/postgres-read-models.ts'
+export { createPostgresReadModels, type PostgresReadModelsOptions } from './postgres/postgres-read-models.ts'
 /** The in-memory store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,

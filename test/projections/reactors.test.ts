@@ -193,4 +193,38 @@ describe('a reactor', () => {
     readSide.rebalance()
     expect(readSide.reactor('dispatcher').partitions()).toEqual(['1'])
   })
+
+  it('keeps the events it gave up on across a restart, and retries or discards them', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const bus = createTestCommandBus(store)
+    let refusing = true
+    const refusingBus: CommandBus = {
+      execute: (envelope) =>
+        refusing ? Promise.reject(new Error('the battery said no')) : bus.execute(envelope),
+    }
+    const first = await startReadSide(store, refusingBus)
+    await first.start()
+    const g1 = await store.appendToStream('Grid-g1', [demand(5)])
+    const g2 = await store.appendToStream('Grid-g2', [demand(6)])
+    await checkpointed(store, [
+      { grid: 'g1', position: g1.position },
+      { grid: 'g2', position: g2.position },
+    ])
+    await first.stop()
+
+    refusing = false
+    const restarted = await startReadSide(store, refusingBus)
+    await restarted.start()
+    const control = restarted.reactor('dispatcher')
+    const letters = await control.deadLetters()
+    expect(letters.map((letter) => [letter.position, letter.error])).toEqual([
+      [g1.position, 'the battery said no'],
+      [g2.position, 'the battery said no'],
+    ])
+    expect(await control.retryDeadLetter(letters[0]!.id)).toBe(true)
+    expect(await control.discardDeadLetter(letters[1]!.id)).toBe(true)
+    expect(await control.deadLetters()).toEqual([])
+    expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
+  })
 })
