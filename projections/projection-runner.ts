@@ -47,7 +47,7 @@ export interface ProjectionRunner {
 export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
   const { store, log } = options
   const policy = { ...defaultResubscribeRetry, ...options.retry }
-  const maxBatch = options.maxBatch ?? 1_000
+  const maxBatch = options.maxBatch ?? 5_000
   let engines: readonly AnyEngine[] = options.engines
   const eventTypes = [...new Set(engines.flatMap((engine) => engine.definition.eventTypes))]
   const lastByType = new Map<string, bigint>()
