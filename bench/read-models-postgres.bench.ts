@@ -6,6 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { z } from 'zod'
 import { defineAggregate } from '../framework/aggregate/define-aggregate.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
+import { createInMemoryEventStore } from '../framework/event-store/in-memory-event-store.ts'
 import type { EventStore, EventToAppend } from '../framework/event-store/event-store.ts'
 import { createServer } from '../framework/server/create-server.ts'
 import { createReadSide } from '../projections/create-read-side.ts'
@@ -48,7 +49,7 @@ export const readings = defineProjection({
 const reading = (n: number) => ({ id: `r${n}`, siteId: `site-${n % 97}`, kw: (n % 1000) / 10 })
 const sensorOf = (n: number) => `s${Math.floor(n / PER_APPEND)}`
 
-async function seed(store: EventStore, count: number): Promise<void> {
+async function seed(store: EventStore, count: number, writers = WRITERS): Promise<void> {
   let next = 0
   const writer = async () => {
     while (next < count) {
@@ -61,7 +62,7 @@ async function seed(store: EventStore, count: number): Promise<void> {
       await store.appendToStream(`Sensor-${sensorOf(start)}`, events)
     }
   }
-  await Promise.all(Array.from({ length: WRITERS }, writer))
+  await Promise.all(Array.from({ length: writers }, writer))
 }
 
 /** Catches `readings` up into a fresh schema; the milliseconds until its checkpoint reached the head. */
@@ -77,6 +78,17 @@ async function catchUp(store: EventStore, url: string, schema: string): Promise<
   const ms = performance.now() - started
   await readSide.stop()
   return ms
+}
+
+/** A filtered subscribeToAll that does nothing with the events: how fast the log alone is read. */
+async function bareRead(store: EventStore): Promise<number> {
+  const started = performance.now()
+  const abort = new AbortController()
+  for await (const message of store.subscribeToAll({ eventTypes: ['Reading'], signal: abort.signal })) {
+    if (message.kind === 'caughtUp') break
+  }
+  abort.abort()
+  return performance.now() - started
 }
 
 /** COPYs the same rows the projection writes into a table of the same columns and indexes, through pg. */
@@ -163,36 +175,51 @@ const benchmark: Bench = {
     if (!postgres) throw new Error('This benchmark needs the PostgreSQL server binaries (pg_config --bindir)')
     const devStore = await startDevStoreProcess()
     const store = createEventStoreDbStore(devStore.connectionString)
+    // The same events in this process too: the catch-up from them is the read models' own work.
+    const inMemory = createInMemoryEventStore()
     try {
       const seeding = performance.now()
       await seed(store, count)
       const seedMs = performance.now() - seeding
-      // Alternated rounds, figure first then baseline first; each pair's ratio, and the median of those.
-      const catchUps: number[] = []
-      const copies: number[] = []
-      for (let round = 0; round < rounds; round++) {
-        const schema = `bench_${round}`
-        if (round % 2 === 0) {
-          catchUps.push(await catchUp(store, postgres.url, schema))
-          copies.push(await copyRows(postgres.url, `copy_${round}`, count))
-        } else {
-          copies.push(await copyRows(postgres.url, `copy_${round}`, count))
-          catchUps.push(await catchUp(store, postgres.url, schema))
+      await seed(inMemory, count, 1)
+      const paired = async (first: () => Promise<number>, second: () => Promise<number>) => {
+        const a: number[] = []
+        const b: number[] = []
+        for (let round = 0; round < rounds; round++) {
+          if (round % 2 === 0) {
+            a.push(await first())
+            b.push(await second())
+          } else {
+            b.push(await second())
+            a.push(await first())
+          }
         }
+        return [a, b] as const
       }
+      let schemas = 0
+      const [catchUps, copies] = await paired(
+        () => catchUp(inMemory, postgres.url, `bench_${schemas++}`),
+        () => copyRows(postgres.url, `copy_${schemas++}`, count),
+      )
       const catchUpRatios = catchUps.map((ms, round) => copies[round]! / ms)
+      const [endToEnd, bares] = await paired(
+        () => catchUp(store, postgres.url, `bench_${schemas++}`),
+        () => bareRead(store),
+      )
+      const endToEndRatios = endToEnd.map((ms, round) => bares[round]! / ms)
+      const lastSchema = `bench_${schemas - 1}`
       // Restarts over the last catch-up's schema resume from its checkpoint; the baseline replays into memory.
       const restarts: number[] = []
       const replays: number[] = []
       const restartRounds = Math.max(2, rounds)
-      const onPostgres = () => createPostgresReadModels({ url: postgres.url, schema: `bench_${rounds - 1}` })
-      const inMemory = () => 'memory'
+      const onPostgres = () => createPostgresReadModels({ url: postgres.url, schema: lastSchema })
+      const replayed = () => 'memory'
       for (let round = 0; round < restartRounds; round++) {
         if (round % 2 === 0) {
           restarts.push(await restartToReady(devStore.connectionString, onPostgres))
-          replays.push(await restartToReady(devStore.connectionString, inMemory))
+          replays.push(await restartToReady(devStore.connectionString, replayed))
         } else {
-          replays.push(await restartToReady(devStore.connectionString, inMemory))
+          replays.push(await restartToReady(devStore.connectionString, replayed))
           restarts.push(await restartToReady(devStore.connectionString, onPostgres))
         }
       }
@@ -212,7 +239,7 @@ const benchmark: Bench = {
           },
           ratio: median(catchUpRatios),
           target: 0.5,
-          notes: `one row per event (3 indexed columns, jsonb row); catch-up ${catchUps.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}, COPY ${copies.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}; pair ratios ${catchUpRatios.map((r) => r.toFixed(2)).join(' ')}; PostgreSQL 15 with fsync on, devstore in a child process; seeding ${(seedMs / 1000).toFixed(0)} s`,
+          notes: `one row per event (3 indexed columns, jsonb row); catch-up ${catchUps.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}, COPY ${copies.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}; pair ratios ${catchUpRatios.map((r) => r.toFixed(2)).join(' ')}; events already in this process (an in-memory event store), so the figure is the read models' own work: fold, JSON, the commit statement; PostgreSQL 15 with fsync on; devstore seeding ${(seedMs / 1000).toFixed(0)} s`,
         },
         {
           figure: {
