@@ -51,7 +51,7 @@ export interface ProjectionControl {
    * Builds a fresh copy in the background while the current one serves, and switches in one step once the
    * copy has caught up; pass a new version of the definition (same name and key) to deploy changed handlers.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
   rebuild(definition?: AnyProjection): Promise<void>
   deadLetters(): readonly DeadLetter[]
   retryDeadLetter(id: string): Promise<boolean>
@@ -91,10 +91,10 @@ export function createReadSide(options: ReadSideOptions): ReadSideFactory {
       key,
       ...(description === undefined ? {} : { description }),
     })),
-    async create(context) {
+    create(context) {
       const database = resolveReadModelDatabase(options.database, context)
       context.log?.info({ readModels: database.description }, 'Annals read models')
-      return runReadSide({ ...options, projections, reactors, context, database })
+      return Promise.resolve(runReadSide({ ...options, projections, reactors, context, database }))
     },
   }
 }
@@ -154,7 +154,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
   const sourceOf = (name: string): ProjectionSource<Record<string, unknown>> => {
     const source = sourceByName.get(name)
     if (!source) throw new AnnalsError('NOT_FOUND', `No projection is named ${name}`)
-    return source
+    return source as ProjectionSource<Record<string, unknown>>
   }
   const reactors = createReactorHost({
     ...context,

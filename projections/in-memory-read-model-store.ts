@@ -146,7 +146,7 @@ export function createInMemoryReadModelStore<TRow>(
       try {
         return Promise.resolve(listRows(query))
       } catch (error) {
-        return Promise.reject(error as Error)
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
     },
     clear() {

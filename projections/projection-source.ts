@@ -6,7 +6,6 @@ import type {
   ProjectionState,
   ProjectionStatus,
   ReadModelSource,
-  RowChange,
 } from '../framework/read-model/read-model-source.ts'
 import { ConsistencyTimeoutError } from '../framework/errors.ts'
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'

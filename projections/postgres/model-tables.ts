@@ -32,7 +32,7 @@ const prepared = new WeakMap<pg.Pool, Map<string, Promise<void>>>()
  */
 export function ensureSchema(pool: pg.Pool, schema: ModelSchema): Promise<void> {
   let bySchema = prepared.get(pool)
-  if (!bySchema) prepared.set(pool, (bySchema = new Map()))
+  if (!bySchema) prepared.set(pool, (bySchema = new Map<string, Promise<void>>()))
   let done = bySchema.get(schema.name)
   if (!done) {
     const s = quote(schema.name)

@@ -220,7 +220,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
         },
         ...(options.maxPageSize === undefined ? {} : { maxPageSize: options.maxPageSize }),
       })
-      codecs.set(definition.name, store.rows.fromJson)
+      codecs.set(definition.name, (json) => store.rows.fromJson(json))
       return store
     },
     async switchTo(current, shadow) {

@@ -34,7 +34,8 @@ export interface RowTable {
  */
 export function rowTable(schema: z.ZodObject, key: string): RowTable {
   const columns: Column[] = []
-  for (const [field, fieldSchema] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  const shape: Readonly<Record<string, z.ZodType>> = schema.shape
+  for (const [field, fieldSchema] of Object.entries(shape)) {
     if (field === '_key' || field === '_row') {
       throw new AnnalsError(
         'BAD_CONFIG',
@@ -63,7 +64,8 @@ export function encoderOf(type: ColumnType): (value: unknown) => unknown {
       return (value) => (value instanceof Date ? value.toISOString() : (value ?? null))
     case 'numeric':
     case 'text':
-      return (value) => (value === undefined || value === null ? null : String(value))
+      return (value) =>
+        value === undefined || value === null ? null : `${value as string | number | bigint}`
     default:
       return (value) => value ?? null
   }

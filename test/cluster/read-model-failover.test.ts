@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { createEventStoreDbStore, type EventStore, type RecordedEvent } from 'annals'
+import { createEventStoreDbStore, type EventStore } from 'annals'
 import { createDevStore, type DevStore } from 'annals/devstore'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { freshDatabase, postgresUrl, withoutPostgres } from '../postgres/postgres.fixture.ts'
@@ -99,7 +99,7 @@ async function foldThrough(through: bigint): Promise<Map<string, unknown>> {
   const folded = new Map<string, unknown>()
   for await (const event of store.readAll()) {
     if (event.position > through) break
-    const routed = counters.route(event as RecordedEvent)
+    const routed = counters.route(event)
     if (!routed) continue
     folded.set(routed.key, routed.handle(folded.get(routed.key) as never, routed.event, routed.context))
   }

@@ -40,7 +40,7 @@ export const units = defineProjection({
 /** How a contract run opens a store: `reopen` is what the next process finds over the same data. */
 export interface StoreUnderTest {
   readonly store: ReadModelStore<UnitRow>
-  reopen(): ReadModelStore<UnitRow>
+  readonly reopen: () => ReadModelStore<UnitRow>
 }
 
 export function unitRow(n: number, overrides: Partial<UnitRow> = {}): UnitRow {
@@ -156,7 +156,7 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
         ),
       )
       const where = (filters: Record<string, FieldFilter>) => ids(store.list({ where: filters, first: 100 }))
-      const reference = async (filters: Record<string, FieldFilter>) =>
+      const reference = (filters: Record<string, FieldFilter>) =>
         Array.from({ length: 30 }, (_, n) => unitRow(n))
           .filter((row) => matchesWhere(row, filters))
           .map((row) => row.id)
@@ -171,7 +171,7 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
         { note: { ne: 'note 1' }, kw: { lte: 0 } },
         { active: { ne: true }, kw: { eq: 3 } },
       ]
-      for (const filters of cases) expect(await where(filters)).toEqual(await reference(filters))
+      for (const filters of cases) expect(await where(filters)).toEqual(reference(filters))
     })
 
     it('pages through any order, nulls first ascending, with cursors that neither overlap nor skip', async () => {
@@ -254,7 +254,7 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
                 else reference.set(key, row)
               }
             }
-            const query: ListQuery = { where: where as Record<string, FieldFilter>, orderBy, first }
+            const query: ListQuery = { where: where, orderBy, first }
             const expected = [...reference.values()]
               .filter((row) => matchesWhere(row, query.where))
               .sort(rowComparator(orderBy, 'id'))

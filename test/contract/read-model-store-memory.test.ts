@@ -2,7 +2,7 @@ import { createInMemoryReadModels } from '../../projections/read-model-database.
 import { readModelStoreContract, units, type UnitRow } from './read-model-store-contract.ts'
 
 readModelStoreContract('memory', () => {
-  const store = createInMemoryReadModels().store<UnitRow>(units as never)
+  const store = createInMemoryReadModels().store<UnitRow>(units)
   // Memory outlives nothing but the object: the next "process" over it is the same store.
   return Promise.resolve({ store, reopen: () => store })
 })

@@ -20,10 +20,10 @@ async function open() {
   const schema = `s_${randomBytes(4).toString('hex')}`
   const database = createPostgresReadModels({ url: server!.url, schema, poolSize: 2 })
   opened.push(database)
-  const store = database.store<UnitRow>(units as never)
+  const store = database.store<UnitRow>(units)
   await store.open()
   await database.shared!.acquire('units', 'contract')
-  return { store, reopen: () => database.store<UnitRow>(units as never) }
+  return { store, reopen: () => database.store<UnitRow>(units) }
 }
 
 if (postgresUrl) readModelStoreContract('a real PostgreSQL server', open)

@@ -181,7 +181,7 @@ describe('a reset or a rebuild', () => {
     const failing = { on: true }
     const { store, model, control } = await withDeadLetter(failing)
     failing.on = false
-    control.reset()
+    await control.reset()
     await model.waitFor(await store.headPosition(), 5_000)
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
     expect(model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })

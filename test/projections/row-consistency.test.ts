@@ -6,7 +6,6 @@ import {
   eventually,
   startProcess,
   withDeadLetter,
-  type ChargesRow,
 } from './dead-letter-fixtures.ts'
 import { charge, installed } from './battery-fixtures.ts'
 import { keptMemoryDatabase } from './read-model-store-fixtures.ts'
