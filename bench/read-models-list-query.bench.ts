@@ -32,13 +32,13 @@ function loadGenerator() {
   const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', entry], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const lines: AsyncIterator<string> = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   return {
     async run(url: string): Promise<number> {
       const headers = { 'x-annals-csrf': '1' }
       child.stdin.write(`${JSON.stringify({ url, ms: ROUND_MS, concurrency: CONCURRENCY, headers })}\n`)
-      const { value } = (await lines.next()) as IteratorResult<string>
-      const answer = JSON.parse(value as string) as { rate: number; failed: number }
+      const line = await lines.next()
+      const answer = JSON.parse(String(line.value)) as { rate: number; failed: number }
       if (answer.failed > 0) throw new Error(`${url} failed ${answer.failed} requests`)
       return answer.rate
     },
