@@ -11,7 +11,7 @@ const ROUNDS = 4
 
 /** The two kinds of work a read model does: batches of rows in one JSON document, and indexed pages. */
 const UPSERT = `insert into rows ("_key", "_row", site, kw)
-  select e->>0, e->1, e->>2, (e->>3)::float8 from jsonb_array_elements($1::jsonb) e
+  select e->>0, e->1, e->>2, (e->>3)::float8 from jsonb_array_elements($1::text::jsonb) e
   on conflict ("_key") do update set "_row" = excluded."_row", site = excluded.site, kw = excluded.kw`
 const PAGE = `select "_row" from rows where site = $1 order by kw desc, "_key" limit 51`
 
