@@ -17,5 +17,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // A throwaway PostgreSQL server for the read-model suites (none where the binaries are absent).
+    globalSetup: ['test/postgres-global-setup.ts'],
   },
 })

@@ -4,6 +4,7 @@ import {
   type InMemoryEventStore,
 } from '../framework/event-store/in-memory-event-store.ts'
 import { createServer } from '../framework/server/create-server.ts'
+import { createReadSide } from '../projections/create-read-side.ts'
 import { Tank, TankLevel } from '../test/e2e/fixtures/tank.ts'
 
 /** The gateway (graphql-jit on, limits that do not bite) and a plain fastify app beside it, on loopback. */
@@ -20,7 +21,7 @@ export async function startBenchServers(): Promise<BenchServers> {
   const store = createInMemoryEventStore()
   const gateway = await createServer({
     aggregates: [Tank],
-    projections: [TankLevel],
+    readSide: createReadSide({ projections: [TankLevel] }),
     store,
     logger: false,
     env: { NODE_ENV: 'production' },

@@ -110,10 +110,9 @@ function bare(store: EventStore, eventTypes: readonly string[]): Promise<Phase> 
 }
 
 async function projection(store: EventStore): Promise<Phase> {
-  const readSide = createReadSide({
+  const readSide = await createReadSide({ projections: [batteryStatus({ validateRows: false })] }).create({
     store,
     commands: { execute: () => Promise.reject(new Error('no commands here')) },
-    members: [batteryStatus({ validateRows: false })],
   })
   const head = await store.headPosition()
   const phase = await timed(async () => {

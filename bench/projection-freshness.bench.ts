@@ -30,10 +30,9 @@ const benchmark: Bench = {
     const devStore = await startDevStoreProcess()
     const store = createEventStoreDbStore(devStore.connectionString)
     const definition = batteryStatus({ validateRows: false })
-    const readSide = createReadSide({
+    const readSide = await createReadSide({ projections: [definition] }).create({
       store,
       commands: { execute: () => Promise.reject(new Error('no commands here')) },
-      members: [definition],
     })
     const abort = new AbortController()
     const observers: Promise<void>[] = []

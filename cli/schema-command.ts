@@ -4,7 +4,7 @@
  *   annals schema --app example-app/app.ts [--export app] [--out schema.graphql]
  *
  * The app module exports the options it passes to createServer (`export const app = { aggregates,
- * projections }` or a default export); --export names the export when it is neither `default` nor `app`.
+ * readSide }` or a default export); --export names the export when it is neither `default` nor `app`.
  * The SDL derives from the aggregates' and projections' zod schemas exactly as the running gateway builds
  * it, so a name collision fails here too. It goes to stdout, or to --out.
  */
@@ -16,6 +16,7 @@ import type { AnyAggregate } from '../framework/aggregate/define-aggregate.ts'
 import { AnnalsError } from '../framework/errors.ts'
 import { buildGatewaySchema } from '../framework/graphql/build-gateway-schema.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
+import type { ReadSideOption } from '../framework/read-model/read-side.ts'
 import type { CliCommand } from './cli-command.ts'
 
 const USAGE = `annals schema --app <module> [--export <name>] [--out <file>]
@@ -28,7 +29,7 @@ Prints the GraphQL schema (SDL) of an application without starting it.
 
 interface AppDeclaration {
   readonly aggregates: readonly AnyAggregate[]
-  readonly projections?: readonly unknown[]
+  readonly readSide?: ReadSideOption
 }
 
 export const schemaCommand: CliCommand = {
@@ -46,7 +47,7 @@ export const schemaCommand: CliCommand = {
       unknown
     >
     const declaration = pickDeclaration(module, options.exportName, options.app)
-    const sources = (declaration.projections ?? []).map((projection) => sourceShapeOf(projection))
+    const sources = (declaration.readSide?.models ?? []).map((projection) => sourceShapeOf(projection))
     const sdl = printSchema(buildGatewaySchema({ aggregates: declaration.aggregates, sources }))
     if (options.out) await writeFile(resolve(context.cwd, options.out), `${sdl}\n`)
     else context.stdout.write(`${sdl}\n`)

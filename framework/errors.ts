@@ -22,7 +22,10 @@ export const errorCodes = {
     meaning: 'The stream moved on under the command more often than the retry bound allows.',
   },
   STREAM_DELETED: { http: 410, meaning: 'The stream was tombstoned and takes no more events.' },
-  STORE_UNAVAILABLE: { http: 503, meaning: 'The event store cannot be reached or is not ready.' },
+  STORE_UNAVAILABLE: {
+    http: 503,
+    meaning: 'The event store or the read-model database cannot be reached or is not ready.',
+  },
   CONSISTENCY_TIMEOUT: {
     http: 504,
     meaning: 'The read model did not reach the consistency token within the bound.',

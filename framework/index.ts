@@ -80,8 +80,14 @@ export type {
   ProjectionState,
   WaitForOptions,
 } from './read-model/read-model-source.ts'
-/** How projections and reactors plug into the server without the framework importing them. */
-export type { ReadSide, ReadSideContext, ReadSideMember } from './read-model/read-side.ts'
+/** How the read side (createReadSide from annals/projections) plugs into the server without the framework importing it. */
+export type {
+  ReadSide,
+  ReadSideContext,
+  ReadSideLogger,
+  ReadSideOption,
+  ReadModelShape,
+} from './read-model/read-side.ts'
 
 // Sharding
 /** Shards aggregates across replicas: createServer uses it when ANNALS_PEERS is set, or pass it as `cluster`. */

@@ -147,7 +147,11 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
   }
 }
 
-function matchesChange<TRow>(change: RowChange<TRow>, where: NonNullable<ChangesOptions['where']>): boolean {
+/** Whether a change concerns a reader filtering on `where`. */
+export function matchesChange<TRow>(
+  change: RowChange<TRow>,
+  where: NonNullable<ChangesOptions['where']>,
+): boolean {
   const visible = (row: TRow) => matchesWhere(row as Readonly<Record<string, unknown>>, where)
   // An update that moves a row into or out of the filter concerns the reader either way.
   if (change.kind === 'created') return visible(change.row)

@@ -1,20 +1,34 @@
 import { AnnalsError } from '../framework/errors.ts'
 import type { ProjectionStatus, ReadModelSource } from '../framework/read-model/read-model-source.ts'
-import type { ReadSide, ReadSideContext, ReadSideMember } from '../framework/read-model/read-side.ts'
-import { isProjectionDefinition, type ProjectionDefinition } from './define-projection.ts'
-import { isReactorDefinition } from './define-reactor.ts'
-import { createEngineJoins } from './engine-joins.ts'
-import { createInMemoryReadModelStore } from './in-memory-read-model-store.ts'
+import type { ReadSide, ReadSideContext, ReadSideOption } from '../framework/read-model/read-side.ts'
+import type { ProjectionDefinition } from './define-projection.ts'
+import type { ReactorDefinition } from './define-reactor.ts'
+import { randomUUID } from 'node:crypto'
+import { createDurableChangeFeed, type DurableChangeFeed } from './durable-change-feed.ts'
+import { createLocalProjections } from './local-projections.ts'
+import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionEngine, type DeadLetter } from './projection-engine.ts'
-import { createProjectionRunner } from './projection-runner.ts'
+import { createSharedProjections } from './shared-projections.ts'
 import { createProjectionSource, type LogView, type ProjectionSource } from './projection-source.ts'
 import { createReactorHost, type ReactorControl } from './reactor-host.ts'
+import type { ReadModelDatabase } from './read-model-database.ts'
+import { resolveReadModelDatabase } from './resolve-read-model-database.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 
 export type { ReactorControl } from './reactor-host.ts'
 
-export interface ReadSideOptions extends ReadSideContext {
-  readonly members: readonly ReadSideMember[]
+/** A projection definition of any row type, as a read side holds them together. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProjection = ProjectionDefinition<any>
+
+export interface ReadSideOptions {
+  readonly projections?: readonly AnyProjection[]
+  readonly reactors?: readonly ReactorDefinition[]
+  /**
+   * Where the read models live: a PostgreSQL connection string, `'memory'`, or a database object; default
+   * DATABASE_URL, else memory.
+   */
+  readonly database?: string | ReadModelDatabase
   /** Defaults for handler retries, for projections and reactors that declare none. */
   readonly handlerRetry?: Partial<RetryPolicy>
   /** How a dropped subscription or an unavailable store is retried (back-off). */
@@ -32,16 +46,16 @@ export interface ProjectionControl {
   /** Catches up from where it paused, then follows live with the others. */
   resume(): void
   /** Empties the model and rebuilds it from the start of the log (readers see it fill again). */
-  reset(): void
+  reset(): Promise<void>
   /**
    * Builds a fresh copy in the background while the current one serves, and switches in one step once the
    * copy has caught up; pass a new version of the definition (same name and key) to deploy changed handlers.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  rebuild(definition?: ProjectionDefinition<any>): Promise<void>
+
+  rebuild(definition?: AnyProjection): Promise<void>
   deadLetters(): readonly DeadLetter[]
-  retryDeadLetter(id: string): boolean
-  discardDeadLetter(id: string): boolean
+  retryDeadLetter(id: string): Promise<boolean>
+  discardDeadLetter(id: string): Promise<boolean>
 }
 
 /** The read side with operations beyond what the server needs. */
@@ -51,56 +65,103 @@ export interface ProjectionReadSide extends ReadSide {
   rebalance(): void
 }
 
+/** The `readSide` option of createServer: create() runs it with the server's context. */
+export interface ReadSideFactory extends ReadSideOption {
+  create(context: ReadSideContext): Promise<ProjectionReadSide>
+}
+
 /**
- * Creates the read side of a service from its projections and reactors: one runner feeds every projection
- * from a single subscription; reactors run the partitions this replica owns. This is what the server calls
- * (through any member's `createReadSide`), and what a test or a tool can call directly.
+ * Declares the read side of a service from its projections and reactors, for createServer's `readSide`
+ * option: one runner feeds every projection from a single subscription; reactors run the partitions this
+ * replica owns. A test or a tool calls `create` itself with a store and a command bus.
  *
  * @example
- * const readSide = createReadSide({ store, commands, members: [BatteryStatus, Dispatcher] })
- * await readSide.start()
+ * const app = await createServer({
+ *   aggregates: [Battery, Dispatch],
+ *   readSide: createReadSide({ projections: [BatteryStatus], reactors: [Dispatcher] }),
+ * })
  */
-export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
-  const { store, log } = options
-  const projections = unique(options.members.filter(isProjectionDefinition))
-  const reactorDefinitions = unique(options.members.filter(isReactorDefinition))
+export function createReadSide(options: ReadSideOptions): ReadSideFactory {
+  const projections = unique(options.projections ?? [])
+  const reactors = unique(options.reactors ?? [])
+  return {
+    models: projections.map(({ name, schema, key, description }) => ({
+      name,
+      schema,
+      key,
+      ...(description === undefined ? {} : { description }),
+    })),
+    create(context) {
+      const database = resolveReadModelDatabase(options.database, context)
+      context.log?.info({ readModels: database.description }, 'Annals read models')
+      return Promise.resolve(runReadSide({ ...options, projections, reactors, context, database }))
+    },
+  }
+}
+
+interface RunOptions extends ReadSideOptions {
+  readonly projections: readonly AnyProjection[]
+  readonly reactors: readonly ReactorDefinition[]
+  readonly context: ReadSideContext
+  readonly database: ReadModelDatabase
+}
+
+function runReadSide(options: RunOptions): ProjectionReadSide {
+  const { context, database, projections } = options
+  const { store, log } = context
   let head = 0n
   let started = false
   let stopped = false
   const everCaughtUp = new Set<string>()
 
-  const newEngine = (definition: ProjectionDefinition) =>
-    createProjectionEngine(
-      definition,
-      definition.store?.(definition.version) ??
-        createInMemoryReadModelStore({ key: definition.key, indexes: definition.indexes }),
-      options.handlerRetry,
-    )
-  const engines = projections.map(newEngine)
+  const newEngine = (definition: AnyProjection, role: 'live' | 'shadow' = 'live') =>
+    createProjectionEngine(definition, database.store(definition, role), options.handlerRetry)
+  const engines = projections.map((definition) => newEngine(definition))
   const runner = {
     store,
     ...(options.resubscribeRetry ? { retry: options.resubscribeRetry } : {}),
     ...(log ? { log } : {}),
   }
-  const main = createProjectionRunner({ ...runner, name: 'projections', engines })
-  const joins = createEngineJoins({ main, runner })
   const logView: LogView = {
     store,
-    head: () => (main.position > head ? main.position : head),
-    eventsBetween: (from, to) => Math.ceil(Number(to - from) / main.averageEventBytes()),
+    head: () => {
+      const position = host.position()
+      return position > head ? position : head
+    },
+    eventsBetween: (from, to) => Math.ceil(Number(to - from) / host.averageEventBytes()),
   }
-  const sources = engines.map((engine) => createProjectionSource(engine, logView))
+  const { shared } = database
+  const feeds = new Map<string, DurableChangeFeed<unknown>>()
+  const sources = engines.map((engine) => {
+    if (!shared) return createProjectionSource(engine, logView)
+    const feed = createDurableChangeFeed<unknown>({ model: engine.definition.name, shared })
+    feeds.set(engine.definition.name, feed)
+    return createProjectionSource(engine, logView, { feed })
+  })
+  const host: ProjectionHost = shared
+    ? createSharedProjections({
+        sources,
+        feeds,
+        database: { ...database, shared },
+        runner,
+        replica: context.replica ?? `replica-${randomUUID()}`,
+        shadowOf: (source) => newEngine(source.engine.definition, 'shadow'),
+        ...(log ? { log } : {}),
+      })
+    : createLocalProjections({ engines, runner, database })
   const sourceByName = new Map(sources.map((source) => [source.name, source]))
 
   const sourceOf = (name: string): ProjectionSource<Record<string, unknown>> => {
     const source = sourceByName.get(name)
     if (!source) throw new AnnalsError('NOT_FOUND', `No projection is named ${name}`)
-    return source
+    return source as ProjectionSource<Record<string, unknown>>
   }
   const reactors = createReactorHost({
-    ...options,
-    reactors: reactorDefinitions,
+    ...context,
+    reactors: options.reactors,
     readModel: sourceOf,
+    ...(options.handlerRetry ? { handlerRetry: options.handlerRetry } : {}),
+    ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
   })
 
   function control(name: string): ProjectionControl {
@@ -109,39 +170,21 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
       source,
       status: () => source.status(),
       pause() {
+        host.pause(source)
         source.override = 'paused'
-        joins.detach(source.engine)
       },
       resume() {
         if (source.override !== 'paused') return
+        host.resume(source)
         source.override = undefined
-        joins.join(source.engine)
       },
-      reset() {
-        joins.detach(source.engine)
-        source.restart()
-        if (source.override !== 'paused') joins.join(source.engine)
-      },
-      rebuild(definition) {
+      reset: () => host.reset(source),
+      async rebuild(definition) {
         const current = source.engine
         if (definition && (definition.name !== name || definition.key !== current.definition.key)) {
           throw new AnnalsError('BAD_CONFIG', `A rebuild of ${name} needs a definition with its name and key`)
         }
-        if (definition?.eventTypes.some((type) => !main.eventTypes.includes(type))) {
-          throw new AnnalsError(
-            'BAD_CONFIG',
-            `A rebuild of ${name} cannot read event types the service did not start with`,
-          )
-        }
-        const shadow = newEngine(definition ?? current.definition)
-        return new Promise<void>((resolve) =>
-          joins.join(shadow, () => {
-            main.remove(current)
-            current.stop()
-            source.switchTo(shadow)
-            resolve()
-          }),
-        )
+        await host.rebuild(source, newEngine(definition ?? current.definition, 'shadow'))
       },
       deadLetters: () => source.engine.deadLetters(),
       retryDeadLetter: (id) => source.engine.retryDeadLetter(id),
@@ -168,7 +211,7 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
     async start() {
       if (started) return
       started = true
-      if (engines.length > 0) main.start()
+      host.start()
       refreshHead()
       headTimer = setInterval(refreshHead, options.headRefreshMs ?? 1_000)
       headTimer.unref()
@@ -179,16 +222,18 @@ export function createReadSide(options: ReadSideOptions): ProjectionReadSide {
       if (stopped) return
       stopped = true
       clearInterval(headTimer)
+      await Promise.all([host.stop(), reactors.stop()])
       for (const source of sources) {
         source.override = 'stopped'
         source.engine.stop()
       }
-      await Promise.all([main.stop(), joins.stop(), reactors.stop()])
+      await database.close()
     },
     isCaughtUp() {
-      for (const source of sources) if (source.engine.caughtUp) everCaughtUp.add(source.name)
-      return everCaughtUp.size === sources.length
+      for (const source of sources) if (host.caughtUp(source)) everCaughtUp.add(source.name)
+      return everCaughtUp.size === sources.length && host.unready().length === 0
     },
+    unready: () => host.unready(),
     statuses: () => sources.map((source) => source.status()),
     rebalance,
     projection: control,

@@ -7,10 +7,7 @@ import type {
 } from '../framework/aggregate/define-aggregate.ts'
 import { AnnalsError } from '../framework/errors.ts'
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
-import type { ReadSideMember } from '../framework/read-model/read-side.ts'
-import { createReadSide } from './create-read-side.ts'
 import type { RetryPolicy } from './retry-policy.ts'
-import type { ReadModelStore } from './read-model-store.ts'
 
 /** The events of one aggregate, or of a union of aggregates, as handlers see them: parsed and typed. */
 export type AggregateEvent<TAggregate> =
@@ -77,8 +74,6 @@ export interface ProjectionConfig<
   readonly retry?: Partial<RetryPolicy>
   /** How many recent changes the change feed keeps for resuming clients. Default 10,000. */
   readonly changeRetention?: number
-  /** The store of the model; defaults to an in-memory store (rebuilt from the log on start). */
-  readonly store?: (version: number) => ReadModelStore<TRow>
 }
 
 /** One event made ready for a handler: parsed, routed to its handler and key. */
@@ -89,7 +84,7 @@ export interface RoutedEvent<TRow = Record<string, unknown>> {
   readonly handle: ProjectionHandler<TRow, { readonly type: string; readonly data: unknown }>
 }
 
-export interface ProjectionDefinition<TRow = Record<string, unknown>> extends ReadSideMember {
+export interface ProjectionDefinition<TRow = Record<string, unknown>> {
   readonly kind: 'projection'
   readonly name: string
   readonly description?: string
@@ -101,7 +96,6 @@ export interface ProjectionDefinition<TRow = Record<string, unknown>> extends Re
   readonly validateRows: boolean
   readonly retry: Partial<RetryPolicy>
   readonly changeRetention: number
-  readonly store: ((version: number) => ReadModelStore<TRow>) | undefined
   /** Whether an event is one this projection handles (by type and aggregate), before parsing it. */
   handles(event: RecordedEvent): boolean
   /** Parses and routes an event; undefined for one it does not handle; throws when it cannot be parsed or keyed. */
@@ -194,7 +188,6 @@ export function defineProjection<
     validateRows: config.validateRows ?? process.env.NODE_ENV !== 'production',
     retry: config.retry ?? {},
     changeRetention: config.changeRetention ?? 10_000,
-    store: config.store,
     handles: (event) => entryOf(event) !== undefined,
     aggregateIdOf,
     route: (recorded) => {
@@ -223,12 +216,6 @@ export function defineProjection<
       context.key = key
       return { key, event, context, handle: handler.handle }
     },
-    createReadSide: (members, context) => createReadSide({ ...context, members }),
   }
   return definition
-}
-
-/** Narrows a read-side member to a projection declared with defineProjection. */
-export function isProjectionDefinition(member: ReadSideMember): member is ProjectionDefinition {
-  return member.kind === 'projection' && 'route' in member && 'eventTypes' in member
 }

@@ -3,8 +3,6 @@ import type { CommandResult } from '../framework/command/command-bus.ts'
 import { AnnalsError } from '../framework/errors.ts'
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
-import type { ReadSideMember } from '../framework/read-model/read-side.ts'
-import { createReadSide } from './create-read-side.ts'
 import type { AggregateEvent } from './define-projection.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 
@@ -53,7 +51,7 @@ export interface ReactorConfig<TName extends string, TAggregates extends readonl
   readonly retry?: Partial<RetryPolicy>
 }
 
-export interface ReactorDefinition extends ReadSideMember {
+export interface ReactorDefinition {
   readonly kind: 'reactor'
   readonly name: string
   readonly description?: string
@@ -140,13 +138,7 @@ export function defineReactor<const TName extends string, const TAggregates exte
         : aggregateId
       return String(fnv1a(partitionKey) % partitions)
     },
-    createReadSide: (members, context) => createReadSide({ ...context, members }),
   }
-}
-
-/** Narrows a read-side member to a reactor declared with defineReactor. */
-export function isReactorDefinition(member: ReadSideMember): member is ReactorDefinition {
-  return member.kind === 'reactor' && 'partitionOf' in member
 }
 
 function fnv1a(text: string): number {

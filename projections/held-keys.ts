@@ -22,10 +22,13 @@ export interface DeadLetter {
 export interface HeldKeysOptions<TRow> {
   readonly definition: ProjectionDefinition<TRow>
   readonly policy: RetryPolicy
-  /** Runs the handler and writes its row; returns the error instead of throwing. */
+  /** Runs the handler and writes its row into the batch open now; returns the error instead of throwing. */
   readonly write: (routed: RoutedEvent<TRow>, position: bigint) => unknown
-  /** Commits held events folded outside the flow of the log: by a retry timer or an operator. */
-  readonly settle: () => void
+  /**
+   * Runs `drain` when a retry is due, in a batch of its own with the rows of `keys()` loaded, and commits
+   * what it folded: held events are folded outside the flow of the log.
+   */
+  readonly schedule: (keys: () => readonly string[], drain: () => void) => void
   /** A position before a newly held event to read the log from again after a restart. */
   after(): bigint
 }
@@ -50,7 +53,13 @@ export interface HeldKeys<TRow> {
   /** Holds the key of an event whose handler failed and schedules a retry. */
   holdFailed(event: RecordedEvent, routed: RoutedEvent<TRow>, error: unknown): void
   deadLetters(): readonly DeadLetter[]
+  /** The key a dead letter holds back; undefined for an unknown id. */
+  keyOfDeadLetter(id: string): string | undefined
+  /** The row keys the held events of `key` write: the rows a drain of it must have loaded. */
+  rowKeysOf(key: string): string[]
+  /** Tries a dead letter's event again (its rows loaded); true when it went in and its key was released. */
   retry(id: string): boolean
+  /** Drops a dead letter's event for good and folds the events held behind it (their rows loaded). */
   discard(id: string): boolean
   clear(): void
   stop(): void
@@ -76,7 +85,7 @@ interface HeldQueue<TRow> {
  * skips an event, while other keys go on.
  */
 export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<TRow> {
-  const { definition, policy, write, settle } = options
+  const { definition, policy, write } = options
   const held = new Map<string, HeldQueue<TRow>>()
   let events = 0
   let changed = false
@@ -108,9 +117,14 @@ export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<T
     entry.timer = setTimeout(
       () => {
         entry.timer = undefined
-        if (stopped || held.get(key) !== entry) return
-        drain(key, entry)
-        settle()
+        const current = () => !stopped && held.get(key) === entry && entry.dead === undefined
+        if (!current()) return
+        options.schedule(
+          () => rowKeysOf(key),
+          () => {
+            if (current()) drain(key, entry)
+          },
+        )
       },
       retryDelay(policy, entry.attempts),
     )
@@ -158,6 +172,19 @@ export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<T
       failedAt: new Date(),
       heldBehind: 0,
     }
+  }
+
+  function rowKeysOf(key: string): string[] {
+    const keys = new Set([key])
+    for (const item of held.get(key)?.items ?? []) {
+      try {
+        item.routed ??= definition.route(item.event)
+        if (item.routed) keys.add(item.routed.key)
+      } catch {
+        // It stays unroutable: the drain buries it again without writing a row.
+      }
+    }
+    return [...keys]
   }
 
   function findDead(id: string): [string, HeldQueue<TRow> | undefined] {
@@ -210,14 +237,17 @@ export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<T
       [...held.values()].flatMap((entry) =>
         entry.dead ? [{ ...entry.dead, heldBehind: entry.items.length - 1 }] : [],
       ),
+    keyOfDeadLetter(id) {
+      const [key, entry] = findDead(id)
+      return entry ? key : undefined
+    },
+    rowKeysOf,
     retry(id) {
       const [key, entry] = findDead(id)
       if (!entry) return false
       entry.dead = undefined
       entry.attempts = policy.attempts
-      const released = drain(key, entry)
-      settle()
-      return released
+      return drain(key, entry)
     },
     discard(id) {
       const [key, entry] = findDead(id)
@@ -228,7 +258,6 @@ export function createHeldKeys<TRow>(options: HeldKeysOptions<TRow>): HeldKeys<T
       changed = true
       entry.attempts = 0
       drain(key, entry)
-      settle()
       return true
     },
     clear() {

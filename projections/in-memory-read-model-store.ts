@@ -1,5 +1,5 @@
 import type { ListQuery } from '../framework/read-model/read-model-source.ts'
-import type { ReadModelStore, StoredPage } from './read-model-store.ts'
+import type { HeldKey, ReadModelStore, StoredPage } from './read-model-store.ts'
 import { decodeCursor, encodeCursor, indexKey, matchesWhere, rowComparator } from './row-query.ts'
 
 type Row = Readonly<Record<string, unknown>>
@@ -22,13 +22,15 @@ export interface ListPlan {
 }
 
 export interface InMemoryReadModelStore<TRow> extends ReadModelStore<TRow> {
+  readonly size: number
   /** How a query would be answered; lets tests prove that an indexed filter scans no other rows. */
   explain(query: ListQuery): ListPlan
 }
 
 /**
  * Creates a read-model store held in memory: rows by key, hash indexes on declared fields, filtered and
- * sorted lists with opaque cursors. It starts empty, so its projection rebuilds from the log on each start.
+ * sorted lists with opaque cursors. It starts empty, so its projection rebuilds from the log on each start;
+ * a commit is a few map writes, so the engine's batches cost it nothing.
  *
  * @example
  * const store = createInMemoryReadModelStore<BatteryStatus>({ key: 'batteryId', indexes: ['siteId'] })
@@ -43,6 +45,7 @@ export function createInMemoryReadModelStore<TRow>(
   const indexes = new Map((options.indexes ?? []).map((field) => [field, new Map<string, Set<string>>()]))
   let position = 0n
   let version: number | undefined
+  let held: readonly HeldKey[] = []
 
   const unindex = (rowKey: string, row: Row) => {
     for (const [field, index] of indexes) {
@@ -102,71 +105,91 @@ export function createInMemoryReadModelStore<TRow>(
     return best
   }
 
+  const put = (rowKey: string, row: TRow) => {
+    const previous = rows.get(rowKey)
+    rows.set(rowKey, row)
+    if (previous === undefined) addToIndexes(rowKey, row as Row)
+    else reindex(rowKey, previous as Row, row as Row)
+  }
+  const remove = (rowKey: string) => {
+    const previous = rows.get(rowKey)
+    if (previous === undefined) return
+    unindex(rowKey, previous as Row)
+    rows.delete(rowKey)
+  }
+
   return {
-    get position() {
-      return position
-    },
-    get version() {
-      return version
-    },
     get size() {
       return rows.size
     },
-    get: (rowKey) => rows.get(rowKey),
-    put(rowKey, row) {
-      const previous = rows.get(rowKey)
-      rows.set(rowKey, row)
-      if (previous === undefined) addToIndexes(rowKey, row as Row)
-      else reindex(rowKey, previous as Row, row as Row)
+    open: () => Promise.resolve({ position, version, held }),
+    load(keys) {
+      const loaded = new Map<string, TRow>()
+      for (const rowKey of keys) {
+        const row = rows.get(rowKey)
+        if (row !== undefined) loaded.set(rowKey, row)
+      }
+      return Promise.resolve(loaded)
     },
-    delete(rowKey) {
-      const previous = rows.get(rowKey)
-      if (previous === undefined) return
-      unindex(rowKey, previous as Row)
-      rows.delete(rowKey)
+    commit(batch) {
+      for (const [rowKey, row] of batch.writes) {
+        if (row === undefined) remove(rowKey)
+        else put(rowKey, row)
+      }
+      position = batch.position
+      version = batch.version
+      if (batch.held !== undefined) held = batch.held
+      return Promise.resolve()
     },
-    commit(at, atVersion) {
-      position = at
-      version = atVersion
+    get: (rowKey) => Promise.resolve(rows.get(rowKey)),
+    list(query) {
+      try {
+        return Promise.resolve(listRows(query))
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+      }
     },
     clear() {
       rows.clear()
       for (const index of indexes.values()) index.clear()
       position = 0n
       version = undefined
+      held = []
+      return Promise.resolve()
     },
     explain(query) {
       const plan = candidates(query)
       return { index: plan?.index, candidates: plan ? plan.size : rows.size }
     },
-    list(query): StoredPage<TRow> {
-      const orderBy = query.orderBy ?? []
-      const plan = candidates(query)
-      const compare = rowComparator(orderBy, key)
-      const selected: Row[] = []
-      if (plan) {
-        for (const rowKey of plan.keys) {
-          const row = rows.get(rowKey) as Row | undefined
-          if (row !== undefined && matchesWhere(row, query.where)) selected.push(row)
-        }
-      } else {
-        for (const row of rows.values()) if (matchesWhere(row as Row, query.where)) selected.push(row as Row)
+  }
+
+  function listRows(query: ListQuery): StoredPage<TRow> {
+    const orderBy = query.orderBy ?? []
+    const plan = candidates(query)
+    const compare = rowComparator(orderBy, key)
+    const selected: Row[] = []
+    if (plan) {
+      for (const rowKey of plan.keys) {
+        const row = rows.get(rowKey) as Row | undefined
+        if (row !== undefined && matchesWhere(row, query.where)) selected.push(row)
       }
-      selected.sort(compare)
-      let start = 0
-      if (query.after !== undefined) {
-        const cursor = decodeCursor(query.after, orderBy, key)
-        start = firstAfter(selected, cursor, compare)
-      }
-      const size = Math.max(0, Math.min(query.first ?? defaultPageSize, maxPageSize))
-      const page = selected.slice(start, start + size)
-      const last = page[page.length - 1]
-      return {
-        rows: page as TRow[],
-        endCursor: last ? encodeCursor(last, orderBy, key) : undefined,
-        hasNextPage: start + size < selected.length,
-      }
-    },
+    } else {
+      for (const row of rows.values()) if (matchesWhere(row as Row, query.where)) selected.push(row as Row)
+    }
+    selected.sort(compare)
+    let start = 0
+    if (query.after !== undefined) {
+      const cursor = decodeCursor(query.after, orderBy, key)
+      start = firstAfter(selected, cursor, compare)
+    }
+    const size = Math.max(0, Math.min(query.first ?? defaultPageSize, maxPageSize))
+    const page = selected.slice(start, start + size)
+    const last = page[page.length - 1]
+    return {
+      rows: page as TRow[],
+      endCursor: last ? encodeCursor(last, orderBy, key) : undefined,
+      hasNextPage: start + size < selected.length,
+    }
   }
 }
 

@@ -4,7 +4,6 @@
 /** Declares a read model: a zod row, its key, the aggregates it reads and a pure handler per event type. */
 export {
   defineProjection,
-  isProjectionDefinition,
   type ProjectionDefinition,
   type ProjectionConfig,
   type ProjectionHandler,
@@ -18,7 +17,6 @@ export {
 /** Declares a reactor: handlers with side effects that send commands, run once per partition with a durable checkpoint. */
 export {
   defineReactor,
-  isReactorDefinition,
   type ReactorDefinition,
   type ReactorConfig,
   type ReactorContext,
@@ -26,13 +24,18 @@ export {
   type ReactorHandler,
 } from './define-reactor.ts'
 /** The stream a reactor partition keeps its checkpoint in, and the id derivation that makes its commands idempotent. */
-export { reactorCheckpointStream, derivedUuid, type ReactorDeadLetter } from './reactor-partition.ts'
+export { reactorCheckpointStream } from './reactor-partition.ts'
+export { derivedUuid } from './derived-uuid.ts'
+/** A reactor's dead letters, kept in a stream of the event store beside its checkpoints. */
+export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactor-dead-letters.ts'
 
 // Running the read side
-/** Builds the runtime of projections and reactors: sources for the gateway, readiness, status, operations. */
+/** Declares the read side createServer runs (its `readSide` option): projections, reactors and where the models live. */
 export {
   createReadSide,
   type ReadSideOptions,
+  type ReadSideFactory,
+  type AnyProjection,
   type ProjectionReadSide,
   type ProjectionControl,
   type ReactorControl,
@@ -43,9 +46,20 @@ export type { DeadLetter } from './projection-engine.ts'
 export type { RetryPolicy } from './retry-policy.ts'
 
 // Read-model stores
-/** Where a projection keeps its rows, checkpoint and held keys together; implement it for a durable store. */
-export type { ReadModelStore, StoredPage, HeldKey } from './read-model-store.ts'
-/** The default store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
+/** Where a projection keeps its rows, checkpoint and held keys together, committed a batch at a time. */
+export type {
+  ReadModelStore,
+  StoredPage,
+  HeldKey,
+  Checkpoint,
+  RowBatch,
+  BatchChange,
+} from './read-model-store.ts'
+/** Where a read side keeps its models: one store per projection; memory is one, PostgreSQL another. */
+export { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
+/** Read models in PostgreSQL, shared by every replica: tables, leases, notifications, the durable change feed. */
+export { createPostgresReadModels, type PostgresReadModelsOptions } from './postgres/postgres-read-models.ts'
+/** The in-memory store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,
   type InMemoryReadModelStore,

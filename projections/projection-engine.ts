@@ -1,34 +1,57 @@
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
-import type { ReadModelStore } from './read-model-store.ts'
+import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'
 import { restoreHeldKeys, type HeldKeysRestore } from './restore-held-keys.ts'
 import { defaultHandlerRetry, type RetryPolicy } from './retry-policy.ts'
-import { createRowWriter, type RowChangeListener } from './row-writer.ts'
+import { createBatchRows, createRowWriter, type BatchRows } from './row-writer.ts'
 
 export type { DeadLetter } from './held-keys.ts'
 
-/** Where an engine reports what it did; absent while it builds as a shadow. */
-export interface EngineListener<TRow> extends RowChangeListener<TRow> {
-  /** The settled position moved (or may have): wake whoever waits for it. */
-  advanced(settled: bigint): void
+/** What a runner hands an engine at once: events in log order, and how far the log was considered. */
+export interface EventBatch {
+  readonly events: readonly RecordedEvent[]
+  /** The log was considered up to here (the last event, or a later checkpoint of the subscription). */
+  readonly through: bigint
+  /** The subscription reported that it reached the head of the log after these events. */
+  readonly caughtUp: boolean
+}
+
+/** What a commit made visible: where the model stands, and the changes it made (when recorded). */
+export interface CommittedBatch<TRow> {
+  readonly position: bigint
+  readonly settled: bigint
+  /** The first unsettled position of each key held back. */
+  readonly held: ReadonlyMap<string, bigint>
+  readonly changes: readonly BatchChange<TRow>[]
+  /** True when changes were left out (nobody read them while the model built): resuming before it expires. */
+  readonly changesSkipped: boolean
+  /** Held events were folded or dropped: a waiter on one row may be released. */
+  readonly released: boolean
+}
+
+/** Where an engine reports its commits; absent while it builds as a shadow. */
+export interface EngineListener<TRow> {
+  /** Whether anyone reads the changes now; while a model catches up unread, changes are not even built. */
+  readonly reading: boolean
+  committed(batch: CommittedBatch<TRow>): void
 }
 
 export interface ProjectionEngine<TRow> {
   readonly definition: ProjectionDefinition<TRow>
   readonly store: ReadModelStore<TRow>
-  /** How far the log has been considered (the checkpoint); events of held keys may lie before it. */
+  /** How far the log has been considered and committed (the checkpoint); held events may lie before it. */
   readonly position: bigint
   /**
-   * Every event at or before it is folded into the rows or discarded: what waitFor and a page's position
-   * promise. It equals `position` unless events are held back behind a dead letter or a retry.
+   * Every event at or before it is folded into the committed rows or discarded: what waitFor and a page's
+   * position promise. It equals `position` unless events are held back behind a dead letter or a retry.
    */
   readonly settledPosition: bigint
   /**
-   * The position of the oldest event of `key` not folded yet: held behind a dead letter or a retry, or still
-   * to be read again after a restart. Undefined when every event of the key up to `position` is settled.
+   * The position of the oldest event of each key not folded into the committed rows: held behind a dead
+   * letter or a retry, or still to be read again after a restart. A key absent is settled.
    */
-  heldSince(key: string): bigint | undefined
+  readonly heldKeys: ReadonlyMap<string, bigint>
   /** Where a subscription feeding this engine starts: before `position` while held events are read again. */
   readonly resumeFrom: bigint
   /** How many events wait behind dead letters and retries (not yet folded). */
@@ -37,66 +60,97 @@ export interface ProjectionEngine<TRow> {
   readonly failures: number
   /** The creation time of the last event considered, for the lag in milliseconds. */
   readonly lastEventAt: Date | undefined
-  caughtUp: boolean
+  /** Whether the committed checkpoint has been read (false before open() and after a failed commit). */
+  readonly opened: boolean
+  /** Whether the engine has reached the head of the log since it opened (or was reset). */
+  readonly caughtUp: boolean
   listener: EngineListener<TRow> | undefined
-  /** Folds one event in (or skips it when at or before the position); never throws, never waits. */
-  apply(event: RecordedEvent): void
-  /** Records that the log was considered up to `position` (an event filtered out, a checkpoint). */
-  advance(position: bigint): void
+  /** Reads the committed checkpoint and forgets what was not committed (a start, or after a failed commit). */
+  open(): Promise<void>
+  /** The rows were built by another definition, as the last open found them (see Checkpoint.stale). */
+  readonly stale: 'older' | 'newer' | undefined
+  /** Resolves once the batch or operation in progress, if any, has ended. */
+  drained(): Promise<void>
+  /** Folds a batch of events (skipping those at or before the checkpoint) and commits it in one step. */
+  apply(batch: EventBatch): Promise<void>
   deadLetters(): readonly DeadLetter[]
   /** Tries a dead letter's event again; true when it went in and its key was released. */
-  retryDeadLetter(id: string): boolean
+  retryDeadLetter(id: string): Promise<boolean>
   /** Drops a dead letter's event for good and folds the events held behind it. */
-  discardDeadLetter(id: string): boolean
-  reset(): void
+  discardDeadLetter(id: string): Promise<boolean>
+  /** Empties the model: it folds the log again from the start. */
+  reset(): Promise<void>
   stop(): void
 }
 
+/** The committed state readers see; the batch in progress changes none of it until its commit. */
+interface Committed {
+  position: bigint
+  settled: bigint
+  /** The first unsettled position of each key not settled, as of the last commit. */
+  held: ReadonlyMap<string, bigint>
+}
+
 /**
- * Creates the engine that folds events into one read model. A handler that throws holds its key back (see
- * held-keys.ts) while other keys go on. The checkpoint moves past held events, so it carries the held keys: a
- * durable store saves them, and after a restart the engine reads the log again from before the oldest and
- * folds, in order, the events of held keys it had not folded, skipping every other event.
+ * Creates the engine that folds events into one read model, a batch at a time: it loads the rows the batch
+ * touches, runs the handlers in memory, and commits the rows, the checkpoint and the held keys together. A
+ * handler that throws holds its key back (see held-keys.ts) while other keys go on. The checkpoint moves
+ * past held events, so it carries the held keys; after a restart the engine reads the log again from before
+ * the oldest and folds, in order, the events of held keys it had not folded, skipping every other event.
+ * Batches, retries and operations run one at a time.
  */
 export function createProjectionEngine<TRow>(
   definition: ProjectionDefinition<TRow>,
   store: ReadModelStore<TRow>,
   retryDefaults: Partial<RetryPolicy> = {},
 ): ProjectionEngine<TRow> {
-  let restoring: HeldKeysRestore | undefined = restoreHeldKeys(store.held)
+  let restoring: HeldKeysRestore | undefined
+  let committed: Committed = { position: 0n, settled: 0n, held: new Map() }
+  /** Opened at the start of the log: its changes are not recorded until it first catches up, unless read. */
+  let fresh = true
   let lastEventAt: Date | undefined
   let stopped = false
   let caughtUp = false
-  const writer = createRowWriter({
-    definition,
-    store,
-    listener: () => engine.listener,
-    caughtUp: () => caughtUp,
-  })
+  let batch: BatchRows<TRow> | undefined
+  let released = false
+  /** A commit failed: what is in memory is ahead of the store until open() reads the checkpoint again. */
+  let broken = false
+  let opened = false
+  let stale: 'older' | 'newer' | undefined
+  let tail: Promise<unknown> = Promise.resolve()
+  const writer = createRowWriter(definition)
   const held = createHeldKeys({
     definition,
     policy: { ...defaultHandlerRetry, ...retryDefaults, ...definition.retry },
-    write: writer.write,
-    settle,
-    after: () => (restoring ? restoring.after : store.position),
+    write: (routed, position) => writer.write(openBatch(), routed, position),
+    schedule: (keys, drain) => {
+      void serial(async () => {
+        if (stopped || broken) return
+        await begin(keys())
+        drain()
+        released = true
+        await commit()
+      }).catch(() => {
+        // A failed commit forgot the drain with the batch; open() brought the committed held keys back.
+      })
+    },
+    after: () => (restoring ? restoring.after : openBatch().position),
   })
 
   const engine: ProjectionEngine<TRow> = {
     definition,
     store,
     get position() {
-      return store.position
+      return committed.position
     },
     get settledPosition() {
-      return settled()
+      return committed.settled
     },
-    heldSince(key) {
-      const first = held.firstOf(key)
-      if (first !== undefined || restoring === undefined) return first
-      return restoring.unfolded(held.has).find((entry) => entry.key === key)?.position
+    get heldKeys() {
+      return committed.held
     },
     get resumeFrom() {
-      return restoring ? restoring.cursor : store.position
+      return restoring ? restoring.cursor : committed.position
     },
     get heldEvents() {
       return held.events
@@ -114,112 +168,260 @@ export function createProjectionEngine<TRow>(
     get caughtUp() {
       return caughtUp
     },
-    set caughtUp(value) {
-      // Caught up with the log means past the checkpoint: every held event has been read again.
-      if (value && restoring !== undefined) finishRestore()
-      caughtUp = value
+    get opened() {
+      return opened && !broken
     },
-    apply(event) {
-      const at = event.position
-      if (at <= store.position) {
-        if (restoring === undefined || at <= restoring.cursor) return
-        refold(restoring, event)
-        if (at === store.position) finishRestore()
-        return
-      }
-      if (restoring !== undefined) finishRestore()
-      lastEventAt = event.createdAt
-      fold(event)
-      commit(at)
+    open: () => serial(() => open()),
+    get stale() {
+      return stale
     },
-    advance(position) {
-      if (restoring !== undefined) {
-        if (position < store.position) {
-          if (position > restoring.cursor) restoring.cursor = position
-          return
-        }
-        finishRestore()
-      }
-      if (position > store.position) commit(position)
-    },
+    drained: () => serial(() => Promise.resolve()),
+    apply: (events) => serial(() => applyBatch(events)),
     deadLetters: () => held.deadLetters(),
-    retryDeadLetter: (id) => held.retry(id),
-    discardDeadLetter: (id) => held.discard(id),
-    reset() {
-      held.clear()
-      restoring = undefined
-      store.clear()
-      writer.reset()
-      lastEventAt = undefined
-      caughtUp = false
-    },
+    retryDeadLetter: (id) => operate(id, () => held.retry(id)),
+    discardDeadLetter: (id) => operate(id, () => held.discard(id)),
+    reset: () =>
+      serial(async () => {
+        held.clear()
+        restoring = undefined
+        await store.clear()
+        writer.reset()
+        lastEventAt = undefined
+        caughtUp = false
+        fresh = true
+        committed = { position: 0n, settled: 0n, held: new Map() }
+        broken = false
+      }),
     stop() {
       stopped = true
       held.stop()
     },
   }
 
-  function settled(): bigint {
-    const position = store.position
-    let oldest = held.oldest
-    if (restoring !== undefined) {
-      for (const { position: first } of restoring.unfolded(held.has))
-        if (oldest === undefined || first < oldest) oldest = first
-    }
-    return oldest !== undefined && oldest <= position ? oldest - 1n : position
+  /** Runs batches, retries and operations one after another: their commits never interleave. */
+  function serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = tail.then(task)
+    tail = run.catch(() => {})
+    return run
   }
 
-  function commit(position: bigint) {
-    if (held.changed || restoring !== undefined) {
-      // The held keys as a checkpoint records them, with those a restart has not read again yet.
-      const keys = held.checkpoint()
-      if (restoring !== undefined) keys.push(...restoring.unfolded(held.has))
-      store.commit(position, definition.version, keys)
-    } else store.commit(position, definition.version)
-    engine.listener?.advanced(held.oldest === undefined && restoring === undefined ? position : settled())
+  async function open({ keepCaughtUp = false } = {}) {
+    held.clear()
+    batch = undefined
+    const checkpoint = await store.open()
+    restoring = restoreHeldKeys(checkpoint.held)
+    fresh = checkpoint.position === 0n
+    stale = checkpoint.stale
+    if (!keepCaughtUp) caughtUp = false
+    broken = false
+    opened = true
+    committed = snapshot(checkpoint.position, checkpoint.held)
+    engine.listener?.committed({
+      ...committed,
+      changes: [],
+      changesSkipped: false,
+      released: true,
+    })
   }
 
-  /** Commits held events folded (or discarded) outside the flow of the log: a retry or an operator. */
-  function settle() {
-    if (!stopped) commit(store.position)
+  function openBatch(): BatchRows<TRow> {
+    if (!batch) throw new Error(`${definition.name}: a row was written outside a batch`)
+    return batch
   }
 
-  function fold(event: RecordedEvent) {
-    let routed: RoutedEvent<TRow> | undefined
+  async function begin(keys: readonly string[]) {
+    const recordChanges = !fresh || caughtUp || engine.listener?.reading === true
+    batch = createBatchRows<TRow>(committed.position, recordChanges)
+    await load(keys)
+  }
+
+  async function load(keys: Iterable<string>) {
+    const missing = openBatch().missing(keys)
+    if (missing.length > 0) openBatch().loaded(await store.load(missing), missing)
+  }
+
+  async function applyBatch(batch: EventBatch) {
+    if (broken) throw new Error(`${definition.name}: a commit failed; open the engine again first`)
+    const routed = batch.events.map(routeOf)
     try {
-      routed = definition.route(event)
+      await foldAndCommit(batch, routed)
     } catch (error) {
-      // An event that cannot be parsed or keyed will not improve with retries: straight to the dead letters.
-      held.holdUnroutable(definition.aggregateIdOf(event), event, error)
+      if (!isRowRefused(error)) throw error
+      // The database refused a row of the batch: fold it again one event at a time, to hold just the event
+      // whose row it refuses, with its reason, as a dead letter.
+      await open({ keepCaughtUp: true })
+      for (const [index, event] of batch.events.entries()) {
+        const last = index === batch.events.length - 1
+        const one = {
+          events: [event],
+          through: last ? batch.through : event.position,
+          caughtUp: last && batch.caughtUp,
+        }
+        await foldAndCommit(one, [routed[index]!]).catch(async (refusal: unknown) => {
+          if (!isRowRefused(refusal)) throw refusal
+          await open({ keepCaughtUp: true })
+          const key = routed[index]!.routed?.key ?? definition.aggregateIdOf(event)
+          await foldAndCommit(one, [{ routed: undefined, error: refusal, refused: key }])
+        })
+      }
+    }
+  }
+
+  async function foldAndCommit(
+    { events, through, caughtUp: reachedHead }: EventBatch,
+    routed: Routed<TRow>[],
+  ) {
+    const keys = new Set<string>()
+    for (const item of routed) if (item.routed) keys.add(item.routed.key)
+    await begin([...keys])
+    for (const [index, event] of events.entries()) applyOne(event, routed[index]!)
+    const rows = openBatch()
+    if (restoring !== undefined) {
+      // Considered through the checkpoint: every held event has been read again.
+      if (through >= rows.position || reachedHead) finishRestore()
+      else if (through > restoring.cursor) restoring.cursor = through
+    }
+    if (through > rows.position && restoring === undefined) rows.position = through
+    await commit(reachedHead)
+    if (reachedHead) {
+      caughtUp = true
+      fresh = false
+    }
+  }
+
+  function applyOne(event: RecordedEvent, route: Routed<TRow>) {
+    const at = event.position
+    const current = openBatch().position
+    if (at <= current) {
+      if (restoring === undefined || at <= restoring.cursor) return
+      refold(restoring, event, route)
+      if (at === current) finishRestore()
       return
     }
+    if (restoring !== undefined) finishRestore()
+    lastEventAt = event.createdAt
+    fold(event, route)
+    openBatch().position = at
+  }
+
+  /** A dead letter operation: its rows loaded, the held events folded, committed. */
+  function operate(id: string, run: () => boolean): Promise<boolean> {
+    return serial(async () => {
+      if (broken) throw new Error(`${definition.name}: its store is unavailable; try again`)
+      const key = held.keyOfDeadLetter(id)
+      if (key === undefined) return false
+      await begin(held.rowKeysOf(key))
+      const result = run()
+      released = true
+      await commit()
+      return result
+    })
+  }
+
+  async function commit(reachedHead = false) {
+    const rows = openBatch()
+    let keys: HeldKey[] | undefined
+    if (held.changed || restoring !== undefined) {
+      // The held keys as a checkpoint records them, with those a restart has not read again yet.
+      keys = held.checkpoint()
+      if (restoring !== undefined) keys.push(...restoring.unfolded(held.has))
+    }
+    batch = undefined
+    // A batch that changes nothing is not committed; reaching the head the first time is recorded.
+    const idle =
+      rows.writes === 0 &&
+      rows.position === committed.position &&
+      keys === undefined &&
+      (caughtUp || !reachedHead)
+    if (!idle) {
+      try {
+        await store.commit(rows.toCommit(definition.version, keys, caughtUp || reachedHead))
+      } catch (error) {
+        // What the batch folded in memory is gone with it: the engine must read the checkpoint again.
+        broken = true
+        throw error
+      }
+    }
+    const before = committed
+    committed =
+      keys === undefined
+        ? { position: rows.position, settled: settledOf(before.held, rows.position), held: before.held }
+        : snapshot(rows.position, keys)
+    const wasReleased = released || before.held.size !== committed.held.size
+    released = false
+    if (idle && !wasReleased) return
+    engine.listener?.committed({
+      ...committed,
+      changes: rows.changes,
+      changesSkipped: !rows.recordChanges,
+      released: wasReleased,
+    })
+  }
+
+  /** The committed view once the held keys are known: the settled position is just before the oldest. */
+  function snapshot(position: bigint, keys: readonly HeldKey[]): Committed {
+    const firsts = new Map<string, bigint>()
+    for (const { key, position: first } of keys) firsts.set(key, first)
+    return { position, settled: settledOf(firsts, position), held: firsts }
+  }
+
+  function fold(event: RecordedEvent, route: Routed<TRow>) {
+    if (route.refused !== undefined) {
+      held.holdUnroutable(route.refused, event, route.error)
+      return
+    }
+    if (route.error !== undefined) {
+      // An event that cannot be parsed or keyed will not improve with retries: straight to the dead letters.
+      held.holdUnroutable(definition.aggregateIdOf(event), event, route.error)
+      return
+    }
+    const { routed } = route
     if (routed === undefined || held.queueBehind(event, routed)) return
-    const error = writer.write(routed, event.position)
+    const error = writer.write(openBatch(), routed, event.position)
     if (error !== undefined) held.holdFailed(event, routed, error)
   }
 
   /** Folds, after a restart, an event of the log the checkpoint is past: only if its key was held there. */
-  function refold(restore: HeldKeysRestore, event: RecordedEvent) {
+  function refold(restore: HeldKeysRestore, event: RecordedEvent, route: Routed<TRow>) {
     restore.cursor = event.position
-    let key: string
-    try {
-      const routed = definition.route(event)
-      if (routed === undefined) return
-      key = routed.key
-    } catch {
-      key = definition.aggregateIdOf(event)
-    }
+    const key = route.routed?.key ?? definition.aggregateIdOf(event)
+    if (route.error === undefined && route.routed === undefined) return
     if (!restore.wasHeld(key, event.position)) return
-    fold(event)
-    settle()
+    fold(event, route)
+    released = true
   }
 
   /** The log has been read again past the checkpoint: the held keys are those held now. */
   function finishRestore() {
     restoring = undefined
     held.changed = true
-    settle()
+    released = true
+  }
+
+  function routeOf(event: RecordedEvent): Routed<TRow> {
+    try {
+      return { routed: definition.route(event), error: undefined }
+    } catch (error) {
+      return { routed: undefined, error: error ?? new Error('unroutable') }
+    }
   }
 
   return engine
+}
+
+/** An event routed ahead of its batch: its handler and key, or why it cannot be routed. */
+type Routed<TRow> =
+  | {
+      readonly routed: RoutedEvent<TRow> | undefined
+      readonly error: undefined
+      readonly refused?: undefined
+    }
+  /** `refused` names the row key whose row the store refused for this event. */
+  | { readonly routed: undefined; readonly error: unknown; readonly refused?: string }
+
+/** Just before the oldest held position at or before `position`; `position` when none is. */
+function settledOf(held: ReadonlyMap<string, bigint>, position: bigint): bigint {
+  let oldest: bigint | undefined
+  for (const first of held.values()) if (oldest === undefined || first < oldest) oldest = first
+  return oldest !== undefined && oldest <= position ? oldest - 1n : position
 }

@@ -1,6 +1,6 @@
-import type { EventStore } from '../framework/event-store/event-store.ts'
+import type { EventStore, RecordedEvent, SubscriptionMessage } from '../framework/event-store/event-store.ts'
 import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
-import type { ProjectionEngine } from './projection-engine.ts'
+import type { EventBatch, ProjectionEngine } from './projection-engine.ts'
 import { defaultResubscribeRetry, pause, retryDelay, type RetryPolicy } from './retry-policy.ts'
 
 /** A projection engine as a runner drives it, whatever its row type. */
@@ -13,8 +13,10 @@ export interface ProjectionRunnerOptions {
   readonly engines: readonly AnyEngine[]
   readonly retry?: Partial<RetryPolicy>
   readonly log?: ReadSideLogger
-  /** Called after each message is dispatched, synchronously: where a joining engine is handed over. */
+  /** Called after each batch is dispatched: where a joining engine is handed over. */
   readonly afterDispatch?: () => void
+  /** The most events one batch holds. Default 1,000. */
+  readonly maxBatch?: number
 }
 
 export interface ProjectionRunner {
@@ -36,13 +38,16 @@ export interface ProjectionRunner {
 
 /**
  * Creates the loop that feeds projection engines from one catch-up subscription to `$all`, filtered to the
- * event types they handle, from their lowest position. When the store drops the subscription or is
- * unavailable it resubscribes, after a back-off, from the engines' positions: each engine skips what it
- * already has, so nothing is missed and nothing is folded twice.
+ * event types they handle, from their lowest position. Events pile up while the engines commit a batch, and
+ * the next batch takes all of them (up to `maxBatch`): one event at a time when the log is quiet, large
+ * batches while catching up. When the store drops the subscription, or an engine cannot commit, it opens
+ * the engines again from their committed checkpoints and resubscribes after a back-off: each engine skips
+ * what it already has, so nothing is missed and nothing is folded twice.
  */
 export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
   const { store, log } = options
   const policy = { ...defaultResubscribeRetry, ...options.retry }
+  const maxBatch = options.maxBatch ?? 5_000
   let engines: readonly AnyEngine[] = options.engines
   const eventTypes = [...new Set(engines.flatMap((engine) => engine.definition.eventTypes))]
   const lastByType = new Map<string, bigint>()
@@ -56,48 +61,111 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   async function run() {
     let failures = 0
     while (!abort.signal.aborted) {
-      // An engine reading held events again after a restart resumes before its checkpoint.
-      const from = engines.reduce(
-        (low, engine) => (engine.resumeFrom < low ? engine.resumeFrom : low),
-        engines[0]?.resumeFrom ?? position,
-      )
+      const attempt = new AbortController()
+      const stopAttempt = () => attempt.abort()
+      abort.signal.addEventListener('abort', stopAttempt, { once: true })
       try {
+        for (const engine of engines) if (!engine.opened) await engine.open()
+        // An engine reading held events again after a restart resumes before its checkpoint.
+        const from = engines.reduce(
+          (low, engine) => (engine.resumeFrom < low ? engine.resumeFrom : low),
+          engines[0]?.resumeFrom ?? position,
+        )
         const subscription = store.subscribeToAll({
           fromPosition: from === 0n ? 'start' : from,
           eventTypes,
-          signal: abort.signal,
+          signal: attempt.signal,
         })
-        for await (const message of subscription) {
-          failures = 0
-          if (message.kind === 'event') {
-            const { event } = message
-            for (const engine of engines) engine.apply(event)
-            lastByType.set(event.type, event.position)
-            firstEventAt ??= event.position
-            eventsDispatched++
-            if (event.position > position) position = event.position
-          } else if (message.kind === 'checkpoint') {
-            for (const engine of engines) engine.advance(message.position)
-            if (message.position > position) position = message.position
-          } else {
-            for (const engine of engines) engine.caughtUp = true
-          }
-          options.afterDispatch?.()
-        }
+        await follow(subscription, attempt, () => (failures = 0))
         if (abort.signal.aborted) return
         throw new Error('the subscription ended')
       } catch (error) {
+        attempt.abort()
         if (abort.signal.aborted) return
         failures++
         resubscriptions++
         const delay = retryDelay(policy, failures)
         log?.warn(
           { runner: options.name, err: error, retryInMs: delay },
-          'subscription dropped; resubscribing',
+          'projection runner paused; resuming',
         )
         await pause(delay, abort.signal)
+      } finally {
+        abort.signal.removeEventListener('abort', stopAttempt)
       }
     }
+  }
+
+  /** Reads the subscription ahead while the engines commit, and hands them what piled up, a batch at a time. */
+  async function follow(
+    subscription: AsyncIterable<SubscriptionMessage>,
+    attempt: AbortController,
+    progressed: () => void,
+  ) {
+    const queue: SubscriptionMessage[] = []
+    let wake: (() => void) | undefined
+    let resume: (() => void) | undefined
+    let ended = false
+    let failure: unknown
+    const reading = (async () => {
+      try {
+        for await (const message of subscription) {
+          queue.push(message)
+          wake?.()
+          // Back-pressure: the subscription waits while two batches are queued.
+          if (queue.length >= maxBatch * 2) await new Promise<void>((resolve) => (resume = resolve))
+        }
+      } catch (error) {
+        failure = error
+      } finally {
+        ended = true
+        wake?.()
+      }
+    })()
+    try {
+      for (;;) {
+        if (queue.length === 0) {
+          if (ended) break
+          await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+          continue
+        }
+        const messages = queue.splice(0, maxBatch)
+        resume?.()
+        resume = undefined
+        await dispatch(messages)
+        progressed()
+        options.afterDispatch?.()
+      }
+    } finally {
+      // A failed batch ends the subscription too: the next attempt resumes from the committed checkpoints.
+      attempt.abort()
+      resume?.()
+      await reading.catch(() => {})
+    }
+    if (failure !== undefined) throw failure
+  }
+
+  async function dispatch(messages: readonly SubscriptionMessage[]) {
+    const events: RecordedEvent[] = []
+    let through = 0n
+    let caughtUp = false
+    for (const message of messages) {
+      if (message.kind === 'event') {
+        const { event } = message
+        events.push(event)
+        // Counted before the engines fold it, so an engine joining now waits until it has it too.
+        lastByType.set(event.type, event.position)
+        firstEventAt ??= event.position
+        eventsDispatched++
+        if (event.position > through) through = event.position
+      } else if (message.kind === 'checkpoint') {
+        if (message.position > through) through = message.position
+      } else caughtUp = true
+    }
+    const batch: EventBatch = { events, through, caughtUp }
+    await Promise.all(engines.map((engine) => engine.apply(batch)))
+    if (through > position) position = through
   }
 
   return {

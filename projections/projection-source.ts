@@ -6,11 +6,10 @@ import type {
   ProjectionState,
   ProjectionStatus,
   ReadModelSource,
-  RowChange,
 } from '../framework/read-model/read-model-source.ts'
 import { ConsistencyTimeoutError } from '../framework/errors.ts'
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
-import type { EngineListener, ProjectionEngine } from './projection-engine.ts'
+import type { CommittedBatch, EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'
 import { assertFields } from './row-query.ts'
 
@@ -23,6 +22,14 @@ export interface LogView {
   eventsBetween(from: bigint, to: bigint): number
 }
 
+/** Where the committed checkpoint of a model stands, as its engine or another replica's commit reports it. */
+export interface CommittedView {
+  readonly position: bigint
+  readonly settled: bigint
+  /** The first unsettled position of each key not settled. */
+  readonly held: ReadonlyMap<string, bigint>
+}
+
 /** A read model as the gateway sees it, over whichever engine currently serves it (a rebuild swaps it). */
 export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   readonly engine: ProjectionEngine<TRow>
@@ -31,7 +38,16 @@ export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   /** Makes `engine` the one that serves, in one step: readers never see a half-built model. */
   switchTo(engine: ProjectionEngine<TRow>): void
   /** Empties the model and its feed so that it rebuilds from the start of the log. */
-  restart(): void
+  restart(): Promise<void>
+  /** A commit made elsewhere (another replica's engine) moved the model: wakes the waiters it concerns. */
+  observe(view: CommittedView): void
+  /** Set where another replica may run the projection: its state as the shared checkpoint tells it. */
+  remote: { readonly caughtUp: boolean; readonly running: boolean } | undefined
+}
+
+export interface ProjectionSourceOptions<TRow> {
+  /** The feed readers follow; default a ring in memory fed by this replica's engine. */
+  readonly feed?: ChangeFeed<TRow>
 }
 
 /** How many older relevant events waitFor looks through for the last one at or before its target. */
@@ -44,41 +60,40 @@ const PROBE_WINDOW = 64
 export function createProjectionSource<TRow>(
   initial: ProjectionEngine<TRow>,
   log: LogView,
+  options: ProjectionSourceOptions<TRow> = {},
 ): ProjectionSource<TRow> {
   const { definition } = initial
-  const feed: ChangeFeed<TRow> = createChangeFeed<TRow>(definition.name, definition.changeRetention)
+  const feed: ChangeFeed<TRow> =
+    options.feed ?? createChangeFeed<TRow>(definition.name, definition.changeRetention)
   /** Callers waiting for the settled position (every key), and callers waiting for one row. */
   const waiters = createPositionWaiters()
   const rowWaiters = createPositionWaiters()
+  let view: CommittedView = { position: 0n, settled: 0n, held: new Map() }
   const listener: EngineListener<TRow> = {
     get reading() {
       return feed.reading
     },
-    changed: (change: RowChange<TRow>, late: boolean) => feed.publish(change, late),
-    skipped: (position: bigint) => feed.skip(position),
-    advanced: (settled: bigint) => {
-      waiters.notify(settled)
-      notifyRowWaiters(settled, false)
+    committed(batch: CommittedBatch<TRow>) {
+      if (batch.changesSkipped) feed.skip(batch.position)
+      for (const { change, late } of batch.changes) feed.publish(change, late)
+      advance(batch, batch.released)
     },
   }
   let engine = initial
   engine.listener = listener
-  let lastHeld = { events: engine.heldEvents, settled: engine.settledPosition }
 
-  /** Row waiters past their target but behind held events are checked again only when something held moved. */
-  function notifyRowWaiters(settled: bigint, switched: boolean) {
-    if (rowWaiters.size === 0) return
-    const events = engine.heldEvents
-    const released = switched || events !== lastHeld.events || settled !== lastHeld.settled
-    lastHeld = { events, settled }
-    rowWaiters.notify(engine.position, released)
+  /** Moves the view forward and wakes whoever waited for it; never back (a late notification). */
+  function advance(next: CommittedView, released: boolean) {
+    if (next.position < view.position) return
+    view = next
+    waiters.notify(view.settled)
+    if (rowWaiters.size > 0) rowWaiters.notify(view.position, released)
   }
 
   /** How far one row is settled: the processed position, or just before the row's oldest held event. */
   function rowReached(key: string): bigint {
-    const position = engine.position
-    const since = engine.heldSince(key)
-    return since !== undefined && since <= position ? since - 1n : position
+    const since = view.held.get(key)
+    return since !== undefined && since <= view.position ? since - 1n : view.position
   }
 
   /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
@@ -120,17 +135,18 @@ export function createProjectionSource<TRow>(
       return engine
     },
     override: undefined,
-    get: (key) => Promise.resolve(engine.store.get(key)),
+    remote: undefined,
+    get: (key) => engine.store.get(key),
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
-      await Promise.resolve()
       assertFields(query, Object.keys(engine.definition.schema.shape), definition.name)
-      const position = engine.position
-      return { ...engine.store.list(query), position }
+      // The position read before the rows: the page holds at least everything up to it.
+      const position = view.position
+      return { ...(await engine.store.list(query)), position }
     },
-    changes: (options: ChangesOptions = {}) => feed.changes(options, () => engine.position),
+    changes: (options: ChangesOptions = {}) => feed.changes(options, () => view.position),
     async waitFor(target, timeoutMs, { key } = {}) {
       // Settled, not merely considered: an event held behind a dead letter is not in its row yet.
-      if (engine.settledPosition >= target) return
+      if (view.settled >= target) return
       if (key !== undefined && rowReached(key) >= target) return
       const started = Date.now()
       // A position whose event this projection filters out counts once it has folded every event it handles up to it.
@@ -140,7 +156,7 @@ export function createProjectionSource<TRow>(
       // Held events are events this projection handles, so none lies between `effective` and `target`.
       const waiting =
         key === undefined
-          ? waiters.wait(effective, { timeoutMs: remaining, reached: () => engine.settledPosition })
+          ? waiters.wait(effective, { timeoutMs: remaining, reached: () => view.settled })
           : rowWaiters.wait(effective, {
               timeoutMs: remaining,
               reached: () => rowReached(key),
@@ -156,9 +172,11 @@ export function createProjectionSource<TRow>(
     },
     status(): ProjectionStatus {
       const head = log.head()
-      const position = engine.position
+      const position = view.position
       const behind = head > position
-      const state: ProjectionState = source.override ?? (engine.caughtUp ? 'live' : 'catching-up')
+      const remote = source.remote
+      const caughtUp = remote && !remote.running ? remote.caughtUp : engine.caughtUp
+      const state: ProjectionState = source.override ?? (caughtUp ? 'live' : 'catching-up')
       return {
         name: definition.name,
         state,
@@ -172,9 +190,10 @@ export function createProjectionSource<TRow>(
         version: engine.definition.version,
       }
     },
-    restart() {
-      engine.reset()
+    async restart() {
+      await engine.reset()
       feed.restart()
+      view = { position: 0n, settled: 0n, held: new Map() }
     },
     switchTo(next) {
       engine.listener = undefined
@@ -182,8 +201,12 @@ export function createProjectionSource<TRow>(
       engine.listener = listener
       // Changes from before the switch describe the old model; resuming readers read the rows again.
       feed.truncate(engine.position)
-      waiters.notify(engine.settledPosition)
-      notifyRowWaiters(engine.settledPosition, true)
+      view = { position: -1n, settled: -1n, held: new Map() }
+      const { position, settledPosition: settled, heldKeys: held } = engine
+      advance({ position, settled, held }, true)
+    },
+    observe(next) {
+      advance(next, true)
     },
   }
   return source

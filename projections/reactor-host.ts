@@ -2,13 +2,23 @@ import { AnnalsError } from '../framework/errors.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSideContext } from '../framework/read-model/read-side.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
-import { startReactorPartition, type ReactorDeadLetter, type ReactorPartition } from './reactor-partition.ts'
+import {
+  createReactorDeadLetters,
+  type ReactorDeadLetter,
+  type ReactorDeadLetters,
+} from './reactor-dead-letters.ts'
+import { reactorContext, startReactorPartition, type ReactorPartition } from './reactor-partition.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 
 export interface ReactorControl {
   /** The partitions running on this replica. */
   partitions(): readonly string[]
-  deadLetters(): readonly ReactorDeadLetter[]
+  /** The events it gave up on, kept in the event store until retried or discarded. */
+  deadLetters(): Promise<readonly ReactorDeadLetter[]>
+  /** Handles a dead letter's event again; true when it went through (and the dead letter is settled). */
+  retryDeadLetter(id: string): Promise<boolean>
+  /** Gives a dead letter's event up for good. */
+  discardDeadLetter(id: string): Promise<boolean>
   eventsHandled(): number
 }
 
@@ -31,7 +41,7 @@ export interface ReactorHost {
 interface ReactorRuntime {
   readonly definition: ReactorDefinition
   readonly running: Map<string, ReactorPartition>
-  readonly deadLetters: ReactorDeadLetter[]
+  readonly deadLetters: ReactorDeadLetters
 }
 
 /** Creates the host of a read side's reactors: each reactor runs the partitions `ownsPartition` gives it. */
@@ -40,7 +50,7 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
   const runtimes = options.reactors.map((definition): ReactorRuntime => ({
     definition,
     running: new Map(),
-    deadLetters: [],
+    deadLetters: createReactorDeadLetters(store, definition.name),
   }))
 
   function start(runtime: ReactorRuntime, partition: string): ReactorPartition {
@@ -79,7 +89,41 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
       if (!runtime) throw new AnnalsError('NOT_FOUND', `No reactor is named ${name}`)
       return {
         partitions: () => [...runtime.running.keys()],
-        deadLetters: () => runtime.deadLetters,
+        deadLetters: () => runtime.deadLetters.list(),
+        async retryDeadLetter(id) {
+          const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
+          if (!letter) return false
+          for await (const event of store.readAll({ fromPosition: letter.position, maxCount: 1 })) {
+            const { definition } = runtime
+            try {
+              const routed = definition.route(event)
+              const signal = new AbortController().signal
+              await routed.handle(
+                routed.event,
+                reactorContext({
+                  ...options,
+                  definition,
+                  partition: letter.partition,
+                  event,
+                  signal,
+                  aggregateId: routed.aggregateId,
+                }),
+              )
+            } catch (error) {
+              log?.warn({ reactor: definition.name, eventId: id, err: error }, 'dead letter retried in vain')
+              return false
+            }
+            await runtime.deadLetters.settle(letter, 'retried')
+            return true
+          }
+          return false
+        },
+        async discardDeadLetter(id) {
+          const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
+          if (!letter) return false
+          await runtime.deadLetters.settle(letter, 'discarded')
+          return true
+        },
         eventsHandled: () => [...runtime.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
       }
     },

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto'
 import type { CommandBus } from '../framework/command/command-bus.ts'
 import { AnnalsError, isAnnalsError } from '../framework/errors.ts'
 import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
+import { derivedUuid } from './derived-uuid.ts'
+import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
 import {
   defaultHandlerRetry,
   defaultResubscribeRetry,
@@ -13,25 +14,13 @@ import {
   type RetryPolicy,
 } from './retry-policy.ts'
 
-/** An event a reactor gave up on after its retries; the reactor went on with the next one. */
-export interface ReactorDeadLetter {
-  readonly reactor: string
-  readonly partition: string
-  readonly eventId: string
-  readonly eventType: string
-  readonly streamName: string
-  readonly position: bigint
-  readonly error: string
-  readonly failedAt: Date
-}
-
 export interface ReactorPartitionOptions {
   readonly definition: ReactorDefinition
   readonly partition: string
   readonly store: EventStore
   readonly commands: CommandBus
   readonly readModel: (name: string) => ReadModelSource
-  readonly deadLetters: ReactorDeadLetter[]
+  readonly deadLetters: ReactorDeadLetters
   readonly retry?: Partial<RetryPolicy>
   readonly resubscribeRetry?: Partial<RetryPolicy>
   readonly log?: ReadSideLogger
@@ -133,14 +122,25 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
         if (signal.aborted) return
         const unavailable = isAnnalsError(error) && error.code === 'STORE_UNAVAILABLE'
         if (!unavailable && attempt > handlerPolicy.attempts) {
-          options.deadLetters.push(deadLetter(event, error))
           log?.error(
             { reactor: definition.name, partition, eventId: event.id, err: error },
             'reactor gave up',
           )
+          await keepDeadLetter(deadLetter(event, error))
           return
         }
         await pause(retryDelay(unavailable ? storePolicy : handlerPolicy, attempt), signal)
+      }
+    }
+  }
+
+  /** Keeps a dead letter before the checkpoint passes its event; an unavailable store is waited out. */
+  async function keepDeadLetter(letter: ReactorDeadLetter) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        return await options.deadLetters.record(letter)
+      } catch {
+        await pause(retryDelay(storePolicy, attempt), signal)
       }
     }
   }
@@ -166,35 +166,12 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   }
 
   function context(event: RecordedEvent, aggregateId: string): ReactorContext {
-    let sends = 0
-    return {
-      send: (command) => {
-        // A partition that stopped or moved sends nothing more; the new owner repeats the event.
-        if (signal.aborted)
-          return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The reactor partition stopped'))
-        return options.commands.execute({
-          aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
-          command: command.command,
-          aggregateId: command.aggregateId,
-          input: command.input,
-          commandId: derivedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
-        })
-      },
-      readModel: options.readModel as ReactorContext['readModel'],
-      aggregateId,
-      eventId: event.id,
-      streamName: event.streamName,
-      position: event.position,
-      revision: event.revision,
-      createdAt: event.createdAt,
-      metadata: event.metadata,
-      partition,
-      signal,
-    }
+    return reactorContext({ ...options, event, aggregateId, signal })
   }
 
   function deadLetter(event: RecordedEvent, error: unknown): ReactorDeadLetter {
     return {
+      id: event.id,
       reactor: definition.name,
       partition,
       eventId: event.id,
@@ -221,11 +198,41 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   }
 }
 
-/** A UUID (version 5 layout) derived from a name, so the same name always gives the same id. */
-export function derivedUuid(name: string): string {
-  const bytes = createHash('sha1').update(name).digest().subarray(0, 16)
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+/**
+ * What a reactor handler gets for one event: `send` with command ids derived from the event and the call's
+ * index, so that handling the event again (after a crash, or a retried dead letter) has no second effect.
+ */
+export function reactorContext(
+  options: Pick<ReactorPartitionOptions, 'definition' | 'partition' | 'commands' | 'readModel'> & {
+    readonly event: RecordedEvent
+    readonly aggregateId: string
+    readonly signal: AbortSignal
+  },
+): ReactorContext {
+  const { event, signal, definition } = options
+  let sends = 0
+  return {
+    send: (command) => {
+      // A partition that stopped or moved sends nothing more; the new owner repeats the event.
+      if (signal.aborted)
+        return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The reactor partition stopped'))
+      return options.commands.execute({
+        aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
+        command: command.command,
+        aggregateId: command.aggregateId,
+        input: command.input,
+        commandId: derivedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
+      })
+    },
+    readModel: options.readModel as ReactorContext['readModel'],
+    aggregateId: options.aggregateId,
+    eventId: event.id,
+    streamName: event.streamName,
+    position: event.position,
+    revision: event.revision,
+    createdAt: event.createdAt,
+    metadata: event.metadata,
+    partition: options.partition,
+    signal,
+  }
 }

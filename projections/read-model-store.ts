@@ -1,4 +1,4 @@
-import type { ListQuery } from '../framework/read-model/read-model-source.ts'
+import type { ListQuery, RowChange } from '../framework/read-model/read-model-source.ts'
 
 /** One page of rows as a store returns it; the source adds the model's position. */
 export interface StoredPage<TRow> {
@@ -21,28 +21,69 @@ export interface HeldKey {
   readonly after: bigint
 }
 
-/**
- * Where a projection keeps its rows and its checkpoint (the position the rows reflect), so that the two
- * never disagree. The runner calls it synchronously, one event at a time; a durable store keeps a write-behind
- * cache in front of its database and flushes rows and checkpoint together.
- */
-export interface ReadModelStore<TRow> {
+/** What a store has committed: where the rows stand, and the keys held back there. */
+export interface Checkpoint {
   /** The position of the last event the rows reflect; 0n for an empty model. */
   readonly position: bigint
   /** The projection version the rows were built with; undefined for a model never written. */
   readonly version: number | undefined
-  readonly size: number
-  get(key: string): TRow | undefined
-  put(key: string, row: TRow): void
-  delete(key: string): void
+  readonly held: readonly HeldKey[]
   /**
-   * The held keys as the last commit gave them: a durable store saves them with the checkpoint and returns
-   * them after a restart, so that no held event is lost. A store that starts empty on each start leaves it out.
+   * Built by another definition: `older` (another version or other columns) must be rebuilt before it runs;
+   * `newer` was built by a newer version of the service, which this one must leave alone.
    */
-  readonly held?: readonly HeldKey[]
-  /** Records that the rows reflect the log up to `position`; `held`, when given, replaces the held keys. */
-  commit(position: bigint, version: number, held?: readonly HeldKey[]): void
-  list(query: ListQuery): StoredPage<TRow>
+  readonly stale?: 'older' | 'newer' | undefined
+}
+
+/** A change a batch made; `late` when its event was held and the model had moved past it. */
+export interface BatchChange<TRow> {
+  readonly change: RowChange<TRow>
+  readonly late: boolean
+}
+
+/**
+ * One batch of events folded: every row it changed (its final state; undefined deletes it), the checkpoint
+ * and the held keys. A store commits it whole or not at all.
+ */
+export interface RowBatch<TRow> {
+  readonly writes: ReadonlyMap<string, TRow | undefined>
+  readonly position: bigint
+  readonly version: number
+  /** The held keys as of this checkpoint; undefined keeps those of the last commit. */
+  readonly held: readonly HeldKey[] | undefined
+  /** The changes the batch made, in order, for a store that keeps the change feed durably. */
+  readonly changes: readonly BatchChange<TRow>[]
+  /** True when the batch's changes were not recorded (a model built from scratch): a resume before it expires. */
+  readonly changesSkipped: boolean
+  /** Whether the model has reached the head of the log (once it has, replicas that read it are ready). */
+  readonly caughtUp: boolean
+}
+
+/**
+ * Where a projection keeps its rows, its checkpoint and its held keys, so that the three never disagree:
+ * the engine loads the rows a batch of events touches, folds the batch in memory, and commits the batch's
+ * writes with the checkpoint in one step. In memory that step is a few map writes; in PostgreSQL it is one
+ * transaction.
+ */
+export interface ReadModelStore<TRow> {
+  /** The committed checkpoint: where a model resumes after a start or a failed commit. */
+  open(): Promise<Checkpoint>
+  /** The committed rows of these keys (absent keys have no row). */
+  load(keys: readonly string[]): Promise<ReadonlyMap<string, TRow>>
+  /** Commits a batch whole; a store that is unreachable, fenced or refuses a row rejects and keeps nothing. */
+  commit(batch: RowBatch<TRow>): Promise<void>
+  get(key: string): Promise<TRow | undefined>
+  list(query: ListQuery): Promise<StoredPage<TRow>>
   /** Forgets every row and the checkpoint (held keys too): the model starts again from the beginning of the log. */
-  clear(): void
+  clear(): Promise<void>
+}
+
+/** A store refused a row (PostgreSQL: a NUL character, a value too large for its index): the store's reason. */
+export class RowRefusedError extends Error {
+  override readonly name = 'RowRefusedError'
+}
+
+/** Whether an error is a row the store refused, not a fault of the store. */
+export function isRowRefused(error: unknown): error is RowRefusedError {
+  return error instanceof RowRefusedError
 }

@@ -61,6 +61,8 @@ export function indexKey(value: unknown): string {
 
 export function compareValues(a: unknown, b: unknown): number {
   if (a === b) return 0
+  // Absent and null are one value: a cursor carries an absent field as null.
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return 0
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : 1
   if (a === undefined || a === null) return -1
   if (b === undefined || b === null) return 1

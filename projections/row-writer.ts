@@ -1,42 +1,88 @@
 import type { RowChange } from '../framework/read-model/read-model-source.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
-import type { ReadModelStore } from './read-model-store.ts'
+import type { BatchChange, HeldKey, RowBatch } from './read-model-store.ts'
 
-/** Where a row writer reports a change; absent while the engine builds as a shadow. */
-export interface RowChangeListener<TRow> {
-  /** Whether anyone reads the changes now; while catching up unread, changes are not even built. */
-  readonly reading: boolean
-  /** A row changed; `late` when its event was held and the model had moved past it. */
-  changed(change: RowChange<TRow>, late: boolean): void
-  /** A change at `position` was left out: nobody read it while the model caught up. */
-  skipped(position: bigint): void
+/**
+ * The rows one batch of events works on: those the store held for the batch's keys, then the handlers'
+ * results, and the changes they make, until the batch commits them together.
+ */
+export interface BatchRows<TRow> {
+  /** The position the batch has reached: the committed one, then each event folded. */
+  position: bigint
+  /** Whether the changes are recorded (someone reads them, or the store keeps them). */
+  readonly recordChanges: boolean
+  /** Adds rows the store returned for keys not loaded yet. */
+  loaded(rows: ReadonlyMap<string, TRow>, keys: readonly string[]): void
+  /** The keys of `keys` not loaded yet. */
+  missing(keys: Iterable<string>): string[]
+  row(key: string): TRow | undefined
+  set(key: string, row: TRow | undefined, change: RowChange<TRow>, late: boolean): void
+  readonly changes: readonly BatchChange<TRow>[]
+  /** How many rows the batch writes. */
+  readonly writes: number
+  /** The commit of the batch: its writes, its position, and the held keys when given. */
+  toCommit(version: number, held: readonly HeldKey[] | undefined, caughtUp: boolean): RowBatch<TRow>
 }
 
-export interface RowWriterOptions<TRow> {
-  readonly definition: ProjectionDefinition<TRow>
-  readonly store: ReadModelStore<TRow>
-  listener(): RowChangeListener<TRow> | undefined
-  caughtUp(): boolean
+/** Starts a batch at the committed position. */
+export function createBatchRows<TRow>(position: bigint, recordChanges: boolean): BatchRows<TRow> {
+  const rows = new Map<string, TRow | undefined>()
+  const writes = new Map<string, TRow | undefined>()
+  const changes: BatchChange<TRow>[] = []
+  const batch: BatchRows<TRow> = {
+    position,
+    recordChanges,
+    loaded(found, keys) {
+      for (const key of keys) if (!rows.has(key)) rows.set(key, found.get(key))
+    },
+    missing(keys) {
+      const missing: string[] = []
+      for (const key of keys) if (!rows.has(key)) missing.push(key)
+      return missing
+    },
+    row(key) {
+      if (!rows.has(key)) throw new Error(`the row ${key} was not loaded for the batch`)
+      return rows.get(key)
+    },
+    set(key, row, change, late) {
+      rows.set(key, row)
+      writes.set(key, row)
+      if (recordChanges) changes.push({ change, late })
+    },
+    changes,
+    get writes() {
+      return writes.size
+    },
+    toCommit: (version, held, caughtUp) => ({
+      writes,
+      position: batch.position,
+      version,
+      held,
+      changes,
+      changesSkipped: !recordChanges,
+      caughtUp,
+    }),
+  }
+  return batch
 }
 
 /** Runs handlers and writes their rows, counting what went in and what failed. */
 export interface RowWriter<TRow> {
   readonly eventsProcessed: number
   readonly failures: number
-  /** Runs the handler and writes its row; returns the error instead of throwing. */
-  readonly write: (routed: RoutedEvent<TRow>, position: bigint) => unknown
+  /** Runs the handler and writes its row into the batch; returns the error instead of throwing. */
+  write(batch: BatchRows<TRow>, routed: RoutedEvent<TRow>, position: bigint): unknown
   reset(): void
 }
 
-/** Creates the step that folds one routed event into its row, checks the row and reports the change. */
-export function createRowWriter<TRow>(options: RowWriterOptions<TRow>): RowWriter<TRow> {
-  const { definition, store } = options
+/** Creates the step that folds one routed event into its row, checks the row and records the change. */
+export function createRowWriter<TRow>(definition: ProjectionDefinition<TRow>): RowWriter<TRow> {
   let eventsProcessed = 0
   let failures = 0
 
-  function write(routed: RoutedEvent<TRow>, position: bigint): unknown {
+  function write(batch: BatchRows<TRow>, routed: RoutedEvent<TRow>, position: bigint): unknown {
     const { key } = routed
-    const current = store.get(key)
+    const current = batch.row(key)
     let next: TRow | null | undefined
     try {
       next = routed.handle(current, routed.event, routed.context)
@@ -47,18 +93,15 @@ export function createRowWriter<TRow>(options: RowWriterOptions<TRow>): RowWrite
     }
     eventsProcessed++
     if (next === undefined || next === current) return undefined
-    if (next === null) {
-      if (current === undefined) return undefined
-      store.delete(key)
-    } else store.put(key, next)
-    const listener = options.listener()
-    if (listener === undefined) return undefined
-    const late = position <= store.position
-    const at = late ? store.position : position
-    if (!options.caughtUp() && !listener.reading) listener.skipped(at)
-    else if (next === null) listener.changed({ kind: 'deleted', key, previous: current!, position: at }, late)
-    else if (current === undefined) listener.changed({ kind: 'created', key, row: next, position: at }, late)
-    else listener.changed({ kind: 'updated', key, row: next, previous: current, position: at }, late)
+    if (next === null && current === undefined) return undefined
+    // A late event (held, folded after the model moved on) is stamped with where the model is now.
+    const late = position <= batch.position
+    const at = late ? batch.position : position
+    if (next === null)
+      batch.set(key, undefined, { kind: 'deleted', key, previous: current!, position: at }, late)
+    else if (current === undefined)
+      batch.set(key, next, { kind: 'created', key, row: next, position: at }, late)
+    else batch.set(key, next, { kind: 'updated', key, row: next, previous: current, position: at }, late)
     return undefined
   }
 

@@ -1,17 +1,20 @@
 /**
- * `npm run cluster`: a devstore and three replicas on loopback, sharding aggregates between them, for trying
- * the cluster by hand and for the cluster tests. Ctrl-C stops them all.
+ * `npm run cluster`: a devstore, a PostgreSQL for the read models, and three replicas on loopback, sharding
+ * aggregates between them and sharing the read models, for trying the cluster by hand. Ctrl-C stops them all.
+ * The read models go to DATABASE_URL when it is set, else to a throwaway PostgreSQL server where this machine
+ * has the binaries (deleted on exit), else each replica keeps its own copy in memory.
  *
  *   npm run cluster -- [--entry example-app/main.ts] [--replicas 3] [--port 4001] [--data-dir .annals/cluster]
  *
- * Each replica runs the entry with PORT, ANNALS_PEERS, ANNALS_SELF_URL, ANNALS_CLUSTER_SECRET and
- * EVENTSTORE_URL set; extra ANNALS_* variables in this shell pass through (e.g. ANNALS_PROBE_INTERVAL_MS).
+ * Each replica runs the entry with PORT, ANNALS_PEERS, ANNALS_SELF_URL, ANNALS_CLUSTER_SECRET,
+ * EVENTSTORE_URL and DATABASE_URL set; extra ANNALS_* variables in this shell pass through (e.g. ANNALS_PROBE_INTERVAL_MS).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createDevStore } from 'annals/devstore'
+import { startThrowawayPostgres } from './throwaway-postgres.ts'
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +37,8 @@ if (!Number.isInteger(count) || count < 1 || !Number.isInteger(basePort)) {
 const devstore = await createDevStore(
   values['in-memory'] ? {} : { dataDir: resolve(values['data-dir'], 'devstore') },
 )
+const postgres = process.env['DATABASE_URL'] ? undefined : await startThrowawayPostgres()
+const databaseUrl = process.env['DATABASE_URL'] ?? postgres?.url
 const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${basePort + i}`)
 const secret = process.env['ANNALS_CLUSTER_SECRET'] ?? randomBytes(24).toString('hex')
 const children = new Map<string, ChildProcess>()
@@ -41,6 +46,7 @@ let stopping = false
 
 for (const [index, url] of urls.entries()) start(index, url)
 console.log(`devstore  ${devstore.connectionString}`)
+console.log(`read models ${databaseUrl ?? 'in memory, a copy per replica (no PostgreSQL binaries here)'}`)
 for (const url of urls) console.log(`replica   ${url}/graphql`)
 console.log('Ctrl-C stops them all.')
 
@@ -57,6 +63,7 @@ function start(index: number, url: string) {
       ANNALS_SELF_URL: url,
       ANNALS_CLUSTER_SECRET: secret,
       EVENTSTORE_URL: devstore.connectionString,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -92,5 +99,6 @@ async function stop() {
     ),
   )
   await devstore.close()
+  await postgres?.stop()
   process.exit(0)
 }

@@ -3,8 +3,9 @@ import type { EventStore } from '../event-store/event-store.ts'
 import type { ProjectionStatus, ReadModelSource } from './read-model-source.ts'
 
 /**
- * How createServer runs projections and reactors without importing annals/projections: each declaration
- * from defineProjection / defineReactor carries the factory of the runtime that runs them all.
+ * What createServer hands the read side it was given: the write side it reads and commands, and where this
+ * replica stands. The framework defines this port; annals/projections implements it (createReadSide), and
+ * framework never imports projections.
  */
 export interface ReadSideContext {
   readonly store: EventStore
@@ -12,6 +13,12 @@ export interface ReadSideContext {
   /** Whether this replica runs a reactor partition now; absent means every partition runs here. */
   readonly ownsPartition?: (reactor: string, partition: string) => boolean
   readonly log?: ReadSideLogger
+  /** The environment to read (DATABASE_URL, ...); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Where embedded data lives (ANNALS_DATA_DIR); absent: nothing is kept on disk. */
+  readonly dataDir?: string
+  /** This replica's name among its peers (its URL), for the leases of the projections it runs. */
+  readonly replica?: string
 }
 
 export interface ReadSideLogger {
@@ -25,15 +32,24 @@ export interface ReadSide {
   readonly sources: readonly ReadModelSource[]
   start(): Promise<void>
   stop(): Promise<void>
-  /** True once every projection has caught up with the log at least once (readiness). */
+  /** True once every projection has caught up with the log at least once and its store answers (readiness). */
   isCaughtUp(): boolean
+  /** Why the read side is not ready now (empty when it is); readiness lists them. */
+  unready?(): readonly string[]
   statuses(): readonly ProjectionStatus[]
   /** Called when the ring changes, so reactor partitions move to their new owner. */
   rebalance?(): void
 }
 
-export interface ReadSideMember {
-  readonly kind: 'projection' | 'reactor'
-  readonly name: string
-  readonly createReadSide: (members: readonly ReadSideMember[], context: ReadSideContext) => ReadSide
+/** A read model as the GraphQL schema needs it, known before anything runs. */
+export type ReadModelShape = Pick<ReadModelSource, 'name' | 'schema' | 'key' | 'description'>
+
+/**
+ * The `readSide` option of createServer, as `cluster` is: a value the application builds (createReadSide
+ * from annals/projections) that the server starts with its context.
+ */
+export interface ReadSideOption {
+  /** The read models it will serve: `annals schema` prints the schema from them without starting anything. */
+  readonly models: readonly ReadModelShape[]
+  create(context: ReadSideContext): Promise<ReadSide>
 }

@@ -8,7 +8,7 @@ import { createAuthentication } from '../graphql/authenticate-request.ts'
 import type { AuthorizationRules } from '../graphql/authorize-operation.ts'
 import { defaultLimits, type GatewayLimits } from '../graphql/gateway-limits.ts'
 import { registerGateway, type Gateway } from '../graphql/register-gateway.ts'
-import type { ReadSide, ReadSideMember } from '../read-model/read-side.ts'
+import type { ReadSide, ReadSideOption } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes } from './health-routes.ts'
@@ -20,9 +20,8 @@ import { trackShutdown } from './track-shutdown.ts'
 
 export interface ServerOptions {
   readonly aggregates: readonly AnyAggregate[]
-  /** From defineProjection (annals/projections): each becomes a read model with queries and subscriptions. */
-  readonly projections?: readonly ReadSideMember[]
-  readonly reactors?: readonly ReadSideMember[]
+  /** The projections and reactors, as createReadSide (annals/projections) gives them: each projection becomes a read model with queries and subscriptions. */
+  readonly readSide?: ReadSideOption | undefined
   /** An EventStore, or a connection string; default EVENTSTORE_URL, else an in-process devstore. */
   readonly store?: StoreOption
   /** Where the in-process devstore keeps its log (default ANNALS_DATA_DIR, else memory). */
@@ -81,7 +80,8 @@ declare module 'fastify' {
  * instance, ready to listen.
  *
  * @example
- * const app = await createServer({ aggregates: [Battery], projections: [Fleet], handleSignals: true })
+ * const readSide = createReadSide({ projections: [Fleet], reactors: [Dispatcher] })
+ * const app = await createServer({ aggregates: [Battery], readSide, handleSignals: true })
  * await app.listen({ port: app.annals.config.port, host: app.annals.config.host })
  */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
@@ -120,14 +120,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const shutdown = trackShutdown(metrics.instrument(cluster?.commands ?? local))
   const commands = shutdown.commands
 
-  const members = [...(options.projections ?? []), ...(options.reactors ?? [])]
-  const readSide = members[0]?.createReadSide(members, {
+  const dataDir = options.dataDir ?? config.dataDir
+  const readSide = await options.readSide?.create({
     store,
     commands,
     ...(cluster
       ? { ownsPartition: (reactor: string, partition: string) => cluster.ownsPartition(reactor, partition) }
       : {}),
     log: app.log,
+    env,
+    replica: selfUrl,
+    ...(dataDir === undefined ? {} : { dataDir }),
   })
   if (readSide) metrics.watchReadSide(readSide)
   if (readSide?.rebalance && cluster) cluster.onChange(() => readSide.rebalance?.())

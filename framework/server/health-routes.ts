@@ -25,7 +25,11 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     else {
       if (!(await storeAnswers(options.store, storeTimeoutMs)))
         reasons.push('the event store does not answer')
-      if (options.readSide && !options.readSide.isCaughtUp()) reasons.push('projections are catching up')
+      const readModels = options.readSide?.unready?.() ?? []
+      reasons.push(...readModels)
+      if (options.readSide && readModels.length === 0 && !options.readSide.isCaughtUp()) {
+        reasons.push('projections are catching up')
+      }
     }
     const projections = (options.readSide?.statuses() ?? []).map((status) => ({
       name: status.name,

@@ -3,9 +3,11 @@ import { createDevStore, type DevStore } from 'annals/devstore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectClient, subscribe } from '../e2e/fixtures/subscribe-over-ws.ts'
 import { INSTALL } from '../example/power-plant-harness.ts'
+import { freshDatabase, postgresUrl, withoutPostgres } from '../postgres/postgres.fixture.ts'
 import { killHard, reservePorts, spawnReplica, type ReplicaProcess } from './cluster-harness.ts'
 
-const exampleEntry = fileURLToPath(new URL('../../example-app/main.ts', import.meta.url))
+// The example app with a hook that holds its projections' commits back (see the fixture).
+const exampleEntry = fileURLToPath(new URL('./fixtures/example-replica.ts', import.meta.url))
 const clusterEnv = {
   NODE_ENV: 'test',
   LOG_LEVEL: 'warn',
@@ -16,6 +18,7 @@ const clusterEnv = {
 }
 
 let devstore: DevStore
+let database: { url: string; drop(): Promise<void> } | undefined
 let replicas: ReplicaProcess[] = []
 
 /** POSTs a GraphQL document to one replica; returns its data or throws with the error codes. */
@@ -47,12 +50,15 @@ async function untilReady(replica: ReplicaProcess, timeoutMs = 30_000): Promise<
 }
 
 beforeAll(async () => {
+  if (!postgresUrl) return
   devstore = await createDevStore()
+  database = await freshDatabase()
   const ports = await reservePorts(3)
   const env = {
     ...clusterEnv,
     ANNALS_PEERS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
     EVENTSTORE_URL: devstore.connectionString,
+    DATABASE_URL: database.url,
   }
   replicas = await Promise.all(ports.map((port) => spawnReplica({ port, env, entry: exampleEntry })))
   await Promise.all(replicas.map((replica) => untilReady(replica)))
@@ -61,63 +67,75 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const replica of replicas) await killHard(replica)
   await devstore?.close()
+  await database?.drop()
 })
 
-describe('the example app on three replicas', () => {
-  it('reads each write on another replica than the one that took it', async () => {
-    const installed = await run<{ installBattery: { token: string } }>(replicas[0]!, INSTALL, {
-      id: 'c-life',
-      siteId: 'c-site',
-      energyKwh: 6,
-    })
-    let token = installed.installBattery.token
-    const steps = [
-      'mutation { startCharging(id: "c-life", input: { powerKw: 3 }) { token } }',
-      'mutation { stopPower(id: "c-life") { token } }',
-      'mutation { decommission(id: "c-life", input: { reason: "moved" }) { token } }',
-    ]
-    const statuses: string[] = []
-    for (const [index, mutation] of steps.entries()) {
-      const data = await run<Record<string, { token: string }>>(replicas[(index + 1) % 3]!, mutation)
-      token = Object.values(data)[0]!.token
-      const read = await run<{ batteryStatus: { status: string } }>(
-        replicas[(index + 2) % 3]!,
-        `{ batteryStatus(batteryId: "c-life", consistentWith: "${token}") { status } }`,
-      )
-      statuses.push(read.batteryStatus.status)
-    }
-    expect(statuses).toEqual(['charging', 'idle', 'decommissioned'])
-  })
+const post = (replica: ReplicaProcess, path: string) => fetch(`${replica.url}${path}`, { method: 'POST' })
 
-  it('runs a dispatch asked of one replica, seen live on another and read on a third', async () => {
-    for (const [index, id] of ['c-b1', 'c-b2', 'c-b3'].entries()) {
-      await run(replicas[index]!, INSTALL, { id, siteId: 'c-dispatch', energyKwh: 8 })
-    }
-    const client = connectClient(`${replicas[2]!.url.replace('http', 'ws')}/graphql`)
-    const events = subscribe<{
-      dispatchEvents: { __typename: string; position?: string; data?: { outcome: string } }
-    }>(
-      client,
-      `subscription { dispatchEvents(id: "c-dispatch-1") {
+const suite = postgresUrl ? describe : describe.skip
+
+suite(
+  `the example app on three replicas sharing PostgreSQL${postgresUrl ? '' : ` (${withoutPostgres})`}`,
+  () => {
+    it('reads each write on another replica than the one that took it, waiting while the projection is behind', async () => {
+      const installed = await run<{ installBattery: { token: string } }>(replicas[0]!, INSTALL, {
+        id: 'c-life',
+        siteId: 'c-site',
+        energyKwh: 6,
+      })
+      let token = installed.installBattery.token
+      const steps = [
+        'mutation { startCharging(id: "c-life", input: { powerKw: 3 }) { token } }',
+        'mutation { stopPower(id: "c-life") { token } }',
+        'mutation { decommission(id: "c-life", input: { reason: "moved" }) { token } }',
+      ]
+      const statuses: string[] = []
+      for (const [index, mutation] of steps.entries()) {
+        // Every projection's commits wait until the read below is under way: it must wait for them.
+        await Promise.all(replicas.map((replica) => post(replica, '/test/commits/hold')))
+        const data = await run<Record<string, { token: string }>>(replicas[(index + 1) % 3]!, mutation)
+        token = Object.values(data)[0]!.token
+        const reader = replicas[(index + 2) % 3]!
+        await post(reader, '/test/commits/release-on-read')
+        const read = await run<{ batteryStatus: { status: string } }>(
+          reader,
+          `{ batteryStatus(batteryId: "c-life", consistentWith: "${token}") { status } }`,
+        )
+        statuses.push(read.batteryStatus.status)
+      }
+      expect(statuses).toEqual(['charging', 'idle', 'decommissioned'])
+    })
+
+    it('runs a dispatch asked of one replica, seen live on another and read on a third', async () => {
+      for (const [index, id] of ['c-b1', 'c-b2', 'c-b3'].entries()) {
+        await run(replicas[index]!, INSTALL, { id, siteId: 'c-dispatch', energyKwh: 8 })
+      }
+      const client = connectClient(`${replicas[2]!.url.replace('http', 'ws')}/graphql`)
+      const events = subscribe<{
+        dispatchEvents: { __typename: string; position?: string; data?: { outcome: string } }
+      }>(
+        client,
+        `subscription { dispatchEvents(id: "c-dispatch-1") {
         __typename ... on DispatchCompleted { position data { outcome } }
       } }`,
-    )
-    await run(
-      replicas[1]!,
-      'mutation { requestDispatch(id: "c-dispatch-1", input: { siteId: "c-dispatch", powerKw: 8, durationMinutes: 30 }) { token } }',
-    )
-    const frames = await events.take(4)
-    const completed = frames[3]!.dispatchEvents
-    expect(completed).toMatchObject({ __typename: 'DispatchCompleted', data: { outcome: 'FULFILLED' } })
+      )
+      await run(
+        replicas[1]!,
+        'mutation { requestDispatch(id: "c-dispatch-1", input: { siteId: "c-dispatch", powerKw: 8, durationMinutes: 30 }) { token } }',
+      )
+      const frames = await events.take(4)
+      const completed = frames[3]!.dispatchEvents
+      expect(completed).toMatchObject({ __typename: 'DispatchCompleted', data: { outcome: 'FULFILLED' } })
 
-    const discharging = await run<{ batteryStatusList: { nodes: { batteryId: string }[] } }>(
-      replicas[0]!,
-      `{ batteryStatusList(where: { siteId: { eq: "c-dispatch" }, status: { eq: discharging } }, consistentWith: "${completed.position}") {
+      const discharging = await run<{ batteryStatusList: { nodes: { batteryId: string }[] } }>(
+        replicas[0]!,
+        `{ batteryStatusList(where: { siteId: { eq: "c-dispatch" }, status: { eq: discharging } }, consistentWith: "${completed.position}") {
         nodes { batteryId }
       } }`,
-    )
-    expect(discharging.batteryStatusList.nodes).toHaveLength(2)
-    events.close()
-    await client.dispose()
-  })
-})
+      )
+      expect(discharging.batteryStatusList.nodes).toHaveLength(2)
+      events.close()
+      await client.dispose()
+    })
+  },
+)

@@ -1,6 +1,9 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument -- GraphQL replies are untyped JSON */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createInMemoryReadModels, createReadSide } from 'annals/projections'
+import { gateCommits } from '../projections/commit-gate.fixture.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
+import { TankLevel } from './fixtures/tank.ts'
 
 const fill = `mutation Fill($id: ID!, $site: String!, $litres: Int!, $commandId: ID) {
   fill(id: $id, input: { site: $site, litres: $litres }, commandId: $commandId) {
@@ -11,8 +14,24 @@ const fill = `mutation Fill($id: ID!, $site: String!, $litres: Int!, $commandId:
 
 describe('GraphQL mutations and queries', () => {
   let gateway: RunningGateway
+  // The projection is slow on purpose when a test holds its commits: a read must be seen to wait.
+  const gate = gateCommits(createInMemoryReadModels())
+  let releaseOnRead = false
   beforeAll(async () => {
-    gateway = await startGateway({ consistencyTimeoutMs: 300 })
+    gateway = await startGateway({
+      consistencyTimeoutMs: 300,
+      readSide: createReadSide({ projections: [TankLevel], database: gate.database }),
+      authorize: {
+        queries: {
+          // Runs as the query starts, before it waits: the commit is let through only after that.
+          tankLevel: () => {
+            if (releaseOnRead) setImmediate(() => gate.release())
+            releaseOnRead = false
+            return true
+          },
+        },
+      },
+    })
   })
   afterAll(() => gateway.close())
 
@@ -58,8 +77,11 @@ describe('GraphQL mutations and queries', () => {
     }
   })
 
-  it('reads its own write with the token as consistentWith', async () => {
+  it('reads its own write with the token as consistentWith, waiting while the projection is behind', async () => {
+    gate.hold()
     const written = await gateway.gql(fill, { id: 't2', site: 'south', litres: 7 })
+    await gate.untilWaiting()
+    releaseOnRead = true
     const token = written.body.data?.['fill'].token as string
     const { body } = await gateway.gql(
       'query($t: String) { tankLevel(tankId: "t2", consistentWith: $t) { tankId site litres status } }',

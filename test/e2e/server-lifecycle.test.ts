@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { EventStore } from 'annals'
+import { createReadSide } from 'annals/projections'
 import { createServer } from '../../framework/server/create-server.ts'
 import { createCluster } from '../../framework/sharding/create-cluster.ts'
 import { FaultyTank } from './fixtures/faulty-tank.ts'
@@ -53,7 +54,7 @@ describe('health, readiness and metrics', () => {
   it('is not ready while the store does not answer', async () => {
     const gateway = await startGateway({
       wrapStore: (store) => ({ ...store, headPosition: () => Promise.reject(new Error('unreachable')) }),
-      projections: [],
+      readSide: undefined,
     })
     try {
       const ready = await fetch(`${gateway.url}/health/ready`)
@@ -70,7 +71,7 @@ describe('errors', () => {
     const lines: string[] = []
     const gateway = await startGateway({
       aggregates: [FaultyTank],
-      projections: [],
+      readSide: undefined,
       logger: { level: 'error', stream: { write: (line: string) => void lines.push(line) } },
     })
     try {
@@ -100,7 +101,7 @@ describe('configuration', () => {
   it('runs on an in-process devstore when given no store, and closes it on shutdown', async () => {
     const app = await createServer({
       aggregates: [Tank],
-      projections: [TankLevel],
+      readSide: createReadSide({ projections: [TankLevel] }),
       env: { NODE_ENV: 'test' },
       logger: false,
     })

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import { Battery, BatteryStatusRow, batteryStatus, charge, installed, removed } from './battery-fixtures.ts'
-import { createTestCommandBus } from './event-store-fixtures.ts'
+import { openReadSide } from './read-side.fixture.ts'
 
 const running: ProjectionReadSide[] = []
 afterEach(async () => {
@@ -12,7 +12,7 @@ afterEach(async () => {
 })
 
 async function setUp(members = [batteryStatus()], store = createInMemoryEventStore()) {
-  const readSide = createReadSide({ store, commands: createTestCommandBus(store), members })
+  const readSide = await openReadSide(store, { projections: members })
   running.push(readSide)
   await readSide.start()
   const model = readSide.sources[0] as ReadModelSource<BatteryStatusRow>
@@ -84,7 +84,7 @@ describe('the change feed', () => {
       },
     })
     const store = createInMemoryEventStore()
-    const readSide = createReadSide({ store, commands: createTestCommandBus(store), members: [small] })
+    const readSide = await openReadSide(store, { projections: [small] })
     running.push(readSide)
     await readSide.start()
     const first = await store.appendToStream('Battery-b1', [installed('s1')])

@@ -4,11 +4,11 @@ import { createDevStore, type DevStore } from '../../devstore/index.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import { Battery, charge, installed } from './battery-fixtures.ts'
-import { createTestCommandBus } from './event-store-fixtures.ts'
-import { openSavedStore, type SavedModel } from './read-model-store-fixtures.ts'
+import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
+import { openReadSide } from './read-side.fixture.ts'
 
 /** What a test started and must stop; a test file runs them after each test (last started, first stopped). */
 export const cleanups: (() => Promise<void>)[] = []
@@ -20,12 +20,11 @@ export const devStores: DevStore[] = []
 export const ChargesRow = z.object({ batteryId: z.string(), charges: z.array(z.number()) })
 export type ChargesRow = z.infer<typeof ChargesRow>
 
-/** A model whose handler throws on a charge of 13 while `failing.on` is set; kept in `saved` when given. */
+/** A model whose handler throws on a charge of 13 while `failing.on` is set. */
 export function charges(
   failing: { on: boolean },
-  options: { saved?: SavedModel<ChargesRow>; version?: number; onCharge?: (percent: number) => void } = {},
+  options: { version?: number; onCharge?: (percent: number) => void } = {},
 ) {
-  const { saved } = options
   return defineProjection({
     name: 'charges',
     row: ChargesRow,
@@ -33,7 +32,6 @@ export function charges(
     from: [Battery],
     version: options.version ?? 1,
     retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
-    ...(saved ? { store: () => openSavedStore(saved, 'batteryId') } : {}),
     handlers: {
       BatteryInstalled: (_row, _event, { key }): ChargesRow => ({ batteryId: key, charges: [] }),
       ChargeReported: (row, { data }): ChargesRow | undefined => {
@@ -58,12 +56,15 @@ export async function devStoreClient(): Promise<EventStore> {
   return store
 }
 
-/** Starts a read side over one projection: what one process of the service runs. */
-export async function startProcess(store: EventStore, projection: ReturnType<typeof charges>) {
-  const readSide: ProjectionReadSide = createReadSide({
-    store,
-    commands: createTestCommandBus(store),
-    members: [projection],
+/** Starts a read side over one projection: what one process of the service runs, on `database` when given. */
+export async function startProcess(
+  store: EventStore,
+  projection: ReturnType<typeof charges>,
+  database?: ReadModelDatabase,
+) {
+  const readSide: ProjectionReadSide = await openReadSide(store, {
+    projections: [projection],
+    ...(database ? { database } : {}),
   })
   cleanups.push(() => readSide.stop())
   await readSide.start()
@@ -82,10 +83,10 @@ export const eventually = (check: () => Promise<void> | void) =>
  * b1 and b2 are installed; b1 reports 13 (which the handler refuses) and 20; b2 reports 30. Resolves once
  * 13 is in the dead letters, 20 is held behind it, and b2 has gone on.
  */
-export async function withDeadLetter(failing: { on: boolean }, saved?: SavedModel<ChargesRow>) {
+export async function withDeadLetter(failing: { on: boolean }, database?: ReadModelDatabase) {
   failing.on = true
   const store = await devStoreClient()
-  const running = await startProcess(store, charges(failing, saved ? { saved } : {}))
+  const running = await startProcess(store, charges(failing), database)
   const b1Installed = await store.appendToStream('Battery-b1', [installed('s1')])
   await store.appendToStream('Battery-b2', [installed('s1')])
   const b1Charged = await store.appendToStream('Battery-b1', [charge(13), charge(20)])

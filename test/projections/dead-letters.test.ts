@@ -11,7 +11,7 @@ import {
   type ChargesRow,
 } from './dead-letter-fixtures.ts'
 import { charge } from './battery-fixtures.ts'
-import { emptySavedModel } from './read-model-store-fixtures.ts'
+import { checkpointOf, keptMemoryDatabase } from './read-model-store-fixtures.ts'
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -35,7 +35,7 @@ describe('a dead letter', () => {
     const failing = { on: true }
     const { model, control } = await withDeadLetter(failing)
     failing.on = false
-    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
     expect(control.deadLetters()).toEqual([])
     expect(model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })
@@ -43,14 +43,14 @@ describe('a dead letter', () => {
 
   it('stays in the dead letters, its key still held, when a retry fails again', async () => {
     const { model, control } = await withDeadLetter({ on: true })
-    expect(control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(false)
+    expect(await control.retryDeadLetter(control.deadLetters()[0]!.id)).toBe(false)
     expect(control.deadLetters()).toHaveLength(1)
     expect(model.status().heldEvents).toBe(2)
   })
 
   it('releases its key when discarded, folding the events after it', async () => {
     const { model, control } = await withDeadLetter({ on: true })
-    expect(control.discardDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
+    expect(await control.discardDeadLetter(control.deadLetters()[0]!.id)).toBe(true)
     expect(await chargesOf(model, 'b1')).toEqual([20])
     expect(model.status().heldEvents).toBe(0)
   })
@@ -64,7 +64,7 @@ describe('a dead letter', () => {
       for await (const change of model.changes({ key: 'b1', signal })) if (seen.push(change) === 2) return
     })()
     failing.on = false
-    control.retryDeadLetter(control.deadLetters()[0]!.id)
+    await control.retryDeadLetter(control.deadLetters()[0]!.id)
     await reading
     expect(seen.map((change) => change.kind === 'updated' && change.row.charges)).toEqual([[13], [13, 20]])
   })
@@ -84,7 +84,7 @@ describe('a consistency token', () => {
     })
     const waiting = model.waitFor(tokens.b1Charged.position, 5_000)
     failing.on = false
-    control.retryDeadLetter(control.deadLetters()[0]!.id)
+    await control.retryDeadLetter(control.deadLetters()[0]!.id)
     await waiting
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
   })
@@ -93,33 +93,33 @@ describe('a consistency token', () => {
 describe('a restart of the process over a durable store', () => {
   it('folds the held events, in order, in the next process once the handler is fixed', async () => {
     const failing = { on: true }
-    const saved = emptySavedModel<ChargesRow>()
-    const first = await withDeadLetter(failing, saved)
+    const database = keptMemoryDatabase()
+    const first = await withDeadLetter(failing, database)
     const { store } = first
     await store.appendToStream('Battery-b1', [charge(21)])
     const b2Again = await store.appendToStream('Battery-b2', [charge(31)])
     await eventually(async () => expect(await chargesOf(first.model, 'b2')).toEqual([30, 31]))
     await first.readSide.stop()
-    expect(saved.position).toBe(b2Again.position)
+    expect((await checkpointOf(database)).position).toBe(b2Again.position)
 
     failing.on = false
-    const next = await startProcess(store, charges(failing, { saved }))
+    const next = await startProcess(store, charges(failing), database)
     await next.model.waitFor(await store.headPosition(), 5_000)
     expect(await chargesOf(next.model, 'b1')).toEqual([13, 20, 21])
     expect(await chargesOf(next.model, 'b2')).toEqual([30, 31])
     expect(next.model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })
-    expect(saved.held).toEqual([])
+    expect((await checkpointOf(database)).held).toEqual([])
   })
 
   it('holds the key again while the handler still fails, and keeps events that arrive meanwhile in order', async () => {
     const failing = { on: true }
-    const saved = emptySavedModel<ChargesRow>()
-    const first = await withDeadLetter(failing, saved)
+    const database = keptMemoryDatabase()
+    const first = await withDeadLetter(failing, database)
     const { store } = first
     const deadLetter = first.control.deadLetters()[0]!
     await first.readSide.stop()
 
-    const second = await startProcess(store, charges(failing, { saved }))
+    const second = await startProcess(store, charges(failing), database)
     await eventually(() =>
       expect(second.control.deadLetters()).toMatchObject([{ eventId: deadLetter.eventId }]),
     )
@@ -131,7 +131,7 @@ describe('a restart of the process over a durable store', () => {
     await second.readSide.stop()
 
     failing.on = false
-    const third = await startProcess(store, charges(failing, { saved }))
+    const third = await startProcess(store, charges(failing), database)
     await third.model.waitFor(await store.headPosition(), 5_000)
     expect(await chargesOf(third.model, 'b1')).toEqual([13, 20, 22])
     expect(await chargesOf(third.model, 'b2')).toEqual([30, 40])
@@ -139,8 +139,8 @@ describe('a restart of the process over a durable store', () => {
 
   it('folds each held event once when the subscription drops while the next process reads them again', async () => {
     const failing = { on: true }
-    const saved = emptySavedModel<ChargesRow>()
-    const first = await withDeadLetter(failing, saved)
+    const database = keptMemoryDatabase()
+    const first = await withDeadLetter(failing, database)
     const { store } = first
     await store.appendToStream('Battery-b1', [charge(21)])
     await store.appendToStream('Battery-b2', [charge(31)])
@@ -154,7 +154,7 @@ describe('a restart of the process over a durable store', () => {
       dropped = true
       devStores[0]!.faults.dropAllSubscriptions()
     }
-    const next = await startProcess(store, charges(failing, { saved, onCharge: dropOnce }))
+    const next = await startProcess(store, charges(failing, { onCharge: dropOnce }), database)
     await next.model.waitFor(await store.headPosition(), 5_000)
     expect(dropped).toBe(true)
     expect(await chargesOf(next.model, 'b1')).toEqual([13, 20, 21])
@@ -163,13 +163,13 @@ describe('a restart of the process over a durable store', () => {
 
   it('does not fold a discarded event again in the next process', async () => {
     const failing = { on: true }
-    const saved = emptySavedModel<ChargesRow>()
-    const first = await withDeadLetter(failing, saved)
-    first.control.discardDeadLetter(first.control.deadLetters()[0]!.id)
+    const database = keptMemoryDatabase()
+    const first = await withDeadLetter(failing, database)
+    await first.control.discardDeadLetter(first.control.deadLetters()[0]!.id)
     await first.readSide.stop()
 
     failing.on = false
-    const next = await startProcess(first.store, charges(failing, { saved }))
+    const next = await startProcess(first.store, charges(failing), database)
     await next.model.waitFor(await first.store.headPosition(), 5_000)
     expect(await chargesOf(next.model, 'b1')).toEqual([20])
     expect(await chargesOf(next.model, 'b2')).toEqual([30])
@@ -181,7 +181,7 @@ describe('a reset or a rebuild', () => {
     const failing = { on: true }
     const { store, model, control } = await withDeadLetter(failing)
     failing.on = false
-    control.reset()
+    await control.reset()
     await model.waitFor(await store.headPosition(), 5_000)
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
     expect(model.status()).toMatchObject({ deadLetters: 0, heldEvents: 0 })

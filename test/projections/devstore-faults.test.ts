@@ -4,7 +4,7 @@ import { createDevStore, type DevStore } from '../../devstore/index.ts'
 import type { EventStore, EventToAppend } from '../../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { AnyProjection, ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineReactor } from '../../projections/define-reactor.ts'
 import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
 import {
@@ -18,6 +18,7 @@ import {
 } from './battery-fixtures.ts'
 import { collectAll, createTestCommandBus } from './event-store-fixtures.ts'
 import { allRows } from './read-model-store-fixtures.ts'
+import { openReadSide } from './read-side.fixture.ts'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -34,14 +35,12 @@ async function devStoreWithClient(): Promise<{ devStore: DevStore; store: EventS
   return { devStore, store }
 }
 
-function started(
+async function started(
   store: EventStore,
-  members: Parameters<typeof createReadSide>[0]['members'],
-): ProjectionReadSide {
-  const readSide = createReadSide({
-    store,
-    commands: createTestCommandBus(store),
-    members,
+  projections: readonly AnyProjection[],
+): Promise<ProjectionReadSide> {
+  const readSide = await openReadSide(store, {
+    projections,
     resubscribeRetry: { initialDelayMs: 10, maxDelayMs: 100 },
   })
   cleanups.push(() => readSide.stop())
@@ -68,7 +67,7 @@ describe('the read side on the devstore', () => {
     const { devStore, store } = await devStoreWithClient()
     for (let n = 0; n < 20; n++)
       await store.appendToStream(`Battery-b${n}`, [installed(`s${n % 3}`), charge(n)])
-    const readSide = started(store, [batteryStatus()])
+    const readSide = await started(store, [batteryStatus()])
     await readSide.start()
     for (let n = 0; n < 120; n++) {
       await appendSurely(store, `Battery-b${n % 20}`, [charge(n)])
@@ -99,10 +98,9 @@ describe('the read side on the devstore', () => {
         },
       },
     })
-    const readSide = createReadSide({
-      store,
+    const readSide = await openReadSide(store, {
       commands,
-      members: [orders],
+      reactors: [orders],
       resubscribeRetry: { initialDelayMs: 10, maxDelayMs: 100 },
     })
     cleanups.push(() => readSide.stop())

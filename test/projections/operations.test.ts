@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { AnyProjection, ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import {
   Battery,
@@ -12,17 +12,17 @@ import {
   installed,
   installedBatteryRow,
 } from './battery-fixtures.ts'
-import { createTestCommandBus } from './event-store-fixtures.ts'
 import { allRows } from './read-model-store-fixtures.ts'
+import { openReadSide } from './read-side.fixture.ts'
 
 const running: ProjectionReadSide[] = []
 afterEach(async () => {
   await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
 })
 
-function setUp(members: Parameters<typeof createReadSide>[0]['members'] = [batteryStatus()]) {
+async function setUp(members: readonly AnyProjection[] = [batteryStatus()]) {
   const store = createInMemoryEventStore()
-  const readSide = createReadSide({ store, commands: createTestCommandBus(store), members })
+  const readSide = await openReadSide(store, { projections: members })
   running.push(readSide)
   const model = readSide.sources[0] as ReadModelSource<BatteryStatusRow>
   const atHead = async () => model.waitFor(await store.headPosition(), 2_000)
@@ -48,7 +48,7 @@ const batteryStatusV2 = defineProjection({
 
 describe('rebuilding a projection', () => {
   it('builds the new version in a shadow while the old one serves, and switches in one step', async () => {
-    const { store, readSide, model, atHead } = setUp()
+    const { store, readSide, model, atHead } = await setUp()
     for (let n = 0; n < 300; n++) await store.appendToStream(`Battery-b${n}`, [installed('s1'), charge(50)])
     await readSide.start()
     await atHead()
@@ -77,7 +77,7 @@ describe('rebuilding a projection', () => {
   })
 
   it('publishes no replayed changes while the shadow builds, then the shadow changes after the switch', async () => {
-    const { store, readSide, model, atHead } = setUp()
+    const { store, readSide, model, atHead } = await setUp()
     await store.appendToStream('Battery-b1', [installed('s1')])
     await readSide.start()
     await atHead()
@@ -98,7 +98,7 @@ describe('rebuilding a projection', () => {
 
 describe('operating a projection', () => {
   it('pauses: reads keep serving the model as it was; resumes: catches up with the log', async () => {
-    const { store, readSide, model, atHead } = setUp()
+    const { store, readSide, model, atHead } = await setUp()
     await store.appendToStream('Battery-b1', [installed('s1')])
     await readSide.start()
     await atHead()
@@ -115,11 +115,11 @@ describe('operating a projection', () => {
   })
 
   it('resets to the start and rebuilds the same rows', async () => {
-    const { store, readSide, model, atHead } = setUp()
+    const { store, readSide, model, atHead } = await setUp()
     for (let n = 0; n < 20; n++) await store.appendToStream(`Battery-b${n}`, [installed('s1'), charge(n)])
     await readSide.start()
     await atHead()
-    readSide.projection('batteryStatus').reset()
+    await readSide.projection('batteryStatus').reset()
     expect(model.status().position).toBe(0n)
     await atHead()
     expect(sorted(await allRows(model))).toEqual(sorted((await foldBatteryStatus(store)).values()))

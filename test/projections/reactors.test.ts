@@ -4,7 +4,7 @@ import type { CommandBus } from '../../framework/command/command-bus.ts'
 import { StoreUnavailableError } from '../../framework/errors.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineReactor } from '../../projections/define-reactor.ts'
 import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
 import {
@@ -17,6 +17,7 @@ import {
   type BatteryStatusRow,
 } from './battery-fixtures.ts'
 import { collectAll, createTestCommandBus } from './event-store-fixtures.ts'
+import { openReadSide } from './read-side.fixture.ts'
 
 /** Answers a grid demand by ordering every battery charged to 50% or more to discharge. */
 const dispatcher = defineReactor({
@@ -59,15 +60,15 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
 })
 
-function startReadSide(
+async function startReadSide(
   store: EventStore,
   commands: CommandBus,
   ownsPartition?: (reactor: string, partition: string) => boolean,
 ) {
-  const readSide = createReadSide({
-    store,
+  const readSide = await openReadSide(store, {
     commands,
-    members: [batteryStatus(), dispatcher],
+    projections: [batteryStatus()],
+    reactors: [dispatcher],
     resubscribeRetry: { initialDelayMs: 2, maxDelayMs: 10 },
     handlerRetry: { attempts: 3, initialDelayMs: 2, maxDelayMs: 10 },
     ...(ownsPartition ? { ownsPartition } : {}),
@@ -110,7 +111,7 @@ describe('a reactor', () => {
   it('sends a command per target, reading a projection, and checkpoints in a capped stream', async () => {
     const store = createInMemoryEventStore()
     await fleet(store)
-    const readSide = startReadSide(store, createTestCommandBus(store))
+    const readSide = await startReadSide(store, createTestCommandBus(store))
     await readSide.start()
     const { position } = await store.appendToStream('Grid-g1', [demand(5)])
     await checkpointed(store, [{ grid: 'g1', position }])
@@ -133,13 +134,13 @@ describe('a reactor', () => {
         return result
       },
     }
-    const first = startReadSide(store, crashingBus)
+    const first = await startReadSide(store, crashingBus)
     void crashed.then(() => first.stop())
     await first.start()
     const { position } = await store.appendToStream('Grid-g1', [demand(5)])
     await crashed
     await first.stop()
-    const restarted = startReadSide(store, bus)
+    const restarted = await startReadSide(store, bus)
     await restarted.start()
     await checkpointed(store, [{ grid: 'g1', position }])
     // b1's discharge was sent before the crash and again after it, with the same command id.
@@ -160,7 +161,7 @@ describe('a reactor', () => {
         return bus.execute(envelope)
       },
     }
-    const readSide = startReadSide(store, flakyBus)
+    const readSide = await startReadSide(store, flakyBus)
     await readSide.start()
     const demands: { grid: string; position: bigint }[] = []
     for (let n = 0; n < 6; n++) {
@@ -182,7 +183,7 @@ describe('a reactor', () => {
     const store = createInMemoryEventStore()
     await fleet(store)
     const owned = new Set(['0'])
-    const readSide = startReadSide(store, createTestCommandBus(store), (_reactor, partition) =>
+    const readSide = await startReadSide(store, createTestCommandBus(store), (_reactor, partition) =>
       owned.has(partition),
     )
     await readSide.start()
@@ -191,5 +192,39 @@ describe('a reactor', () => {
     owned.delete('0')
     readSide.rebalance()
     expect(readSide.reactor('dispatcher').partitions()).toEqual(['1'])
+  })
+
+  it('keeps the events it gave up on across a restart, and retries or discards them', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const bus = createTestCommandBus(store)
+    let refusing = true
+    const refusingBus: CommandBus = {
+      execute: (envelope) =>
+        refusing ? Promise.reject(new Error('the battery said no')) : bus.execute(envelope),
+    }
+    const first = await startReadSide(store, refusingBus)
+    await first.start()
+    const g1 = await store.appendToStream('Grid-g1', [demand(5)])
+    const g2 = await store.appendToStream('Grid-g2', [demand(6)])
+    await checkpointed(store, [
+      { grid: 'g1', position: g1.position },
+      { grid: 'g2', position: g2.position },
+    ])
+    await first.stop()
+
+    refusing = false
+    const restarted = await startReadSide(store, refusingBus)
+    await restarted.start()
+    const control = restarted.reactor('dispatcher')
+    const letters = await control.deadLetters()
+    expect(letters.map((letter) => [letter.position, letter.error])).toEqual([
+      [g1.position, 'the battery said no'],
+      [g2.position, 'the battery said no'],
+    ])
+    expect(await control.retryDeadLetter(letters[0]!.id)).toBe(true)
+    expect(await control.discardDeadLetter(letters[1]!.id)).toBe(true)
+    expect(await control.deadLetters()).toEqual([])
+    expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
   })
 })

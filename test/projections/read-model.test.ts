@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
-import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
+import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import {
   Battery,
@@ -15,7 +15,8 @@ import {
   removed,
   siteCapacity,
 } from './battery-fixtures.ts'
-import { createTestCommandBus, withUnavailableSubscriptions } from './event-store-fixtures.ts'
+import { withUnavailableSubscriptions } from './event-store-fixtures.ts'
+import { openReadSide } from './read-side.fixture.ts'
 import { allRows } from './read-model-store-fixtures.ts'
 
 const running: ProjectionReadSide[] = []
@@ -23,13 +24,11 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((readSide) => readSide.stop()))
 })
 
-function start(
+async function start(
   store: ReturnType<typeof createInMemoryEventStore> | ReturnType<typeof withUnavailableSubscriptions>,
 ) {
-  const readSide = createReadSide({
-    store,
-    commands: createTestCommandBus(store),
-    members: [batteryStatus(), siteCapacity],
+  const readSide = await openReadSide(store, {
+    projections: [batteryStatus(), siteCapacity],
     resubscribeRetry: { initialDelayMs: 5, maxDelayMs: 20 },
   })
   running.push(readSide)
@@ -66,7 +65,7 @@ describe('a projection', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
         const store = createInMemoryEventStore()
-        const readSide = start(store)
+        const readSide = await start(store)
         for (const next of steps) {
           if (next.op === 'install')
             await store.appendToStream(`Battery-b${next.id}`, [installed(`s${next.site}`)])
@@ -92,7 +91,7 @@ describe('a projection', () => {
     const inner = createInMemoryEventStore()
     const store = withUnavailableSubscriptions(inner)
     await store.appendToStream('Battery-b1', [installed('s1'), charge(10)])
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     await caughtUp(readSide, store)
     store.failNextSubscribes(3)
@@ -107,7 +106,7 @@ describe('a projection', () => {
     await store.appendToStream('Battery-b1', [installed('s1', 10)])
     await store.appendToStream('Battery-b2', [installed('s1', 5)])
     await store.appendToStream('Battery-b3', [installed('s2', 7)])
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     await caughtUp(readSide, store)
     expect(await source(readSide, 'siteCapacity').get('s1')).toEqual({
@@ -125,7 +124,7 @@ describe('a projection', () => {
         charge((n * 37) % 100),
       ])
     }
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     await caughtUp(readSide, store)
     const model = source(readSide)
@@ -158,7 +157,7 @@ describe('a projection', () => {
   })
 
   it('refuses a filter on a field the row does not have', async () => {
-    const readSide = start(createInMemoryEventStore())
+    const readSide = await start(createInMemoryEventStore())
     await expect(source(readSide).list({ where: { colour: { eq: 'red' } } })).rejects.toMatchObject({
       code: 'BAD_INPUT',
     })
@@ -167,7 +166,7 @@ describe('a projection', () => {
   it('reports its status: live at the head, with counters', async () => {
     const store = createInMemoryEventStore()
     await store.appendToStream('Battery-b1', [installed('s1'), charge(50)])
-    const readSide = start(store)
+    const readSide = await start(store)
     expect(readSide.isCaughtUp()).toBe(false)
     await readSide.start()
     await caughtUp(readSide, store)
@@ -188,7 +187,7 @@ describe('a projection', () => {
 describe('waitFor', () => {
   it('resolves at the position of an event the projection filters out once it has passed it', async () => {
     const store = createInMemoryEventStore()
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     await store.appendToStream('Battery-b1', [installed('s1')])
     const { position } = await store.appendToStream('Grid-g', [noise(1)])
@@ -198,7 +197,7 @@ describe('waitFor', () => {
 
   it('resolves once the event at the position has been folded in', async () => {
     const store = createInMemoryEventStore()
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     const { position } = await store.appendToStream('Battery-b1', [installed('s1'), charge(42)])
     await source(readSide).waitFor(position, 2_000)
@@ -207,7 +206,7 @@ describe('waitFor', () => {
 
   it('fails with CONSISTENCY_TIMEOUT when the model does not get there in time', async () => {
     const store = createInMemoryEventStore()
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     const { position } = await store.appendToStream('Battery-b1', [installed('s1')])
     readSide.projection('batteryStatus').pause()
@@ -218,7 +217,7 @@ describe('waitFor', () => {
 
   it("names the caller's token and timeout when it times out, not the event it was waiting on", async () => {
     const store = createInMemoryEventStore()
-    const readSide = start(store)
+    const readSide = await start(store)
     await readSide.start()
     await store.appendToStream('Battery-b1', [installed('s1')])
     readSide.projection('batteryStatus').pause()

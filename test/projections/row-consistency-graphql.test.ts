@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access -- GraphQL replies are untyped JSON */
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
+import { createReadSide, type ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 import { Tank } from '../e2e/fixtures/tank.ts'
@@ -39,7 +39,10 @@ const list = `query($t: String) { tankFillsList(consistentWith: $t) { nodes { ta
 /** t1 and t3 are poisoned (a fill of 13 in the dead letters); t2 is filled after both: `token` is its write. */
 async function withPoisonedTanks() {
   const failing = { on: true }
-  const gateway = await startGateway({ projections: [tankFills(failing)], consistencyTimeoutMs: 500 })
+  const gateway = await startGateway({
+    readSide: createReadSide({ projections: [tankFills(failing)] }),
+    consistencyTimeoutMs: 500,
+  })
   gateways.push(gateway)
   const write = async (id: string, litres: number) =>
     (await gateway.gql(fill, { id, litres })).body.data?.['fill'].token as string
@@ -70,7 +73,7 @@ describe('consistentWith on a one-row query while another key is in the dead let
     const { failing, control, token, read } = await withPoisonedTanks()
     failing.on = false
     const t1 = control.deadLetters().find((deadLetter) => deadLetter.key === 't1')!
-    expect(control.retryDeadLetter(t1.id)).toBe(true)
+    expect(await control.retryDeadLetter(t1.id)).toBe(true)
     expect(await read(oneRow, { id: 't1', t: token })).toEqual({
       data: { tankFills: { fills: [13] } },
       code: undefined,

@@ -6,10 +6,9 @@ import {
   eventually,
   startProcess,
   withDeadLetter,
-  type ChargesRow,
 } from './dead-letter-fixtures.ts'
 import { charge, installed } from './battery-fixtures.ts'
-import { emptySavedModel } from './read-model-store-fixtures.ts'
+import { keptMemoryDatabase } from './read-model-store-fixtures.ts'
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -61,7 +60,7 @@ describe('a consistency token for one row', () => {
     const other = await store.appendToStream('Battery-b2', [charge(31)])
     await model.waitFor(other.position, 2_000, { key: 'b2' })
     failing.on = false
-    expect(control.retryDeadLetter(b1DeadLetter.id)).toBe(true)
+    expect(await control.retryDeadLetter(b1DeadLetter.id)).toBe(true)
     await waiting
     expect(await chargesOf(model, 'b1')).toEqual([13, 20])
     // b3 is still held: a read of the whole model (a list) still waits for it.
@@ -72,7 +71,7 @@ describe('a consistency token for one row', () => {
   it('resolves for the held key once its dead letter is discarded: the discarded event counts as settled', async () => {
     const { model, control, token, b1DeadLetter } = await withTwoDeadLetters()
     const waiting = model.waitFor(token, 2_000, { key: 'b1' })
-    expect(control.discardDeadLetter(b1DeadLetter.id)).toBe(true)
+    expect(await control.discardDeadLetter(b1DeadLetter.id)).toBe(true)
     await waiting
     expect(await chargesOf(model, 'b1')).toEqual([20])
     await expect(model.waitFor(token, 100)).rejects.toMatchObject(timedOut)
@@ -81,7 +80,7 @@ describe('a consistency token for one row', () => {
   it('times out for the held key while a retry fails again', async () => {
     const { model, control, token, b1DeadLetter } = await withTwoDeadLetters()
     const waiting = model.waitFor(token, 300, { key: 'b1' })
-    expect(control.retryDeadLetter(b1DeadLetter.id)).toBe(false)
+    expect(await control.retryDeadLetter(b1DeadLetter.id)).toBe(false)
     await expect(waiting).rejects.toMatchObject(timedOut)
   })
 
@@ -97,12 +96,12 @@ describe('a consistency token for one row', () => {
 describe('a consistency token for one row after a restart over a durable store', () => {
   it('resolves for another key and times out for the key held again, then resolves once it is retried', async () => {
     const failing = { on: true }
-    const saved = emptySavedModel<ChargesRow>()
-    const first = await withDeadLetter(failing, saved)
+    const database = keptMemoryDatabase()
+    const first = await withDeadLetter(failing, database)
     const { store } = first
     await first.readSide.stop()
 
-    const next = await startProcess(store, charges(failing, { saved }))
+    const next = await startProcess(store, charges(failing), database)
     const b2Again = await store.appendToStream('Battery-b2', [charge(31)])
     await next.model.waitFor(b2Again.position, 2_000, { key: 'b2' })
     expect(await chargesOf(next.model, 'b2')).toEqual([30, 31])
@@ -110,7 +109,7 @@ describe('a consistency token for one row after a restart over a durable store',
     await eventually(() => expect(next.control.deadLetters()).toHaveLength(1))
     failing.on = false
     const waiting = next.model.waitFor(b2Again.position, 2_000, { key: 'b1' })
-    expect(next.control.retryDeadLetter(next.control.deadLetters()[0]!.id)).toBe(true)
+    expect(await next.control.retryDeadLetter(next.control.deadLetters()[0]!.id)).toBe(true)
     await waiting
     expect(await chargesOf(next.model, 'b1')).toEqual([13, 20])
   })

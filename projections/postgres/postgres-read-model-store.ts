@@ -1,0 +1,267 @@
+import type pg from 'pg'
+import type { ListQuery } from '../../framework/read-model/read-model-source.ts'
+import type { ProjectionDefinition } from '../define-projection.ts'
+import type { Checkpoint, HeldKey, ReadModelStore, RowBatch, StoredPage } from '../read-model-store.ts'
+import { encodeCursor } from '../row-query.ts'
+import { listSql, quote } from './list-sql.ts'
+import { asStoreError, FencedError } from './postgres-errors.ts'
+import { createModelTable, NOTIFY_CHANNEL, type ModelSchema } from './model-tables.ts'
+import { rowTable, type RowTable } from './row-table.ts'
+
+/** The lease under which a replica commits: a commit whose fence is no longer the model's is refused. */
+export interface Fence {
+  readonly fence: bigint
+}
+
+export interface PostgresStoreOptions {
+  readonly pool: pg.Pool
+  readonly schema: ModelSchema
+  readonly definition: ProjectionDefinition<unknown>
+  /** A shadow is built in a table of its own while the live one serves, and switched in by the database. */
+  readonly role: 'live' | 'shadow'
+  /** The lease the commits run under; a store without one refuses to commit. */
+  fence(): Fence | undefined
+  readonly maxPageSize?: number
+  readonly defaultPageSize?: number
+}
+
+/** A read-model store in one table of PostgreSQL, its checkpoint a row of `checkpoints`. */
+export interface PostgresReadModelStore<TRow> extends ReadModelStore<TRow> {
+  readonly role: 'live' | 'shadow'
+  readonly definition: ProjectionDefinition<unknown>
+  /** The table the store writes (resolved on open: the live one changes when a rebuild switches in). */
+  readonly table: string | undefined
+  readonly rows: RowTable
+}
+
+/**
+ * Creates the store of one projection in PostgreSQL. The engine's batch commits as ONE statement: it checks
+ * the fence of the model's lease, moves the checkpoint and its held keys, upserts and deletes the rows, keeps
+ * the changes for the feed and notifies every replica, all or nothing. Reads go through the model's view, so
+ * that a rebuild's switch is atomic for every reader.
+ */
+export function createPostgresReadModelStore<TRow>(
+  options: PostgresStoreOptions,
+): PostgresReadModelStore<TRow> {
+  const { pool, schema, definition, role } = options
+  const rows = rowTable(definition.schema, definition.key)
+  const view = `${quote(schema.name)}.${quote(definition.name)}`
+  const pageSize = { defaultSize: options.defaultPageSize ?? 100, maxSize: options.maxPageSize ?? 1_000 }
+  let table: string | undefined
+  /** The held keys of the last commit: a batch that keeps them still reports the settled position. */
+  let held: readonly HeldKey[] = []
+  let commitSql: string | undefined
+  /** The keys the loads since the last commit found: those rows are updated, the others inserted. */
+  const present = new Set<string>()
+
+  const qualified = () => `${quote(schema.name)}.${quote(table!)}`
+
+  async function query(text: string, values: unknown[] = []) {
+    try {
+      return await pool.query(text, values)
+    } catch (error) {
+      throw asStoreError(error, definition.name)
+    }
+  }
+
+  const store: PostgresReadModelStore<TRow> = {
+    role,
+    definition,
+    rows,
+    get table() {
+      return table
+    },
+    async open(): Promise<Checkpoint> {
+      const model = await createModelTable(pool, schema, definition, rows, role, table).catch(
+        (error: unknown) => {
+          throw asStoreError(error, definition.name)
+        },
+      )
+      table = model.table
+      held = model.held
+      commitSql = undefined
+      return { position: model.position, version: model.version, held: model.held, stale: model.stale }
+    },
+    async load(keys) {
+      if (table === undefined) await store.open()
+      const result = await query(
+        `select "_key", "_row" from ${qualified()} where "_key" in (select jsonb_array_elements_text($1::jsonb))`,
+        [JSON.stringify(keys)],
+      )
+      const found = new Map<string, TRow>()
+      for (const row of result.rows as { _key: string; _row: unknown }[]) {
+        found.set(row._key, rows.fromJson(row._row) as TRow)
+        present.add(row._key)
+      }
+      return found
+    },
+    async commit(batch) {
+      if (table === undefined) await store.open()
+      const lease = options.fence()
+      if (lease === undefined) throw new FencedError(definition.name)
+      const nextHeld = batch.held ?? held
+      const values = commitValues(batch, lease, nextHeld)
+      const result = await query((commitSql ??= buildCommitSql()), values)
+      if (Number((result.rows[0] as { committed: string }).committed) !== 1)
+        throw new FencedError(definition.name)
+      held = nextHeld
+      present.clear()
+    },
+    async get(key) {
+      const result = await query(`select "_row" from ${view} where "_key" = $1`, [key])
+      const found = result.rows[0] as { _row: unknown } | undefined
+      return found === undefined ? undefined : (rows.fromJson(found._row) as TRow)
+    },
+    async list(listQuery: ListQuery): Promise<StoredPage<TRow>> {
+      const sql = listSql(view, rows, listQuery, pageSize)
+      const result = await query(sql.text, sql.values)
+      const page = (result.rows as { _row: unknown }[])
+        .slice(0, sql.size)
+        .map((row) => rows.fromJson(row._row) as TRow)
+      const last = page[page.length - 1] as Readonly<Record<string, unknown>> | undefined
+      return {
+        rows: page,
+        endCursor: last ? encodeCursor(last, listQuery.orderBy ?? [], definition.key) : undefined,
+        hasNextPage: result.rows.length > sql.size,
+      }
+    },
+    async clear() {
+      if (table === undefined) await store.open()
+      const lease = options.fence()
+      if (lease === undefined) throw new FencedError(definition.name)
+      const client = await pool.connect().catch((error: unknown) => {
+        throw asStoreError(error, definition.name)
+      })
+      try {
+        await client.query('begin')
+        const fenced = await client.query(
+          `select 1 from ${quote(schema.name)}.models where name = $1 and fence = $2 for update`,
+          [definition.name, lease.fence.toString()],
+        )
+        if (fenced.rowCount !== 1) throw new FencedError(definition.name)
+        await client.query(`truncate ${qualified()}`)
+        await client.query(
+          `update ${quote(schema.name)}.checkpoints set position = 0, held = '[]', caught_up = false where table_name = $1`,
+          [table],
+        )
+        if (role === 'live') {
+          await client.query(`delete from ${quote(schema.name)}.changes where projection = $1`, [
+            definition.name,
+          ])
+        }
+        await client.query('commit')
+        held = []
+      } catch (error) {
+        await client.query('rollback').catch(() => {})
+        throw asStoreError(error, definition.name)
+      } finally {
+        client.release()
+      }
+    },
+  }
+
+  function commitValues(batch: RowBatch<TRow>, lease: Fence, nextHeld: readonly HeldKey[]): unknown[] {
+    // Rows go as one JSON document, each [key, existed, row, ...columns]: PostgreSQL parses it far faster
+    // than arrays. A row the batch's load found is updated in place; any other is inserted (or upserted).
+    const upserts: string[] = []
+    const deleted: string[] = []
+    for (const [key, row] of batch.writes) {
+      if (row === undefined) {
+        deleted.push(key)
+        continue
+      }
+      const record = row as Record<string, unknown>
+      let item = `[${JSON.stringify(key)},${present.has(key)},${rows.toJson(row)}`
+      for (const column of rows.columns)
+        item += `,${JSON.stringify(column.encode(record[column.field]) ?? null)}`
+      upserts.push(`${item}]`)
+    }
+    const live = role === 'live'
+    const changes = live ? batch.changes : []
+    const settled = settledOf(nextHeld, batch.position)
+    const payload = JSON.stringify({
+      n: definition.name,
+      t: table,
+      p: batch.position.toString(),
+      s: settled.toString(),
+      h: nextHeld.length > 0,
+      c: batch.caughtUp,
+      f: live && batch.changesSkipped ? batch.position.toString() : undefined,
+      k: changes.length,
+    })
+    const changed = changes.map(({ change, late }) => {
+      const row = change.kind === 'deleted' ? 'null' : rows.toJson(change.row)
+      const previous = change.kind === 'created' ? 'null' : rows.toJson(change.previous)
+      return `[${JSON.stringify(change.position.toString())},${JSON.stringify(change.key)},"${change.kind}",${row},${previous},${late}]`
+    })
+    return [
+      definition.name,
+      lease.fence.toString(),
+      table,
+      batch.position.toString(),
+      batch.held === undefined ? null : JSON.stringify(nextHeld.map(heldToJson)),
+      batch.version,
+      batch.caughtUp,
+      live && batch.changesSkipped,
+      live ? payload : null,
+      `[${upserts.join(',')}]`,
+      JSON.stringify(deleted),
+      `[${changed.join(',')}]`,
+    ]
+  }
+
+  function buildCommitSql(): string {
+    const s = quote(schema.name)
+    const names = rows.columns.map((column) => quote(column.field))
+    const values = ['e->>0', 'e->2', ...rows.columns.map((column, i) => `(e->>${i + 3})::${column.type}`)]
+    const set = ['"_row" = e->2', ...names.map((name, i) => `${name} = ${values[i + 2]!}`)].join(', ')
+    const conflictSet = [
+      '"_row" = excluded."_row"',
+      ...names.map((name) => `${name} = excluded.${name}`),
+    ].join(', ')
+    return `with fenced as (
+  -- A share lock: a replica taking the lease over waits for this commit, then reads the checkpoint it left.
+  select 1 from ${s}.models where name = $1::text and fence = $2::bigint for share
+), cp as (
+  update ${s}.checkpoints
+  set position = $4::bigint, held = coalesce($5::jsonb, held), version = $6, caught_up = caught_up or $7::boolean
+  where table_name = $3::text and exists (select 1 from fenced)
+  returning 1
+), inserted as (
+  insert into ${qualified()} ("_key", "_row"${names.map((name) => `, ${name}`).join('')})
+  select ${values.join(', ')} from jsonb_array_elements($10::jsonb) e
+  where not (e->>1)::boolean and exists (select 1 from cp)
+  on conflict ("_key") do update set ${conflictSet}
+), updated as (
+  update ${qualified()} t set ${set}
+  from jsonb_array_elements($10::jsonb) e
+  where (e->>1)::boolean and t."_key" = e->>0 and exists (select 1 from cp)
+), deleted as (
+  delete from ${qualified()} where "_key" in (select jsonb_array_elements_text($11::jsonb)) and exists (select 1 from cp)
+), changed as (
+  insert into ${s}.changes (projection, position, key, kind, "row", previous, late)
+  select $1::text, (c.e->>0)::bigint, c.e->>1, c.e->>2, nullif(c.e->3, 'null'::jsonb),
+    nullif(c.e->4, 'null'::jsonb), (c.e->>5)::boolean
+  from jsonb_array_elements($12::jsonb) with ordinality as c(e, n)
+  where exists (select 1 from cp) order by c.n
+), expired as (
+  update ${s}.models set changes_from = $4::bigint where name = $1::text and $8::boolean and exists (select 1 from cp)
+), notified as (
+  select pg_notify('${NOTIFY_CHANNEL}', $9::text) from cp where $9::text is not null
+)
+select (select count(*) from cp) as committed, (select count(*) from notified) as notified`
+  }
+
+  return store
+}
+
+function heldToJson(key: HeldKey) {
+  return { key: key.key, position: key.position.toString(), after: key.after.toString() }
+}
+
+/** Just before the oldest held position at or before `position`; `position` when none is. */
+export function settledOf(held: readonly HeldKey[], position: bigint): bigint {
+  let oldest: bigint | undefined
+  for (const { position: first } of held) if (oldest === undefined || first < oldest) oldest = first
+  return oldest !== undefined && oldest <= position ? oldest - 1n : position
+}

@@ -1,0 +1,269 @@
+import { AnnalsError } from '../framework/errors.ts'
+import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import type { DurableChangeFeed } from './durable-change-feed.ts'
+import type { AnySource, ProjectionHost } from './projection-host.ts'
+import {
+  createProjectionRunner,
+  type AnyEngine,
+  type ProjectionRunner,
+  type ProjectionRunnerOptions,
+} from './projection-runner.ts'
+import type { ReadModelDatabase, SharedCheckpoint, SharedReadModels } from './read-model-database.ts'
+
+export interface SharedProjectionsOptions {
+  readonly sources: readonly AnySource[]
+  readonly feeds: ReadonlyMap<string, DurableChangeFeed<unknown>>
+  readonly database: ReadModelDatabase & { readonly shared: SharedReadModels }
+  readonly runner: Omit<ProjectionRunnerOptions, 'name' | 'engines' | 'afterDispatch'>
+  /** This replica's name in the leases. */
+  readonly replica: string
+  readonly log?: ReadSideLogger
+  /** A fresh engine over a shadow table, with the source's definition: a rebuild on deploy builds it. */
+  readonly shadowOf: (source: AnySource) => AnyEngine
+}
+
+interface Owned {
+  readonly fence: bigint
+  engine: AnyEngine
+  runner: ProjectionRunner | undefined
+  paused: boolean
+}
+
+/** How often the changes a feed keeps are cut back to its retention. */
+const PRUNE_EVERY_MS = 10_000
+
+/**
+ * Runs, on this replica, the projections whose lease it holds, each from a subscription of its own, and
+ * serves every model from the shared database. A lease is taken when free or expired and renewed a few
+ * times per term; every commit is fenced by it, so a replica that was paused past its term (and lost the
+ * lease meanwhile) cannot commit once another has taken over. Commits anywhere reach every replica as
+ * notifications: they wake the waiters of `consistentWith` and the change feeds' readers.
+ */
+export function createSharedProjections(options: SharedProjectionsOptions): ProjectionHost {
+  const { sources, feeds, database, replica, log } = options
+  const { shared } = database
+  const owned = new Map<string, Owned>()
+  /** Projections a newer version of the service built: this one must not run them. */
+  const newer = new Set<string>()
+  const known = new Map<string, SharedCheckpoint>()
+  let connected = false
+  let stopped = false
+  let ticking: Promise<void> | undefined
+  let leaseTimer: NodeJS.Timeout | undefined
+  let pruneTimer: NodeJS.Timeout | undefined
+
+  for (const source of sources) source.remote = { caughtUp: false, running: false }
+
+  function committed(checkpoint: SharedCheckpoint) {
+    const source = sources.find((candidate) => candidate.name === checkpoint.name)
+    if (!source) return
+    known.set(checkpoint.name, checkpoint)
+    source.remote = { caughtUp: checkpoint.caughtUp, running: owned.has(source.name) }
+    feeds.get(source.name)?.committed(checkpoint)
+    if (checkpoint.held !== undefined) {
+      source.observe({ position: checkpoint.position, settled: checkpoint.settled, held: checkpoint.held })
+      return
+    }
+    shared.heldOf(checkpoint.name).then(
+      (held) => source.observe({ position: checkpoint.position, settled: checkpoint.settled, held }),
+      () => {
+        // Unreachable now: the checkpoints are read again when the notifications come back.
+      },
+    )
+  }
+
+  /** Notifications flow (again): the checkpoints committed meanwhile are read before the replica is ready. */
+  async function connectedAgain(up: boolean) {
+    if (!up) {
+      connected = false
+      return
+    }
+    try {
+      for (const checkpoint of await shared.checkpoints()) committed(checkpoint)
+      connected = true
+    } catch {
+      connected = false
+    }
+  }
+
+  async function tick() {
+    for (const source of sources) {
+      if (stopped) return
+      const mine = owned.get(source.name)
+      try {
+        if (mine) {
+          if (!(await shared.renew(source.name, replica, mine.fence))) await lose(source, 'lost its lease')
+        } else if (!newer.has(source.name)) {
+          const fence = await shared.acquire(source.name, replica)
+          if (fence !== undefined) await take(source, fence)
+        }
+      } catch (error) {
+        log?.warn({ projection: source.name, err: error }, 'projection lease not renewed; trying again')
+      }
+    }
+  }
+
+  async function take(source: AnySource, fence: bigint) {
+    const entry: Owned = { fence, engine: source.engine, runner: undefined, paused: false }
+    owned.set(source.name, entry)
+    source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: true }
+    // Read after the lease was taken: the checkpoint the last owner's last commit left.
+    await entry.engine.open()
+    if (entry.engine.stale === 'newer') {
+      newer.add(source.name)
+      owned.delete(source.name)
+      await shared.release(source.name, replica, fence)
+      log?.warn(
+        { projection: source.name },
+        'a newer version of the service built this projection; not running it',
+      )
+      return
+    }
+    log?.info({ projection: source.name, fence: String(fence) }, 'running projection')
+    if (entry.engine.stale === 'older') {
+      // Its definition changed since the rows were built: the old rows serve while a shadow rebuilds them.
+      void rebuildIn(source, entry, options.shadowOf(source)).catch((error: unknown) =>
+        log?.warn({ projection: source.name, err: error }, 'rebuild on deploy stopped'),
+      )
+      return
+    }
+    start(source, entry)
+  }
+
+  function start(source: AnySource, entry: Owned) {
+    if (entry.paused || entry.runner) return
+    entry.runner = createProjectionRunner({
+      ...options.runner,
+      name: `projection-${source.name}`,
+      engines: [entry.engine],
+    })
+    entry.runner.start()
+  }
+
+  async function halt(entry: Owned) {
+    const runner = entry.runner
+    entry.runner = undefined
+    await runner?.stop()
+    await entry.engine.drained()
+  }
+
+  async function lose(source: AnySource, why: string) {
+    const entry = owned.get(source.name)
+    if (!entry) return
+    owned.delete(source.name)
+    source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: false }
+    log?.warn({ projection: source.name }, `projection stopped here: ${why}`)
+    await halt(entry)
+  }
+
+  function ownedOrRefuse(source: AnySource): Owned {
+    const entry = owned.get(source.name)
+    if (!entry) {
+      throw new AnnalsError('NOT_FOUND', `Projection ${source.name} runs on another replica; ask that one`)
+    }
+    return entry
+  }
+
+  /** Builds `shadow` on its own subscription and switches to it once it is level with the current model. */
+  async function rebuildIn(source: AnySource, entry: Owned, shadow: AnyEngine) {
+    const current = entry.engine
+    let caughtUp: () => void = () => {}
+    let levelled: () => void = () => {}
+    const built = new Promise<void>((resolve) => (caughtUp = resolve))
+    const level = new Promise<void>((resolve) => (levelled = resolve))
+    const check = () => {
+      if (!shadow.caughtUp) return
+      caughtUp()
+      if (entry.runner === undefined && shadow.position >= current.position) levelled()
+    }
+    const runner = createProjectionRunner({
+      ...options.runner,
+      name: `rebuild-${source.name}`,
+      engines: [shadow],
+      afterDispatch: check,
+    })
+    runner.start()
+    try {
+      await built
+      // The current model stops, so that the shadow can draw level with it before the switch.
+      await halt(entry)
+      check()
+      await level
+      await database.switchTo?.(current.store, shadow.store)
+    } catch (error) {
+      await runner.stop()
+      throw error
+    }
+    if (owned.get(source.name) !== entry) return void (await runner.stop())
+    source.switchTo(shadow)
+    entry.engine = shadow
+    entry.runner = runner
+  }
+
+  return {
+    start() {
+      shared.listen(committed, (up) => void connectedAgain(up))
+      const every = Math.max(20, Math.floor(shared.leaseMs / 3))
+      const run = () => {
+        if (ticking || stopped) return
+        ticking = tick().finally(() => (ticking = undefined))
+      }
+      run()
+      leaseTimer = setInterval(run, every)
+      leaseTimer.unref()
+      pruneTimer = setInterval(() => {
+        for (const source of sources) {
+          if (owned.has(source.name))
+            void shared.prune(source.name, source.engine.definition.changeRetention).catch(() => {})
+        }
+      }, PRUNE_EVERY_MS)
+      pruneTimer.unref()
+    },
+    async stop() {
+      stopped = true
+      clearInterval(leaseTimer)
+      clearInterval(pruneTimer)
+      await ticking
+      await Promise.all(
+        [...owned].map(async ([name, entry]) => {
+          await halt(entry)
+          // Released at once, so another replica takes over without waiting out the term.
+          await shared.release(name, replica, entry.fence).catch(() => {})
+        }),
+      )
+      owned.clear()
+    },
+    pause(source) {
+      const entry = ownedOrRefuse(source)
+      entry.paused = true
+      void halt(entry)
+    },
+    resume(source) {
+      const entry = ownedOrRefuse(source)
+      entry.paused = false
+      start(source, entry)
+    },
+    async reset(source) {
+      const entry = ownedOrRefuse(source)
+      await halt(entry)
+      await source.restart()
+      start(source, entry)
+    },
+    rebuild(source, shadow) {
+      return rebuildIn(source, ownedOrRefuse(source), shadow)
+    },
+    caughtUp: (source) =>
+      owned.has(source.name)
+        ? source.engine.caughtUp || (known.get(source.name)?.caughtUp ?? false)
+        : (known.get(source.name)?.caughtUp ?? false),
+    unready: () => (connected ? [] : ['the read-model database does not answer']),
+    position: () => {
+      let furthest = 0n
+      for (const entry of owned.values())
+        if ((entry.runner?.position ?? 0n) > furthest) furthest = entry.runner!.position
+      return furthest
+    },
+    averageEventBytes: () =>
+      [...owned.values()].find((entry) => entry.runner)?.runner?.averageEventBytes() ?? 256,
+  }
+}
