@@ -36,6 +36,13 @@ export interface ReactorPartition {
 
 /** How many checkpoints a reactor's checkpoint stream keeps. */
 const CHECKPOINT_MAX_COUNT = 5
+/**
+ * A partition writes its checkpoint after this many handled events, after this long, and whenever its
+ * subscription catches up: a checkpoint per event would double the writes of a busy reactor, and handling
+ * the few events after a crash again has no second effect (sends carry command ids derived from the event).
+ */
+const CHECKPOINT_EVERY = 200
+const CHECKPOINT_INTERVAL_MS = 250
 const CHECKPOINT_EVENT = 'ReactorCheckpoint'
 
 /** The stream that holds a reactor partition's checkpoint. */
@@ -45,8 +52,8 @@ export function reactorCheckpointStream(reactor: string, partition: string): str
 
 /**
  * Starts one partition of a reactor: reads its checkpoint, subscribes to `$all` after it, handles each event
- * of the partition (retrying with back-off, an unavailable store without end), then commits the checkpoint:
- * at least once, and with derived command ids no second effect.
+ * of the partition (retrying with back-off, an unavailable store without end), and commits the checkpoint
+ * every so many events and when caught up: at least once, and with derived command ids no second effect.
  */
 export function startReactorPartition(options: ReactorPartitionOptions): ReactorPartition {
   const { definition, partition, store, log } = options
@@ -74,16 +81,26 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
           eventTypes: definition.eventTypes,
           signal,
         })
+        let handled: bigint | undefined
+        let handledSince = 0
+        let firstHandledAt = 0
         for await (const message of messages) {
           failures = 0
-          if (message.kind !== 'event') continue
-          const { event } = message
-          if (definition.handles(event) && definition.partitionOf(event) === partition) {
+          if (message.kind === 'event') {
+            const { event } = message
+            considered = event.position
+            if (!definition.handles(event) || definition.partitionOf(event) !== partition) continue
             await handle(event)
             if (signal.aborted) return
-            await commit(event.position)
+            if (handledSince++ === 0) firstHandledAt = Date.now()
+            handled = event.position
+            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS) continue
+          } else if (message.kind !== 'caughtUp') continue
+          // Caught up, or enough handled: the position goes down once.
+          if (handled !== undefined && handled !== checkpoint) {
+            await commit(handled)
+            handledSince = 0
           }
-          considered = event.position
         }
         if (signal.aborted) return
         throw new Error('the subscription ended')

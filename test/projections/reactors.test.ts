@@ -150,6 +150,20 @@ describe('a reactor', () => {
     expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
   })
 
+  it('writes its checkpoint per run of events rather than per event, and once it has caught up', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const demands = Array.from({ length: 300 }, (_, n) => demand(n + 1))
+    const { position } = await store.appendToStream('Grid-g1', demands)
+    const readSide = await startReadSide(store, createTestCommandBus(store))
+    await readSide.start()
+    await checkpointed(store, [{ grid: 'g1', position }])
+    expect(await discharges(store)).toHaveLength(600)
+    const written = (await collectAll(store)).filter((event) => event.type === 'ReactorCheckpoint')
+    expect(written.length).toBeGreaterThan(0)
+    expect(written.length).toBeLessThanOrEqual(4)
+  })
+
   it('reacts to each event once across dropped subscriptions and a store that is briefly unavailable', async () => {
     const store = createInMemoryEventStore()
     await fleet(store)
