@@ -1,116 +1,285 @@
 import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
 import { SCHEMA_VERSION_KEY } from '../framework/aggregate/define-aggregate.ts'
-import { executeCommand } from '../framework/command/execute-command.ts'
-import { loadAggregate } from '../framework/command/load-aggregate.ts'
+import { createCommandBus, type LocalCommandBus } from '../framework/command/create-command-bus.ts'
 import { COMMAND_ID_KEY } from '../framework/command/recent-commands.ts'
-import type { EventStore, EventToAppend } from '../framework/event-store/event-store.ts'
+import { ConcurrencyConflictError } from '../framework/errors.ts'
+import type { EventStore } from '../framework/event-store/event-store.ts'
+import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import { createInMemoryEventStore } from '../framework/event-store/in-memory-event-store.ts'
+import { cpuMicros, forkBenchServer, type BenchServer } from './devstore-bench-servers.ts'
+import { median, pairedRatio, pairedRounds } from './paired-rounds.ts'
 import type { Bench, BenchResult } from './run.ts'
 
-const ROUNDS = 9
-const WARM_UP_ROUNDS = 2
-const CHUNKS_PER_ROUND = 2
-const COMMANDS_PER_CHUNK = 5000
 const Counter = counterAggregate()
+type State = ReturnType<typeof Counter.initial>
+const decide = Counter.commands.increment.decide
+const CONCURRENCY = 64
 
-/** Both sides of one round: each appends to its own stream of its own store, the pipeline as a hot aggregate. */
-interface Round {
-  pipelineMs: number
-  rawMs: number
-  pipeline(count: number): Promise<void>
-  raw(count: number): Promise<void>
+/** What one side of a round did: commands, wall time, and the CPU of every process that worked for it. */
+interface Measured {
+  readonly commands: number
+  readonly ms: number
+  readonly cpuMicros: number
+  readonly conflicts: number
+  readonly failed: number
 }
 
-// CPU time, not wall time: on a shared machine the process is descheduled at random, and that is not its cost.
-function cpuMsSince(started: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(started)
-  return (used.user + used.system) / 1000
-}
+const rate = (side: Measured) => side.commands / (side.ms / 1000)
+const cpuPerCommand = (sides: readonly Measured[]) =>
+  median(sides.map((side) => side.cpuMicros / side.commands))
 
-async function createRound(): Promise<Round> {
-  const pipelineStore = createInMemoryEventStore()
-  const id = randomUUID()
-  let loaded = await loadAggregate(pipelineStore, Counter, id)
-  const rawStore: EventStore = createInMemoryEventStore()
-  const rawStream = Counter.streamName(randomUUID())
-  let rawRevision = -1n
-  const round: Round = {
-    pipelineMs: 0,
-    rawMs: 0,
-    async pipeline(count) {
-      const commandIds = Array.from({ length: count }, () => randomUUID())
-      const started = process.cpuUsage()
-      for (const commandId of commandIds) {
-        const input = { by: 1 }
-        loaded = await executeCommand({
-          store: pipelineStore,
-          aggregate: Counter,
-          id,
-          command: 'increment',
-          input,
-          commandId,
-          loaded,
-        })
-      }
-      round.pipelineMs += cpuMsSince(started)
-    },
-    async raw(count) {
-      // The same event the pipeline appends: type, data, metadata, a fresh id, one event per append.
-      const events: EventToAppend[] = Array.from({ length: count }, () => ({
-        id: randomUUID(),
-        type: 'Incremented',
-        data: { by: 1 },
-        metadata: { [SCHEMA_VERSION_KEY]: 2, [COMMAND_ID_KEY]: randomUUID() },
-      }))
-      const started = process.cpuUsage()
-      for (const event of events) {
-        const expectedRevision = rawRevision === -1n ? 'no_stream' : rawRevision
-        rawRevision = (await rawStore.appendToStream(rawStream, [event], { expectedRevision })).nextRevision
-      }
-      round.rawMs += cpuMsSince(started)
-    },
+/** Runs `work` and measures it: wall time, this process's CPU, and the store process's CPU when there is one. */
+async function measure(
+  server: BenchServer | undefined,
+  work: () => Promise<{ commands: number; conflicts?: number; failed?: number }>,
+): Promise<Measured> {
+  const serverBefore = server ? (await server.stats()).cpuMicros : 0
+  const cpuBefore = cpuMicros()
+  const started = performance.now()
+  const done = await work()
+  const ms = performance.now() - started
+  const cpu = cpuMicros() - cpuBefore + (server ? (await server.stats()).cpuMicros - serverBefore : 0)
+  return {
+    commands: done.commands,
+    ms,
+    cpuMicros: cpu,
+    conflicts: done.conflicts ?? 0,
+    failed: done.failed ?? 0,
   }
-  return round
 }
 
-/** Runs a round as alternating chunks, each side first in turn, so drift on a shared machine falls on both. */
-async function runRound(): Promise<{ pipeline: number; raw: number }> {
-  const round = await createRound()
-  for (let chunk = 0; chunk < CHUNKS_PER_ROUND; chunk++) {
-    if (chunk % 2 === 0) {
-      await round.pipeline(COMMANDS_PER_CHUNK)
-      await round.raw(COMMANDS_PER_CHUNK)
-    } else {
-      await round.raw(COMMANDS_PER_CHUNK)
-      await round.pipeline(COMMANDS_PER_CHUNK)
+/**
+ * The hand-written writer the issue names: the aggregate's own decide and evolve, an append fenced by the
+ * expected revision, the same event (type, data, schema version and command id) with a fresh id; on a conflict
+ * it reads the stream again and decides again. `held` keeps the state between commands as a single writer
+ * may; without it every command reads its stream first, as an optimistic writer with other writers must.
+ */
+function handWrittenWriter(store: EventStore, held: boolean) {
+  const states = new Map<string, { state: State; revision: bigint }>()
+  async function load(id: string) {
+    let state = Counter.initial(id)
+    let revision = -1n
+    for await (const event of store.readStream(Counter.streamName(id))) {
+      state = Counter.evolve.Incremented(state, event.data as { by: number }, {
+        id,
+        revision: event.revision,
+        createdAt: event.createdAt,
+      })
+      revision = event.revision
+    }
+    return { state, revision }
+  }
+  return async function execute(id: string, by: number): Promise<{ conflicts: number }> {
+    let conflicts = 0
+    let current = (held ? states.get(id) : undefined) ?? (await load(id))
+    for (;;) {
+      const commandId = randomUUID()
+      const event = decide(
+        current.state,
+        { by },
+        { id, revision: current.revision, commandId, now: new Date() },
+      )
+      const single = firstOf(event)
+      const data = single.data as { by: number }
+      try {
+        const appended = await store.appendToStream(
+          Counter.streamName(id),
+          [
+            {
+              id: randomUUID(),
+              type: single.type,
+              data,
+              metadata: { [SCHEMA_VERSION_KEY]: 2, [COMMAND_ID_KEY]: commandId },
+            },
+          ],
+          { expectedRevision: current.revision === -1n ? 'no_stream' : current.revision },
+        )
+        const context = { id, revision: appended.nextRevision, createdAt: new Date() }
+        current = {
+          state: Counter.evolve.Incremented(current.state, data, context),
+          revision: appended.nextRevision,
+        }
+        if (held) states.set(id, current)
+        return { conflicts }
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error
+        conflicts++
+        current = await load(id)
+      }
     }
   }
-  const commands = CHUNKS_PER_ROUND * COMMANDS_PER_CHUNK
-  return { pipeline: commands / (round.pipelineMs / 1000), raw: commands / (round.rawMs / 1000) }
 }
 
-const median = (values: readonly number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+function isList<T>(value: T | readonly T[]): value is readonly T[] {
+  return Array.isArray(value)
+}
+
+/** The one event a Counter's increment emits, whether decide answered it alone or in a list. */
+function firstOf<T>(emitted: T | readonly T[]): T {
+  if (!isList(emitted)) return emitted
+  const [first] = emitted
+  if (first === undefined) throw new Error('increment emitted no event')
+  return first
+}
+
+/** `count` commands from CONCURRENCY callers, each to the aggregate `aggregateOf` names for its caller. */
+async function concurrently(
+  count: number,
+  aggregateOf: (caller: number) => string,
+  send: (id: string) => Promise<unknown>,
+) {
+  let next = 0
+  let conflicts = 0
+  let failed = 0
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, caller) => {
+      while (next++ < count) {
+        try {
+          const answer = await send(aggregateOf(caller))
+          if (typeof answer === 'object' && answer !== null && 'conflicts' in answer) {
+            conflicts += (answer as { conflicts: number }).conflicts
+          }
+        } catch {
+          failed++
+        }
+      }
+    }),
+  )
+  return { commands: count, conflicts, failed }
+}
+
+const viaBus = (bus: LocalCommandBus) => (id: string) =>
+  bus.execute({ aggregate: 'Counter', command: 'increment', aggregateId: id, input: { by: 1 } })
+
+/** One caller, one aggregate already in memory, on the in-memory store: the pipeline's own cost. */
+async function sequentialInMemory(): Promise<BenchResult> {
+  const COMMANDS = 5_000
+  const ROUNDS = 12
+  const busStore = createInMemoryEventStore()
+  const bus = createCommandBus({ store: busStore, aggregates: [Counter] })
+  const hand = handWrittenWriter(createInMemoryEventStore(), true)
+  const send = viaBus(bus)
+  const one = async (execute: (id: string) => Promise<unknown>) => {
+    for (let i = 0; i < COMMANDS; i++) await execute('hot')
+    return { commands: COMMANDS }
+  }
+  try {
+    for (let warm = 0; warm < 2; warm++) {
+      await one(send)
+      await one((id) => hand(id, 1))
+    }
+    const runs: Record<'bus' | 'hand', Measured[]> = { bus: [], hand: [] }
+    const measured = await pairedRounds(ROUNDS, {
+      bus: async () => rate(remember(runs.bus, await measure(undefined, () => one(send)))),
+      hand: async () => rate(remember(runs.hand, await measure(undefined, () => one((id) => hand(id, 1))))),
+    })
+    return result({
+      figure: 'createCommandBus, one caller, held aggregate, in-memory store',
+      baseline: 'hand-written loop: decide, evolve, append fenced by revision, state held',
+      measured,
+      runs,
+      target: 0.8,
+      notes: `${COMMANDS} single-event commands a round to one aggregate`,
+      rounds: ROUNDS,
+    })
+  } finally {
+    bus.close()
+  }
+}
+
+/** CONCURRENCY callers over the devstore in a child process, fsync on: independent aggregates or one hot one. */
+async function overDevstore(server: BenchServer, hot: boolean): Promise<BenchResult> {
+  const COMMANDS = hot ? 1_000 : 2_000
+  const HAND_COMMANDS = hot ? 100 : 2_000
+  const ROUNDS = 6
+  const store = createEventStoreDbStore(server.connectionString)
+  const bus = createCommandBus({ store, aggregates: [Counter] })
+  const hand = handWrittenWriter(store, false)
+  let round = 0
+  // Fresh aggregates each round: the hand-written writer reads short streams, never a long history.
+  const aggregateOf = (side: string) => (caller: number) => `${side}-${round}-${hot ? 'hot' : caller}`
+  const busSide = () => concurrently(COMMANDS, aggregateOf('bus'), viaBus(bus))
+  const handSide = () => concurrently(HAND_COMMANDS, aggregateOf('hand'), (id) => hand(id, 1))
+  try {
+    await busSide()
+    await handSide()
+    const runs: Record<'bus' | 'hand', Measured[]> = { bus: [], hand: [] }
+    const measured = await pairedRounds(ROUNDS, {
+      bus: async () => (round++, rate(remember(runs.bus, await measure(server, busSide)))),
+      hand: async () => (round++, rate(remember(runs.hand, await measure(server, handSide)))),
+    })
+    const conflicts = (side: Measured[]) => side.reduce((sum, run) => sum + run.conflicts, 0)
+    const failed = (side: Measured[]) => side.reduce((sum, run) => sum + run.failed, 0)
+    const written = bus.host.written()
+    return result({
+      figure: `createCommandBus, ${CONCURRENCY} callers, ${hot ? 'one aggregate' : `${CONCURRENCY} aggregates`}, devstore`,
+      baseline: `hand-written optimistic loop, ${CONCURRENCY} callers: read, decide, append fenced by revision, retry on conflict`,
+      measured,
+      runs,
+      target: hot ? 50 : 1,
+      notes:
+        `devstore in a child process, file-backed with fsync, loopback gRPC; ${COMMANDS} commands a round on the bus side, ` +
+        `${HAND_COMMANDS} on the hand-written side; bus: ${conflicts(runs.bus)} conflicts, ${failed(runs.bus)} failed, ` +
+        `${(written.commands / Math.max(1, written.appends)).toFixed(1)} commands per append; hand-written: ` +
+        `${conflicts(runs.hand)} conflicts retried, ${failed(runs.hand)} failed`,
+      rounds: ROUNDS,
+    })
+  } finally {
+    bus.close()
+    await store.close()
+  }
+}
+
+function remember(runs: Measured[], run: Measured): Measured {
+  runs.push(run)
+  return run
+}
+
+function result(options: {
+  figure: string
+  baseline: string
+  measured: Record<'bus' | 'hand', number[]>
+  runs: Record<'bus' | 'hand', Measured[]>
+  target: number
+  notes: string
+  rounds: number
+}): BenchResult {
+  const { measured, runs } = options
+  const paired = pairedRatio(measured.bus, measured.hand)
+  const cpu = (side: Measured[]) => cpuPerCommand(side).toFixed(0)
+  return {
+    figure: { label: options.figure, value: Math.round(median(measured.bus)), unit: 'commands/s' },
+    baseline: { label: options.baseline, value: Math.round(median(measured.hand)), unit: 'commands/s' },
+    ratio: paired.ratio,
+    target: options.target,
+    notes:
+      `${options.notes}; CPU per command, all processes: bus ${cpu(runs.bus)} µs, hand-written ${cpu(runs.hand)} µs; ` +
+      `median of ${options.rounds} alternating pairs (${paired.rounds}) after a warm-up of each side`,
+  }
+}
 
 const bench: Bench = {
   name: 'command-pipeline',
-  description: 'executeCommand on a hot aggregate vs a raw append loop of the same events (in-memory store)',
-  async run(): Promise<BenchResult> {
-    for (let n = 0; n < WARM_UP_ROUNDS; n++) await runRound()
-    const rounds = []
-    for (let n = 0; n < ROUNDS; n++) rounds.push(await runRound())
-    const ratios = rounds.map((r) => r.pipeline / r.raw)
-    const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
-    return {
-      figure: { label: 'pipeline', value: median(rounds.map((r) => r.pipeline)), unit: 'commands/s' },
-      baseline: { label: 'raw append', value: median(rounds.map((r) => r.raw)), unit: 'appends/s' },
-      ratio: median(ratios),
-      target: 0.5,
-      notes:
-        `median of ${ROUNDS} rounds of ${CHUNKS_PER_ROUND * COMMANDS_PER_CHUNK} single-event commands, ` +
-        `interleaved in chunks of ${COMMANDS_PER_CHUNK}, after ${WARM_UP_ROUNDS} warm-up rounds; CPU time; round ratios ${spread}`,
+  description:
+    'The default command path (createCommandBus, what createServer runs) against hand-written loops with the same aggregate logic: one caller in memory, 64 callers over the devstore on independent aggregates and on one',
+  method:
+    "Both sides run the Counter aggregate's own decide and evolve and append the same event (type, data, schema version, command id). The hand-written side decides, evolves and appends with the expected revision, without validation, derived ids or mailboxes: in memory with its state held (the cheapest loop there is); over the devstore as an optimistic writer that reads the stream before each command and again after a conflict. The devstore runs in a child process, file-backed with fsync, and its CPU is added to each side's. Rounds alternate which side goes first; the ratio is the median of the rounds' paired ratios. Targets (issue 20): 0.8 in memory, 1.0 on independent aggregates, 50 on one aggregate with zero conflicts and zero failures on the bus side.",
+  async run(): Promise<BenchResult[]> {
+    const results = [await sequentialInMemory()]
+    const dataDir = await mkdtemp(join(tmpdir(), 'command-pipeline-'))
+    const server = await forkBenchServer('store', dataDir)
+    try {
+      results.push(await overDevstore(server, false))
+      results.push(await overDevstore(server, true))
+    } finally {
+      await server.close()
+      await rm(dataDir, { recursive: true, force: true })
     }
+    return results
   },
 }
 

@@ -5,9 +5,9 @@ import { createDevStore } from '../devstore/index.ts'
 import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
 import type { CommandBus } from '../framework/command/command-bus.ts'
 import { createCommandBus } from '../framework/command/create-command-bus.ts'
-import { executeCommand } from '../framework/command/execute-command.ts'
 import { executeCommandGroup } from '../framework/command/execute-command-group.ts'
 import { loadAggregate } from '../framework/command/load-aggregate.ts'
+import { commandDefinition } from '../framework/command/validate-command.ts'
 import { ConcurrencyConflictError } from '../framework/errors.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
@@ -68,32 +68,28 @@ async function concurrently(bus: CommandBus, id: string, count: number) {
   return { ms: performance.now() - started, failed }
 }
 
+const increment = commandDefinition(Counter, 'increment')
+
+/** The pipeline one command at a time on a held aggregate: each decided and appended alone. */
 async function sequentialWriter(store: EventStore, id: string, count: number) {
   let loaded = await loadAggregate(store, Counter, id)
   const started = performance.now()
   for (let i = 0; i < count; i++) {
-    const input = { by: 1 }
-    loaded = await executeCommand({
-      store,
-      aggregate: Counter,
-      id,
-      command: 'increment',
-      input,
-      commandId: randomUUID(),
-      loaded,
-    })
+    const commands = [
+      { command: 'increment', definition: increment, input: { by: 1 }, commandId: randomUUID() },
+    ]
+    const group = await executeCommandGroup({ store, aggregate: Counter, id, commands, loaded })
+    if (!group.appended) throw group.error
+    await group.outcomes
+    loaded = group.loaded
   }
   return performance.now() - started
 }
 
 async function startRouter(store: EventStore) {
   const http = Fastify({ logger: false })
-  const cluster = await createCluster({ env: {} }).create({
-    store,
-    aggregates: [Counter],
-    http,
-    selfUrl: 'http://127.0.0.1:1',
-  })
+  const local = createCommandBus({ store, aggregates: [Counter] })
+  const cluster = await createCluster({ env: {} }).create({ local, http, selfUrl: 'http://127.0.0.1:1' })
   return {
     commands: cluster.commands,
     /** Commands decided per append so far: the mean group size the mailbox formed. */
@@ -103,6 +99,7 @@ async function startRouter(store: EventStore) {
     },
     async close() {
       await cluster.close()
+      local.close()
       await http.close()
     },
   }
@@ -115,6 +112,7 @@ async function groupedWriter(store: EventStore, id: string, count: number, group
   for (let done = 0; done < count;) {
     const commands = Array.from({ length: Math.min(groupSize, count - done) }, () => ({
       command: 'increment',
+      definition: increment,
       input: { by: 1 },
       commandId: randomUUID(),
     }))
@@ -207,22 +205,23 @@ async function compare(setting: Setting): Promise<BenchResult[]> {
   ]
 }
 
-/** The same load on the plain command bus (no router): how many conflicts and refusals the router spares. */
-async function withoutRouter(): Promise<string> {
+/** The same load on a stateless bus (no aggregate held in memory): what holding and the mailbox spare. */
+async function withoutHolding(): Promise<string> {
   const plain = conflictCountingStore()
-  const bus = createCommandBus({ store: plain.store, aggregates: [Counter] })
+  const bus = createCommandBus({ store: plain.store, aggregates: [Counter], stateless: true })
   const commands = COMMANDS_PER_ROUND
   const viaBus = await concurrently(bus, 'plain', commands)
-  return `Without the router (createCommandBus, the same load, ${commands} commands in memory): ${plain.counts.conflicts} conflicts (each a retry), ${viaBus.failed} given up as CONCURRENCY_CONFLICT, ${Math.round((commands - viaBus.failed) / (viaBus.ms / 1000))} commands/s succeeded`
+  bus.close()
+  return `Stateless (createCommandBus with stateless: true, the same load, ${commands} commands in memory): ${plain.counts.conflicts} conflicts, ${viaBus.failed} failed, ${Math.round((commands - viaBus.failed) / (viaBus.ms / 1000))} commands/s`
 }
 
 const bench: Bench = {
   name: 'sharding-hot-aggregate',
   description:
     '64 concurrent commands to one hot aggregate through the router (entity host mailbox) vs a sequential writer and a grouping writer, in memory and over the devstore',
-  method: `${CONCURRENCY} callers send increments to one aggregate through the router (createCluster with no peers: the entity host's mailbox groups queued commands into one append). Two baselines do the same commands without callers or a mailbox: a sequential writer (executeCommand, one append per command, the aggregate held in memory) and a grouped writer (executeCommandGroup with as many commands per append as the router formed in its warm-up). In memory: ${ROUNDS} rounds of ${COMMANDS_PER_ROUND} commands per side; over an in-process devstore (gRPC on loopback): ${DEVSTORE_ROUNDS} rounds of ${DEVSTORE_COMMANDS_PER_ROUND}. The three sides rotate their order each round; each ratio is the median of the rounds' ratios. Target 0.9 against the sequential writer, with no conflicts; none against the grouped writer, which shows what the mailbox costs.`,
+  method: `${CONCURRENCY} callers send increments to one aggregate through the router (createCluster with no peers: the entity host's mailbox groups queued commands into one append). Two baselines do the same commands without callers or a mailbox: a sequential writer (the pipeline one command at a time, executeCommandGroup with one command, one append each, the aggregate held in memory) and a grouped writer (executeCommandGroup with as many commands per append as the router formed in its warm-up). In memory: ${ROUNDS} rounds of ${COMMANDS_PER_ROUND} commands per side; over an in-process devstore (gRPC on loopback): ${DEVSTORE_ROUNDS} rounds of ${DEVSTORE_COMMANDS_PER_ROUND}. The three sides rotate their order each round; each ratio is the median of the rounds' ratios. Target 0.9 against the sequential writer, with no conflicts; none against the grouped writer, which shows what the mailbox costs.`,
   async run(): Promise<BenchResult[]> {
-    const note = await withoutRouter()
+    const note = await withoutHolding()
     const inMemory = await compare({
       where: 'in memory',
       rounds: ROUNDS,

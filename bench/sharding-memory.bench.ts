@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
-import { createEntityHost } from '../framework/sharding/entity-host.ts'
+import { createCommandBus, type LocalCommandBus } from '../framework/command/create-command-bus.ts'
 import type { Bench, BenchResult } from './run.ts'
 
 const Counter = counterAggregate()
@@ -43,13 +43,13 @@ function forgetfulStore(): EventStore {
   }
 }
 
-async function touch(host: ReturnType<typeof createEntityHost>, count: number, prefix: string) {
+async function touch(bus: LocalCommandBus, count: number, prefix: string) {
   let next = 0
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < count) {
         const n = next++
-        await host.execute({
+        await bus.execute({
           aggregate: 'Counter',
           command: 'increment',
           aggregateId: `${prefix}-${n}`,
@@ -67,17 +67,17 @@ const bench: Bench = {
   async run(): Promise<BenchResult[]> {
     const store = forgetfulStore()
     const before = heapUsed()
-    const bounded = createEntityHost({ store, aggregates: [Counter], maxHosted: MAX_HOSTED })
+    const bounded = createCommandBus({ store, aggregates: [Counter], maxHosted: MAX_HOSTED })
     await touch(bounded, TOUCHED, 'once')
-    const held = bounded.hosted()
+    const held = bounded.host.hosted()
     const grownMb = (heapUsed() - before) / 2 ** 20
     bounded.close()
 
     const beforeHot = heapUsed()
-    const hot = createEntityHost({ store, aggregates: [Counter], maxHosted: HOT * 2 })
+    const hot = createCommandBus({ store, aggregates: [Counter], maxHosted: HOT * 2 })
     await touch(hot, HOT, 'hot')
     const perHosted = (heapUsed() - beforeHot) / HOT
-    const hostedCount = hot.hosted()
+    const hostedCount = hot.host.hosted()
     const beforeStates = heapUsed()
     const states = Array.from({ length: HOT }, (_, i) => ({ value: i, locked: false, steps: 1 }))
     const perState = (heapUsed() - beforeStates) / HOT
