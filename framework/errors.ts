@@ -17,6 +17,11 @@ export const errorCodes = {
     meaning:
       'A stored event cannot be read: its data fails its schema or no upcaster reaches the current version.',
   },
+  COMMAND_ID_REUSED: {
+    http: 409,
+    meaning:
+      'The command id was already used for another command, another input or another aggregate; nothing was appended.',
+  },
   CONCURRENCY_CONFLICT: {
     http: 409,
     meaning: 'The stream moved on under the command more often than the retry bound allows.',
@@ -101,6 +106,20 @@ export class BadInputError extends AnnalsError {
         issues: issues.map((i) => ({ path: i.path.map(String), message: i.message, code: i.code })),
       },
     })
+  }
+}
+
+/** A command id sent again for another command, another input or another aggregate: nothing is appended. */
+export class CommandIdReusedError extends AnnalsError {
+  override readonly name = 'CommandIdReusedError'
+  constructor(
+    readonly commandId: string,
+    where: string,
+  ) {
+    super(
+      'COMMAND_ID_REUSED',
+      `Command id ${commandId} was already used ${where}; send a new id for a new command`,
+    )
   }
 }
 

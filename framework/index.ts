@@ -7,6 +7,7 @@ export {
   DomainError,
   BadInputError,
   ConcurrencyConflictError,
+  CommandIdReusedError,
   ConsistencyTimeoutError,
   StoredEventError,
   StreamDeletedError,

@@ -15,7 +15,10 @@ describe('snapshotCodec', () => {
   })
 
   it('decodes what it encoded, through JSON, with the recent command window', () => {
-    const recent = new Map([['command-1', { first: 3n, last: 4n }]])
+    const recent = [
+      ['command-1', { first: 3n, last: 4n, hash: 'h1' }],
+      ['command-0', { first: 2n, last: 2n }],
+    ] as const
     const { type, data } = snapshotCodec.encode(Counter, { state, revision: 4n }, recent)
     expect(snapshotCodec.decode(Counter, { type, data: roundTrip(data) })).toEqual({
       state,

@@ -12,8 +12,10 @@ export interface Snapshot<TState = unknown> {
   readonly revision: bigint
 }
 
-/** Command ids recently applied to an aggregate, with the revisions of the events each appended. */
-export type RecentCommands = ReadonlyMap<string, { readonly first: bigint; readonly last: bigint }>
+/** Command ids recently applied to an aggregate, oldest first: the revisions each appended, and its hash. */
+export type RecentCommands = Iterable<
+  readonly [string, { readonly first: bigint; readonly last: bigint; readonly hash?: string }]
+>
 
 /** A snapshot as it is decoded: the state, its revision, and the recent command window carried with it. */
 export interface DecodedSnapshot<TState = unknown> extends Snapshot<TState> {
@@ -24,7 +26,8 @@ interface SnapshotData {
   readonly aggregate: string
   readonly revision: string
   readonly state: unknown
-  readonly commands: readonly (readonly [string, string, string])[]
+  /** [command id, first revision, last revision, command hash (absent in snapshots written before it)] */
+  readonly commands: readonly (readonly [string, string, string, string?])[]
 }
 
 /**
@@ -44,10 +47,12 @@ export const snapshotCodec = {
   encode(
     aggregate: AnyAggregate,
     snapshot: Snapshot,
-    recentCommands: RecentCommands = new Map(),
+    recentCommands: RecentCommands = [],
   ): { type: string; data: SnapshotData } {
-    const commands = [...recentCommands].map(
-      ([id, range]) => [id, String(range.first), String(range.last)] as const,
+    const commands = [...recentCommands].map(([id, { first, last, hash }]) =>
+      hash === undefined
+        ? ([id, String(first), String(last)] as const)
+        : ([id, String(first), String(last), hash] as const),
     )
     return {
       type: SNAPSHOT_EVENT_TYPE,
@@ -66,10 +71,11 @@ export const snapshotCodec = {
     if (stored.data.aggregate !== aggregate.name || !/^\d+$/.test(stored.data.revision)) return undefined
     const parsed = aggregate.state.safeParse(stored.data.state)
     if (!parsed.success) return undefined
-    const recentCommands = new Map<string, { first: bigint; last: bigint }>()
-    for (const [id, first, last] of stored.data.commands) {
+    const recentCommands: [string, { first: bigint; last: bigint; hash?: string }][] = []
+    for (const [id, first, last, hash] of stored.data.commands) {
       if (/^-?\d+$/.test(first) && /^-?\d+$/.test(last)) {
-        recentCommands.set(id, { first: BigInt(first), last: BigInt(last) })
+        const applied = { first: BigInt(first), last: BigInt(last) }
+        recentCommands.push([id, typeof hash === 'string' ? { ...applied, hash } : applied])
       }
     }
     return { state: parsed.data, revision: BigInt(stored.data.revision), recentCommands }
@@ -86,7 +92,9 @@ function isSnapshotData(data: unknown): data is SnapshotData {
     Array.isArray(candidate.commands) &&
     candidate.commands.every(
       (entry) =>
-        Array.isArray(entry) && entry.length === 3 && entry.every((part) => typeof part === 'string'),
+        Array.isArray(entry) &&
+        (entry.length === 3 || entry.length === 4) &&
+        entry.every((part) => typeof part === 'string'),
     )
   )
 }

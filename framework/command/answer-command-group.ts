@@ -19,21 +19,21 @@ export interface AnsweredGroup {
 }
 
 /**
- * The outcomes of the group's first `count` decisions, given the `$all` position of each appended event;
- * only a command applied before the group reads the store (the others are answered without a promise each).
+ * The outcomes of the group's first `count` decisions, given the `$all` position of each appended event: at
+ * once, unless a command applied before the group needs its result read back from the store.
  */
 export function answerCommandGroup(
   group: AnsweredGroup,
   positions: readonly bigint[],
   count: number,
-): Promise<CommandOutcome[]> {
+): CommandOutcome[] | Promise<CommandOutcome[]> {
   const outcomes: CommandOutcome[] = []
   for (let index = 0; index < count; index++) {
     const decision = group.decisions[index]!
     if (decision.kind === 'applied') return answerFrom(group, positions, outcomes, index, count)
     outcomes.push(answerDecided(group, positions, outcomes, index, decision))
   }
-  return Promise.resolve(outcomes)
+  return outcomes
 }
 
 /** The outcomes from `from` on, once a command applied before the group needs its result read back. */

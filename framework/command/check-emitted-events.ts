@@ -15,8 +15,8 @@ export interface CheckedEvent {
  * the decide function rather than in the caller's input.
  */
 export function checkEmittedEvents(aggregate: AnyAggregate, decided: unknown): CheckedEvent[] {
-  const emitted = (Array.isArray(decided) ? decided : [decided]) as readonly unknown[]
-  return emitted.map((event) => checkEvent(aggregate, event))
+  if (!Array.isArray(decided)) return [checkEvent(aggregate, decided)]
+  return (decided as readonly unknown[]).map((event) => checkEvent(aggregate, event))
 }
 
 function checkEvent(aggregate: AnyAggregate, event: unknown): CheckedEvent {

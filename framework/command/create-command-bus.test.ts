@@ -153,7 +153,7 @@ describe('createCommandBus', () => {
     const bus = busOn(store)
     await expect(bus.execute(increment(0))).rejects.toMatchObject({
       code: 'BAD_INPUT',
-      message: expect.stringContaining('Invalid input for Counter.increment: by:'),
+      message: expect.stringContaining('Invalid input for Counter.increment: by:') as unknown,
       details: { issues: [expect.objectContaining({ path: ['by'] })] },
     })
     expect(await store.headPosition()).toBe(0n)
@@ -239,9 +239,10 @@ describe('createCommandBus', () => {
     await busOn(store).execute(send('incrementTwice', { by: 1 }, commandId))
     const events = await streamOf(store)
     expect(events.map((e) => e.id)).toEqual([deriveEventId(commandId, 0), deriveEventId(commandId, 1)])
+    const commandHash = expect.stringMatching(/^[0-9a-z]+\.[0-9a-z]+$/) as unknown
     expect(events.map((e) => e.metadata)).toEqual([
-      { schemaVersion: 2, commandId },
-      { schemaVersion: 2, commandId },
+      { schemaVersion: 2, commandId, commandHash },
+      { schemaVersion: 2, commandId, commandHash },
     ])
   })
 
@@ -268,5 +269,91 @@ describe('createCommandBus', () => {
     const result = await busOn(store).execute(send('noteNothing', {}))
     expect(result).toMatchObject({ revision: -1n, events: [], position: 0n })
     expect(await store.headPosition()).toBe(0n)
+  })
+  describe('a command id reused for something else', () => {
+    it('is refused with COMMAND_ID_REUSED for another input, another command or another aggregate', async () => {
+      const store = createInMemoryEventStore()
+      const bus = busOn(store)
+      const commandId = randomUUID()
+      await bus.execute(increment(3, commandId))
+      await expect(bus.execute(increment(4, commandId))).rejects.toMatchObject({ code: 'COMMAND_ID_REUSED' })
+      await expect(bus.execute(send('lock', { reason: 'r' }, commandId))).rejects.toMatchObject({
+        code: 'COMMAND_ID_REUSED',
+      })
+      await expect(bus.execute({ ...increment(3, commandId), aggregateId: 'c-2' })).rejects.toMatchObject({
+        code: 'COMMAND_ID_REUSED',
+      })
+      expect(await streamOf(store)).toHaveLength(1)
+      expect(await store.headPosition()).toBe((await streamOf(store))[0]!.position)
+    })
+
+    it('is refused after a restart, from what the events recorded of the first command', async () => {
+      const store = createInMemoryEventStore()
+      const commandId = randomUUID()
+      await busOn(store).execute(increment(3, commandId))
+      const restarted = busOn(store)
+      await expect(restarted.execute(increment(4, commandId))).rejects.toMatchObject({
+        code: 'COMMAND_ID_REUSED',
+      })
+      expect((await restarted.execute(increment(3, commandId))).revision).toBe(0n)
+      expect(await streamOf(store)).toHaveLength(1)
+    })
+
+    it('is refused when both wait in one group, and the first one is appended', async () => {
+      const store = createInMemoryEventStore()
+      const bus = busOn(store)
+      const commandId = randomUUID()
+      const [first, second] = await Promise.allSettled([
+        bus.execute(increment(3, commandId)),
+        bus.execute(increment(4, commandId)),
+      ])
+      expect(first).toMatchObject({ status: 'fulfilled' })
+      expect(second).toMatchObject({ status: 'rejected', reason: { code: 'COMMAND_ID_REUSED' } })
+      expect((await streamOf(store)).map((e) => e.data)).toEqual([{ by: 3 }])
+    })
+
+    it('is a repeat, not a reuse, when the same input comes with its fields in another order', async () => {
+      const Pair = defineAggregate({
+        name: 'Pair',
+        state: z.object({}),
+        initialState: {},
+        events: { Set: z.object({ a: z.number(), b: z.number() }) },
+        commands: {
+          set: {
+            input: z.object({ a: z.number(), b: z.number() }),
+            decide: (_s, data) => ({ type: 'Set', data }),
+          },
+        },
+        evolve: { Set: (state) => state },
+      })
+      const store = createInMemoryEventStore()
+      const commandId = randomUUID()
+      const envelope = (input: object) => ({
+        aggregate: 'Pair',
+        command: 'set',
+        aggregateId: 'p',
+        input,
+        commandId,
+      })
+      const first = createCommandBus({ store, aggregates: [Pair] })
+      const restarted = createCommandBus({ store, aggregates: [Pair] })
+      onTestFinished(() => (first.close(), restarted.close()))
+      const result = await first.execute(envelope({ a: 1, b: 2 }))
+      expect(await restarted.execute(envelope({ b: 2, a: 1 }))).toEqual(result)
+      await expect(restarted.execute(envelope({ a: 2, b: 1 }))).rejects.toMatchObject({
+        code: 'COMMAND_ID_REUSED',
+      })
+    })
+
+    it('is a new command once the aggregate has forgotten it, past recentCommandsKept', async () => {
+      const store = createInMemoryEventStore()
+      const bus = busOn(store, { recentCommandsKept: 2 })
+      const commandId = randomUUID()
+      await bus.execute(increment(3, commandId))
+      await bus.execute(increment(1))
+      expect((await bus.execute(increment(3, commandId))).revision).toBe(0n)
+      await bus.execute(increment(1))
+      expect((await bus.execute(increment(3, commandId))).revision).toBe(3n)
+    })
   })
 })

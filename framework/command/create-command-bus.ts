@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError, CommandIdReusedError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { CommandBus, CommandEnvelope, CommandResult } from './command-bus.ts'
 import { createEntityHost, type EntityHost, type Ownership } from './entity-host.ts'
@@ -25,6 +26,16 @@ export interface CommandBusOptions {
   readonly maxConflictRetries?: number
   /** At most this many waiting commands to one aggregate are decided together and appended at once. Default 128. */
   readonly maxGroupSize?: number
+  /**
+   * How many command ids each aggregate remembers (default 256): a command id sent again within them is
+   * answered with its first result and appends nothing; beyond them it is a new command.
+   */
+  readonly recentCommandsKept?: number
+  /**
+   * How many client-given command ids this process remembers across aggregates (default 10,000), so an id
+   * reused on another aggregate is refused with COMMAND_ID_REUSED instead of writing a second command.
+   */
+  readonly commandIdsKept?: number
   /** The decision time handed to decide; defaults to the system clock. */
   readonly now?: () => Date
 }
@@ -65,9 +76,21 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
     ...(options.passivateAfterMs === undefined ? {} : { passivateAfterMs: options.passivateAfterMs }),
     ...(options.maxConflictRetries === undefined ? {} : { maxConflictRetries: options.maxConflictRetries }),
     ...(options.maxGroupSize === undefined ? {} : { maxGroupSize: options.maxGroupSize }),
+    ...(options.recentCommandsKept === undefined ? {} : { recentCommandsKept: options.recentCommandsKept }),
     ...(options.now === undefined ? {} : { clock: options.now }),
   })
-  const validate = (envelope: CommandEnvelope) => validateCommand(aggregates, withCommandId(envelope))
+  // Which aggregate each client-given command id went to: generated ids are new by construction.
+  const commandIds = new LRUCache<string, string>({ max: options.commandIdsKept ?? 10_000 })
+  const validate = (envelope: CommandEnvelope) => {
+    const { commandId } = envelope
+    if (commandId === undefined) return validateCommand(aggregates, envelope, randomUUID())
+    const valid = validateCommand(aggregates, envelope, commandId)
+    const target = `${envelope.aggregate}-${envelope.aggregateId}`
+    const known = commandIds.get(commandId)
+    if (known === undefined) commandIds.set(commandId, target)
+    else if (known !== target) throw new CommandIdReusedError(commandId, `for another aggregate (${known})`)
+    return valid
+  }
 
   return {
     validate,
@@ -77,7 +100,7 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
       try {
         valid = validate(envelope)
       } catch (error) {
-        return Promise.reject(error)
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
       // A synchronous schema costs no promise: the mailbox is reached in the caller's turn.
       return valid instanceof Promise ? valid.then((command) => host.execute(command)) : host.execute(valid)
@@ -85,11 +108,4 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
     host,
     close: () => host.close(),
   }
-}
-
-/** The envelope with its idempotency key: the one it carries, or a fresh one (no copy when it has one). */
-function withCommandId(envelope: CommandEnvelope): CommandEnvelope & { readonly commandId: string } {
-  return envelope.commandId === undefined
-    ? { ...envelope, commandId: randomUUID() }
-    : (envelope as CommandEnvelope & { readonly commandId: string })
 }

@@ -1,18 +1,25 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { EventToAppend } from '../event-store/event-store.ts'
+import { CommandIdReusedError } from '../errors.ts'
 import { checkEmittedEvents } from './check-emitted-events.ts'
 import { jsonSizeBound } from './json-size-bound.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
 import { proposeEvent } from './propose-event.ts'
-import type { RecentCommandWindow } from './recent-commands.ts'
+import { commandHash, type RecentCommandWindow } from './recent-commands.ts'
 import type { ValidCommand } from './validate-command.ts'
 
-/** What deciding a command needs: its declaration, its parsed input and its id. */
-export type GroupedCommand = Pick<ValidCommand, 'definition' | 'input' | 'commandId'>
+/** What deciding a command needs: its name, declaration, parsed input and id. */
+export type GroupedCommand = Pick<ValidCommand, 'command' | 'definition' | 'input' | 'commandId'>
 
 /** What the group decided for one command, in the order the commands arrived. */
 export type GroupDecision =
-  | { readonly kind: 'appends'; readonly first: bigint; readonly offset: number; readonly count: number }
+  | {
+      readonly kind: 'appends'
+      readonly first: bigint
+      readonly offset: number
+      readonly count: number
+      readonly hash: string
+    }
   | { readonly kind: 'nothing'; readonly revision: bigint }
   | { readonly kind: 'refused'; readonly error: unknown }
   | { readonly kind: 'applied'; readonly first: bigint; readonly last: bigint }
@@ -46,21 +53,29 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
 ): DecidedCommandGroup<StateOf<TAggregate>> {
   type TState = StateOf<TAggregate>
   const { aggregate, id, commands, loaded, window, now, maxBytes } = options
-  const inGroup = new Map<string, number>()
+  // The command ids appended by this group, by decision; a lone command needs none.
+  const inGroup = commands.length > 1 ? new Map<string, number>() : undefined
   const decisions: GroupDecision[] = []
   const events: EventToAppend[] = []
   let state = loaded.state
   let revision = loaded.revision
   let bytes = 0
-  for (const { definition, input, commandId } of commands) {
+  for (const { command, definition, input, commandId } of commands) {
     try {
-      const earlier = inGroup.get(commandId)
+      const earlier = inGroup?.get(commandId)
       if (earlier !== undefined) {
+        const first = decisions[earlier] as Extract<GroupDecision, { kind: 'appends' }>
+        if (first.hash !== commandHash(command, input))
+          throw new CommandIdReusedError(commandId, `on ${aggregate.name} ${id} for another command or input`)
         decisions.push({ kind: 'repeats', index: earlier })
         continue
       }
       const applied = window.get(commandId)
       if (applied) {
+        // Events written before commands were hashed carry none: those repeats are trusted, as they were.
+        if (applied.hash !== undefined && applied.hash !== commandHash(command, input)) {
+          throw new CommandIdReusedError(commandId, `on ${aggregate.name} ${id} for another command or input`)
+        }
         decisions.push({ kind: 'applied', first: applied.first, last: applied.last })
         continue
       }
@@ -70,8 +85,10 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         decisions.push({ kind: 'nothing', revision })
         continue
       }
-      const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, commandId, index))
-      const size = proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0)
+      const proposing = { commandId, hash: commandHash(command, input) }
+      const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, proposing, index))
+      // Sizes split a group into appends; a lone command goes whole (the store refuses it if too big).
+      const size = inGroup ? proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0) : 0
       // One command alone may still be too big: the store refuses it, as it would without grouping.
       if (events.length > 0 && bytes + size > maxBytes) break
       let evolved = state
@@ -79,8 +96,14 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         const context = { id, revision: revision + 1n + BigInt(index), createdAt: now }
         evolved = aggregate.apply(evolved, emitted[index]!, context) as TState
       }
-      inGroup.set(commandId, decisions.length)
-      decisions.push({ kind: 'appends', first: revision + 1n, offset: events.length, count: proposed.length })
+      inGroup?.set(commandId, decisions.length)
+      decisions.push({
+        kind: 'appends',
+        first: revision + 1n,
+        offset: events.length,
+        count: proposed.length,
+        hash: proposing.hash,
+      })
       for (const event of proposed) events.push(event)
       state = evolved
       revision += BigInt(proposed.length)

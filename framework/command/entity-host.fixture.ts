@@ -69,7 +69,7 @@ export function entityHostsClosedAfterEach() {
     return {
       ...host,
       execute: async (envelope, ownership) =>
-        host.execute(await validateCommand(byName, envelope), ownership),
+        host.execute(await validateCommand(byName, envelope, envelope.commandId), ownership),
     }
   }
 }

@@ -115,7 +115,12 @@ describe('createEntityHost', () => {
       },
     }
     expect(await host.execute(command, ownership)).toBe(elsewhere)
-    expect(handedOff).toEqual([[expect.objectContaining({ envelope: command }), expect.any(NotOwnerError)]])
+    expect(handedOff).toEqual([
+      [
+        expect.objectContaining({ commandId: command.commandId, rawInput: command.input }),
+        expect.any(NotOwnerError),
+      ],
+    ])
     await host.drain()
   })
 

@@ -31,6 +31,8 @@ export interface EntityHostOptions {
   readonly maxConflictRetries?: number
   /** At most this many waiting commands are decided together and written in one append (default 128). */
   readonly maxGroupSize?: number
+  /** How many command ids each aggregate remembers for deduplication (default RECENT_COMMANDS_KEPT). */
+  readonly recentCommandsKept?: number
   /** A group stops before its events pass this many bytes (default EventStoreDB's 1 MiB append limit). */
   readonly maxAppendBytes?: number
   /** The clock of passivation, in milliseconds. */
@@ -70,11 +72,6 @@ export interface EntityHost {
  */
 export function createEntityHost(options: EntityHostOptions): EntityHost {
   const now = options.now ?? Date.now
-  const mailboxes = createHostedMailboxes({
-    maxHosted: options.maxHosted ?? 10_000,
-    passivateAfterMs: options.passivateAfterMs ?? 5 * 60_000,
-    now,
-  })
   let inFlight = 0
   const written: WriteCounts = { appends: 0, commands: 0, conflicts: 0 }
   let drained: (() => void)[] = []
@@ -100,8 +97,16 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     maxGroup: Math.max(1, options.maxGroupSize ?? 128),
     maxAppendBytes: options.maxAppendBytes ?? MAX_APPEND_BYTES,
     hold: options.hold ?? true,
+    loading:
+      options.recentCommandsKept === undefined ? {} : { recentCommandsKept: options.recentCommandsKept },
     clock: options.clock ?? (() => new Date()),
     settle,
+  })
+  const mailboxes = createHostedMailboxes({
+    maxHosted: options.maxHosted ?? 10_000,
+    passivateAfterMs: options.passivateAfterMs ?? 5 * 60_000,
+    now,
+    run: runMailbox,
   })
 
   return {
@@ -114,7 +119,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
         if (entry.running) return
         entry.running = true
         // Started a microtask later, so commands sent in the same turn form one group.
-        queueMicrotask(() => void runMailbox(entry))
+        queueMicrotask(entry.start)
       })
     },
     hosted: () => mailboxes.size(),

@@ -1,7 +1,7 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandResult } from './command-bus.ts'
 import { executeCommandGroup, type CommandOutcome } from './execute-command-group.ts'
-import { loadAggregate, type LoadedAggregate } from './load-aggregate.ts'
+import { loadAggregate, type LoadedAggregate, type LoadOptions } from './load-aggregate.ts'
 import { ConcurrencyConflictError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import { NotOwnerError } from './not-owner-error.ts'
@@ -37,6 +37,8 @@ export interface Mailbox {
   /** Commands accepted and not yet answered (queued or being decided). */
   pending: number
   lastUsed: number
+  /** Starts the mailbox loop (scheduled as a microtask when a command finds the mailbox idle). */
+  readonly start: () => void
 }
 
 /** What the mailboxes wrote: appends, and the commands decided in them (their ratio is the mean group size). */
@@ -54,6 +56,8 @@ export interface MailboxRunnerOptions {
   readonly maxRetries: number
   readonly maxGroup: number
   readonly maxAppendBytes: number
+  /** How an aggregate is loaded (how many command ids it remembers). */
+  readonly loading: LoadOptions
   /** Keep the aggregate in memory after a group (false: load it again for the next one). */
   readonly hold: boolean
   /** The decision time handed to decide. */
@@ -62,28 +66,23 @@ export interface MailboxRunnerOptions {
   readonly settle: (mailbox: Mailbox, job: MailboxJob, outcome: CommandOutcome) => void
 }
 
-/** One pass of the loop over one mailbox, with what its steps need. */
-interface MailboxRun extends MailboxRunnerOptions {
-  readonly entry: Mailbox
-}
-
 /**
  * Creates the loop that empties one mailbox: the commands waiting in it are decided in order and written in
  * one append (executeCommandGroup; a lone command is a group of one). After a conflict the group is decided
  * again on the stream as it is now, a bounded number of times.
  */
 export function createMailboxRunner(options: MailboxRunnerOptions): (mailbox: Mailbox) => Promise<void> {
-  return (entry) => runMailbox({ ...options, entry })
+  return (entry) => runMailbox(options, entry)
 }
 
-async function runMailbox(run: MailboxRun): Promise<void> {
-  const { entry, maxGroup, settle } = run
+async function runMailbox(run: MailboxRunnerOptions, entry: Mailbox): Promise<void> {
+  const { maxGroup, settle } = run
   // No wait for a macrotask when the queue runs dry: callers answered by a group send their next command in
   // microtasks, and the first one starts the loop again a microtask after the others have queued theirs.
   while (entry.queue.length > 0) {
     const jobs = entry.queue.splice(0, maxGroup)
     try {
-      await runGroup(run, jobs)
+      await runGroup(run, entry, jobs)
     } catch (error) {
       // Not expected (every outcome is settled in runGroup); never leave a caller waiting.
       entry.loaded = undefined
@@ -93,13 +92,17 @@ async function runMailbox(run: MailboxRun): Promise<void> {
   entry.running = false
 }
 
-async function runGroup(run: MailboxRun, arrived: readonly MailboxJob[]): Promise<void> {
-  const { store, entry, maxAppendBytes, maxRetries, settle, written } = run
+async function runGroup(
+  run: MailboxRunnerOptions,
+  entry: Mailbox,
+  arrived: readonly MailboxJob[],
+): Promise<void> {
+  const { store, maxAppendBytes, maxRetries, settle, written } = run
   let jobs = arrived
   for (let attempt = 0; ; attempt++) {
     let loaded: LoadedAggregate
     try {
-      loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id))
+      loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id, run.loading))
     } catch (error) {
       entry.loaded = undefined
       for (const job of jobs) settle(entry, job, { ok: false, error })
@@ -126,9 +129,14 @@ async function runGroup(run: MailboxRun, arrived: readonly MailboxJob[]): Promis
       // A refused command folded nothing into the group's state, so the copy stays exact; the next group
       // may start while this one's answers wait for their positions.
       entry.loaded = run.hold ? group.loaded : undefined
+      const { outcomes } = group
+      if (!(outcomes instanceof Promise)) {
+        for (let index = 0; index < outcomes.length; index++) settle(entry, jobs[index]!, outcomes[index]!)
+        return
+      }
       const taken = jobs.slice(0, group.taken)
-      void group.outcomes.then(
-        (outcomes) => outcomes.forEach((outcome, index) => settle(entry, taken[index]!, outcome)),
+      void outcomes.then(
+        (answers) => answers.forEach((outcome, index) => settle(entry, taken[index]!, outcome)),
         (error: unknown) => taken.forEach((job) => settle(entry, job, { ok: false, error })),
       )
       return

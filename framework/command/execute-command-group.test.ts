@@ -11,6 +11,7 @@ import { commandDefinition } from './validate-command.ts'
 const Counter = counterAggregate()
 /** A command as the bus hands it over: its declaration found and its input already parsed. */
 const command = (name: string, input: unknown = {}) => ({
+  command: name,
   definition: commandDefinition(Counter, name),
   input,
   commandId: randomUUID(),

@@ -4,7 +4,7 @@ import type { AppendResult, EventStore } from '../event-store/event-store.ts'
 import { answerCommandGroup, type CommandOutcome } from './answer-command-group.ts'
 import { decideCommandGroup, type GroupedCommand } from './decide-command-group.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
-import { rememberCommand, windowFrom } from './recent-commands.ts'
+import { RecentCommandWindow } from './recent-commands.ts'
 import { writeSnapshot } from './write-snapshot.ts'
 
 export type { CommandOutcome } from './answer-command-group.ts'
@@ -38,7 +38,7 @@ export type ExecutedCommandGroup<TState = unknown> =
   | {
       readonly appended: true
       readonly taken: number
-      readonly outcomes: Promise<readonly CommandOutcome[]>
+      readonly outcomes: readonly CommandOutcome[] | Promise<readonly CommandOutcome[]>
       readonly loaded: Required<LoadedAggregate<TState>>
     }
   | {
@@ -65,7 +65,7 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   const { store, aggregate, id, commands, loaded } = options
   const maxBytes = options.maxAppendBytes ?? MAX_APPEND_BYTES
   const now = options.now ?? new Date()
-  const window = loaded.recentCommands ?? windowFrom(undefined)
+  const window = loaded.recentCommands ?? new RecentCommandWindow()
   const decided = decideCommandGroup({ aggregate, id, commands, loaded, window, now, maxBytes })
   const { decisions, events, state, revision } = decided
   const taken = decisions.length
@@ -83,20 +83,23 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
     const independent = decisions.findIndex((decision) => decision.kind === 'appends')
     return { appended: false, taken, error, settled: await answerCommandGroup(answering, [], independent) }
   }
-  for (const [index, decision] of decisions.entries()) {
+  for (let index = 0; index < taken; index++) {
+    const decision = decisions[index]!
     if (decision.kind !== 'appends') continue
     const last = decision.first + BigInt(decision.count - 1)
-    rememberCommand(window, commands[index]!.commandId, decision.first, last)
+    window.remember(commands[index]!.commandId, decision.first, last, decision.hash)
   }
   if (snapshotCodec.isDue(aggregate, loaded.revision, revision)) {
     await writeSnapshot({ store, aggregate, id, state, revision, recentCommands: window })
   }
   const next = { state, revision, recentCommands: window }
-  if (appended.positions?.length === events.length) {
+  // One event's position is the append's own: no read-back.
+  const positions = events.length === 1 ? [appended.position] : appended.positions
+  if (positions?.length === events.length) {
     return {
       appended: true,
       taken,
-      outcomes: answerCommandGroup(answering, appended.positions, taken),
+      outcomes: answerCommandGroup(answering, positions, taken),
       loaded: next,
     }
   }

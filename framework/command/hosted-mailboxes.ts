@@ -7,6 +7,8 @@ export interface HostedMailboxesOptions {
   /** A mailbox idle this long is passivated (dropped from memory). */
   readonly passivateAfterMs: number
   readonly now: () => number
+  /** Runs a mailbox's loop: a mailbox's `start` calls it. */
+  readonly run: (mailbox: Mailbox) => Promise<void>
 }
 
 export interface HostedMailboxes {
@@ -57,8 +59,7 @@ export function createHostedMailboxes(options: HostedMailboxesOptions): HostedMa
       const key = aggregate.streamName(id)
       let entry = entries.get(key)
       if (entry) entries.delete(key)
-      else
-        entry = { aggregate, id, loaded: undefined, queue: [], running: false, pending: 0, lastUsed: now() }
+      else entry = createMailbox(aggregate, id, now(), options.run)
       entries.set(key, entry)
       last = entry
       return entry
@@ -88,4 +89,24 @@ export function createHostedMailboxes(options: HostedMailboxesOptions): HostedMa
       last = undefined
     },
   }
+}
+
+function createMailbox(
+  aggregate: AnyAggregate,
+  id: string,
+  now: number,
+  run: (mailbox: Mailbox) => Promise<void>,
+): Mailbox {
+  const mailbox: Mailbox = {
+    aggregate,
+    id,
+    loaded: undefined,
+    queue: [],
+    running: false,
+    pending: 0,
+    lastUsed: now,
+    // One function per mailbox, not one per command: every command that finds it idle schedules it.
+    start: () => void run(mailbox),
+  }
+  return mailbox
 }

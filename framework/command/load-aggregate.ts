@@ -1,7 +1,7 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec, type DecodedSnapshot } from '../aggregate/snapshot-codec.ts'
 import type { EventStore } from '../event-store/event-store.ts'
-import { COMMAND_ID_KEY, rememberCommand, windowFrom, type RecentCommandWindow } from './recent-commands.ts'
+import { COMMAND_HASH_KEY, COMMAND_ID_KEY, RecentCommandWindow } from './recent-commands.ts'
 
 /** The state type of an aggregate. */
 export type StateOf<TAggregate extends AnyAggregate> = ReturnType<TAggregate['initial']>
@@ -15,6 +15,11 @@ export interface LoadedAggregate<TState = unknown> {
   readonly recentCommands?: RecentCommandWindow
 }
 
+export interface LoadOptions {
+  /** How many recent command ids the instance remembers for deduplication (default RECENT_COMMANDS_KEPT). */
+  readonly recentCommandsKept?: number
+}
+
 /**
  * Loads an aggregate instance: its latest usable snapshot, then the events after it, each parsed (upcast,
  * validated) and folded with evolve. A snapshot that fails the state schema is ignored.
@@ -26,12 +31,13 @@ export async function loadAggregate<TAggregate extends AnyAggregate>(
   store: EventStore,
   aggregate: TAggregate,
   id: string,
+  options: LoadOptions = {},
 ): Promise<LoadedAggregate<StateOf<TAggregate>>> {
   type TState = StateOf<TAggregate>
   const snapshot = aggregate.snapshotEvery > 0 ? await latestSnapshot(store, aggregate, id) : undefined
   let state = snapshot ? (snapshot.state as TState) : (aggregate.initial(id) as TState)
   let revision = snapshot?.revision ?? -1n
-  const recentCommands = windowFrom(snapshot?.recentCommands)
+  const recentCommands = RecentCommandWindow.from(snapshot?.recentCommands, options.recentCommandsKept)
   const streamName = aggregate.streamName(id)
   for await (const stored of store.readStream(streamName, { fromRevision: revision + 1n })) {
     const event = aggregate.parseStoredEvent(stored)
@@ -42,7 +48,15 @@ export async function loadAggregate<TAggregate extends AnyAggregate>(
     }) as TState
     revision = stored.revision
     const commandId = stored.metadata[COMMAND_ID_KEY]
-    if (typeof commandId === 'string') rememberCommand(recentCommands, commandId, stored.revision)
+    const hash = stored.metadata[COMMAND_HASH_KEY]
+    if (typeof commandId === 'string') {
+      recentCommands.remember(
+        commandId,
+        stored.revision,
+        stored.revision,
+        typeof hash === 'string' ? hash : undefined,
+      )
+    }
   }
   return { state, revision, recentCommands }
 }

@@ -2,22 +2,32 @@ import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggre
 import type { EventToAppend } from '../event-store/event-store.ts'
 import type { CheckedEvent } from './check-emitted-events.ts'
 import { deriveEventId } from './derive-event-id.ts'
-import { COMMAND_ID_KEY } from './recent-commands.ts'
+import { COMMAND_HASH_KEY, COMMAND_ID_KEY } from './recent-commands.ts'
+
+/** The command an event comes from: its id, and the hash of what it asked. */
+export interface ProposingCommand {
+  readonly commandId: string
+  readonly hash: string
+}
 
 /**
  * The `index`th event a command proposes to append: its id derived from the command id, its metadata
- * carrying the schema version and the command id (which deduplication reads back after a reload).
+ * carrying the schema version, the command id and its hash (which deduplication reads back after a reload).
  */
 export function proposeEvent(
   aggregate: AnyAggregate,
   event: CheckedEvent,
-  commandId: string,
+  command: ProposingCommand,
   index: number,
 ): EventToAppend {
   return {
-    id: deriveEventId(commandId, index),
+    id: deriveEventId(command.commandId, index),
     type: event.type,
     data: event.data,
-    metadata: { [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type), [COMMAND_ID_KEY]: commandId },
+    metadata: {
+      [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type),
+      [COMMAND_ID_KEY]: command.commandId,
+      [COMMAND_HASH_KEY]: command.hash,
+    },
   }
 }

@@ -9,13 +9,15 @@ export type AnyCommandDefinition = CommandDefinition<unknown, EventMap, z.ZodTyp
 /** A command that passed validation: its aggregate and declaration found, its input parsed. */
 export interface ValidCommand {
   readonly aggregate: AnyAggregate
+  /** The command's name, as declared. */
+  readonly command: string
   readonly definition: AnyCommandDefinition
   readonly aggregateId: string
   readonly commandId: string
   /** The input as the command's schema parsed it: what decide receives. */
   readonly input: unknown
-  /** The command as it was sent (raw input), for a replica that hands it to another process. */
-  readonly envelope: CommandEnvelope & { readonly commandId: string }
+  /** The input as it was sent, for a replica that hands the command to another process to parse. */
+  readonly rawInput: unknown
 }
 
 /**
@@ -37,54 +39,62 @@ export function commandDefinition(aggregate: AnyAggregate, command: string): Any
  */
 export function validateCommand(
   aggregates: ReadonlyMap<string, AnyAggregate>,
-  envelope: CommandEnvelope & { readonly commandId: string },
+  envelope: CommandEnvelope,
+  commandId: string,
 ): ValidCommand | Promise<ValidCommand> {
   const aggregate = aggregates.get(envelope.aggregate)
   if (aggregate === undefined) {
     throw new AnnalsError('UNKNOWN_COMMAND', `No aggregate is named "${envelope.aggregate}"`)
   }
-  const definition = commandDefinition(aggregate, envelope.command)
-  const valid = (input: unknown): ValidCommand => ({
-    aggregate,
-    definition,
-    aggregateId: envelope.aggregateId,
-    commandId: envelope.commandId,
-    input,
-    envelope,
-  })
-  const parsed = parseCommandInput(aggregate, envelope.command, definition.input, envelope.input)
-  return parsed instanceof Promise ? parsed.then(valid) : valid(parsed.value)
+  const { command, aggregateId, input } = envelope
+  const definition = commandDefinition(aggregate, command)
+  const valid = { aggregate, command, definition, aggregateId, commandId, input, rawInput: input }
+  if (!isAsync(definition.input)) {
+    try {
+      valid.input = parseCommandInput(aggregate, command, definition.input, input)
+      return valid
+    } catch (error) {
+      // The first parse of a schema with an async refinement finds it out; it is parsed asynchronously below.
+      if (!isAsync(definition.input)) throw error
+    }
+  }
+  return parseAsync(aggregate, command, definition.input, input).then((parsed) => ({
+    ...valid,
+    input: parsed,
+  }))
 }
 
 /** Schemas found to hold an async refinement: parsed asynchronously from then on, never twice. */
 const asyncSchemas = new WeakSet<z.ZodType>()
 
+/** Whether the schema needs an asynchronous parse, as far as parsing it has shown. */
+export function isAsync(schema: z.ZodType): boolean {
+  return asyncSchemas.has(schema)
+}
+
 /**
- * Parses a command's input with its schema: `{ value }` at once for a synchronous schema (the common case,
- * without a promise), a promise for one with an async refinement. Throws or rejects BAD_INPUT.
+ * Parses a command's input with a synchronous schema: the parsed value, or BAD_INPUT. On a schema with an async
+ * refinement it throws zod's $ZodAsyncError, and isAsync says so from then on: the caller uses parseAsync.
  */
 export function parseCommandInput(
   aggregate: AnyAggregate,
   command: string,
   schema: z.ZodType,
   input: unknown,
-): { readonly value: unknown } | Promise<unknown> {
-  if (!asyncSchemas.has(schema)) {
-    let result: z.ZodSafeParseResult<unknown>
-    try {
-      result = schema.safeParse(input)
-    } catch (error) {
-      if (!(error instanceof z.core.$ZodAsyncError)) throw error
-      asyncSchemas.add(schema)
-      return parseAsync(aggregate, command, schema, input)
-    }
-    if (!result.success) throw badInput(aggregate, command, result.error)
-    return { value: result.data }
+): unknown {
+  let result: z.ZodSafeParseResult<unknown>
+  try {
+    result = schema.safeParse(input)
+  } catch (error) {
+    if (error instanceof z.core.$ZodAsyncError) asyncSchemas.add(schema)
+    throw error
   }
-  return parseAsync(aggregate, command, schema, input)
+  if (!result.success) throw badInput(aggregate, command, result.error)
+  return result.data
 }
 
-async function parseAsync(
+/** Parses a command's input with its schema, async refinements included: the parsed value, or BAD_INPUT. */
+export async function parseAsync(
   aggregate: AnyAggregate,
   command: string,
   schema: z.ZodType,

@@ -113,7 +113,7 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
         // The raw input crosses the wire: parsed values (dates, transforms) do not survive JSON, so the owner
         // parses it again, as any process must parse what another sends it.
         counts.forwarded++
-        return await batcher.forward(owner, command.envelope)
+        return await batcher.forward(owner, envelopeOf(command))
       } catch (error) {
         const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
         if (!movable) throw error
@@ -137,7 +137,7 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       try {
         valid = local.validate(envelope)
       } catch (error) {
-        return Promise.reject(error)
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
       return valid instanceof Promise ? valid.then(dispatch) : dispatch(valid)
     },
@@ -161,4 +161,10 @@ interface Failure {
   readonly owner: string
   readonly error: unknown
   readonly attempt: number
+}
+
+/** The command as it was sent, raw input and all, for the owner to parse. */
+function envelopeOf(command: ValidCommand): WireCommand['envelope'] {
+  const { aggregate, command: name, aggregateId, rawInput: input, commandId } = command
+  return { aggregate: aggregate.name, command: name, aggregateId, input, commandId }
 }
