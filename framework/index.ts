@@ -26,6 +26,7 @@ export {
   type DecideContext,
   type DomainEvent,
   type EmittedEvent,
+  type EventMap,
 } from './aggregate/define-aggregate.ts'
 /** Declares an event whose stored shapes are upcast to the current schema when read. */
 export { versionedEvent } from './aggregate/versioned-event.ts'
@@ -80,6 +81,7 @@ export type {
   ProjectionStatus,
   ProjectionState,
   WaitForOptions,
+  ChangesOptions,
 } from './read-model/read-model-source.ts'
 /** How the read side (createReadSide from annals/projections) plugs into the server without the framework importing it. */
 export type {

@@ -1,5 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { ChangesOptions, RowChange } from '../framework/read-model/read-model-source.ts'
+import { AnnalsError, type ChangesOptions, type RowChange } from '../framework/index.ts'
 import { matchesWhere } from './row-query.ts'
 
 /** The feed cannot resume after a position older than the changes it retains (or its reader fell behind). */

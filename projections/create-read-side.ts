@@ -1,6 +1,11 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { ProjectionStatus, ReadModelSource } from '../framework/read-model/read-model-source.ts'
-import type { ReadSide, ReadSideContext, ReadSideOption } from '../framework/read-model/read-side.ts'
+import {
+  AnnalsError,
+  type ProjectionStatus,
+  type ReadModelSource,
+  type ReadSide,
+  type ReadSideContext,
+  type ReadSideOption,
+} from '../framework/index.ts'
 import type { ProjectionDefinition } from './define-projection.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import { randomUUID } from 'node:crypto'

@@ -1,12 +1,12 @@
 import type { z } from 'zod'
-import type {
-  AggregateDefinition,
-  AnyAggregate,
-  DomainEvent,
-  EventMap,
-} from '../framework/aggregate/define-aggregate.ts'
-import { AnnalsError } from '../framework/errors.ts'
-import type { RecordedEvent } from '../framework/event-store/event-store.ts'
+import {
+  AnnalsError,
+  type AggregateDefinition,
+  type AnyAggregate,
+  type DomainEvent,
+  type EventMap,
+  type RecordedEvent,
+} from '../framework/index.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 
 /** The events of one aggregate, or of a union of aggregates, as handlers see them: parsed and typed. */

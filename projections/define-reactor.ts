@@ -1,8 +1,10 @@
-import type { AnyAggregate } from '../framework/aggregate/define-aggregate.ts'
-import type { CommandResult } from '../framework/command/command-bus.ts'
-import { AnnalsError } from '../framework/errors.ts'
-import type { RecordedEvent } from '../framework/event-store/event-store.ts'
-import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
+import {
+  AnnalsError,
+  type AnyAggregate,
+  type CommandResult,
+  type ReadModelSource,
+  type RecordedEvent,
+} from '../framework/index.ts'
 import type { AggregateEvent } from './define-projection.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 

@@ -1,4 +1,4 @@
-import type { ChangesOptions, RowChange } from '../framework/read-model/read-model-source.ts'
+import type { ChangesOptions, RowChange } from '../framework/index.ts'
 import { ChangesExpiredError, matchesChange, type ChangeFeed } from './change-feed.ts'
 import type { SharedCheckpoint, SharedReadModels, StoredChange } from './read-model-database.ts'
 

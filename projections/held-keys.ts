@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../framework/event-store/event-store.ts'
+import type { RecordedEvent } from '../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import type { HeldKey } from './read-model-store.ts'
 import { retryDelay, type RetryPolicy } from './retry-policy.ts'

@@ -1,4 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
+import { AnnalsError } from '../framework/index.ts'
 import { createEngineJoins } from './engine-joins.ts'
 import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionRunner, type AnyEngine, type ProjectionRunnerOptions } from './projection-runner.ts'

@@ -1,4 +1,4 @@
-import { ConsistencyTimeoutError } from '../framework/errors.ts'
+import { ConsistencyTimeoutError } from '../framework/index.ts'
 
 export interface WaitOptions {
   readonly timeoutMs: number

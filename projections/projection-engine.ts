@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../framework/event-store/event-store.ts'
+import type { RecordedEvent } from '../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
 import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'

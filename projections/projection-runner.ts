@@ -1,5 +1,4 @@
-import type { EventStore, RecordedEvent, SubscriptionMessage } from '../framework/event-store/event-store.ts'
-import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import type { EventStore, ReadSideLogger, RecordedEvent, SubscriptionMessage } from '../framework/index.ts'
 import type { EventBatch, ProjectionEngine } from './projection-engine.ts'
 import { defaultResubscribeRetry, pause, retryDelay, type RetryPolicy } from './retry-policy.ts'
 

@@ -1,13 +1,14 @@
-import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
-import type {
-  ChangesOptions,
-  ListQuery,
-  Page,
-  ProjectionState,
-  ProjectionStatus,
-  ReadModelSource,
-} from '../framework/read-model/read-model-source.ts'
-import { ConsistencyTimeoutError } from '../framework/errors.ts'
+import {
+  ConsistencyTimeoutError,
+  type ChangesOptions,
+  type EventStore,
+  type ListQuery,
+  type Page,
+  type ProjectionState,
+  type ProjectionStatus,
+  type ReadModelSource,
+  type RecordedEvent,
+} from '../framework/index.ts'
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
 import type { CommittedBatch, EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'

@@ -1,4 +1,4 @@
-import type { EventStore } from '../framework/event-store/event-store.ts'
+import type { EventStore } from '../framework/index.ts'
 import { derivedUuid } from './derived-uuid.ts'
 
 /** An event a reactor gave up on after its retries; the reactor went on with the next one. */

@@ -1,6 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
-import type { ReadSideContext } from '../framework/read-model/read-side.ts'
+import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../framework/index.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import {
   createReactorDeadLetters,

@@ -1,8 +1,12 @@
-import type { CommandBus } from '../framework/command/command-bus.ts'
-import { AnnalsError, isAnnalsError } from '../framework/errors.ts'
-import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
-import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
-import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import {
+  AnnalsError,
+  isAnnalsError,
+  type CommandBus,
+  type EventStore,
+  type ReadModelSource,
+  type ReadSideLogger,
+  type RecordedEvent,
+} from '../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import { derivedUuid } from './derived-uuid.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
@@ -94,7 +98,8 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
             if (signal.aborted) return
             if (handledSince++ === 0) firstHandledAt = Date.now()
             handled = event.position
-            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS) continue
+            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS)
+              continue
           } else if (message.kind !== 'caughtUp') continue
           // Caught up, or enough handled: the position goes down once.
           if (handled !== undefined && handled !== checkpoint) {

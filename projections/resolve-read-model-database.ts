@@ -1,5 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { ReadSideContext } from '../framework/read-model/read-side.ts'
+import { AnnalsError, type ReadSideContext } from '../framework/index.ts'
 import { createPostgresReadModels } from './postgres/postgres-read-models.ts'
 import { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
 

@@ -1,5 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { FieldFilter, ListQuery, OrderBy } from '../framework/read-model/read-model-source.ts'
+import { AnnalsError, type FieldFilter, type ListQuery, type OrderBy } from '../framework/index.ts'
 
 type Row = Readonly<Record<string, unknown>>
 type Filters = Readonly<Record<string, FieldFilter>>

@@ -1,4 +1,4 @@
-import type { RowChange } from '../framework/read-model/read-model-source.ts'
+import type { RowChange } from '../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import type { BatchChange, HeldKey, RowBatch } from './read-model-store.ts'
 

@@ -1,5 +1,4 @@
-import { AnnalsError } from '../framework/errors.ts'
-import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import { AnnalsError, type ReadSideLogger } from '../framework/index.ts'
 import type { DurableChangeFeed } from './durable-change-feed.ts'
 import type { AnySource, ProjectionHost } from './projection-host.ts'
 import {

@@ -10,7 +10,8 @@ import {
   type WireCommand,
   type WireError,
 } from './command-wire.ts'
-import type { Membership, ProbeAnswer } from './membership.ts'
+import type { Membership } from './membership.ts'
+import type { ProbeAnswer } from './probe.ts'
 import { carriesSecret, NDJSON } from './peer-client.ts'
 
 /** The prefix of the internal channel: not part of the GraphQL surface, and authenticated. */

@@ -1,5 +1,5 @@
 import type { MemberStatus } from './cluster.ts'
-import type { ProbeAnswer } from './membership.ts'
+import type { ProbeAnswer } from './probe.ts'
 
 export interface MembershipViewOptions {
   readonly self: string

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createMembership, type MembershipOptions, type ProbeAnswer } from './membership.ts'
+import { createMembership, type MembershipOptions } from './membership.ts'
+import type { ProbeAnswer } from './probe.ts'
 
 type Behaviour = ProbeAnswer | 'refuse' | 'hang'
 

@@ -1,15 +1,7 @@
 import type { MemberStatus } from './cluster.ts'
 import { createMembershipView } from './membership-view.ts'
 import { createPeerProber } from './peer-prober.ts'
-
-/** What a peer answers to a probe: it serves, or it is shutting down and wants no more commands. */
-export type ProbeAnswer = 'alive' | 'leaving'
-
-export interface MembershipTimers {
-  setTimeout(callback: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-  now(): number
-}
+import type { MembershipTimers, ProbeAnswer } from './probe.ts'
 
 export interface MembershipOptions {
   /** This replica's internal URL, as peers list it. */

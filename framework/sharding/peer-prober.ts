@@ -1,4 +1,4 @@
-import type { MembershipTimers, ProbeAnswer } from './membership.ts'
+import type { MembershipTimers, ProbeAnswer } from './probe.ts'
 
 export interface PeerProberOptions {
   readonly probe: (url: string, signal: AbortSignal) => Promise<ProbeAnswer>

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { ListQuery } from '../../framework/read-model/read-model-source.ts'
+import type { ListQuery } from '../../framework/index.ts'
 import type { ProjectionDefinition } from '../define-projection.ts'
 import type { Checkpoint, HeldKey, ReadModelStore, RowBatch, StoredPage } from '../read-model-store.ts'
 import { encodeCursor } from '../row-query.ts'

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { RowChange } from '../../framework/read-model/read-model-source.ts'
+import type { RowChange } from '../../framework/index.ts'
 import type { ProjectionDefinition } from '../define-projection.ts'
 import type {
   ReadModelDatabase,

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { AnnalsError } from '../../framework/errors.ts'
+import { AnnalsError } from '../../framework/index.ts'
 import { defOf, inspectZod } from '../../framework/graphql/inspect-zod.ts'
 
 /** The SQL type of a column a gateway filter or order reads. */
