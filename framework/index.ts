@@ -44,6 +44,9 @@ export {
   type LocalCommandBus,
 } from './command/create-command-bus.ts'
 
+/** Stable ids: the UUID v5 of a name in Annals' namespace, as Annals derives event and reactor ids. */
+export { nameBasedUuid } from './command/derive-event-id.ts'
+
 // Stores
 /** An event store held in memory that behaves as EventStoreDB does: for unit tests that need no server. */
 export {

@@ -23,9 +23,8 @@ export {
   type ReactorCommand,
   type ReactorHandler,
 } from './define-reactor.ts'
-/** The stream a reactor partition keeps its checkpoint in, and the id derivation that makes its commands idempotent. */
+/** The stream a reactor partition keeps its checkpoint in. */
 export { reactorCheckpointStream } from './reactor-partition.ts'
-export { derivedUuid } from './derived-uuid.ts'
 /** A reactor's dead letters, kept in a stream of the event store beside its checkpoints. */
 export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactor-dead-letters.ts'
 

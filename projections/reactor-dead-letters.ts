@@ -1,5 +1,4 @@
-import type { EventStore } from '../framework/index.ts'
-import { derivedUuid } from './derived-uuid.ts'
+import { nameBasedUuid, type EventStore } from '../framework/index.ts'
 
 /** An event a reactor gave up on after its retries; the reactor went on with the next one. */
 export interface ReactorDeadLetter {
@@ -44,7 +43,7 @@ export function createReactorDeadLetters(store: EventStore, reactor: string): Re
     async record(letter) {
       await store.appendToStream(stream, [
         {
-          id: derivedUuid(`${stream}/${letter.eventId}/dead/${letter.failedAt.getTime()}`),
+          id: nameBasedUuid(`${stream}/${letter.eventId}/dead/${letter.failedAt.getTime()}`),
           type: DEAD,
           data: { ...letter, position: letter.position.toString(), failedAt: letter.failedAt.toISOString() },
         },
@@ -67,7 +66,7 @@ export function createReactorDeadLetters(store: EventStore, reactor: string): Re
     async settle(letter, outcome) {
       await store.appendToStream(stream, [
         {
-          id: derivedUuid(`${stream}/${letter.eventId}/settled/${letter.failedAt.getTime()}`),
+          id: nameBasedUuid(`${stream}/${letter.eventId}/settled/${letter.failedAt.getTime()}`),
           type: SETTLED,
           data: { eventId: letter.eventId, outcome },
         },

@@ -6,9 +6,9 @@ import {
   type ReadModelSource,
   type ReadSideLogger,
   type RecordedEvent,
+  nameBasedUuid,
 } from '../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
-import { derivedUuid } from './derived-uuid.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
 import {
   defaultHandlerRetry,
@@ -173,7 +173,7 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
       try {
         const data = { position: position.toString() }
         await store.appendToStream(stream, [
-          { id: derivedUuid(`${stream}/${position}`), type: CHECKPOINT_EVENT, data },
+          { id: nameBasedUuid(`${stream}/${position}`), type: CHECKPOINT_EVENT, data },
         ])
         checkpoint = position
         return
@@ -243,7 +243,7 @@ export function reactorContext(
         command: command.command,
         aggregateId: command.aggregateId,
         input: command.input,
-        commandId: derivedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
+        commandId: nameBasedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
       })
     },
     readModel: options.readModel as ReactorContext['readModel'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ANNALS_NAMESPACE, deriveEventId } from './derive-event-id.ts'
+import { ANNALS_NAMESPACE, deriveEventId, nameBasedUuid } from './derive-event-id.ts'
 
 describe('deriveEventId', () => {
   it('derives the same UUID v5 for the same command id and index', () => {
@@ -23,6 +23,7 @@ describe('deriveEventId', () => {
     expect(ANNALS_NAMESPACE).toBe('2772b75e-707b-4ad2-8c08-80001070d22f')
     expect(deriveEventId('x', 0)).toBe('444264d9-8d69-58d5-8b8a-6faa2ce7d9db')
     expect(deriveEventId('commänd-1', 3)).toBe('58a36db6-fb5e-563d-a455-b69474f656fc')
+    expect(nameBasedUuid('commänd-1/3')).toBe('58a36db6-fb5e-563d-a455-b69474f656fc')
   })
 
   it('handles command ids longer than its input buffer', () => {

@@ -14,14 +14,14 @@ const sha1Hex = (data: Buffer): string =>
   oneShot ? oneShot('sha1', data, 'hex') : crypto.createHash('sha1').update(data).digest('hex')
 
 /**
- * Derives the id of the `index`th event a command appends from the command's id (UUID v5), so a retried
- * command proposes the same ids and the event store recognises it.
+ * The UUID (RFC 9562 name-based, version 5, in Annals' namespace) of a name: the same name always gives the same
+ * id. Annals derives every id a repeat must reproduce this way (events of a command, reactor checkpoints and
+ * commands); use it for idempotent ids of your own.
  *
  * @example
- * deriveEventId('5c7e…', 0) // always the same UUID for the same command id and index
+ * nameBasedUuid('my-importer/batch-7') // always the same UUID
  */
-export function deriveEventId(commandId: string, index: number): string {
-  const name = `${commandId}/${index}`
+export function nameBasedUuid(name: string): string {
   const length = NAMESPACE_BYTES + Buffer.byteLength(name)
   if (length > scratch.length) {
     const larger = Buffer.alloc(length * 2)
@@ -33,4 +33,12 @@ export function deriveEventId(commandId: string, index: number): string {
   // Version 5 in the high nibble of byte 6; the RFC variant (10xx) in the high bits of byte 8.
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+/**
+ * Derives the id of the `index`th event a command appends from the command's id, so a retried command proposes
+ * the same ids and the event store recognises it.
+ */
+export function deriveEventId(commandId: string, index: number): string {
+  return nameBasedUuid(`${commandId}/${index}`)
 }
