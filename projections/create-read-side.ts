@@ -18,7 +18,7 @@ import { createProjectionSource, type LogView, type ProjectionSource } from './p
 import { createReactorHost, type ReactorControl } from './reactor-host.ts'
 import type { ReadModelDatabase } from './read-model-database.ts'
 import { resolveReadModelDatabase } from './resolve-read-model-database.ts'
-import type { RetryPolicy } from './retry-policy.ts'
+import { type RetryPolicy } from '../framework/internal.ts'
 
 export type { ReactorControl } from './reactor-host.ts'
 

@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import type { HeldKey } from './read-model-store.ts'
-import { retryDelay, type RetryPolicy } from './retry-policy.ts'
+import { retryDelay, type RetryPolicy } from '../framework/internal.ts'
 
 /** An event a projection could not fold after its retries; its key is held back until it is settled. */
 export interface DeadLetter {

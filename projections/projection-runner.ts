@@ -1,6 +1,7 @@
 import type { EventStore, ReadSideLogger, RecordedEvent, SubscriptionMessage } from '../framework/index.ts'
 import type { EventBatch, ProjectionEngine } from './projection-engine.ts'
-import { defaultResubscribeRetry, pause, retryDelay, type RetryPolicy } from './retry-policy.ts'
+import { pause, retryDelay, type RetryPolicy } from '../framework/internal.ts'
+import { defaultResubscribeRetry } from './retry-policy.ts'
 
 /** A projection engine as a runner drives it, whatever its row type. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -6,7 +6,7 @@ import {
   type ReactorDeadLetters,
 } from './reactor-dead-letters.ts'
 import { reactorContext, startReactorPartition, type ReactorPartition } from './reactor-partition.ts'
-import type { RetryPolicy } from './retry-policy.ts'
+import { type RetryPolicy } from '../framework/internal.ts'
 
 export interface ReactorControl {
   /** The partitions running on this replica. */

@@ -10,13 +10,8 @@ import {
 } from '../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
-import {
-  defaultHandlerRetry,
-  defaultResubscribeRetry,
-  pause,
-  retryDelay,
-  type RetryPolicy,
-} from './retry-policy.ts'
+import { pause, retryDelay, type RetryPolicy } from '../framework/internal.ts'
+import { defaultHandlerRetry, defaultResubscribeRetry } from './retry-policy.ts'
 
 export interface ReactorPartitionOptions {
   readonly definition: ReactorDefinition

@@ -1,33 +1,12 @@
-/** How often and how patiently a failing step is tried again. */
-export interface RetryPolicy {
-  /** Tries after the first failure before giving up. */
-  readonly attempts: number
-  readonly initialDelayMs: number
-  readonly maxDelayMs: number
-}
+import type { RetryPolicy } from '../framework/internal.ts'
+
+export type { RetryPolicy }
+
+/** The read side's retry defaults: a handler is tried a few times; the store is waited out without end. */
 
 export const defaultHandlerRetry: RetryPolicy = { attempts: 3, initialDelayMs: 10, maxDelayMs: 1_000 }
 export const defaultResubscribeRetry: RetryPolicy = {
   attempts: Infinity,
   initialDelayMs: 50,
   maxDelayMs: 5_000,
-}
-
-/** The delay before try number `attempt` (1-based): exponential from the initial delay, capped. */
-export function retryDelay(policy: RetryPolicy, attempt: number): number {
-  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1))
-}
-
-/** Waits `ms`, or less when the signal aborts (it then resolves rather than rejects). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

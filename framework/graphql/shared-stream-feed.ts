@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
 import { StoreUnavailableError } from '../errors.ts'
 import { StreamFeedMember, type SharedDelivery } from './stream-feed-member.ts'
+import { pause, retryDelay } from '../retry.ts'
 
 export interface SharedStreamFeedOptions<T> {
   readonly store: EventStore
@@ -93,7 +94,7 @@ export function createSharedStreamFeed<T>(options: SharedStreamFeedOptions<T>): 
       } finally {
         open--
       }
-      await pause(Math.min(retryDelayMs * 2 ** (failures - 1), 2_000), signal)
+      await pause(retryDelay({ initialDelayMs: retryDelayMs, maxDelayMs: 2_000 }, failures), signal)
     }
   }
 
@@ -160,16 +161,4 @@ function once<T>(build: () => T): () => T {
     if ('error' in built) throw built.error
     return built.value
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

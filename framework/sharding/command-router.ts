@@ -10,6 +10,7 @@ import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
 import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
 import { aggregateKey, digest64, rendezvousOwnerOfDigest, type Digest } from './rendezvous-hash.ts'
+import { retryDelay } from '../retry.ts'
 
 export interface CommandRouterOptions {
   readonly self: string
@@ -96,7 +97,8 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
         },
       )
     }
-    if (ownerOf(digest) === owner) await ringChangeOrTimeout(Math.min(50 * 2 ** attempt, 1000))
+    if (ownerOf(digest) === owner)
+      await ringChangeOrTimeout(retryDelay({ initialDelayMs: 50, maxDelayMs: 1000 }, attempt + 1))
   }
 
   /** Runs the command at its owner, here or forwarded, until one answers; `failed` when a first try failed. */

@@ -8,7 +8,7 @@ import type {
   StoredChange,
 } from '../read-model-database.ts'
 import type { ReadModelStore } from '../read-model-store.ts'
-import { pause, retryDelay } from '../retry-policy.ts'
+import { pause, retryDelay } from '../../framework/internal.ts'
 import { quote } from './list-sql.ts'
 import {
   ensureSchema,

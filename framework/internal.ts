@@ -1,0 +1,8 @@
+// What annals/projections shares with the framework without it being API: this module is in no entry of
+// package.json's exports, and the import rules (.dependency-cruiser.cjs) let projections/ reach the framework
+// only through it and framework/index.ts.
+
+/** The one back-off of every retry loop, and the abortable wait between tries. */
+export { pause, retryDelay, type RetryPolicy } from './retry.ts'
+/** How a zod schema is read for the GraphQL types and the PostgreSQL columns alike. */
+export { defOf, inspectZod } from './graphql/inspect-zod.ts'
