@@ -5,7 +5,7 @@ import {
   parseServeArgs,
   serveDevStore,
 } from '../devstore/serve-dev-store.ts'
-import { AnnalsError } from '../framework/errors.ts'
+import { AnnalsError, isErrorCode } from '../framework/errors.ts'
 import type { CliCommand } from './cli-command.ts'
 
 /** `annals devstore`: runs the devstore in the foreground until SIGINT or SIGTERM. */
@@ -28,7 +28,8 @@ export const devstoreCommand: CliCommand = {
       // A data directory the engine refuses (DATA_CORRUPT, DATA_DIR_LOCKED): printed with its code, exit 1.
       const explained = explainStartFailure(error)
       if (explained === undefined) throw error
-      throw new AnnalsError(explained.code, explained.message, { cause: error })
+      const code = isErrorCode(explained.code) ? explained.code : 'INTERNAL'
+      throw new AnnalsError(code, explained.message, { cause: error })
     }
     return 0
   },

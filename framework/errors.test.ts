@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { AnnalsError, BadInputError, ConcurrencyConflictError, DomainError, errorCodes } from './errors.ts'
+import {
+  AnnalsError,
+  BadInputError,
+  ConcurrencyConflictError,
+  DomainError,
+  errorCodes,
+  isErrorCode,
+} from './errors.ts'
 
 /** The rows of the table in docs/errors.md: code and HTTP status. */
 function documentedCodes(): Map<string, number> {
@@ -23,6 +30,19 @@ describe('error codes', () => {
       expect(code).toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/)
       expect(meaning.length).toBeGreaterThan(10)
     }
+  })
+
+  it('are typed: a framework error takes one of them, only a DomainError takes a code of its own', () => {
+    // @ts-expect-error -- a typo in a framework error's code does not compile (the typecheck fails without it)
+    expect(new AnnalsError('BAD_INPTU', 'typo').code).toBe('BAD_INPTU')
+    const refused = new DomainError('BATTERY_EMPTY', 'empty')
+    expect(refused).toMatchObject({ code: 'BATTERY_EMPTY', name: 'DomainError' })
+    expect(refused).toBeInstanceOf(AnnalsError)
+    expect([isErrorCode('BAD_INPUT'), isErrorCode('BATTERY_EMPTY'), isErrorCode('toString')]).toEqual([
+      true,
+      false,
+      false,
+    ])
   })
 
   it('travel on the errors users catch', () => {

@@ -72,15 +72,23 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes
 
+/** Whether a code read from the wire or another package is one of Annals' own. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCodes, code)
+}
+
 /** The base of every error Annals throws; `code` is stable and safe to show to clients. */
 export class AnnalsError extends Error {
   override readonly name: string = 'AnnalsError'
+  /** One of `errorCodes`; a DomainError's code is the domain's own. */
+  readonly code: string
   constructor(
-    readonly code: ErrorCode | (string & {}),
+    code: ErrorCode,
     message: string,
     options?: { cause?: unknown; details?: Record<string, unknown> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
     if (options?.details) this.details = options.details
   }
   /** Safe, structured facts for clients (zod issues, revisions); never internals. */
@@ -90,8 +98,10 @@ export class AnnalsError extends Error {
 /** Thrown by a decide function to refuse a command; the code is the domain's own (e.g. BATTERY_EMPTY). */
 export class DomainError extends AnnalsError {
   override readonly name = 'DomainError'
+  override readonly code: string
   constructor(code: string, message: string, details?: Record<string, unknown>) {
-    super(code, message, details ? { details } : undefined)
+    super('DOMAIN_ERROR', message, details ? { details } : undefined)
+    this.code = code
   }
 }
 

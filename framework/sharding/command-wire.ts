@@ -1,5 +1,5 @@
 import type { CommandEnvelope, CommandResult } from '../command/command-bus.ts'
-import { AnnalsError, BadInputError, DomainError, errorCodes, isAnnalsError } from '../errors.ts'
+import { AnnalsError, BadInputError, DomainError, errorCodes, isAnnalsError, isErrorCode } from '../errors.ts'
 
 /**
  * How commands, results and errors cross the internal channel: JSON with bigints as decimal strings, and
@@ -101,7 +101,7 @@ export function errorFromWire(wire: WireError): AnnalsError {
     const issues = wire.details['issues'] as { path: string[]; message: string; code?: string }[]
     return new BadInputError(wire.message, issues)
   }
-  if (!(wire.code in errorCodes)) return new DomainError(wire.code, wire.message, wire.details)
+  if (!isErrorCode(wire.code)) return new DomainError(wire.code, wire.message, wire.details)
   return new AnnalsError(
     wire.code,
     wire.message,
