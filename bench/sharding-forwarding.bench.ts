@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
+import { counterAggregate } from '../test/support/counter.fixture.ts'
 import { createDevStore } from '../devstore/index.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
 import { aggregateKey, rendezvousOwner } from '../framework/sharding/rendezvous-hash.ts'

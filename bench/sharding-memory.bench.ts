@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { counterAggregate } from '../framework/aggregate/counter.fixture.ts'
+import { counterAggregate } from '../test/support/counter.fixture.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
 import { createCommandBus, type LocalCommandBus } from '../framework/command/create-command-bus.ts'
 import type { Bench, BenchResult } from './run.ts'

@@ -1,10 +1,7 @@
 import type { AnyAggregate } from '../framework/aggregate/define-aggregate.ts'
 import type { EventStore } from '../framework/event-store/event-store.ts'
 import type { CreateClusterOptions } from '../framework/sharding/create-cluster.ts'
-import {
-  startInProcessReplicas,
-  type InProcessReplica,
-} from '../framework/sharding/in-process-replicas.fixture.ts'
+import { startInProcessReplicas, type InProcessReplica } from '../test/support/in-process-replicas.fixture.ts'
 
 /** In-process replicas for the sharding benchmarks: real HTTP on loopback between them, one shared store. */
 export type BenchReplica = InProcessReplica

@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js'
 import { decodeBatchAppendRequest, receiveBatchAppendRequest } from './decode-batch-append-request.ts'
 import { MalformedMessageError } from './protobuf-reader.ts'
 import { RequestRefused } from './request-refused.ts'
-import { malformed, request } from './batch-append-request.fixture.ts'
+import { malformed, request } from '../../test/support/batch-append-request.fixture.ts'
 
 // Bytes that are not a request: refused with a MalformedMessageError that says what broke, which the call
 // answers with INVALID_ARGUMENT; never another failure.

@@ -6,7 +6,7 @@ import {
   type DecodedUuid,
 } from './decode-batch-append-request.ts'
 import { BatchAppendReq, StreamIdentifier, UUID } from './protocol.ts'
-import { UINT64_MAX, malformed, request } from './batch-append-request.fixture.ts'
+import { UINT64_MAX, malformed, request } from '../../test/support/batch-append-request.fixture.ts'
 
 // What the decoder reads of well-formed bytes, known fields or not: what google-protobuf reads. The bytes it
 // refuses are specified in decode-batch-append-request-malformed.test.ts.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { StoredEventError } from '../errors.ts'
-import { counterAggregate } from './counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { defineAggregate, SCHEMA_VERSION_KEY, type StoredEventLike } from './define-aggregate.ts'
 
 const Counter = counterAggregate()

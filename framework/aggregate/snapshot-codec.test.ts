@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { counterAggregate } from './counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { SNAPSHOT_EVENT_TYPE, snapshotCodec } from './snapshot-codec.ts'
 
 const Counter = counterAggregate({ snapshotEvery: 10 })

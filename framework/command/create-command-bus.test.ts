@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { counterAggregate } from '../aggregate/counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { z } from 'zod'
 import { defineAggregate } from '../aggregate/define-aggregate.ts'
 import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'

@@ -10,7 +10,7 @@ import {
   increment,
   storedOf,
   valueOf,
-} from './entity-host.fixture.ts'
+} from '../../test/support/entity-host.fixture.ts'
 
 const hostOn = entityHostsClosedAfterEach()
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Counter } from '../../test/cluster/fixtures/counter.ts'
-import { deriveEventId } from '../command/derive-event-id.ts'
+import { deriveEventId } from './derive-event-id.ts'
 import { StoreUnavailableError } from '../errors.ts'
 import {
   check,
@@ -12,7 +12,7 @@ import {
   refuse,
   storedOf,
   valueOf,
-} from './entity-host.fixture.ts'
+} from '../../test/support/entity-host.fixture.ts'
 import { NotOwnerError } from './not-owner-error.ts'
 
 const hostOn = entityHostsClosedAfterEach()

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Counter } from '../../test/cluster/fixtures/counter.ts'
-import { countingStore, entityHostsClosedAfterEach, increment, valueOf } from './entity-host.fixture.ts'
+import {
+  countingStore,
+  entityHostsClosedAfterEach,
+  increment,
+  valueOf,
+} from '../../test/support/entity-host.fixture.ts'
 import { NotOwnerError } from './not-owner-error.ts'
 
 const hostOn = entityHostsClosedAfterEach()

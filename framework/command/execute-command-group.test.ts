@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { counterAggregate } from '../aggregate/counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { ConcurrencyConflictError } from '../errors.ts'
 import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { counterAggregate } from '../aggregate/counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { SCHEMA_VERSION_KEY } from '../aggregate/define-aggregate.ts'
 import { SNAPSHOT_EVENT_TYPE, SNAPSHOTS_KEPT } from '../aggregate/snapshot-codec.ts'
 import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'

@@ -3,7 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Counter } from '../../test/cluster/fixtures/counter.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import { startInProcessReplicas, type InProcessReplica } from './in-process-replicas.fixture.ts'
+import {
+  startInProcessReplicas,
+  type InProcessReplica,
+} from '../../test/support/in-process-replicas.fixture.ts'
 import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
 
 const secret = 'a-cluster-secret-for-router-tests'

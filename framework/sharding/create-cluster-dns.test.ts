@@ -13,8 +13,8 @@ import {
   service,
   untilRingIs,
   urlOf,
-} from './dns-replicas.fixture.ts'
-import type { LoopbackDns } from './loopback-dns.fixture.ts'
+} from '../../test/support/dns-replicas.fixture.ts'
+import type { LoopbackDns } from '../../test/support/loopback-dns.fixture.ts'
 
 const { store, startReplica, startDnsReplicas, loopbackDns } = dnsReplicas()
 

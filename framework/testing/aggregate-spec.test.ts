@@ -1,6 +1,6 @@
 import { AssertionError } from 'node:assert'
 import { describe, expect, it } from 'vitest'
-import { counterAggregate } from '../aggregate/counter.fixture.ts'
+import { counterAggregate } from '../../test/support/counter.fixture.ts'
 import { aggregateSpec } from './aggregate-spec.ts'
 
 const counter = aggregateSpec(counterAggregate())

@@ -1,13 +1,13 @@
-import { createCommandBus } from '../command/create-command-bus.ts'
+import { createCommandBus } from '../../framework/command/create-command-bus.ts'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach } from 'vitest'
-import { Counter } from '../../test/cluster/fixtures/counter.ts'
-import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import type { Cluster } from './cluster.ts'
-import { createCluster, type CreateClusterOptions } from './create-cluster.ts'
+import { Counter } from '../cluster/fixtures/counter.ts'
+import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
+import type { Cluster } from '../../framework/sharding/cluster.ts'
+import { createCluster, type CreateClusterOptions } from '../../framework/sharding/create-cluster.ts'
 import { startLoopbackDns, type LoopbackDns } from './loopback-dns.fixture.ts'
 
 /** The headless service whose records name the replicas. */

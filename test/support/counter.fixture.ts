@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import { DomainError } from '../errors.ts'
-import { defineAggregate } from './define-aggregate.ts'
-import { versionedEvent } from './versioned-event.ts'
+import { DomainError } from '../../framework/errors.ts'
+import { defineAggregate } from '../../framework/aggregate/define-aggregate.ts'
+import { versionedEvent } from '../../framework/aggregate/versioned-event.ts'
 
 /** A small aggregate for the framework's own tests: a counter that can be locked. */
 export function counterAggregate(options: { snapshotEvery?: number } = {}) {

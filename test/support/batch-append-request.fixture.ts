@@ -5,9 +5,9 @@
 import { expect } from 'vitest'
 import fc from 'fast-check'
 import timestampPb from 'google-protobuf/google/protobuf/timestamp_pb.js'
-import { decodeBatchAppendRequest } from './decode-batch-append-request.ts'
-import { MalformedMessageError } from './protobuf-reader.ts'
-import { BatchAppendReq, GoogleEmpty, StreamIdentifier, UUID } from './protocol.ts'
+import { decodeBatchAppendRequest } from '../../devstore/grpc/decode-batch-append-request.ts'
+import { MalformedMessageError } from '../../devstore/grpc/protobuf-reader.ts'
+import { BatchAppendReq, GoogleEmpty, StreamIdentifier, UUID } from '../../devstore/grpc/protocol.ts'
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n

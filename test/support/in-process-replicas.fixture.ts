@@ -1,11 +1,11 @@
-import { createCommandBus } from '../command/create-command-bus.ts'
+import { createCommandBus } from '../../framework/command/create-command-bus.ts'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import type { EventStore } from '../event-store/event-store.ts'
-import type { Cluster } from './cluster.ts'
-import { createCluster, type CreateClusterOptions } from './create-cluster.ts'
+import type { AnyAggregate } from '../../framework/aggregate/define-aggregate.ts'
+import type { EventStore } from '../../framework/event-store/event-store.ts'
+import type { Cluster } from '../../framework/sharding/cluster.ts'
+import { createCluster, type CreateClusterOptions } from '../../framework/sharding/create-cluster.ts'
 
 /** A replica in this process: its cluster on a real loopback HTTP server (for sharding tests and benches). */
 export interface InProcessReplica {

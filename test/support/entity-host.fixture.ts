@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach } from 'vitest'
-import { Counter } from '../../test/cluster/fixtures/counter.ts'
-import { ConcurrencyConflictError } from '../errors.ts'
-import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
-import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import type { CommandEnvelope, CommandResult } from './command-bus.ts'
-import { createEntityHost, type EntityHost, type EntityHostOptions, type Ownership } from './entity-host.ts'
-import { validateCommand } from './validate-command.ts'
+import { Counter } from '../cluster/fixtures/counter.ts'
+import { ConcurrencyConflictError } from '../../framework/errors.ts'
+import type { EventStore, RecordedEvent } from '../../framework/event-store/event-store.ts'
+import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
+import type { AnyAggregate } from '../../framework/aggregate/define-aggregate.ts'
+import type { CommandEnvelope, CommandResult } from '../../framework/command/command-bus.ts'
+import {
+  createEntityHost,
+  type EntityHost,
+  type EntityHostOptions,
+  type Ownership,
+} from '../../framework/command/entity-host.ts'
+import { validateCommand } from '../../framework/command/validate-command.ts'
 
 /** An in-memory store that counts stream reads, and can be told to refuse every append as a conflict. */
 export function countingStore() {
