@@ -111,8 +111,11 @@ export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-
 // Server
 /** Builds the service (commands, read side, GraphQL gateway, health, metrics, graceful shutdown) as a fastify instance. */
 export { createServer, type ServerOptions, type AnnalsServerHandle } from './server/create-server.ts'
-/** The environment createServer reads (PORT, HOST, EVENTSTORE_URL, ANNALS_DATA_DIR, NODE_ENV, LOG_LEVEL, ...). */
-export { parseServerConfig, ServerEnvironment, type ServerConfig } from './server/server-config.ts'
+/**
+ * The environment createServer reads (PORT, HOST, EVENTSTORE_URL, ANNALS_DATA_DIR, NODE_ENV, LOG_LEVEL, ...) as a zod
+ * schema: public so that deploy tooling can check manifests against it, as test/cluster/deploy-manifests does.
+ */
+export { ServerEnvironment, type ServerConfig } from './server/server-config.ts'
 /** What createServer's `store` accepts: an EventStore or a connection string. */
 export type { StoreOption } from './server/resolve-store.ts'
 
