@@ -35,6 +35,10 @@ export const errorCodes = {
     http: 504,
     meaning: 'The read model did not reach the consistency token within the bound.',
   },
+  TOKEN_BEYOND_HEAD: {
+    http: 400,
+    meaning: 'The consistency token is beyond the head of the log: no append of this service returned it.',
+  },
   CHANGES_EXPIRED: {
     http: 410,
     meaning:
