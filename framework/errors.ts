@@ -47,8 +47,14 @@ export const errorCodes = {
   NOT_FOUND: { http: 404, meaning: 'The row, projection or resource asked for does not exist.' },
   UNAUTHENTICATED: { http: 401, meaning: 'The request carries no valid credentials.' },
   FORBIDDEN: { http: 403, meaning: 'The principal may not perform this operation.' },
-  RATE_LIMITED: { http: 429, meaning: 'Too many requests from this client; retry later.' },
-  LIMIT_EXCEEDED: { http: 400, meaning: 'The GraphQL document exceeds a depth, cost, alias or batch limit.' },
+  RATE_LIMITED: {
+    http: 429,
+    meaning: 'Too many operations from this client; the Retry-After header says when to retry.',
+  },
+  LIMIT_EXCEEDED: {
+    http: 400,
+    meaning: 'The GraphQL document exceeds a length, token, nesting, depth, cost, alias or batch limit.',
+  },
   BAD_CONFIG: { http: 500, meaning: 'The configuration is invalid; the message names the setting.' },
   SHUTTING_DOWN: { http: 503, meaning: 'The server is draining and takes no new work.' },
   OWNER_UNAVAILABLE: {
