@@ -35,6 +35,10 @@ export const errorCodes = {
     http: 504,
     meaning: 'The read model did not reach the consistency token within the bound.',
   },
+  TOKEN_BEYOND_HEAD: {
+    http: 400,
+    meaning: 'The consistency token is beyond the head of the log: no append of this service returned it.',
+  },
   CHANGES_EXPIRED: {
     http: 410,
     meaning:
@@ -43,8 +47,14 @@ export const errorCodes = {
   NOT_FOUND: { http: 404, meaning: 'The row, projection or resource asked for does not exist.' },
   UNAUTHENTICATED: { http: 401, meaning: 'The request carries no valid credentials.' },
   FORBIDDEN: { http: 403, meaning: 'The principal may not perform this operation.' },
-  RATE_LIMITED: { http: 429, meaning: 'Too many requests from this client; retry later.' },
-  LIMIT_EXCEEDED: { http: 400, meaning: 'The GraphQL document exceeds a depth, cost, alias or batch limit.' },
+  RATE_LIMITED: {
+    http: 429,
+    meaning: 'Too many operations from this client; the Retry-After header says when to retry.',
+  },
+  LIMIT_EXCEEDED: {
+    http: 400,
+    meaning: 'The GraphQL document exceeds a length, token, nesting, depth, cost, alias or batch limit.',
+  },
   BAD_CONFIG: { http: 500, meaning: 'The configuration is invalid; the message names the setting.' },
   SHUTTING_DOWN: { http: 503, meaning: 'The server is draining and takes no new work.' },
   OWNER_UNAVAILABLE: {

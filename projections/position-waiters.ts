@@ -25,46 +25,50 @@ export interface PositionWaiters {
   readonly size: number
 }
 
-/** Creates a set of callers waiting for a model to reach positions; notify costs nothing while none waits. */
+/**
+ * Creates a set of callers waiting for a model to reach positions; notify costs nothing while none waits, and
+ * a waiter that times out leaves in constant time (a burst of timeouts must not cost the square of its size).
+ */
 export function createPositionWaiters(): PositionWaiters {
-  let waiters: Waiter[] = []
+  const waiters = new Set<Waiter>()
   /** Past their target, waiting for `ready`: checked again only on a release, not on every event. */
-  let blocked: Waiter[] = []
+  const blocked = new Set<Waiter>()
   let lowest: bigint | undefined
 
   function recheckBlocked() {
-    blocked = blocked.filter((waiter) => {
-      if (!waiter.ready!()) return true
+    for (const waiter of blocked) {
+      if (!waiter.ready!()) continue
+      blocked.delete(waiter)
       waiter.resolve()
-      return false
-    })
+    }
   }
 
   return {
     get size() {
-      return waiters.length + blocked.length
+      return waiters.size + blocked.size
     },
     notify(position, released = false) {
-      if (released && blocked.length > 0) recheckBlocked()
+      if (released && blocked.size > 0) recheckBlocked()
       if (lowest === undefined || position < lowest) return
-      const pending: Waiter[] = []
+      let low: bigint | undefined
       for (const waiter of waiters) {
-        if (waiter.target > position) pending.push(waiter)
-        else if (waiter.ready === undefined || waiter.ready()) waiter.resolve()
-        else blocked.push(waiter)
+        if (waiter.target > position) {
+          if (low === undefined || waiter.target < low) low = waiter.target
+          continue
+        }
+        waiters.delete(waiter)
+        if (waiter.ready === undefined || waiter.ready()) waiter.resolve()
+        else blocked.add(waiter)
       }
-      waiters = pending
-      lowest = pending.reduce<bigint | undefined>(
-        (low, w) => (low === undefined || w.target < low ? w.target : low),
-        undefined,
-      )
+      lowest = low
     },
     wait(target, { timeoutMs, reached, ready }) {
       if (reached() >= target && (ready === undefined || ready())) return Promise.resolve()
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
-          waiters = waiters.filter((w) => w !== waiter)
-          blocked = blocked.filter((w) => w !== waiter)
+          // `lowest` may now be below every target left: notify then walks once more and raises it.
+          waiters.delete(waiter)
+          blocked.delete(waiter)
           reject(new ConsistencyTimeoutError(target, reached(), timeoutMs))
         }, timeoutMs)
         const waiter: Waiter = {
@@ -75,7 +79,7 @@ export function createPositionWaiters(): PositionWaiters {
             resolve()
           },
         }
-        waiters.push(waiter)
+        waiters.add(waiter)
         if (lowest === undefined || target < lowest) lowest = target
       })
     },

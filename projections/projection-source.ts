@@ -1,4 +1,5 @@
 import {
+  AnnalsError,
   ConsistencyTimeoutError,
   type ChangesOptions,
   type EventStore,
@@ -51,6 +52,15 @@ export interface ProjectionSourceOptions<TRow> {
   readonly feed?: ChangeFeed<TRow>
 }
 
+/**
+ * One instance for every refusal: a client can make thousands at once (aliases, batches), and each new error
+ * would capture and format a stack that nobody reads.
+ */
+const tokenBeyondHead = new AnnalsError(
+  'TOKEN_BEYOND_HEAD',
+  'consistentWith is beyond the head of the log; pass the token a mutation returned',
+)
+
 /** How many older relevant events waitFor looks through for the last one at or before its target. */
 const PROBE_WINDOW = 64
 
@@ -82,6 +92,7 @@ export function createProjectionSource<TRow>(
   }
   let engine = initial
   engine.listener = listener
+  const readHead = sharedReads(() => log.store.headPosition())
 
   /** Moves the view forward and wakes whoever waited for it; never back (a late notification). */
   function advance(next: CommittedView, released: boolean) {
@@ -97,13 +108,16 @@ export function createProjectionSource<TRow>(
     return since !== undefined && since <= view.position ? since - 1n : view.position
   }
 
-  /** The last event at or before `target` that this projection folds; 0n for none; undefined if unknown. */
-  async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined> {
+  /**
+   * The last event at or before `target` that this projection folds; 0n for none; undefined if unknown;
+   * 'beyond-head' when the log has not reached the target (no append of this service gave that token).
+   */
+  async function lastRelevantAtOrBefore(target: bigint): Promise<bigint | undefined | 'beyond-head'> {
     const { definition: current } = engine
     const { eventTypes } = current
     const handles = (event: RecordedEvent) => current.handles(event)
     try {
-      if ((await log.store.headPosition()) < target) return undefined
+      if ((await readHead()) < target) return 'beyond-head'
       // Reads start at an event's position (the store refuses others): the token's own event, then those before it.
       const at = log.store.readAll({ fromPosition: target, eventTypes, maxCount: 1 })
       for await (const event of at) if (event.position === target && handles(event)) return target
@@ -152,6 +166,8 @@ export function createProjectionSource<TRow>(
       const started = Date.now()
       // A position whose event this projection filters out counts once it has folded every event it handles up to it.
       const relevant = await lastRelevantAtOrBefore(target)
+      // A token is the position of an appended event: one past the head was never given, so waiting is futile.
+      if (relevant === 'beyond-head') throw tokenBeyondHead
       const effective = relevant === undefined || relevant > target ? target : relevant
       const remaining = Math.max(0, timeoutMs - (Date.now() - started))
       // Held events are events this projection handles, so none lies between `effective` and `target`.
@@ -211,4 +227,19 @@ export function createProjectionSource<TRow>(
     },
   }
   return source
+}
+
+/**
+ * Reads of the head asked for in one turn of the event loop (the aliased fields of one request) share one read,
+ * which starts after all of them asked, so none sees a head from before an append it saw.
+ */
+function sharedReads(read: () => Promise<bigint>): () => Promise<bigint> {
+  let queued: Promise<bigint> | undefined
+  return () => {
+    queued ??= Promise.resolve().then(() => {
+      queued = undefined
+      return read()
+    })
+    return queued
+  }
 }

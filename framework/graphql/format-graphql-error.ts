@@ -43,8 +43,25 @@ export function statusOfRequestError(error: GraphQLFormattedError | undefined): 
   return known ?? 400
 }
 
+/**
+ * Answered with a 5xx status but no fault of the server's: a read that timed out waiting for its token is the
+ * client's bound running out (and a client can cause many), so it is logged once per request at info, without
+ * a stack, by whoever finishes the request (see countClientTimeouts), not here as an error.
+ */
+const clientTimeouts: ReadonlySet<string> = new Set<ErrorCode>(['CONSISTENCY_TIMEOUT'])
+
+/** How many of a request's formatted errors are client timeouts: the caller logs them once, at info. */
+export function countClientTimeouts(errors: readonly GraphQLFormattedError[]): number {
+  let count = 0
+  for (const error of errors) {
+    const code = error.extensions?.['code']
+    if (typeof code === 'string' && clientTimeouts.has(code)) count++
+  }
+  return count
+}
+
 function isServerFault(code: string): boolean {
-  return code in errorCodes && errorCodes[code as ErrorCode].http >= 500
+  return code in errorCodes && errorCodes[code as ErrorCode].http >= 500 && !clientTimeouts.has(code)
 }
 
 function internalMessage(reporter: ErrorReporter): string {

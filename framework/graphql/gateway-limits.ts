@@ -18,6 +18,22 @@ export interface GatewayLimits {
   readonly maxBatch: number
   /** Bytes of a request body (and of a WebSocket message). Default 1 MiB. */
   readonly maxBodyBytes: number
+  /** Characters of one GraphQL document, checked before it is read. Default 32,768. */
+  readonly maxQueryLength: number
+  /** Tokens of one GraphQL document (graphql's `maxTokens`), counted before it is parsed. Default 3,000. */
+  readonly maxTokens: number
+  /**
+   * Brackets open at once in a document (selection sets, arguments, list and object literals), checked
+   * before it is parsed, so a deeply nested literal cannot overflow the parser's stack. Default 64.
+   */
+  readonly maxNesting: number
+  /**
+   * Parsed documents mercurius keeps for reuse (it holds up to twice as many); each passed the limits above,
+   * so one is at most about 1 MB at the defaults. Default 256.
+   */
+  readonly maxCachedDocuments: number
+  /** Open WebSocket connections from one address; more are refused with 429. Default 64. */
+  readonly maxConnectionsPerAddress: number
   readonly maxSubscriptionsPerConnection: number
   /** Messages waiting for a slow subscriber before it is disconnected. Default 256. */
   readonly subscriptionBuffer: number
@@ -25,7 +41,10 @@ export interface GatewayLimits {
   readonly maxPageSize: number
   /** The size assumed for lists without `first` when costing. Default 10. */
   readonly defaultListSize: number
-  /** Per client (principal, else address): a bucket of `burst` requests refilled at `perSecond`; false: off. */
+  /**
+   * Per client (principal, else address): a bucket of `burst` operations refilled at `perSecond`; each
+   * operation of a batch and each subscription started takes one; false: off.
+   */
   readonly rateLimit: { readonly burst: number; readonly perSecond: number } | false
 }
 
@@ -36,6 +55,11 @@ export const defaultLimits: GatewayLimits = {
   maxFragmentSpreads: 1000,
   maxBatch: 10,
   maxBodyBytes: 1024 * 1024,
+  maxQueryLength: 32_768,
+  maxTokens: 3000,
+  maxNesting: 64,
+  maxCachedDocuments: 256,
+  maxConnectionsPerAddress: 64,
   maxSubscriptionsPerConnection: 50,
   subscriptionBuffer: 256,
   maxPageSize: 100,

@@ -11,8 +11,11 @@ export interface RateLimiterOptions {
 }
 
 export interface RateLimiter {
-  /** Takes a token for the client or throws RATE_LIMITED. */
-  take(client: string): void
+  /**
+   * Takes `count` tokens (default one; at most `burst`, so a batch larger than the bucket can still pass when
+   * it is full) for the client, or takes none and throws RATE_LIMITED with `retryAfterMs`.
+   */
+  take(client: string, count?: number): void
 }
 
 /**
@@ -27,7 +30,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const maxClients = options.maxClients ?? 100_000
   const buckets = new Map<string, { tokens: number; at: number }>()
   return {
-    take(client) {
+    take(client, count = 1) {
+      const cost = Math.min(Math.max(count, 1), options.burst)
       const time = now()
       const bucket = buckets.get(client) ?? { tokens: options.burst, at: time }
       buckets.delete(client)
@@ -35,13 +39,13 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       bucket.at = time
       buckets.set(client, bucket)
       if (buckets.size > maxClients) buckets.delete(buckets.keys().next().value as string)
-      if (bucket.tokens < 1) {
-        const waitMs = Math.ceil(((1 - bucket.tokens) / options.perSecond) * 1000)
+      if (bucket.tokens < cost) {
+        const waitMs = Math.ceil(((cost - bucket.tokens) / options.perSecond) * 1000)
         throw new AnnalsError('RATE_LIMITED', `Too many requests; retry in ${waitMs} ms`, {
           details: { retryAfterMs: waitMs },
         })
       }
-      bucket.tokens -= 1
+      bucket.tokens -= cost
     },
   }
 }

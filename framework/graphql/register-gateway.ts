@@ -6,7 +6,8 @@ import type { Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
 import { createCompiledGet } from './compiled-get.ts'
-import { formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
+import { createDocumentGate, InvalidDocumentError } from './document-gate.ts'
+import { countClientTimeouts, formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import { registerGraphiql } from './graphiql-routes.ts'
@@ -55,6 +56,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined
 
   const limitOptions = { limits, introspection: options.introspection }
+  const gate = createDocumentGate({ schema, ...limitOptions })
   const contextOf = (request: FastifyRequest): GatewayContext => ({
     principal: principals.get(request),
     requestId: request.id,
@@ -76,13 +78,24 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
     const principal = await options.authenticate(request)
     if (principal) principals.set(request, principal)
-    rateLimiter?.take(principal?.id ?? request.ip)
-    if (Array.isArray(request.body) && request.body.length > limits.maxBatch) {
+    const operations = operationsOf(request)
+    if (operations.length > limits.maxBatch) {
       throw new AnnalsError(
         'LIMIT_EXCEEDED',
-        `A batch holds ${request.body.length} operations, above the limit of ${limits.maxBatch}`,
+        `A batch holds ${operations.length} operations, above the limit of ${limits.maxBatch}`,
       )
     }
+    try {
+      rateLimiter?.take(principal?.id ?? request.ip, operations.length)
+    } catch (error) {
+      const retryAfterMs = (error as AnnalsError).details?.['retryAfterMs']
+      if (typeof retryAfterMs === 'number') void reply.header('retry-after', Math.ceil(retryAfterMs / 1000))
+      throw error
+    }
+    if (request.validationError) {
+      throw new AnnalsError('BAD_INPUT', `Not a GraphQL request: ${request.validationError.message}`)
+    }
+    for (const operation of operations) gate.admit({ ...operation, transport: 'http' })
     // Past every guard: a GET of a document mercurius already validated is answered from its compiled query.
     if (compiledGet && request.method === 'GET' && (await compiledGet.answer(request, reply))) return reply
     return undefined
@@ -94,6 +107,9 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       path,
       graphiql: false,
       jit: 1,
+      cache: limits.maxCachedDocuments,
+      // The gate counts tokens before mercurius parses; this bound holds should a document reach it otherwise.
+      graphql: { parseOptions: { maxTokens: limits.maxTokens } },
       allowBatchedQueries: true,
       additionalRouteOptions: { preHandler: guard, serializerCompiler: () => serializeResponse },
       csrfPrevention: options.csrf ? { requiredHeaders: [...csrfHeaders] } : false,
@@ -125,6 +141,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     authenticate: options.authenticate,
     authorization: options.runtime.authorization,
     rateLimiter,
+    gate,
     log: app.log,
     ...(options.onSubscriptionsChange ? { onActiveChange: options.onSubscriptionsChange } : {}),
   })
@@ -154,7 +171,18 @@ function finishExecution(app: FastifyInstance) {
         ? (nested as unknown[])
         : [error]
     })
-    const formatted = errors.map((error) => formatGraphQLError(error, reporter))
+    // The gate's refusals come formatted: they are cached as plain messages, without the document.
+    const formatted = errors.flatMap((error) => {
+      const cause = (error as { originalError?: unknown }).originalError
+      return cause instanceof InvalidDocumentError ? cause.errors : [formatGraphQLError(error, reporter)]
+    })
+    const timeouts = countClientTimeouts(formatted)
+    if (timeouts > 0) {
+      ;(request?.log ?? app.log).info(
+        { requestId: reporter.requestId, code: 'CONSISTENCY_TIMEOUT', fields: timeouts },
+        'A read waited out its consistency token',
+      )
+    }
     const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
     const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
@@ -174,6 +202,13 @@ function clientStatusOf(error: unknown): number | undefined {
   const cause = (error as { originalError?: unknown } | undefined)?.originalError ?? error
   const status = (cause as { statusCode?: unknown } | undefined)?.statusCode
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
+}
+
+/** The operations of a request: the body, each element of a batched body, or the query string of a GET. */
+function operationsOf(request: FastifyRequest): readonly Record<string, unknown>[] {
+  const payload = request.method === 'GET' ? request.query : request.body
+  if (Array.isArray(payload)) return payload as Record<string, unknown>[]
+  return [typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {}]
 }
 
 function hasSeveralOperations(document: DocumentNode): boolean {

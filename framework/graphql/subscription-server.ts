@@ -3,11 +3,13 @@ import type { Duplex } from 'node:stream'
 import { GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql'
 import type { Context as WsContext } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
+import { LRUCache } from 'lru-cache'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { AnnalsError } from '../errors.ts'
 import type { Authenticate } from './authenticate-request.ts'
 import type { AuthorizationRules, Principal } from './authorize-operation.ts'
 import { deniedError } from './authorize-operation.ts'
+import { InvalidDocumentError, type DocumentGate } from './document-gate.ts'
 import { formatGraphQLError } from './format-graphql-error.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
@@ -22,6 +24,8 @@ export interface SubscriptionServerOptions {
   readonly authenticate: Authenticate
   readonly authorization: AuthorizationRules | undefined
   readonly rateLimiter: RateLimiter | undefined
+  /** The gate HTTP documents pass too: size, tokens, nesting, limits and validation before anything is kept. */
+  readonly gate: DocumentGate
   readonly log: { error(object: Record<string, unknown>, message: string): void }
   readonly onActiveChange?: (active: number) => void
 }
@@ -47,6 +51,8 @@ type Extra = {
 export function createSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxBodyBytes })
   const running = new Set<string>()
+  /** Open connections by remote address; an address leaves the map with its last connection. */
+  const openPerAddress = new Map<string, number>()
   let connections = 0
   const connectionIds = new WeakMap<WebSocket, number>()
   const connectionOf = (ctx: WsContext<Record<string, unknown>, Extra>) =>
@@ -57,15 +63,17 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
     requestId: `ws-${connectionOf(ctx)}-${id}`,
     error: options.log.error.bind(options.log),
   })
-  const refuse = (error: unknown, ctx: WsContext<Record<string, unknown>, Extra>, id: string) => [
-    new GraphQLError(formatGraphQLError(error, reporter(ctx, id)).message, {
-      extensions: formatGraphQLError(error, reporter(ctx, id)).extensions ?? { code: 'INTERNAL' },
-    }),
-  ]
+  const refuse = (error: unknown, ctx: WsContext<Record<string, unknown>, Extra>, id: string) => {
+    const formatted =
+      error instanceof InvalidDocumentError ? error.errors : [formatGraphQLError(error, reporter(ctx, id))]
+    return formatted.map(
+      (each) => new GraphQLError(each.message, { extensions: each.extensions ?? { code: 'INTERNAL' } }),
+    )
+  }
 
   // Clients sending the same query share one parsed and validated document, so a change is executed once
   // per distinct document and variables rather than once per client (see createSharedSubscribe).
-  const documents = new Map<string, ParsedQuery>()
+  const documents = new LRUCache<string, ParsedQuery>({ max: options.limits.maxCachedDocuments })
   const sharedDocuments = new WeakSet<DocumentNode>()
   const parseQuery = (query: string): ParsedQuery => {
     const known = documents.get(query)
@@ -74,7 +82,6 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
     const parsed = { document, errors: validate(options.schema, document) }
     if (parsed.errors.length === 0 && isSharedSelection(options.schema, document))
       sharedDocuments.add(document)
-    if (documents.size >= maxCachedDocuments) documents.clear()
     documents.set(query, parsed)
     return parsed
   }
@@ -114,8 +121,9 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
           options.rateLimiter?.take(
             ctx.extra.principal?.id ?? ctx.extra.request.socket.remoteAddress ?? 'unknown',
           )
+          options.gate.admit({ ...payload, transport: 'ws' })
           const { document, errors } = parseQuery(payload.query)
-          if (errors.length > 0) return errors.map((error) => refuse(error, ctx, id)[0] as GraphQLError)
+          if (errors.length > 0) return errors.flatMap((error) => refuse(error, ctx, id))
           enforceLimits(options.schema, document, payload.variables ?? undefined, options)
           const contextValue: GatewayContext = {
             principal: ctx.extra.principal,
@@ -170,7 +178,20 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
         return
       }
+      const address = request.socket.remoteAddress ?? 'unknown'
+      const open = openPerAddress.get(address) ?? 0
+      if (open >= options.limits.maxConnectionsPerAddress) {
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\n\r\n')
+        return
+      }
+      // ws completes an upgrade synchronously (no verifyClient), so the count is taken before the next one.
       wss.handleUpgrade(request, socket, head, (websocket) => {
+        openPerAddress.set(address, (openPerAddress.get(address) ?? 0) + 1)
+        websocket.once('close', () => {
+          const left = (openPerAddress.get(address) ?? 1) - 1
+          if (left > 0) openPerAddress.set(address, left)
+          else openPerAddress.delete(address)
+        })
         connectionIds.set(websocket, ++connections)
         wss.emit('connection', websocket, request)
       })
@@ -188,8 +209,6 @@ interface ParsedQuery {
   readonly document: DocumentNode
   readonly errors: readonly GraphQLError[]
 }
-
-const maxCachedDocuments = 1000
 
 function lowercaseKeys(params: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
   const headers: Record<string, string> = {}

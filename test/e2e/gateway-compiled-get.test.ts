@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fill,
@@ -205,7 +206,7 @@ describe('guards on compiled GETs', () => {
     }
   })
 
-  it('logs a server fault with the request id, as the normal path does', async () => {
+  it('logs a consistency timeout once, at info and with the request id, as the normal path does', async () => {
     const lines: Record<string, unknown>[] = []
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -213,21 +214,31 @@ describe('guards on compiled GETs', () => {
         done()
       },
     })
-    const pair = await startPair({ logger: { level: 'error', stream }, consistencyTimeoutMs: 20 })
+    const pair = await startPair({ logger: { level: 'info', stream }, consistencyTimeoutMs: 20 })
     try {
       const waiting =
         'query Wait($token: String) { tankLevel(tankId: "x", consistentWith: $token) { litres } }'
       await warm(pair, waiting, { variables: { token: '0' } })
+      for (const gateway of [pair.fast, pair.normal]) {
+        ;(gateway.app.annals.readSide as ProjectionReadSide).projection('tankLevel').pause()
+      }
+      const written = await pair.fast.gql(
+        'mutation { fill(id: "x", input: { site: "s", litres: 1 }) { token } }',
+      )
+      const token = String((written.body.data?.['fill'] as { token: string }).token)
       const before = pair.compiled()
       const requestId = 'fault-1'
       const { fast, normal } = await pair.both(waiting, {
-        variables: { token: '99999' },
+        variables: { token },
         headers: { 'x-request-id': requestId },
       })
       expect(fast).toEqual(normal)
       expect(firstError(fast.body)?.extensions.code).toBe('CONSISTENCY_TIMEOUT')
       expect(pair.compiled() - before).toBe(1)
-      expect(lines.filter((line) => line['requestId'] === requestId)).toHaveLength(2)
+      expect(lines.filter((line) => line['requestId'] === requestId)).toEqual([
+        expect.objectContaining({ level: 30, code: 'CONSISTENCY_TIMEOUT' }),
+        expect.objectContaining({ level: 30, code: 'CONSISTENCY_TIMEOUT' }),
+      ])
     } finally {
       await pair.close()
     }
