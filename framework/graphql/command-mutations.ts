@@ -9,6 +9,7 @@ import {
 } from 'graphql'
 import { z } from 'zod'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import { BadIdentifierError } from '../command/check-identifier.ts'
 import type { CommandResult } from '../command/command-bus.ts'
 import { BadInputError } from '../errors.ts'
 import { aggregateEventType, type EventFrame } from './aggregate-event-type.ts'
@@ -68,7 +69,10 @@ export function commandMutations(
             ...(typeof commandId === 'string' ? { commandId } : {}),
           })
           .catch((error: unknown) => {
-            throw error instanceof BadInputError ? underInput(error) : error
+            // An id's issue is already at its own argument (`id`, `commandId`).
+            throw error instanceof BadInputError && !(error instanceof BadIdentifierError)
+              ? underInput(error)
+              : error
           })
         return toResultFrame(result)
       },
