@@ -24,7 +24,7 @@ import { zodInputType } from './zod-input-type.ts'
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 /**
- * One mutation per command, named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
+ * One mutation per public command (none for an `internal` one), named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
  * commandId: ID): BatteryCommandResult!` (no `input` when the command takes no fields).
  */
 export function commandMutations(
@@ -35,6 +35,7 @@ export function commandMutations(
   const resultType = commandResultType(registry, aggregate)
   const fields: Record<string, Field> = {}
   for (const [name, command] of Object.entries(aggregate.commands)) {
+    if (command.internal === true) continue
     const owner = `aggregate ${aggregate.name}, command ${name}`
     registry.claimField('Mutation', name, owner)
     const schema = command.input as z.ZodType
