@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
+import { isAllowedOrigin } from './allowed-origin.ts'
 import type { Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
@@ -20,8 +21,16 @@ export interface GatewayOptions {
   readonly limits: GatewayLimits
   readonly introspection: boolean
   readonly graphiql: boolean
-  /** Refuse POSTs that are not application/json and GETs without a preflight header. Default on. */
+  /**
+   * Refuse POSTs that are not application/json, GETs without a preflight header, and WebSocket upgrades from
+   * a foreign `Origin`. Default on.
+   */
   readonly csrf: boolean
+  /**
+   * Browser origins (`https://app.example.com`) let in across sites: CORS (@fastify/cors) answers their
+   * preflights, and their WebSocket upgrades are accepted. Default none: same origin only.
+   */
+  readonly allowedOrigins?: readonly string[]
   /** Where GraphQL is served, over HTTP and WebSocket. Default '/graphql'. */
   readonly path?: string
   /** True while the server drains: new operations get SHUTTING_DOWN. */
@@ -55,6 +64,16 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   const rateLimiter = limits.rateLimit ? createRateLimiter(limits.rateLimit) : undefined
 
   const limitOptions = { limits, introspection: options.introspection }
+  const allowedOrigins = options.allowedOrigins ?? []
+  if (allowedOrigins.length > 0) {
+    const { default: cors } = await import('@fastify/cors')
+    await app.register(cors, {
+      origin: [...allowedOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', ...csrfHeaders],
+      maxAge: 600,
+    })
+  }
   const contextOf = (request: FastifyRequest): GatewayContext => ({
     principal: principals.get(request),
     requestId: request.id,
@@ -130,8 +149,12 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   })
   app.server.on('upgrade', (request, socket, head) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname
-    if (pathname === path && !options.isDraining()) subscriptions.handleUpgrade(request, socket, head)
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+    if (pathname !== path || options.isDraining())
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+    // A page on another site could otherwise run mutations with the credentials the browser holds for us.
+    else if (options.csrf && !isAllowedOrigin(request.headers, allowedOrigins))
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
+    else subscriptions.handleUpgrade(request, socket, head)
   })
   return { schema, subscriptions, compiledGets: () => compiledGet?.answered ?? 0 }
 }

@@ -44,8 +44,13 @@ export interface ServerOptions {
   readonly introspection?: boolean
   /** Serve GraphiQL at /graphiql. Default as introspection (GRAPHQL_GRAPHIQL overrides). */
   readonly graphiql?: boolean
-  /** CSRF prevention; default on. */
+  /** CSRF prevention over HTTP, and the same-origin rule on WebSocket upgrades; default on. */
   readonly csrf?: boolean
+  /**
+   * Browser origins (`https://app.example.com`) that may call the service from another site: CORS answers
+   * their preflights and their WebSocket upgrades are accepted. Default ANNALS_ALLOWED_ORIGINS, else none.
+   */
+  readonly allowedOrigins?: readonly string[]
   /** Answer a repeated GET query from its compiled document, past the same guards. Default on; off sends every GET through mercurius. */
   readonly compiledGet?: boolean
   /** How long `consistentWith` waits before CONSISTENCY_TIMEOUT. Default 5 s. */
@@ -155,6 +160,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     introspection,
     graphiql: options.graphiql ?? config.graphiql ?? introspection,
     csrf: options.csrf ?? true,
+    allowedOrigins: options.allowedOrigins ?? config.allowedOrigins ?? [],
     compiledGet: options.compiledGet ?? true,
     isDraining: shutdown.isDraining,
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),

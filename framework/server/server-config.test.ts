@@ -30,6 +30,15 @@ describe('the server configuration', () => {
     expect(parse).toThrow(/LOG_LEVEL="loud"/)
   })
 
+  it('reads the allowed origins as a list, and refuses what is not an origin', () => {
+    expect(
+      parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000' }).allowedOrigins,
+    ).toEqual(['https://a.example', 'http://localhost:3000'])
+    expect(() => parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example/path' })).toThrow(
+      /ANNALS_ALLOWED_ORIGINS/,
+    )
+  })
+
   it('treats an empty variable as unset', () => {
     expect(parseServerConfig({ PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '0.0.0.0' })
   })

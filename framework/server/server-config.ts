@@ -1,6 +1,20 @@
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
 
+/** A comma-separated list of browser origins, each `scheme://host[:port]` as a browser sends it. */
+const originList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  )
+  .refine(
+    (origins) => origins.every(isOrigin),
+    'must list origins such as https://app.example.com, comma-separated',
+  )
+
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')
 
 /**
@@ -24,6 +38,8 @@ export const ServerEnvironment = z.object({
   GRAPHQL_INTROSPECTION: flag.optional(),
   GRAPHQL_GRAPHIQL: flag.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Browser origins let in across sites (CORS and WebSocket upgrades); default none. */
+  ANNALS_ALLOWED_ORIGINS: originList.optional(),
   /** An aggregate idle this long is dropped from memory (default 5 minutes). */
   ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
   /** At most this many aggregates are held in memory (default 10,000). */
@@ -44,6 +60,7 @@ export interface ServerConfig {
   readonly shutdownTimeoutMs: number
   readonly passivateAfterMs: number | undefined
   readonly maxHostedAggregates: number | undefined
+  readonly allowedOrigins: readonly string[] | undefined
 }
 
 /**
@@ -82,6 +99,7 @@ export function parseServerConfig(
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     passivateAfterMs: value.ANNALS_PASSIVATE_AFTER_MS,
     maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
+    allowedOrigins: value.ANNALS_ALLOWED_ORIGINS,
   }
 }
 
@@ -95,4 +113,13 @@ export function parseServerConfig(
 export function defaultSelfUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value
+  } catch {
+    return false
+  }
 }
