@@ -32,7 +32,8 @@ describe('the server configuration', () => {
 
   it('reads the allowed origins as a list, and refuses what is not an origin', () => {
     expect(
-      parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000' }).allowedOrigins,
+      parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000' })
+        .allowedOrigins,
     ).toEqual(['https://a.example', 'http://localhost:3000'])
     expect(() => parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example/path' })).toThrow(
       /ANNALS_ALLOWED_ORIGINS/,
