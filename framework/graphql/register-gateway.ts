@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import {
+  Kind,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
 import { isAllowedOrigin } from './allowed-origin.ts'
@@ -7,7 +13,7 @@ import type { Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
 import { createCompiledGet } from './compiled-get.ts'
-import { formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
+import { formatGraphQLError, statusOfRequestError, withoutSuggestions } from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import { registerGraphiql } from './graphiql-routes.ts'
@@ -78,7 +84,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     principal: principals.get(request),
     requestId: request.id,
   })
-  const finish = finishExecution(app)
+  const finish = finishExecution(app, { suggestions: options.introspection })
   const compiledGet =
     options.compiledGet === false
       ? undefined
@@ -163,7 +169,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
  * What the gateway answers for an execution with errors: each error formatted with its code (validation
  * errors unwrapped one by one), and the status of the first when nothing ran, else 200.
  */
-function finishExecution(app: FastifyInstance) {
+function finishExecution(app: FastifyInstance, options: { readonly suggestions: boolean }) {
   return (execution: ExecutionResult, context: { readonly reply?: FastifyReply }) => {
     const request = context.reply?.request
     const reporter = {
@@ -177,9 +183,14 @@ function finishExecution(app: FastifyInstance) {
         ? (nested as unknown[])
         : [error]
     })
-    const formatted = errors.map((error) => formatGraphQLError(error, reporter))
+    const formatted = errors.map((error) => {
+      const shown = formatGraphQLError(error, reporter)
+      return options.suggestions ? shown : { ...shown, message: withoutSuggestions(shown.message) }
+    })
     const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-    const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    const statusCode = executed
+      ? (refusalStatus(execution, formatted) ?? 200)
+      : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
   }
 }
@@ -197,6 +208,23 @@ function clientStatusOf(error: unknown): number | undefined {
   const cause = (error as { originalError?: unknown } | undefined)?.originalError ?? error
   const status = (cause as { statusCode?: unknown } | undefined)?.statusCode
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
+}
+
+/**
+ * 401 or 403 when authorization refused the operation and nothing else came of it (no data at all), as
+ * docs/errors.md says: the caller learns from the status alone that it must sign in or may not. An operation
+ * that returned data answers 200 with its field errors, as GraphQL over HTTP has it.
+ */
+function refusalStatus(
+  execution: ExecutionResult,
+  errors: readonly GraphQLFormattedError[],
+): number | undefined {
+  if (execution.data != null && Object.values(execution.data).some((value) => value != null)) return undefined
+  const codes = new Set(errors.map((error) => error.extensions?.['code']))
+  if (codes.size !== 1) return undefined
+  if (codes.has('UNAUTHENTICATED')) return 401
+  if (codes.has('FORBIDDEN')) return 403
+  return undefined
 }
 
 function hasSeveralOperations(document: DocumentNode): boolean {

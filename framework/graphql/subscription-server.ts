@@ -8,7 +8,7 @@ import { AnnalsError } from '../errors.ts'
 import type { Authenticate } from './authenticate-request.ts'
 import type { AuthorizationRules, Principal } from './authorize-operation.ts'
 import { deniedError } from './authorize-operation.ts'
-import { formatGraphQLError } from './format-graphql-error.ts'
+import { formatGraphQLError, withoutSuggestions } from './format-graphql-error.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import type { RateLimiter } from './rate-limiter.ts'
@@ -57,11 +57,11 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
     requestId: `ws-${connectionOf(ctx)}-${id}`,
     error: options.log.error.bind(options.log),
   })
-  const refuse = (error: unknown, ctx: WsContext<Record<string, unknown>, Extra>, id: string) => [
-    new GraphQLError(formatGraphQLError(error, reporter(ctx, id)).message, {
-      extensions: formatGraphQLError(error, reporter(ctx, id)).extensions ?? { code: 'INTERNAL' },
-    }),
-  ]
+  const refuse = (error: unknown, ctx: WsContext<Record<string, unknown>, Extra>, id: string) => {
+    const shown = formatGraphQLError(error, reporter(ctx, id))
+    const message = options.introspection ? shown.message : withoutSuggestions(shown.message)
+    return [new GraphQLError(message, { extensions: shown.extensions ?? { code: 'INTERNAL' } })]
+  }
 
   // Clients sending the same query share one parsed and validated document, so a change is executed once
   // per distinct document and variables rather than once per client (see createSharedSubscribe).
