@@ -60,6 +60,8 @@ export const Dispatch = defineAggregate({
     },
     allocateBattery: {
       description: 'Records that a battery discharges for this dispatch.',
+      // Sent by the dispatcher reactor alone: a client could otherwise fake an allocation.
+      internal: true,
       input: z.object({ batteryId: z.string().min(1), powerKw: z.number().positive() }),
       decide: (state, input) => {
         mustBeOpen(state.status)
@@ -74,6 +76,7 @@ export const Dispatch = defineAggregate({
     },
     completeDispatch: {
       description: 'Closes the dispatch with what the fleet delivered.',
+      internal: true,
       input: z.object({}),
       decide: (state) => {
         mustBeOpen(state.status)

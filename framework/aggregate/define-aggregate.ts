@@ -36,6 +36,11 @@ export interface EvolveContext {
 export interface CommandDefinition<TState, TEvents extends EventMap, TInput extends z.ZodType> {
   readonly input: TInput
   readonly description?: string
+  /**
+   * Sent only by the service itself (reactors, workflows, code holding the command bus): no GraphQL mutation
+   * is generated for it, so no client can call it. Default false.
+   */
+  readonly internal?: boolean
   readonly decide: (
     state: TState,
     input: z.output<TInput>,

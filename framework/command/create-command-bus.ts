@@ -36,6 +36,11 @@ export interface CommandBusOptions {
    * reused on another aggregate is refused with COMMAND_ID_REUSED instead of writing a second command.
    */
   readonly commandIdsKept?: number
+  /**
+   * The longest string (UTF-16 units) a command input field takes unless its zod schema declares `.max(n)`
+   * for it. Default 10,000.
+   */
+  readonly maxStringLength?: number
   /** The decision time handed to decide; defaults to the system clock. */
   readonly now?: () => Date
 }
@@ -81,10 +86,12 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
   })
   // Which aggregate each client-given command id went to: generated ids are new by construction.
   const commandIds = new LRUCache<string, string>({ max: options.commandIdsKept ?? 10_000 })
+  const validateOptions =
+    options.maxStringLength === undefined ? {} : { maxStringLength: options.maxStringLength }
   const validate = (envelope: CommandEnvelope) => {
     const { commandId } = envelope
-    if (commandId === undefined) return validateCommand(aggregates, envelope, randomUUID())
-    const valid = validateCommand(aggregates, envelope, commandId)
+    if (commandId === undefined) return validateCommand(aggregates, envelope, randomUUID(), validateOptions)
+    const valid = validateCommand(aggregates, envelope, commandId, validateOptions)
     const target = `${envelope.aggregate}-${envelope.aggregateId}`
     const known = commandIds.get(commandId)
     if (known === undefined) commandIds.set(commandId, target)

@@ -22,7 +22,7 @@ const Note = defineAggregate({
   events: { Written: z.object({ text: z.string() }) },
   commands: {
     write: {
-      input: z.object({ text: z.string() }),
+      input: z.object({ text: z.string().max(1_000_000) }),
       decide: (_s, { text }) => ({ type: 'Written', data: { text } }),
     },
   },

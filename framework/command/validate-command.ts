@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import type { AnyAggregate, CommandDefinition, EventMap } from '../aggregate/define-aggregate.ts'
 import { AnnalsError, BadInputError } from '../errors.ts'
+import { checkIdentifier } from './check-identifier.ts'
+import { checkInputStrings, defaultMaxStringLength } from './check-input-strings.ts'
 import type { CommandEnvelope } from './command-bus.ts'
 
 /** A command's declaration, whatever its aggregate's types. */
@@ -32,15 +34,22 @@ export function commandDefinition(aggregate: AnyAggregate, command: string): Any
   return definition
 }
 
+export interface ValidateOptions {
+  /** The longest string an input field takes unless its schema declares `.max(n)`. Default 10,000. */
+  readonly maxStringLength?: number
+}
+
 /**
- * Validates a command once, where it enters the bus: the aggregate and command exist, the input fits the
- * command's schema (BAD_INPUT with zod's issues otherwise). Synchronous unless the schema has an async
- * refinement; then the promise of the same.
+ * Validates a command once, where it enters the bus: the aggregate and command exist, the aggregate id and
+ * command id can name a stream (checkIdentifier), no input string is longer than its bound
+ * (checkInputStrings), and the input fits the command's schema (BAD_INPUT with zod's issues otherwise).
+ * Synchronous unless the schema has an async refinement; then the promise of the same.
  */
 export function validateCommand(
   aggregates: ReadonlyMap<string, AnyAggregate>,
   envelope: CommandEnvelope,
   commandId: string,
+  options: ValidateOptions = {},
 ): ValidCommand | Promise<ValidCommand> {
   const aggregate = aggregates.get(envelope.aggregate)
   if (aggregate === undefined) {
@@ -48,6 +57,9 @@ export function validateCommand(
   }
   const { command, aggregateId, input } = envelope
   const definition = commandDefinition(aggregate, command)
+  checkIdentifier(aggregateId, 'id')
+  checkIdentifier(commandId, 'commandId')
+  checkInputStrings(definition.input, input, options.maxStringLength ?? defaultMaxStringLength)
   const valid = { aggregate, command, definition, aggregateId, commandId, input, rawInput: input }
   if (!isAsync(definition.input)) {
     try {

@@ -12,10 +12,18 @@ export interface AuthenticationRequest {
 export type Authenticate = (request: AuthenticationRequest) => Promise<Principal | undefined>
 
 export interface JwtOptions {
+  /** The HS256 key tokens are signed with: at least 32 bytes (a shorter one is refused at start-up). */
   readonly secret: string
   /** The claim that lists the principal's roles. Default 'roles'. */
   readonly rolesClaim?: string
+  /** Accept only tokens whose `iss` is this (or one of these). */
+  readonly issuer?: string | readonly string[]
+  /** Accept only tokens whose `aud` names this (or one of these). */
+  readonly audience?: string | readonly string[]
 }
+
+/** The shortest JWT secret accepted: 256 bits, the size of HS256's own output. */
+export const minJwtSecretBytes = 32
 
 /**
  * The authentication createServer uses: the user's own function, else a JWT bearer token verified with
@@ -28,8 +36,19 @@ export async function createAuthentication(
   if (options.authenticate) return options.authenticate
   const jwt = options.jwt
   if (!jwt) return () => Promise.resolve(undefined)
+  checkJwtOptions(jwt)
   const { default: fastifyJwt } = await import('@fastify/jwt')
-  await app.register(fastifyJwt, { secret: jwt.secret })
+  await app.register(fastifyJwt, {
+    secret: jwt.secret,
+    verify: {
+      ...(jwt.issuer === undefined ? {} : { allowedIss: toList(jwt.issuer) }),
+      ...(jwt.audience === undefined ? {} : { allowedAud: toList(jwt.audience) }),
+    },
+    sign: {
+      ...(typeof jwt.issuer === 'string' ? { iss: jwt.issuer } : {}),
+      ...(typeof jwt.audience === 'string' ? { aud: jwt.audience } : {}),
+    },
+  })
   const rolesClaim = jwt.rolesClaim ?? 'roles'
   return (request) => {
     const header = request.headers['authorization']
@@ -51,5 +70,20 @@ export async function createAuthentication(
       roles: Array.isArray(roles) ? roles.map(String) : [],
       claims,
     })
+  }
+}
+
+function toList(value: string | readonly string[]): string[] {
+  return typeof value === 'string' ? [value] : [...value]
+}
+
+/** Refuses, with BAD_CONFIG, a secret short enough to guess: anyone who guesses it signs their own tokens. */
+export function checkJwtOptions(jwt: JwtOptions): void {
+  const bytes = Buffer.byteLength(jwt.secret)
+  if (bytes < minJwtSecretBytes) {
+    throw new AnnalsError(
+      'BAD_CONFIG',
+      `The JWT secret takes ${bytes} bytes; at least ${minJwtSecretBytes} are needed, or anyone can guess it and sign tokens`,
+    )
   }
 }

@@ -9,6 +9,7 @@ import {
 } from 'graphql'
 import { z } from 'zod'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import { BadIdentifierError } from '../command/check-identifier.ts'
 import type { CommandResult } from '../command/command-bus.ts'
 import { BadInputError } from '../errors.ts'
 import { aggregateEventType, type EventFrame } from './aggregate-event-type.ts'
@@ -23,7 +24,7 @@ import { zodInputType } from './zod-input-type.ts'
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 /**
- * One mutation per command, named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
+ * One mutation per public command (none for an `internal` one), named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
  * commandId: ID): BatteryCommandResult!` (no `input` when the command takes no fields).
  */
 export function commandMutations(
@@ -34,6 +35,7 @@ export function commandMutations(
   const resultType = commandResultType(registry, aggregate)
   const fields: Record<string, Field> = {}
   for (const [name, command] of Object.entries(aggregate.commands)) {
+    if (command.internal === true) continue
     const owner = `aggregate ${aggregate.name}, command ${name}`
     registry.claimField('Mutation', name, owner)
     const schema = command.input as z.ZodType
@@ -68,7 +70,10 @@ export function commandMutations(
             ...(typeof commandId === 'string' ? { commandId } : {}),
           })
           .catch((error: unknown) => {
-            throw error instanceof BadInputError ? underInput(error) : error
+            // An id's issue is already at its own argument (`id`, `commandId`).
+            throw error instanceof BadInputError && !(error instanceof BadIdentifierError)
+              ? underInput(error)
+              : error
           })
         return toResultFrame(result)
       },

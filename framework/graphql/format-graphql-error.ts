@@ -80,3 +80,11 @@ function clientFaultOf(cause: unknown): { code: string; message: string } | unde
   const first = Array.isArray(nested) && nested[0] instanceof Error ? nested[0].message : undefined
   return { code: 'BAD_INPUT', message: first ?? cause.message }
 }
+
+/**
+ * Drops graphql-js's "Did you mean …?" from a message: it names fields, arguments and types close to a
+ * misspelt one, which is the schema that turning introspection off hides.
+ */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/ Did you mean [^?]*\?/g, '')
+}

@@ -1,13 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import {
+  Kind,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
+import { isAllowedOrigin } from './allowed-origin.ts'
 import type { Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
 import { createCompiledGet } from './compiled-get.ts'
 import { createDocumentGate, InvalidDocumentError } from './document-gate.ts'
-import { countClientTimeouts, formatGraphQLError, statusOfRequestError } from './format-graphql-error.ts'
+import {
+  countClientTimeouts,
+  formatGraphQLError,
+  statusOfRequestError,
+  withoutSuggestions,
+} from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import { registerGraphiql } from './graphiql-routes.ts'
@@ -21,8 +33,16 @@ export interface GatewayOptions {
   readonly limits: GatewayLimits
   readonly introspection: boolean
   readonly graphiql: boolean
-  /** Refuse POSTs that are not application/json and GETs without a preflight header. Default on. */
+  /**
+   * Refuse POSTs that are not application/json, GETs without a preflight header, and WebSocket upgrades from
+   * a foreign `Origin`. Default on.
+   */
   readonly csrf: boolean
+  /**
+   * Browser origins (`https://app.example.com`) let in across sites: CORS (@fastify/cors) answers their
+   * preflights, and their WebSocket upgrades are accepted. Default none: same origin only.
+   */
+  readonly allowedOrigins?: readonly string[]
   /** Where GraphQL is served, over HTTP and WebSocket. Default '/graphql'. */
   readonly path?: string
   /** True while the server drains: new operations get SHUTTING_DOWN. */
@@ -57,11 +77,21 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
 
   const limitOptions = { limits, introspection: options.introspection }
   const gate = createDocumentGate({ schema, ...limitOptions })
+  const allowedOrigins = options.allowedOrigins ?? []
+  if (allowedOrigins.length > 0) {
+    const { default: cors } = await import('@fastify/cors')
+    await app.register(cors, {
+      origin: [...allowedOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', ...csrfHeaders],
+      maxAge: 600,
+    })
+  }
   const contextOf = (request: FastifyRequest): GatewayContext => ({
     principal: principals.get(request),
     requestId: request.id,
   })
-  const finish = finishExecution(app)
+  const finish = finishExecution(app, { suggestions: options.introspection })
   const compiledGet =
     options.compiledGet === false
       ? undefined
@@ -147,8 +177,12 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   })
   app.server.on('upgrade', (request, socket, head) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname
-    if (pathname === path && !options.isDraining()) subscriptions.handleUpgrade(request, socket, head)
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+    if (pathname !== path || options.isDraining())
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+    // A page on another site could otherwise run mutations with the credentials the browser holds for us.
+    else if (options.csrf && !isAllowedOrigin(request.headers, allowedOrigins))
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
+    else subscriptions.handleUpgrade(request, socket, head)
   })
   return { schema, subscriptions, compiledGets: () => compiledGet?.answered ?? 0 }
 }
@@ -157,7 +191,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
  * What the gateway answers for an execution with errors: each error formatted with its code (validation
  * errors unwrapped one by one), and the status of the first when nothing ran, else 200.
  */
-function finishExecution(app: FastifyInstance) {
+function finishExecution(app: FastifyInstance, options: { readonly suggestions: boolean }) {
   return (execution: ExecutionResult, context: { readonly reply?: FastifyReply }) => {
     const request = context.reply?.request
     const reporter = {
@@ -174,7 +208,11 @@ function finishExecution(app: FastifyInstance) {
     // The gate's refusals come formatted: they are cached as plain messages, without the document.
     const formatted = errors.flatMap((error) => {
       const cause = (error as { originalError?: unknown }).originalError
-      return cause instanceof InvalidDocumentError ? cause.errors : [formatGraphQLError(error, reporter)]
+      const shown =
+        cause instanceof InvalidDocumentError ? cause.errors : [formatGraphQLError(error, reporter)]
+      return options.suggestions
+        ? shown
+        : shown.map((one) => ({ ...one, message: withoutSuggestions(one.message) }))
     })
     const timeouts = countClientTimeouts(formatted)
     if (timeouts > 0) {
@@ -184,7 +222,9 @@ function finishExecution(app: FastifyInstance) {
       )
     }
     const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-    const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    const statusCode = executed
+      ? (refusalStatus(execution, formatted) ?? 200)
+      : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
   }
 }
@@ -209,6 +249,23 @@ function operationsOf(request: FastifyRequest): readonly Record<string, unknown>
   const payload = request.method === 'GET' ? request.query : request.body
   if (Array.isArray(payload)) return payload as Record<string, unknown>[]
   return [typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {}]
+}
+
+/**
+ * 401 or 403 when authorization refused the operation and nothing else came of it (no data at all), as
+ * docs/errors.md says: the caller learns from the status alone that it must sign in or may not. An operation
+ * that returned data answers 200 with its field errors, as GraphQL over HTTP has it.
+ */
+function refusalStatus(
+  execution: ExecutionResult,
+  errors: readonly GraphQLFormattedError[],
+): number | undefined {
+  if (execution.data != null && Object.values(execution.data).some((value) => value != null)) return undefined
+  const codes = new Set(errors.map((error) => error.extensions?.['code']))
+  if (codes.size !== 1) return undefined
+  if (codes.has('UNAUTHENTICATED')) return 401
+  if (codes.has('FORBIDDEN')) return 403
+  return undefined
 }
 
 function hasSeveralOperations(document: DocumentNode): boolean {

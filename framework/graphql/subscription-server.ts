@@ -10,7 +10,7 @@ import type { Authenticate } from './authenticate-request.ts'
 import type { AuthorizationRules, Principal } from './authorize-operation.ts'
 import { deniedError } from './authorize-operation.ts'
 import { InvalidDocumentError, type DocumentGate } from './document-gate.ts'
-import { formatGraphQLError } from './format-graphql-error.ts'
+import { formatGraphQLError, withoutSuggestions } from './format-graphql-error.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import type { RateLimiter } from './rate-limiter.ts'
@@ -66,9 +66,10 @@ export function createSubscriptionServer(options: SubscriptionServerOptions): Su
   const refuse = (error: unknown, ctx: WsContext<Record<string, unknown>, Extra>, id: string) => {
     const formatted =
       error instanceof InvalidDocumentError ? error.errors : [formatGraphQLError(error, reporter(ctx, id))]
-    return formatted.map(
-      (each) => new GraphQLError(each.message, { extensions: each.extensions ?? { code: 'INTERNAL' } }),
-    )
+    return formatted.map((each) => {
+      const message = options.introspection ? each.message : withoutSuggestions(each.message)
+      return new GraphQLError(message, { extensions: each.extensions ?? { code: 'INTERNAL' } })
+    })
   }
 
   // Clients sending the same query share one parsed and validated document, so a change is executed once

@@ -2,16 +2,17 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { createCommandBus, type CommandBusOptions } from '../command/create-command-bus.ts'
+import { AnnalsError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { Authenticate, JwtOptions } from '../graphql/authenticate-request.ts'
-import { createAuthentication } from '../graphql/authenticate-request.ts'
-import type { AuthorizationRules } from '../graphql/authorize-operation.ts'
+import { checkJwtOptions, createAuthentication } from '../graphql/authenticate-request.ts'
+import type { AuthorizationRule, AuthorizationRules } from '../graphql/authorize-operation.ts'
 import { defaultLimits, type GatewayLimits } from '../graphql/gateway-limits.ts'
 import { registerGateway, type Gateway } from '../graphql/register-gateway.ts'
 import type { ReadSide, ReadSideOption } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
-import { registerHealthRoutes } from './health-routes.ts'
+import { registerHealthRoutes, registerMetricsRoute } from './health-routes.ts'
 import { createQuerystringCache } from './querystring-cache.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { defaultSelfUrl, parseServerConfig, type ServerConfig } from './server-config.ts'
@@ -37,15 +38,33 @@ export interface ServerOptions {
   readonly selfUrl?: string
   /** Finds the principal of a request; overrides `auth`. */
   readonly authenticate?: Authenticate
-  readonly auth?: { readonly jwt?: JwtOptions }
+  /**
+   * Bearer tokens verified with `jwt`, or `'none'`: every caller anonymous, on purpose. Default from
+   * ANNALS_JWT_SECRET or ANNALS_AUTH; production refuses to start with neither (nor `authenticate`).
+   */
+  readonly auth?: 'none' | { readonly jwt: JwtOptions }
+  /**
+   * Rules per command, query and subscription. With authentication configured, a command no rule names needs
+   * a signed-in principal (set `default` to decide otherwise); without it, everything is allowed.
+   */
   readonly authorize?: AuthorizationRules
+  /**
+   * Where /metrics is served: `{ port }` on a port of its own (on HOST), `'main'` on the main port beside
+   * GraphQL. Default ANNALS_METRICS_PORT, else 9464 in production and the main port in development and test.
+   */
+  readonly metrics?: { readonly port: number } | 'main'
   readonly limits?: Partial<GatewayLimits>
   /** Default: on in development and test, off in production (GRAPHQL_INTROSPECTION overrides). */
   readonly introspection?: boolean
   /** Serve GraphiQL at /graphiql. Default as introspection (GRAPHQL_GRAPHIQL overrides). */
   readonly graphiql?: boolean
-  /** CSRF prevention; default on. */
+  /** CSRF prevention over HTTP, and the same-origin rule on WebSocket upgrades; default on. */
   readonly csrf?: boolean
+  /**
+   * Browser origins (`https://app.example.com`) that may call the service from another site: CORS answers
+   * their preflights and their WebSocket upgrades are accepted. Default ANNALS_ALLOWED_ORIGINS, else none.
+   */
+  readonly allowedOrigins?: readonly string[]
   /** Answer a repeated GET query from its compiled document, past the same guards. Default on; off sends every GET through mercurius. */
   readonly compiledGet?: boolean
   /** How long `consistentWith` waits before CONSISTENCY_TIMEOUT. Default 5 s. */
@@ -66,6 +85,8 @@ export interface AnnalsServerHandle {
   readonly cluster: Cluster | undefined
   /** The GraphQL gateway: its schema, the subscription server, and how many GETs it answered compiled. */
   readonly gateway: Gateway
+  /** The URL /metrics answers at once listening, when it has a port of its own. */
+  readonly metricsUrl: () => string | undefined
 }
 
 declare module 'fastify' {
@@ -87,6 +108,14 @@ declare module 'fastify' {
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const config = parseServerConfig(options.env ?? process.env)
   const limits: GatewayLimits = { ...defaultLimits, ...options.limits }
+  const auth = options.authenticate ? 'custom' : (options.auth ?? config.auth)
+  if (auth === undefined && config.environment === 'production') {
+    throw new AnnalsError(
+      'BAD_CONFIG',
+      "NODE_ENV=production needs an explicit authentication: auth: { jwt } or authenticate (ANNALS_JWT_SECRET), or auth: 'none' (ANNALS_AUTH=none) to serve every caller anonymously",
+    )
+  }
+  if (typeof auth === 'object') checkJwtOptions(auth.jwt)
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: limits.maxBodyBytes,
@@ -135,13 +164,22 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   if (readSide) metrics.watchReadSide(readSide)
   if (readSide?.rebalance && cluster) cluster.onChange(() => readSide.rebalance?.())
 
+  if (auth === undefined || auth === 'none') {
+    const say = config.environment === 'production' || auth === 'none' ? app.log.warn : app.log.info
+    say.call(
+      app.log,
+      'No authentication: every caller is anonymous and may run every command the authorization rules allow',
+    )
+  }
+  const authorization =
+    auth === undefined || auth === 'none' ? options.authorize : signedInCommands(options.authorize)
   const introspection = options.introspection ?? config.introspection ?? config.environment !== 'production'
   const gateway = await registerGateway(app, {
     definition: { aggregates: options.aggregates, sources: readSide?.sources ?? [] },
     runtime: {
       commands,
       store,
-      ...(options.authorize ? { authorization: options.authorize } : {}),
+      ...(authorization ? { authorization } : {}),
       consistencyTimeoutMs: options.consistencyTimeoutMs ?? 5000,
       maxPageSize: limits.maxPageSize,
       subscriptionBuffer: limits.subscriptionBuffer,
@@ -149,18 +187,35 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
     authenticate: await createAuthentication(app, {
       ...(options.authenticate ? { authenticate: options.authenticate } : {}),
-      ...(options.auth?.jwt ? { jwt: options.auth.jwt } : {}),
+      ...(typeof auth === 'object' ? { jwt: auth.jwt } : {}),
     }),
     limits,
     introspection,
     graphiql: options.graphiql ?? config.graphiql ?? introspection,
     csrf: options.csrf ?? true,
+    allowedOrigins: options.allowedOrigins ?? config.allowedOrigins ?? [],
     compiledGet: options.compiledGet ?? true,
     isDraining: shutdown.isDraining,
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),
   })
-  registerHealthRoutes(app, { store, readSide, metrics, isDraining: shutdown.isDraining })
-  app.decorate('annals', { config, store, readSide, cluster, gateway })
+  registerHealthRoutes(app, { store, readSide, isDraining: shutdown.isDraining })
+  const metricsPort = options.metrics === 'main' ? undefined : (options.metrics?.port ?? config.metricsPort)
+  // Metrics name aggregates, projections and peers: on a port of their own, a public listener does not show them.
+  const metricsServer = metricsPort === undefined ? undefined : Fastify({ logger: false })
+  if (metricsServer) registerMetricsRoute(metricsServer, metrics)
+  else registerMetricsRoute(app, metrics)
+  const metricsUrl = () => {
+    const address = metricsServer?.server.address()
+    return typeof address === 'object' && address
+      ? `${defaultSelfUrl(address.address, address.port)}/metrics`
+      : undefined
+  }
+  app.decorate('annals', { config, store, readSide, cluster, gateway, metricsUrl })
+  if (metricsServer && metricsPort !== undefined) {
+    app.addHook('onListen', async () => {
+      await metricsServer.listen({ port: metricsPort, host: config.host })
+    })
+  }
 
   // A reply that finishes after close began would keep its keep-alive connection, and close waits for it.
   app.addHook('onSend', async (_request, reply) => {
@@ -178,10 +233,19 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await shutdown.awaitInFlight(config.shutdownTimeoutMs, app.log)
     await readSide?.stop()
     await cluster?.close()
+    await metricsServer?.close()
     await local.host.drain()
     local.close()
     await resolved.close()
   })
   if (options.handleSignals) shutdown.handleSignals(app, config.shutdownTimeoutMs)
   return app
+}
+
+/** A command no rule names needs a principal; queries and subscriptions stay open unless a rule says no. */
+const signedInForCommands: AuthorizationRule = (principal, request) =>
+  request.kind !== 'command' || principal !== undefined
+
+function signedInCommands(rules: AuthorizationRules | undefined): AuthorizationRules {
+  return { ...rules, default: rules?.default ?? signedInForCommands }
 }

@@ -6,15 +6,14 @@ import type { ServerMetrics } from './server-metrics.ts'
 export interface HealthOptions {
   readonly store: EventStore
   readonly readSide: ReadSide | undefined
-  readonly metrics: ServerMetrics
   readonly isDraining: () => boolean
   /** How long the store may take to answer the readiness probe. Default 2 s. */
   readonly storeTimeoutMs?: number
 }
 
 /**
- * `/health/live` (the process serves HTTP), `/health/ready` (the store answers, every projection has caught
- * up, and the server is not draining: 503 with the reasons otherwise) and `/metrics` for Prometheus.
+ * `/health/live` (the process serves HTTP) and `/health/ready` (the store answers, every projection has
+ * caught up, and the server is not draining: 503 with the reasons otherwise).
  */
 export function registerHealthRoutes(app: FastifyInstance, options: HealthOptions): void {
   const storeTimeoutMs = options.storeTimeoutMs ?? 2000
@@ -40,9 +39,13 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     if (reasons.length > 0) return reply.code(503).send({ status: 'not ready', reasons, projections })
     return { status: 'ready', projections }
   })
+}
+
+/** `/metrics` for Prometheus, on the main server or on one of its own (see createServer's `metrics`). */
+export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
   app.get('/metrics', async (_request, reply) => {
-    const body = await options.metrics.registry.metrics()
-    return reply.type(options.metrics.registry.contentType).send(body)
+    const body = await metrics.registry.metrics()
+    return reply.type(metrics.registry.contentType).send(body)
   })
 }
 

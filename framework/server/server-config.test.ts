@@ -3,7 +3,7 @@ import { defaultSelfUrl, parseServerConfig } from './server-config.ts'
 
 describe('the server configuration', () => {
   it('reads every variable, and defaults the rest', () => {
-    expect(parseServerConfig({})).toMatchObject({ environment: 'development', port: 4000, host: '0.0.0.0' })
+    expect(parseServerConfig({})).toMatchObject({ environment: 'development', port: 4000, host: '127.0.0.1' })
     const config = parseServerConfig({
       NODE_ENV: 'production',
       PORT: '8080',
@@ -30,8 +30,39 @@ describe('the server configuration', () => {
     expect(parse).toThrow(/LOG_LEVEL="loud"/)
   })
 
+  it('reads the allowed origins as a list, and refuses what is not an origin', () => {
+    expect(
+      parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000' })
+        .allowedOrigins,
+    ).toEqual(['https://a.example', 'http://localhost:3000'])
+    expect(() => parseServerConfig({ ANNALS_ALLOWED_ORIGINS: 'https://a.example/path' })).toThrow(
+      /ANNALS_ALLOWED_ORIGINS/,
+    )
+  })
+
   it('treats an empty variable as unset', () => {
-    expect(parseServerConfig({ PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '0.0.0.0' })
+    expect(parseServerConfig({ PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '127.0.0.1' })
+  })
+
+  it('binds loopback unless HOST is set, and every interface in production', () => {
+    expect(parseServerConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1')
+    expect(parseServerConfig({ NODE_ENV: 'development', HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
+    expect(parseServerConfig({ NODE_ENV: 'production' }).host).toBe('0.0.0.0')
+  })
+
+  it('reads the authentication and the metrics port', () => {
+    expect(parseServerConfig({}).auth).toBeUndefined()
+    expect(parseServerConfig({ ANNALS_AUTH: 'none' }).auth).toBe('none')
+    expect(
+      parseServerConfig({
+        ANNALS_JWT_SECRET: 's'.repeat(32),
+        ANNALS_JWT_ISSUER: 'i',
+        ANNALS_JWT_AUDIENCE: 'a',
+      }).auth,
+    ).toEqual({ jwt: { secret: 's'.repeat(32), issuer: 'i', audience: 'a' } })
+    expect(parseServerConfig({}).metricsPort).toBeUndefined()
+    expect(parseServerConfig({ NODE_ENV: 'production' }).metricsPort).toBe(9464)
+    expect(parseServerConfig({ ANNALS_METRICS_PORT: '9100' }).metricsPort).toBe(9100)
   })
 })
 

@@ -1,5 +1,20 @@
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
+import type { JwtOptions } from '../graphql/authenticate-request.ts'
+
+/** A comma-separated list of browser origins, each `scheme://host[:port]` as a browser sends it. */
+const originList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  )
+  .refine(
+    (origins) => origins.every(isOrigin),
+    'must list origins such as https://app.example.com, comma-separated',
+  )
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')
 
@@ -10,7 +25,8 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 
 export const ServerEnvironment = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Default 127.0.0.1 (loopback) in development and test, 0.0.0.0 (every interface) in production. */
+  HOST: z.string().min(1).optional(),
   EVENTSTORE_URL: z
     .string()
     .regex(
@@ -24,6 +40,18 @@ export const ServerEnvironment = z.object({
   GRAPHQL_INTROSPECTION: flag.optional(),
   GRAPHQL_GRAPHIQL: flag.optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** `none`: run without authentication, on purpose (said at warn in the log). Production needs it or a JWT secret. */
+  ANNALS_AUTH: z.enum(['none']).optional(),
+  /** Verify bearer tokens (HS256) with this secret, at least 32 bytes. */
+  ANNALS_JWT_SECRET: z.string().min(1).optional(),
+  /** Accept only tokens issued by this `iss`. */
+  ANNALS_JWT_ISSUER: z.string().min(1).optional(),
+  /** Accept only tokens for this `aud`. */
+  ANNALS_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Serve /metrics on this port instead of the main one (default 9464 in production). */
+  ANNALS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Browser origins let in across sites (CORS and WebSocket upgrades); default none. */
+  ANNALS_ALLOWED_ORIGINS: originList.optional(),
   /** An aggregate idle this long is dropped from memory (default 5 minutes). */
   ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
   /** At most this many aggregates are held in memory (default 10,000). */
@@ -44,6 +72,10 @@ export interface ServerConfig {
   readonly shutdownTimeoutMs: number
   readonly passivateAfterMs: number | undefined
   readonly maxHostedAggregates: number | undefined
+  readonly allowedOrigins: readonly string[] | undefined
+  /** From ANNALS_AUTH and ANNALS_JWT_*: undefined when the environment says nothing. */
+  readonly auth: 'none' | { readonly jwt: JwtOptions } | undefined
+  readonly metricsPort: number | undefined
 }
 
 /**
@@ -69,10 +101,19 @@ export function parseServerConfig(
     throw new AnnalsError('BAD_CONFIG', `Bad configuration: ${problems.join('; ')}`)
   }
   const value = parsed.data
+  const jwt: JwtOptions | undefined = value.ANNALS_JWT_SECRET
+    ? {
+        secret: value.ANNALS_JWT_SECRET,
+        ...(value.ANNALS_JWT_ISSUER ? { issuer: value.ANNALS_JWT_ISSUER } : {}),
+        ...(value.ANNALS_JWT_AUDIENCE ? { audience: value.ANNALS_JWT_AUDIENCE } : {}),
+      }
+    : undefined
+  const production = value.NODE_ENV === 'production'
   return {
     environment: value.NODE_ENV,
     port: value.PORT,
-    host: value.HOST,
+    // A developer's service is reachable from their machine only, unless they say otherwise.
+    host: value.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     eventStoreUrl: value.EVENTSTORE_URL,
     dataDir: value.ANNALS_DATA_DIR,
     selfUrl: value.ANNALS_SELF_URL,
@@ -82,6 +123,9 @@ export function parseServerConfig(
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     passivateAfterMs: value.ANNALS_PASSIVATE_AFTER_MS,
     maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
+    allowedOrigins: value.ANNALS_ALLOWED_ORIGINS,
+    auth: jwt ? { jwt } : value.ANNALS_AUTH,
+    metricsPort: value.ANNALS_METRICS_PORT ?? (production ? 9464 : undefined),
   }
 }
 
@@ -95,4 +139,13 @@ export function parseServerConfig(
 export function defaultSelfUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value
+  } catch {
+    return false
+  }
 }

@@ -22,7 +22,7 @@ describe('authentication and authorization', () => {
     })
     operator = bearer({ sub: 'olga', roles: ['operator'] })
     viewer = bearer({ sub: 'vic', roles: ['viewer'] })
-    await gateway.gql('mutation { fill(id: "a1", input: { site: "s", litres: 1 }) { token } }')
+    await gateway.gql('mutation { fill(id: "a1", input: { site: "s", litres: 1 }) { token } }', {}, operator)
   })
   afterAll(() => gateway.close())
 
@@ -85,7 +85,7 @@ describe('a custom authenticate function', () => {
     const gateway = await startGateway({
       authenticate: (request) =>
         Promise.resolve(request.headers['x-user'] === 'ann' ? { id: 'ann', roles: ['operator'] } : undefined),
-      authorize: { commands: { seal: (principal) => principal?.id === 'ann' } },
+      authorize: { commands: { seal: (principal) => principal?.id === 'ann', fill: () => true } },
     })
     try {
       await gateway.gql('mutation { fill(id: "c1", input: { site: "s", litres: 1 }) { token } }')

@@ -59,7 +59,7 @@ describe('resolver errors on a compiled GET', () => {
     let asked = 0
     const pair = await startPair({
       limits: { rateLimit: false },
-      authorize: { queries: { tankLevel: () => (asked++, false) } },
+      authorize: { commands: { fill: () => true }, queries: { tankLevel: () => (asked++, false) } },
     })
     try {
       await fill(pair, ['a'])

@@ -157,7 +157,10 @@ describe('guards on compiled GETs', () => {
         if (user === 'bad') return Promise.reject(new Error('never reached'))
         return Promise.resolve(typeof user === 'string' ? { id: user, roles: user.split('-') } : undefined)
       },
-      authorize: { queries: { tankLevel: (principal) => principal?.roles.includes('reader') ?? false } },
+      authorize: {
+        commands: { fill: () => true },
+        queries: { tankLevel: (principal) => principal?.roles.includes('reader') ?? false },
+      },
     })
     try {
       await fill(pair, ['a', 'b'])
@@ -193,7 +196,12 @@ describe('guards on compiled GETs', () => {
   })
 
   it('refuses introspection in production on every GET', async () => {
-    const pair = await startPair({ env: { NODE_ENV: 'production' }, limits: { rateLimit: false } })
+    const pair = await startPair({
+      env: { NODE_ENV: 'production' },
+      auth: 'none',
+      metrics: 'main',
+      limits: { rateLimit: false },
+    })
     try {
       for (const _ of [1, 2, 3]) {
         const { fast, normal } = await pair.both('{ __schema { queryType { name } } }')

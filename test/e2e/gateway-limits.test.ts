@@ -37,7 +37,12 @@ describe('limits that hold on every request', () => {
   let strict: RunningGateway
   let open: RunningGateway
   beforeAll(async () => {
-    strict = await startGateway({ limits: strictLimits, env: { NODE_ENV: 'production' } })
+    strict = await startGateway({
+      limits: strictLimits,
+      auth: 'none',
+      metrics: 'main',
+      env: { NODE_ENV: 'production' },
+    })
     open = await startGateway({ limits: noLimits, csrf: false, introspection: true })
   })
   afterAll(async () => {

@@ -41,9 +41,11 @@ async function banner(env: Record<string, string>): Promise<{ urls: string[] }> 
     }
     return { urls }
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
     await rm(dataDir, { recursive: true, force: true })
   }
 }
@@ -54,8 +56,14 @@ describe('the start banner', () => {
     expect(urls.some((url) => url.endsWith('/graphiql'))).toBe(true)
   })
 
+  it('refuses to start in production without an authentication configuration', async () => {
+    await expect(banner({ NODE_ENV: 'production', ANNALS_AUTH: '', ANNALS_JWT_SECRET: '' })).rejects.toThrow(
+      /exited with 1/,
+    )
+  })
+
   it('leaves GraphiQL out in production, where it is off', async () => {
-    const { urls } = await banner({ NODE_ENV: 'production' })
+    const { urls } = await banner({ NODE_ENV: 'production', ANNALS_AUTH: 'none', ANNALS_METRICS_PORT: '0' })
     expect(urls.some((url) => url.endsWith('/graphql'))).toBe(true)
     expect(urls.some((url) => url.endsWith('/graphiql'))).toBe(false)
   })
