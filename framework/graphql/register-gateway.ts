@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import {
+  Kind,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql'
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
 import type { Authenticate } from './authenticate-request.ts'
@@ -156,9 +162,31 @@ function finishExecution(app: FastifyInstance) {
     })
     const formatted = errors.map((error) => formatGraphQLError(error, reporter))
     const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-    const statusCode = executed ? 200 : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    const shed = overloadRetryMs(execution, formatted)
+    if (shed !== undefined) void context.reply?.header('retry-after', String(Math.ceil(shed / 1000)))
+    const statusCode =
+      shed !== undefined
+        ? 503
+        : executed
+          ? 200
+          : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
   }
+}
+
+/**
+ * When every error is OVERLOADED and no field got an answer, the request as a whole was shed: it is answered
+ * 503 with the longest wait asked for, so HTTP clients and proxies back off without reading the body.
+ */
+function overloadRetryMs(
+  execution: ExecutionResult,
+  formatted: readonly GraphQLFormattedError[],
+): number | undefined {
+  if (formatted.length === 0 || formatted.some((error) => error.extensions?.['code'] !== 'OVERLOADED')) {
+    return undefined
+  }
+  if (Object.values(execution.data ?? {}).some((value) => value != null)) return undefined
+  return Math.max(...formatted.map((error) => Number(error.extensions?.['retryAfterMs'] ?? 1000)))
 }
 
 /**

@@ -28,7 +28,8 @@ export interface ServerOptions {
   readonly dataDir?: string
   /**
    * How this replica runs commands: aggregates held in memory (the default) or `stateless`, and the bounds of
-   * what it holds (ANNALS_MAX_HOSTED_AGGREGATES and ANNALS_PASSIVATE_AFTER_MS set them too).
+   * what it holds and queues (ANNALS_MAX_HOSTED_AGGREGATES, ANNALS_PASSIVATE_AFTER_MS,
+   * ANNALS_MAX_QUEUED_COMMANDS and ANNALS_MAX_QUEUED_PER_AGGREGATE set them too).
    */
   readonly commands?: Omit<CommandBusOptions, 'store' | 'aggregates'>
   /** Shards aggregates across replicas; default createCluster() when ANNALS_PEERS or ANNALS_PEERS_DNS is set. */
@@ -112,6 +113,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     aggregates: options.aggregates,
     ...(config.maxHostedAggregates === undefined ? {} : { maxHosted: config.maxHostedAggregates }),
     ...(config.passivateAfterMs === undefined ? {} : { passivateAfterMs: config.passivateAfterMs }),
+    ...(config.maxQueuedCommands === undefined ? {} : { maxQueuedCommands: config.maxQueuedCommands }),
+    ...(config.maxQueuedPerAggregate === undefined
+      ? {}
+      : { maxQueuedPerAggregate: config.maxQueuedPerAggregate }),
     ...options.commands,
   })
   metrics.watchHost(local.host)

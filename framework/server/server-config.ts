@@ -28,6 +28,10 @@ export const ServerEnvironment = z.object({
   ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
   /** At most this many aggregates are held in memory (default 10,000). */
   ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
+  /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
+  ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
+  /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
+  ANNALS_MAX_QUEUED_PER_AGGREGATE: z.coerce.number().int().positive().optional(),
 })
 
 /** The parsed configuration, with camel-case names. */
@@ -44,6 +48,8 @@ export interface ServerConfig {
   readonly shutdownTimeoutMs: number
   readonly passivateAfterMs: number | undefined
   readonly maxHostedAggregates: number | undefined
+  readonly maxQueuedCommands: number | undefined
+  readonly maxQueuedPerAggregate: number | undefined
 }
 
 /**
@@ -82,6 +88,8 @@ export function parseServerConfig(
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     passivateAfterMs: value.ANNALS_PASSIVATE_AFTER_MS,
     maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
+    maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
+    maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
   }
 }
 

@@ -112,6 +112,16 @@ export function createServerMetrics(): ServerMetrics {
     })
   hostGauge('annals_hosted_aggregates', 'Aggregates held in memory on this replica.', (held) => held.hosted())
   hostGauge(
+    'annals_queued_commands',
+    'Commands accepted on this replica and not yet answered (queued in mailboxes or being decided).',
+    (held) => held.load().queued,
+  )
+  hostGauge(
+    'annals_overloaded_commands',
+    'Commands refused at once with OVERLOADED because their replica or aggregate queue was at its bound.',
+    (held) => held.load().refused,
+  )
+  hostGauge(
     'annals_appends',
     'Appends the aggregates this replica runs made, each for a group of queued commands.',
     (held) => held.written().appends,
