@@ -43,8 +43,9 @@ export function statusOfRequestError(error: GraphQLFormattedError | undefined): 
   return known ?? 400
 }
 
+/** A 5xx code is logged at error, except a shed command: refusing the excess is the server working as designed. */
 function isServerFault(code: string): boolean {
-  return code in errorCodes && errorCodes[code as ErrorCode].http >= 500
+  return code !== 'OVERLOADED' && code in errorCodes && errorCodes[code as ErrorCode].http >= 500
 }
 
 function internalMessage(reporter: ErrorReporter): string {

@@ -13,6 +13,7 @@ import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes } from './health-routes.ts'
 import { createQuerystringCache } from './querystring-cache.ts'
+import { createRequestLog, DEFAULT_SLOW_REQUEST_MS } from './request-log.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { defaultSelfUrl, parseServerConfig, type ServerConfig } from './server-config.ts'
 import { createServerMetrics } from './server-metrics.ts'
@@ -55,6 +56,11 @@ export interface ServerOptions {
   readonly handleSignals?: boolean
   /** The environment to read; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /**
+   * A request slower than this is logged at warn with its time (default ANNALS_SLOW_REQUEST_MS, else 1,000 ms);
+   * every other request is logged at debug only.
+   */
+  readonly slowRequestMs?: number
   /** Fastify's logger option (pino options, or false); default pino at LOG_LEVEL. */
   readonly logger?: FastifyServerOptions['logger']
 }
@@ -90,6 +96,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const limits: GatewayLimits = { ...defaultLimits, ...options.limits }
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    logController: createRequestLog({
+      slowRequestMs: options.slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
+    }),
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -175,6 +184,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await readSide?.start()
   })
   app.addHook('preClose', async () => {
+    app.log.info('Annals server draining')
     shutdown.beginDraining()
     await cluster?.leave()
     await gateway.subscriptions.close(1001, 'The server is shutting down')
@@ -186,6 +196,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await local.host.drain()
     local.close()
     await resolved.close()
+    app.log.info('Annals server stopped')
   })
   if (options.handleSignals) shutdown.handleSignals(app, config.shutdownTimeoutMs)
   return app

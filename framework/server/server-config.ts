@@ -28,6 +28,8 @@ export const ServerEnvironment = z.object({
   ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
   /** At most this many aggregates are held in memory (default 10,000). */
   ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
+  /** A request slower than this is logged at warn (default 1,000 ms); the others at debug. */
+  ANNALS_SLOW_REQUEST_MS: z.coerce.number().int().nonnegative().optional(),
   /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
   /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
@@ -50,6 +52,7 @@ export interface ServerConfig {
   readonly maxHostedAggregates: number | undefined
   readonly maxQueuedCommands: number | undefined
   readonly maxQueuedPerAggregate: number | undefined
+  readonly slowRequestMs: number | undefined
 }
 
 /**
@@ -89,6 +92,7 @@ export function parseServerConfig(
     passivateAfterMs: value.ANNALS_PASSIVATE_AFTER_MS,
     maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
     maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
+    slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
     maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
   }
 }
