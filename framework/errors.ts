@@ -50,7 +50,7 @@ export const errorCodes = {
   OVERLOADED: {
     http: 503,
     meaning:
-      'More commands are queued than the bound allows (on this replica, or for this aggregate); the command was refused before any work, nothing was appended.',
+      'More commands are queued than the bound allows (on this replica, or for this aggregate), or the replica is saturated; the command was refused before any work, nothing was appended.',
   },
   OWNER_UNAVAILABLE: {
     http: 503,

@@ -17,6 +17,7 @@ import { createRequestLog, DEFAULT_SLOW_REQUEST_MS } from './request-log.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { defaultSelfUrl, parseServerConfig, type ServerConfig } from './server-config.ts'
 import { createServerMetrics } from './server-metrics.ts'
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, shedUnderPressure } from './shed-under-pressure.ts'
 import { trackShutdown } from './track-shutdown.ts'
 
 export interface ServerOptions {
@@ -61,6 +62,11 @@ export interface ServerOptions {
    * every other request is logged at debug only.
    */
   readonly slowRequestMs?: number
+  /**
+   * GraphQL requests are refused with OVERLOADED while the event loop's delay passes this many milliseconds
+   * (default ANNALS_MAX_EVENT_LOOP_DELAY_MS, else 500, or 0 with NODE_ENV=test; 0 turns it off).
+   */
+  readonly maxEventLoopDelayMs?: number
   /** Fastify's logger option (pino options, or false); default pino at LOG_LEVEL. */
   readonly logger?: FastifyServerOptions['logger']
 }
@@ -111,6 +117,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')
   const metrics = createServerMetrics()
+  await shedUnderPressure(app, {
+    // Off by default under test: a shared CI machine lags often enough to turn a test's request away.
+    maxEventLoopDelayMs:
+      options.maxEventLoopDelayMs ??
+      config.maxEventLoopDelayMs ??
+      (config.environment === 'test' ? 0 : DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
+    path: '/graphql',
+    onShed: () => metrics.requestShed(),
+  })
   const selfUrl = options.selfUrl ?? config.selfUrl ?? defaultSelfUrl(config.host, config.port)
   const env = options.env ?? process.env
   // Peers in the environment are all a service needs to scale out: no code change between one replica and many.

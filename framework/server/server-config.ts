@@ -30,6 +30,8 @@ export const ServerEnvironment = z.object({
   ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
   /** A request slower than this is logged at warn (default 1,000 ms); the others at debug. */
   ANNALS_SLOW_REQUEST_MS: z.coerce.number().int().nonnegative().optional(),
+  /** GraphQL requests get OVERLOADED while the event loop lags more than this (default 500 ms, off under NODE_ENV=test; 0: off). */
+  ANNALS_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().nonnegative().optional(),
   /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
   /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
@@ -53,6 +55,7 @@ export interface ServerConfig {
   readonly maxQueuedCommands: number | undefined
   readonly maxQueuedPerAggregate: number | undefined
   readonly slowRequestMs: number | undefined
+  readonly maxEventLoopDelayMs: number | undefined
 }
 
 /**
@@ -93,6 +96,7 @@ export function parseServerConfig(
     maxHostedAggregates: value.ANNALS_MAX_HOSTED_AGGREGATES,
     maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
     slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
+    maxEventLoopDelayMs: value.ANNALS_MAX_EVENT_LOOP_DELAY_MS,
     maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
   }
 }

@@ -104,4 +104,32 @@ describe('load shedding', () => {
     // Once the queue drained, commands are taken again.
     expect((await gateway.gql(fill('other-0'))).status).toBe(200)
   })
+
+  it('refuses GraphQL requests with OVERLOADED while the event loop lags past its bound, and still serves /metrics', async () => {
+    gateway = await startGateway({ maxEventLoopDelayMs: 20, limits: { rateLimit: false } })
+    const url = gateway.url
+    // The server shares this process: a synchronous stretch of work is a saturated event loop.
+    const saturatedThen = async (send: () => Promise<Response>) => {
+      const until = performance.now() + 300
+      while (performance.now() < until);
+      return send()
+    }
+    const post = () =>
+      fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: fill('busy') }),
+      })
+    await expect.poll(async () => (await saturatedThen(post)).status).toBe(503)
+    const refused = await saturatedThen(post)
+    expect([refused.status, refused.headers.get('retry-after'), await codeOf(refused)]).toEqual([
+      503,
+      '1',
+      'OVERLOADED',
+    ])
+    expect((await saturatedThen(() => fetch(`${url}/metrics`))).status).toBe(200)
+    // Once the loop keeps up again, commands are taken.
+    await expect.poll(async () => (await post()).status).toBe(200)
+    expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(2)
+  })
 })
