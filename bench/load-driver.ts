@@ -143,7 +143,12 @@ export function createLoadDriver(options: DriverOptions) {
       const worker = async () => {
         while (next < fleet.length) {
           const id = fleet[next++]!
-          const code = await send(install, { id, commandId: `install-${id}` })
+          let code = await send(install, { id, commandId: `install-${id}` })
+          // A shed install is retried after the wait the service asks for; the command id makes it idempotent.
+          for (let attempt = 0; SHED.has(code) && attempt < 30; attempt++) {
+            await new Promise((resolve) => setTimeout(resolve, 1000))
+            code = await send(install, { id, commandId: `install-${id}` })
+          }
           if (code !== 'ok' && code !== 'BATTERY_ALREADY_INSTALLED') {
             throw new Error(`Installing ${id} answered ${code}`)
           }
