@@ -57,6 +57,11 @@ export const errorCodes = {
   },
   BAD_CONFIG: { http: 500, meaning: 'The configuration is invalid; the message names the setting.' },
   SHUTTING_DOWN: { http: 503, meaning: 'The server is draining and takes no new work.' },
+  OVERLOADED: {
+    http: 503,
+    meaning:
+      'More commands are queued than the bound allows (on this replica, or for this aggregate), or the replica is saturated; the command was refused before any work, nothing was appended.',
+  },
   OWNER_UNAVAILABLE: {
     http: 503,
     meaning: 'The replica that owns the aggregate could not be reached in time.',
@@ -201,6 +206,16 @@ export class ConsistencyTimeoutError extends AnnalsError {
       'CONSISTENCY_TIMEOUT',
       `The read model reached ${reached ?? 'nothing'} but not ${target} within ${timeoutMs} ms`,
     )
+  }
+}
+
+/** Refused at once because too many commands wait already: retry after `details.retryAfterMs`. */
+export class OverloadedError extends AnnalsError {
+  override readonly name = 'OverloadedError'
+  constructor(where: string, bound: number, retryAfterMs: number) {
+    super('OVERLOADED', `${where} already holds ${bound} queued commands, its bound; retry later`, {
+      details: { retryAfterMs },
+    })
   }
 }
 

@@ -27,6 +27,13 @@ export interface CommandBusOptions {
   /** At most this many waiting commands to one aggregate are decided together and appended at once. Default 128. */
   readonly maxGroupSize?: number
   /**
+   * At most this many commands wait (queued or being decided) on this replica; beyond it a command is refused
+   * at once with OVERLOADED instead of waiting behind them. Default 5,000.
+   */
+  readonly maxQueuedCommands?: number
+  /** At most this many commands wait for one aggregate; beyond it a command to it gets OVERLOADED. Default 1,000. */
+  readonly maxQueuedPerAggregate?: number
+  /**
    * How many command ids each aggregate remembers (default 256): a command id sent again within them is
    * answered with its first result and appends nothing; beyond them it is a new command.
    */
@@ -52,7 +59,7 @@ export interface LocalCommandBus extends CommandBus {
   /** Runs a validated command in its aggregate's mailbox here; `ownership` is asked after a conflict. */
   run(command: ValidCommand, ownership?: Ownership): Promise<CommandResult>
   /** The aggregates held in memory and what their mailboxes wrote. */
-  readonly host: Pick<EntityHost, 'hosted' | 'written' | 'drop' | 'passivateIdle' | 'drain'>
+  readonly host: Pick<EntityHost, 'hosted' | 'load' | 'written' | 'drop' | 'passivateIdle' | 'drain'>
   /** Stops the passivation timer and forgets every held aggregate. */
   close(): void
 }
@@ -82,6 +89,10 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
     ...(options.maxConflictRetries === undefined ? {} : { maxConflictRetries: options.maxConflictRetries }),
     ...(options.maxGroupSize === undefined ? {} : { maxGroupSize: options.maxGroupSize }),
     ...(options.recentCommandsKept === undefined ? {} : { recentCommandsKept: options.recentCommandsKept }),
+    ...(options.maxQueuedCommands === undefined ? {} : { maxQueued: options.maxQueuedCommands }),
+    ...(options.maxQueuedPerAggregate === undefined
+      ? {}
+      : { maxQueuedPerAggregate: options.maxQueuedPerAggregate }),
     ...(options.now === undefined ? {} : { clock: options.now }),
   })
   // Which aggregate each client-given command id went to: generated ids are new by construction.

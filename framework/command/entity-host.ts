@@ -9,12 +9,19 @@ import {
 } from './entity-mailbox.ts'
 import { MAX_APPEND_BYTES, type CommandOutcome } from './execute-command-group.ts'
 import { createHostedMailboxes } from './hosted-mailboxes.ts'
+import { OverloadedError } from '../errors.ts'
 import { NotOwnerError } from './not-owner-error.ts'
 import type { ValidCommand } from './validate-command.ts'
 
 export type { Ownership } from './entity-mailbox.ts'
 
 const ALWAYS_OWNS: Ownership = { stillOwns: () => true }
+/** Default bound of the commands queued on one host: about a second of work at its measured saturation. */
+export const DEFAULT_MAX_QUEUED = 5_000
+/** Default bound of the commands queued for one aggregate: eight groups of the default size. */
+export const DEFAULT_MAX_QUEUED_PER_AGGREGATE = 1_000
+/** What an OVERLOADED refusal tells the caller to wait before retrying. */
+const RETRY_AFTER_MS = 1_000
 
 export interface EntityHostOptions {
   readonly store: EventStore
@@ -35,6 +42,10 @@ export interface EntityHostOptions {
   readonly recentCommandsKept?: number
   /** A group stops before its events pass this many bytes (default EventStoreDB's 1 MiB append limit). */
   readonly maxAppendBytes?: number
+  /** Commands queued or being decided on this host beyond which a new one is refused with OVERLOADED. */
+  readonly maxQueued?: number
+  /** Commands queued or being decided for one aggregate beyond which a new one to it is refused with OVERLOADED. */
+  readonly maxQueuedPerAggregate?: number
   /** The clock of passivation, in milliseconds. */
   readonly now?: () => number
   /** The decision time handed to decide; default the system clock. */
@@ -50,6 +61,8 @@ export interface EntityHost {
   execute(command: ValidCommand, ownership?: Ownership): Promise<CommandResult>
   /** Aggregates held in memory now. */
   hosted(): number
+  /** Commands accepted and not yet answered, and those refused with OVERLOADED since start. */
+  load(): { readonly queued: number; readonly refused: number }
   /**
    * Appends written so far, the commands decided in them (their ratio is the mean group size), and the groups
    * decided again because someone else wrote to their stream first.
@@ -75,6 +88,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   let inFlight = 0
   const written: WriteCounts = { appends: 0, commands: 0, conflicts: 0 }
   let drained: (() => void)[] = []
+  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED
+  const maxPerAggregate = options.maxQueuedPerAggregate ?? DEFAULT_MAX_QUEUED_PER_AGGREGATE
+  let refused = 0
+  // Refused before any work, so a flood costs a comparison per command instead of a place in a queue.
+  const overloaded = (where: string, bound: number) => {
+    refused++
+    return Promise.reject(new OverloadedError(where, bound, RETRY_AFTER_MS))
+  }
 
   // Counts and idleness are updated before the caller sees the answer, so they are exact when it resumes.
   const settle = (entry: Mailbox, job: MailboxJob, outcome: CommandOutcome) => {
@@ -111,7 +132,11 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
 
   return {
     execute(command, ownership = ALWAYS_OWNS) {
+      if (inFlight >= maxQueued) return overloaded('This replica', maxQueued)
       const entry = mailboxes.mailboxFor(command.aggregate, command.aggregateId)
+      if (entry.pending >= maxPerAggregate) {
+        return overloaded(`${command.aggregate.name} ${command.aggregateId}`, maxPerAggregate)
+      }
       entry.pending++
       inFlight++
       return new Promise<CommandResult>((resolve, reject) => {
@@ -123,6 +148,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       })
     },
     hosted: () => mailboxes.size(),
+    load: () => ({ queued: inFlight, refused }),
     written: () => ({ ...written }),
     drop: (predicate) => mailboxes.drop(predicate),
     passivateIdle: () => mailboxes.passivateIdle(),

@@ -60,8 +60,14 @@ export function countClientTimeouts(errors: readonly GraphQLFormattedError[]): n
   return count
 }
 
+/** A 5xx code is logged at error, except a client's timeout (above) and a shed command: refusing the excess is the server working as designed. */
 function isServerFault(code: string): boolean {
-  return code in errorCodes && errorCodes[code as ErrorCode].http >= 500 && !clientTimeouts.has(code)
+  return (
+    code !== 'OVERLOADED' &&
+    code in errorCodes &&
+    errorCodes[code as ErrorCode].http >= 500 &&
+    !clientTimeouts.has(code)
+  )
 }
 
 function internalMessage(reporter: ErrorReporter): string {

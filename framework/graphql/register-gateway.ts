@@ -222,11 +222,31 @@ function finishExecution(app: FastifyInstance, options: { readonly suggestions: 
       )
     }
     const executed = execution.data != null || formatted.some((error) => error.path !== undefined)
-    const statusCode = executed
-      ? (refusalStatus(execution, formatted) ?? 200)
-      : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    const shed = overloadRetryMs(execution, formatted)
+    if (shed !== undefined) void context.reply?.header('retry-after', String(Math.ceil(shed / 1000)))
+    const statusCode =
+      shed !== undefined
+        ? 503
+        : executed
+          ? (refusalStatus(execution, formatted) ?? 200)
+          : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
   }
+}
+
+/**
+ * When every error is OVERLOADED and no field got an answer, the request as a whole was shed: it is answered
+ * 503 with the longest wait asked for, so HTTP clients and proxies back off without reading the body.
+ */
+function overloadRetryMs(
+  execution: ExecutionResult,
+  formatted: readonly GraphQLFormattedError[],
+): number | undefined {
+  if (formatted.length === 0 || formatted.some((error) => error.extensions?.['code'] !== 'OVERLOADED')) {
+    return undefined
+  }
+  if (Object.values(execution.data ?? {}).some((value) => value != null)) return undefined
+  return Math.max(...formatted.map((error) => Number(error.extensions?.['retryAfterMs'] ?? 1000)))
 }
 
 /**

@@ -14,9 +14,11 @@ import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes, registerMetricsRoute } from './health-routes.ts'
 import { createQuerystringCache } from './querystring-cache.ts'
+import { createRequestLog, DEFAULT_SLOW_REQUEST_MS } from './request-log.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
 import { defaultSelfUrl, parseServerConfig, type ServerConfig } from './server-config.ts'
 import { createServerMetrics } from './server-metrics.ts'
+import { DEFAULT_MAX_EVENT_LOOP_DELAY_MS, shedUnderPressure } from './shed-under-pressure.ts'
 import { trackShutdown } from './track-shutdown.ts'
 
 export interface ServerOptions {
@@ -29,7 +31,8 @@ export interface ServerOptions {
   readonly dataDir?: string
   /**
    * How this replica runs commands: aggregates held in memory (the default) or `stateless`, and the bounds of
-   * what it holds (ANNALS_MAX_HOSTED_AGGREGATES and ANNALS_PASSIVATE_AFTER_MS set them too).
+   * what it holds and queues (ANNALS_MAX_HOSTED_AGGREGATES, ANNALS_PASSIVATE_AFTER_MS,
+   * ANNALS_MAX_QUEUED_COMMANDS and ANNALS_MAX_QUEUED_PER_AGGREGATE set them too).
    */
   readonly commands?: Omit<CommandBusOptions, 'store' | 'aggregates'>
   /** Shards aggregates across replicas; default createCluster() when ANNALS_PEERS or ANNALS_PEERS_DNS is set. */
@@ -73,6 +76,16 @@ export interface ServerOptions {
   readonly handleSignals?: boolean
   /** The environment to read; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /**
+   * A request slower than this is logged at warn with its time (default ANNALS_SLOW_REQUEST_MS, else 1,000 ms);
+   * every other request is logged at debug only.
+   */
+  readonly slowRequestMs?: number
+  /**
+   * GraphQL requests are refused with OVERLOADED while the event loop's delay passes this many milliseconds
+   * (default ANNALS_MAX_EVENT_LOOP_DELAY_MS, else 500, or 0 with NODE_ENV=test; 0 turns it off).
+   */
+  readonly maxEventLoopDelayMs?: number
   /** Fastify's logger option (pino options, or false); default pino at LOG_LEVEL. */
   readonly logger?: FastifyServerOptions['logger']
 }
@@ -118,6 +131,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   if (typeof auth === 'object') checkJwtOptions(auth.jwt)
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    logController: createRequestLog({
+      slowRequestMs: options.slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
+    }),
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -130,6 +146,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')
   const metrics = createServerMetrics()
+  await shedUnderPressure(app, {
+    // Off by default under test: a shared CI machine lags often enough to turn a test's request away.
+    maxEventLoopDelayMs:
+      options.maxEventLoopDelayMs ??
+      config.maxEventLoopDelayMs ??
+      (config.environment === 'test' ? 0 : DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
+    path: '/graphql',
+    onShed: () => metrics.requestShed(),
+  })
   const selfUrl = options.selfUrl ?? config.selfUrl ?? defaultSelfUrl(config.host, config.port)
   const env = options.env ?? process.env
   // Peers in the environment are all a service needs to scale out: no code change between one replica and many.
@@ -141,6 +166,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     aggregates: options.aggregates,
     ...(config.maxHostedAggregates === undefined ? {} : { maxHosted: config.maxHostedAggregates }),
     ...(config.passivateAfterMs === undefined ? {} : { passivateAfterMs: config.passivateAfterMs }),
+    ...(config.maxQueuedCommands === undefined ? {} : { maxQueuedCommands: config.maxQueuedCommands }),
+    ...(config.maxQueuedPerAggregate === undefined
+      ? {}
+      : { maxQueuedPerAggregate: config.maxQueuedPerAggregate }),
     ...options.commands,
   })
   metrics.watchHost(local.host)
@@ -225,6 +254,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await readSide?.start()
   })
   app.addHook('preClose', async () => {
+    app.log.info('Annals server draining')
     shutdown.beginDraining()
     await cluster?.leave()
     await gateway.subscriptions.close(1001, 'The server is shutting down')
@@ -237,6 +267,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     await local.host.drain()
     local.close()
     await resolved.close()
+    app.log.info('Annals server stopped')
   })
   if (options.handleSignals) shutdown.handleSignals(app, config.shutdownTimeoutMs)
   return app

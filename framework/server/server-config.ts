@@ -56,6 +56,14 @@ export const ServerEnvironment = z.object({
   ANNALS_PASSIVATE_AFTER_MS: z.coerce.number().int().positive().optional(),
   /** At most this many aggregates are held in memory (default 10,000). */
   ANNALS_MAX_HOSTED_AGGREGATES: z.coerce.number().int().positive().optional(),
+  /** A request slower than this is logged at warn (default 1,000 ms); the others at debug. */
+  ANNALS_SLOW_REQUEST_MS: z.coerce.number().int().nonnegative().optional(),
+  /** GraphQL requests get OVERLOADED while the event loop lags more than this (default 500 ms, off under NODE_ENV=test; 0: off). */
+  ANNALS_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().nonnegative().optional(),
+  /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
+  ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
+  /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
+  ANNALS_MAX_QUEUED_PER_AGGREGATE: z.coerce.number().int().positive().optional(),
 })
 
 /** The parsed configuration, with camel-case names. */
@@ -76,6 +84,10 @@ export interface ServerConfig {
   /** From ANNALS_AUTH and ANNALS_JWT_*: undefined when the environment says nothing. */
   readonly auth: 'none' | { readonly jwt: JwtOptions } | undefined
   readonly metricsPort: number | undefined
+  readonly maxQueuedCommands: number | undefined
+  readonly maxQueuedPerAggregate: number | undefined
+  readonly slowRequestMs: number | undefined
+  readonly maxEventLoopDelayMs: number | undefined
 }
 
 /**
@@ -126,6 +138,10 @@ export function parseServerConfig(
     allowedOrigins: value.ANNALS_ALLOWED_ORIGINS,
     auth: jwt ? { jwt } : value.ANNALS_AUTH,
     metricsPort: value.ANNALS_METRICS_PORT ?? (production ? 9464 : undefined),
+    maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
+    slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
+    maxEventLoopDelayMs: value.ANNALS_MAX_EVENT_LOOP_DELAY_MS,
+    maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
   }
 }
 

@@ -11,6 +11,8 @@ export interface ServerMetrics {
   /** Wraps a bus so each command is counted by outcome (ok or its error code) and timed. */
   instrument(bus: CommandBus): CommandBus
   setActiveSubscriptions(active: number): void
+  /** Counts a GraphQL request refused with OVERLOADED because the process was saturated. */
+  requestShed(): void
   subscriptionEnded(reason: 'complete' | 'slow-consumer'): void
   /** Reports the lag of each projection at every scrape. */
   watchReadSide(readSide: ReadSide): void
@@ -42,6 +44,11 @@ export function createServerMetrics(): ServerMetrics {
     name: 'annals_concurrency_conflicts_total',
     help: 'Commands that failed with CONCURRENCY_CONFLICT after their retries.',
     labelNames: ['aggregate'],
+    registers,
+  })
+  const shed = new Counter({
+    name: 'annals_requests_shed_total',
+    help: 'GraphQL requests refused with OVERLOADED before parsing because the event loop lagged past its bound.',
     registers,
   })
   const subscriptions = new Gauge({
@@ -112,6 +119,16 @@ export function createServerMetrics(): ServerMetrics {
     })
   hostGauge('annals_hosted_aggregates', 'Aggregates held in memory on this replica.', (held) => held.hosted())
   hostGauge(
+    'annals_queued_commands',
+    'Commands accepted on this replica and not yet answered (queued in mailboxes or being decided).',
+    (held) => held.load().queued,
+  )
+  hostGauge(
+    'annals_overloaded_commands',
+    'Commands refused at once with OVERLOADED because their replica or aggregate queue was at its bound.',
+    (held) => held.load().refused,
+  )
+  hostGauge(
     'annals_appends',
     'Appends the aggregates this replica runs made, each for a group of queued commands.',
     (held) => held.written().appends,
@@ -148,6 +165,7 @@ export function createServerMetrics(): ServerMetrics {
       },
     }),
     setActiveSubscriptions: (active) => subscriptions.set(active),
+    requestShed: () => shed.inc(),
     subscriptionEnded: (reason) => ended.inc({ reason }),
     watchReadSide: (watched) => void (readSide = watched),
     watchCluster: (watched) => void (cluster = watched),

@@ -1,0 +1,88 @@
+/**
+ * A bounded soak of one example replica: `npm run soak -- --rate 300 --seconds 300 --rest 60`. The example
+ * runs as `npm start` does (child process, devstore in process, log on disk); bench/load-driver.ts sends
+ * `rate` commands a second from its own process; the replica's /metrics is sampled every second. The heap
+ * floor of each minute is the lowest heap in use sampled in it (what is left after the collections in that
+ * minute); it is reported with RSS at the start and end of the load and after `rest` seconds idle.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { parseArgs } from 'node:util'
+import { startExample } from './sustained-load.bench.ts'
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '300' },
+    seconds: { type: 'string', default: '300' },
+    rest: { type: 'string', default: '60' },
+    batteries: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '64' },
+  },
+})
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
+
+async function sample(url: string): Promise<{ heap: number; rss: number } | undefined> {
+  const text = await fetch(url).then(
+    (reply) => reply.text(),
+    () => undefined,
+  )
+  if (text === undefined) return undefined
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return { heap: value('nodejs_heap_size_used_bytes'), rss: value('process_resident_memory_bytes') }
+}
+
+const example = await startExample()
+const metricsUrl = new URL('/metrics', example.url).href
+const samples: { at: number; phase: 'load' | 'rest'; heap: number; rss: number }[] = []
+let phase: 'load' | 'rest' = 'load'
+const started = performance.now()
+const timer = setInterval(() => {
+  void sample(metricsUrl).then((found) => {
+    if (found) samples.push({ at: (performance.now() - started) / 1000, phase, ...found })
+  })
+}, 1000)
+try {
+  const driver = spawn(
+    process.execPath,
+    [
+      '--conditions=development',
+      '--import',
+      'tsx',
+      'bench/load-driver.ts',
+      '--url',
+      example.url,
+      '--rate',
+      values.rate,
+      '--seconds',
+      values.seconds,
+      '--batteries',
+      values.batteries,
+      '--clients',
+      values.clients,
+    ],
+    { cwd: new URL('../', import.meta.url), stdio: ['ignore', 'inherit', 'inherit'] },
+  )
+  await once(driver, 'exit')
+  phase = 'rest'
+  await new Promise((resolve) => setTimeout(resolve, Number(values.rest) * 1000))
+} finally {
+  clearInterval(timer)
+  await example.close()
+}
+
+const load = samples.filter((entry) => entry.phase === 'load')
+const rest = samples.filter((entry) => entry.phase === 'rest')
+const minutes = new Map<number, number>()
+for (const entry of load) {
+  const minute = Math.floor(entry.at / 60)
+  minutes.set(minute, Math.min(minutes.get(minute) ?? Infinity, entry.heap))
+}
+console.log(`Heap floor per minute of load (MB): ${[...minutes.values()].map(mb).join(', ')}`)
+console.log(
+  `RSS (MB): start ${mb(load[0]?.rss ?? 0)}, end of load ${mb(load.at(-1)?.rss ?? 0)}, after ${values.rest} s at rest ${mb(rest.at(-1)?.rss ?? 0)}`,
+)
+const half = Math.floor(rest.length / 2)
+const floor = (entries: typeof rest) => Math.min(...entries.map((entry) => entry.heap))
+console.log(
+  `Heap floor at rest (MB): first half ${mb(floor(rest.slice(0, half)))}, second half ${mb(floor(rest.slice(half)))}`,
+)

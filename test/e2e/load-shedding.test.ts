@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { EventStore } from 'annals'
+import { startGateway, type GraphQLReply, type RunningGateway } from './fixtures/start-gateway.ts'
+
+const fill = (id: string) => `mutation { fill(id: "${id}", input: { site: "s", litres: 1 }) { revision } }`
+
+/** A store whose appends wait until released: commands pile up in their mailboxes meanwhile. */
+function gatedAppends() {
+  let release: () => void = () => undefined
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const wrap = (store: EventStore): EventStore => ({
+    ...store,
+    appendToStream: async (...args) => {
+      await gate
+      return store.appendToStream(...args)
+    },
+  })
+  return { wrap, release: () => release() }
+}
+
+async function metric(gateway: RunningGateway, line: string): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text()
+  const found = text.split('\n').find((entry) => entry.startsWith(`${line} `))
+  return Number(found?.split(' ')[1] ?? Number.NaN)
+}
+
+/** Sends the mutations at once and resolves once the server holds `queued` of them. */
+async function flood(gateway: RunningGateway, ids: readonly string[], queued: number) {
+  const replies = ids.map((id) =>
+    fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: fill(id) }),
+    }),
+  )
+  await expect.poll(() => metric(gateway, 'annals_queued_commands')).toBe(queued)
+  return replies
+}
+
+const codeOf = async (reply: Response) =>
+  ((await reply.clone().json()) as GraphQLReply['body']).errors?.[0]?.extensions.code
+
+describe('load shedding', () => {
+  let gateway: RunningGateway | undefined
+  let store: ReturnType<typeof gatedAppends> | undefined
+  afterEach(async () => {
+    // A failed assertion must not leave the server's close waiting on a held append.
+    store?.release()
+    await gateway?.close()
+    gateway = undefined
+  })
+
+  it('refuses commands beyond the per-aggregate bound at once with OVERLOADED, 503 and Retry-After, while the queued ones complete', async () => {
+    store = gatedAppends()
+    gateway = await startGateway({
+      wrapStore: store.wrap,
+      commands: { maxQueuedPerAggregate: 4 },
+      limits: { rateLimit: false },
+    })
+    const accepted = await flood(gateway, ['hot', 'hot', 'hot', 'hot'], 4)
+    // Answered while the queued ones still wait on the store: a refusal does not queue behind them.
+    const refused = await Promise.all(Array.from({ length: 12 }, () => gateway!.gql(fill('hot'))))
+    expect(refused.map((reply) => [reply.status, reply.body.errors?.[0]?.extensions.code])).toEqual(
+      Array.from({ length: 12 }, () => [503, 'OVERLOADED']),
+    )
+    const headers = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: fill('hot') }),
+    })
+    expect([headers.status, headers.headers.get('retry-after')]).toEqual([503, '1'])
+    // Another aggregate is not held up by the hot one's bound.
+    const other = gateway.gql(fill('cold'))
+    await expect.poll(() => metric(gateway!, 'annals_queued_commands')).toBe(5)
+    store.release()
+    const answers = await Promise.all(accepted)
+    expect(answers.map((reply) => reply.status)).toEqual([200, 200, 200, 200])
+    expect(await Promise.all(answers.map(codeOf))).toEqual([undefined, undefined, undefined, undefined])
+    expect((await other).status).toBe(200)
+    expect(await metric(gateway, 'annals_overloaded_commands')).toBe(13)
+    expect(
+      await metric(gateway, 'annals_commands_total{aggregate="Tank",command="fill",outcome="OVERLOADED"}'),
+    ).toBe(13)
+  })
+
+  it('refuses commands beyond the replica-wide bound, whatever their aggregate', async () => {
+    store = gatedAppends()
+    gateway = await startGateway({
+      wrapStore: store.wrap,
+      commands: { maxQueuedCommands: 6 },
+      limits: { rateLimit: false },
+    })
+    const ids = Array.from({ length: 6 }, (_, index) => `tank-${index}`)
+    const accepted = await flood(gateway, ids, 6)
+    const refused = await Promise.all(
+      Array.from({ length: 10 }, (_, index) => gateway!.gql(fill(`other-${index}`))),
+    )
+    expect(refused.map((reply) => [reply.status, reply.body.errors?.[0]?.extensions.code])).toEqual(
+      Array.from({ length: 10 }, () => [503, 'OVERLOADED']),
+    )
+    store.release()
+    const answers = await Promise.all(accepted)
+    expect(answers.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 200])
+    // Once the queue drained, commands are taken again.
+    expect((await gateway.gql(fill('other-0'))).status).toBe(200)
+  })
+
+  it('refuses GraphQL requests with OVERLOADED while the event loop lags past its bound, and still serves /metrics', async () => {
+    gateway = await startGateway({ maxEventLoopDelayMs: 20, limits: { rateLimit: false } })
+    const url = gateway.url
+    // The server shares this process: a synchronous stretch of work is a saturated event loop.
+    const saturatedThen = async (send: () => Promise<Response>) => {
+      const until = performance.now() + 300
+      while (performance.now() < until);
+      return send()
+    }
+    const post = () =>
+      fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: fill('busy') }),
+      })
+    await expect.poll(async () => (await saturatedThen(post)).status).toBe(503)
+    const refused = await saturatedThen(post)
+    expect([refused.status, refused.headers.get('retry-after'), await codeOf(refused)]).toEqual([
+      503,
+      '1',
+      'OVERLOADED',
+    ])
+    expect((await saturatedThen(() => fetch(`${url}/metrics`))).status).toBe(200)
+    // Once the loop keeps up again, commands are taken.
+    await expect.poll(async () => (await post()).status).toBe(200)
+    expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(2)
+  })
+})
