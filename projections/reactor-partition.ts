@@ -94,7 +94,8 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
             if (signal.aborted) return
             if (handledSince++ === 0) firstHandledAt = Date.now()
             handled = event.position
-            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS) continue
+            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS)
+              continue
           } else if (message.kind !== 'caughtUp') continue
           // Caught up, or enough handled: the position goes down once.
           if (handled !== undefined && handled !== checkpoint) {
