@@ -181,6 +181,60 @@ describe('a workflow with durable timers', () => {
     expect(await offlineOrders(store, 'b1')).toHaveLength(1)
   })
 
+  it('records one firing and has one effect when two replicas both believe they own the instance', async () => {
+    const store = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const bus = createTestCommandBus(store)
+    const one = await startWorkflows(store, clock, { commands: bus })
+    const other = await startWorkflows(store, clock, { commands: bus })
+    const { position } = await install(store, 'b1')
+    await Promise.all([one.control.reached(position), other.control.reached(position)])
+    clock.set(start + SILENCE_MS)
+    await Promise.all([one.control.idle(), other.control.idle()])
+    expect(await firedRecords(store, 'b1')).toHaveLength(1)
+    expect(await offlineOrders(store, 'b1')).toHaveLength(1)
+    expect((await one.control.instance('b1'))?.state).toEqual({ reports: 0, silences: 1 })
+  })
+
+  it('fires no timer before catching up: an event written while it was down cancels it first', async () => {
+    const store = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const first = await startWorkflows(store, clock)
+    await first.control.reached((await install(store, 'b1')).position)
+    await stopped(first.readSide)
+    await remove(store, 'b1')
+    clock.set(start + 2 * SILENCE_MS)
+    const second = await startWorkflows(store, clock)
+    await second.control.reached((await report(store, 'other', 1)).position)
+    await second.control.idle()
+    expect(await offlineOrders(store, 'b1')).toHaveLength(0)
+    expect((await second.control.instance('b1'))?.status).toBe('completed')
+  })
+
+  it('handles each event once per instance when the log is delivered again from the start', async () => {
+    const store = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const first = await startWorkflows(store, clock)
+    await install(store, 'b1')
+    await report(store, 'b1', 30)
+    await first.control.reached((await report(store, 'b1', 40)).position)
+    await stopped(first.readSide)
+    // Lose every checkpoint: the next start reads the whole log again.
+    for (const partition of ['0', '1']) {
+      await store.appendToStream(`annals-workflows-watchdog-${partition}`, [
+        { id: randomUUID(), type: 'WorkflowCheckpoint', data: { position: '0' } },
+      ])
+    }
+    const second = await startWorkflows(store, clock)
+    await second.control.reached((await report(store, 'other', 1)).position)
+    expect(await second.control.instance('b1')).toMatchObject({ state: { reports: 2 } })
+    expect((await records(store, 'b1')).map((e) => e.type)).toEqual([
+      'WorkflowEventHandled',
+      'WorkflowEventHandled',
+      'WorkflowEventHandled',
+    ])
+  })
+
   it('runs only the partitions this replica owns', async () => {
     const store = createInMemoryEventStore()
     const owned = new Set(['0'])
