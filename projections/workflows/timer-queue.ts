@@ -22,6 +22,11 @@ export class TimerQueue {
     return this.#live.size
   }
 
+  /** Entries held, stale ones included: at most twice the pending timers, plus a slack of 1,024. */
+  get entries(): number {
+    return this.#heap.length
+  }
+
   /** Schedules a timer; a pending one of the same instance and name is replaced. */
   add(timer: QueuedTimer): void {
     this.#live.set(keyOf(timer.workflowId, timer.name), timer.id)

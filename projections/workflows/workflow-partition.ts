@@ -285,6 +285,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   async function onTimer(queued: QueuedTimer) {
     const { workflowId } = queued
     await guarded(workflowId, async () => {
+      // Read afresh: another writer (the old owner, while the ring changed) may have cancelled it.
+      loaded.delete(workflowId)
       const instance = await load(workflowId)
       const snapshot = instance.snapshot
       const timer = snapshot?.timers.find((t) => t.name === queued.name && t.id === queued.id)

@@ -196,6 +196,68 @@ describe('a workflow with durable timers', () => {
     expect((await one.control.instance('b1'))?.state).toEqual({ reports: 0, silences: 1 })
   })
 
+  it('does not fire a timer that another writer cancelled in the record', async () => {
+    const store = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const { control } = await startWorkflows(store, clock)
+    await control.reached((await install(store, 'b1')).position)
+    const [last] = await records(store, 'b1')
+    const record = last!.data as WorkflowRecord
+    await store.appendToStream(workflowStream('watchdog', 'b1'), [
+      {
+        id: randomUUID(),
+        type: 'WorkflowEventHandled',
+        data: { ...record, snapshot: { ...record.snapshot, timers: [] } },
+      },
+    ])
+    clock.set(start + SILENCE_MS)
+    await control.idle()
+    expect(await offlineOrders(store, 'b1')).toHaveLength(0)
+    expect(await firedRecords(store, 'b1')).toHaveLength(0)
+  })
+
+  it('does not record a firing over a record another writer appended first', async () => {
+    const inner = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const stream = workflowStream('watchdog', 'b1')
+    let interleave = false
+    // Another writer (an old owner, for the moment a ring change takes) cancels the timer just before this
+    // replica's firing record goes in.
+    const store: EventStore = {
+      ...inner,
+      readStream: inner.readStream.bind(inner),
+      readAll: inner.readAll.bind(inner),
+      subscribeToAll: inner.subscribeToAll.bind(inner),
+      headPosition: inner.headPosition.bind(inner),
+      getStreamMetadata: inner.getStreamMetadata.bind(inner),
+      setStreamMetadata: inner.setStreamMetadata.bind(inner),
+      close: inner.close.bind(inner),
+      async appendToStream(name, events, options) {
+        if (interleave && name === stream && events[0]?.type === 'WorkflowTimerFired') {
+          interleave = false
+          const [last] = await records(inner, 'b1')
+          const record = last!.data as WorkflowRecord
+          await inner.appendToStream(stream, [
+            {
+              id: randomUUID(),
+              type: 'WorkflowEventHandled',
+              data: { ...record, snapshot: { ...record.snapshot, timers: [] } },
+            },
+          ])
+        }
+        return inner.appendToStream(name, events, options)
+      },
+    }
+    const { control } = await startWorkflows(store, clock)
+    await control.reached((await install(store, 'b1')).position)
+    interleave = true
+    clock.set(start + SILENCE_MS)
+    await control.idle()
+    expect(interleave).toBe(false)
+    expect(await firedRecords(store, 'b1')).toHaveLength(0)
+    expect(await control.instance('b1')).toMatchObject({ timers: [] })
+  })
+
   it('fires no timer before catching up: an event written while it was down cancels it first', async () => {
     const store = createInMemoryEventStore()
     const clock = createTestClock(start)
