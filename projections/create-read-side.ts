@@ -19,8 +19,12 @@ import { createReactorHost, type ReactorControl } from './reactor-host.ts'
 import type { ReadModelDatabase } from './read-model-database.ts'
 import { resolveReadModelDatabase } from './resolve-read-model-database.ts'
 import { type RetryPolicy } from '../framework/internal.ts'
+import type { WorkflowDefinition } from './workflows/define-workflow.ts'
+import { systemClock, type WorkflowClock } from './workflows/workflow-clock.ts'
+import { createWorkflowHost, type WorkflowControl } from './workflows/workflow-host.ts'
 
 export type { ReactorControl } from './reactor-host.ts'
+export type { WorkflowControl } from './workflows/workflow-host.ts'
 
 /** A projection definition of any row type, as a read side holds them together. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,6 +33,9 @@ export type AnyProjection = ProjectionDefinition<any>
 export interface ReadSideOptions {
   readonly projections?: readonly AnyProjection[]
   readonly reactors?: readonly ReactorDefinition[]
+  readonly workflows?: readonly WorkflowDefinition[]
+  /** The clock workflow timers run on; default the system clock (a test passes one it moves). */
+  readonly clock?: WorkflowClock
   /**
    * Where the read models live: a PostgreSQL connection string, `'memory'`, or a database object; default
    * DATABASE_URL, else memory.
@@ -67,6 +74,7 @@ export interface ProjectionControl {
 export interface ProjectionReadSide extends ReadSide {
   projection(name: string): ProjectionControl
   reactor(name: string): ReactorControl
+  workflow(name: string): WorkflowControl
   rebalance(): void
 }
 
@@ -89,6 +97,7 @@ export interface ReadSideFactory extends ReadSideOption {
 export function createReadSide(options: ReadSideOptions): ReadSideFactory {
   const projections = unique(options.projections ?? [])
   const reactors = unique(options.reactors ?? [])
+  const workflows = unique(options.workflows ?? [])
   return {
     models: projections.map(({ name, schema, key, description }) => ({
       name,
@@ -99,7 +108,7 @@ export function createReadSide(options: ReadSideOptions): ReadSideFactory {
     create(context) {
       const database = resolveReadModelDatabase(options.database, context)
       context.log?.info({ readModels: database.description }, 'Annals read models')
-      return Promise.resolve(runReadSide({ ...options, projections, reactors, context, database }))
+      return Promise.resolve(runReadSide({ ...options, projections, reactors, workflows, context, database }))
     },
   }
 }
@@ -107,6 +116,7 @@ export function createReadSide(options: ReadSideOptions): ReadSideFactory {
 interface RunOptions extends ReadSideOptions {
   readonly projections: readonly AnyProjection[]
   readonly reactors: readonly ReactorDefinition[]
+  readonly workflows: readonly WorkflowDefinition[]
   readonly context: ReadSideContext
   readonly database: ReadModelDatabase
 }
@@ -168,6 +178,14 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     ...(options.handlerRetry ? { handlerRetry: options.handlerRetry } : {}),
     ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
   })
+  const workflows = createWorkflowHost({
+    ...context,
+    workflows: options.workflows,
+    readModel: sourceOf,
+    clock: options.clock ?? systemClock,
+    ...(options.handlerRetry ? { handlerRetry: options.handlerRetry } : {}),
+    ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
+  })
 
   function control(name: string): ProjectionControl {
     const source = sourceOf(name)
@@ -198,7 +216,9 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
   }
 
   function rebalance(): void {
-    if (started && !stopped) reactors.rebalance()
+    if (!started || stopped) return
+    reactors.rebalance()
+    workflows.rebalance()
   }
 
   let headTimer: NodeJS.Timeout | undefined
@@ -227,7 +247,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       if (stopped) return
       stopped = true
       clearInterval(headTimer)
-      await Promise.all([host.stop(), reactors.stop()])
+      await Promise.all([host.stop(), reactors.stop(), workflows.stop()])
       for (const source of sources) {
         source.override = 'stopped'
         source.engine.stop()
@@ -243,6 +263,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     rebalance,
     projection: control,
     reactor: (name) => reactors.control(name),
+    workflow: (name) => workflows.control(name),
   }
 }
 

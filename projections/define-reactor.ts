@@ -6,6 +6,7 @@ import {
   type RecordedEvent,
 } from '../framework/index.ts'
 import type { AggregateEvent } from './define-projection.ts'
+import { partitionOf } from './partition-of.ts'
 import type { RetryPolicy } from './retry-policy.ts'
 
 /** A command a reactor sends; its id is derived from the event, so a repeated delivery appends nothing twice. */
@@ -138,16 +139,7 @@ export function defineReactor<const TName extends string, const TAggregates exte
       const partitionKey = config.partitionBy
         ? config.partitionBy(parsed as AggregateEvent<TAggregates[number]>, aggregateId)
         : aggregateId
-      return String(fnv1a(partitionKey) % partitions)
+      return partitionOf(partitionKey, partitions)
     },
   }
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return hash >>> 0
 }

@@ -28,6 +28,36 @@ export { reactorCheckpointStream } from './reactor-partition.ts'
 /** A reactor's dead letters, kept in a stream of the event store beside its checkpoints. */
 export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactor-dead-letters.ts'
 
+// Workflows
+/** Declares a workflow: a process manager per correlation id, its state recorded in its own stream, reacting to events and durable timers. */
+export {
+  defineWorkflow,
+  type WorkflowDefinition,
+  type WorkflowConfig,
+  type WorkflowReactions,
+  type WorkflowEventContext,
+  type WorkflowTimerContext,
+  type WorkflowEventHandler,
+  type WorkflowTimerHandler,
+  type WorkflowTimer,
+  type FiredTimer,
+  type TimerDue,
+} from './workflows/define-workflow.ts'
+/** The time workflow timers run on: the system clock by default, a clock of their own in tests. */
+export { systemClock, type WorkflowClock } from './workflows/workflow-clock.ts'
+/** A workflow instance's stream and its records (each carries the instance's state and pending timers). */
+export {
+  workflowStream,
+  WORKFLOW_RECORD_TYPES,
+  type WorkflowRecord,
+  type WorkflowSnapshot,
+  type WorkflowTrigger,
+} from './workflows/workflow-records.ts'
+/** A workflow's dead letters: reactions given up on, each holding its instance until retried or discarded. */
+export { workflowDeadLetterStream, type WorkflowDeadLetter } from './workflows/workflow-dead-letters.ts'
+/** A workflow instance as operations see it. */
+export type { WorkflowInstance } from './workflows/workflow-host.ts'
+
 // Running the read side
 /** Declares the read side createServer runs (its `readSide` option): projections, reactors and where the models live. */
 export {
@@ -38,6 +68,7 @@ export {
   type ProjectionReadSide,
   type ProjectionControl,
   type ReactorControl,
+  type WorkflowControl,
 } from './create-read-side.ts'
 /** An event a projection could not fold after its retries; its key waits until it is retried or discarded. */
 export type { DeadLetter } from './projection-engine.ts'

@@ -110,4 +110,17 @@ describe('a battery', () => {
 
   it('refuses input that does not match the command schema', () =>
     battery.given([installed]).when('startCharging', { powerKw: -1 }).thenThrows('BAD_INPUT'))
+
+  it('is marked offline once, and its next telemetry brings it back', () => {
+    const offline = { type: 'BatteryWentOffline', data: { ...site, silentForMs: 300_000 } } as const
+    battery.given([installed]).when('markOffline', { silentForMs: 300_000 }).thenEmits([offline])
+    battery
+      .given([installed, offline])
+      .when('markOffline', { silentForMs: 300_000 })
+      .thenThrows('BATTERY_OFFLINE')
+    battery
+      .given([installed, offline, holding(5)])
+      .when('markOffline', { silentForMs: 300_000 })
+      .thenEmits([offline])
+  })
 })

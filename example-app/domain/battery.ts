@@ -26,6 +26,8 @@ export const Battery = defineAggregate({
     energyKwh: z.number(),
     powerKw: z.number(),
     faultedWhile: BatteryStatus.optional(),
+    /** Set when the battery went silent (the heartbeat workflow marks it); its next telemetry clears it. */
+    offline: z.boolean().optional(),
   }),
   initialState: {
     status: 'uninstalled',
@@ -57,6 +59,7 @@ export const Battery = defineAggregate({
     FaultReported: z.object({ siteId: z.string(), code: z.string(), message: z.string() }),
     FaultCleared: z.object({ siteId: z.string() }),
     BatteryDecommissioned: z.object({ siteId: z.string(), reason: z.string() }),
+    BatteryWentOffline: z.object({ siteId: z.string(), silentForMs: z.number() }),
   },
   commands: {
     installBattery: {
@@ -157,16 +160,29 @@ export const Battery = defineAggregate({
         return { type: 'BatteryDecommissioned', data: { siteId: state.siteId, reason } }
       },
     },
+    markOffline: {
+      description:
+        'Marks the battery offline: it has sent no telemetry for a while. Its next telemetry brings it back.',
+      input: z.object({
+        silentForMs: z.number().int().positive().describe('How long it has been silent, in ms.'),
+      }),
+      decide: (state, { silentForMs }) => {
+        mustBeInService(state.status)
+        if (state.offline === true) throw new DomainError('BATTERY_OFFLINE', 'The battery is offline already')
+        return { type: 'BatteryWentOffline', data: { siteId: state.siteId, silentForMs } }
+      },
+    },
   },
   evolve: {
     BatteryInstalled: (state, data) => ({ ...state, ...data, status: 'idle' }),
-    TelemetryReported: (state, { energyKwh }) => ({ ...state, energyKwh }),
+    TelemetryReported: (state, { energyKwh }) => ({ ...state, energyKwh, offline: false }),
     ChargingStarted: (state, { powerKw }) => ({ ...state, status: 'charging', powerKw }),
     DischargingStarted: (state, { powerKw }) => ({ ...state, status: 'discharging', powerKw }),
     PowerStopped: (state) => ({ ...state, status: 'idle', powerKw: 0 }),
     FaultReported: (state) => ({ ...state, status: 'faulted', powerKw: 0 }),
     FaultCleared: (state) => ({ ...state, status: 'idle' }),
     BatteryDecommissioned: (state) => ({ ...state, status: 'decommissioned', powerKw: 0 }),
+    BatteryWentOffline: (state) => ({ ...state, offline: true }),
   },
   snapshotEvery: 200,
 })

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { aggregateSpec } from 'annals/testing'
 import { Dispatch } from './dispatch.ts'
 
@@ -54,4 +54,20 @@ describe('a dispatch', () => {
 
   it('cannot be completed before it is requested', () =>
     dispatch.when('completeDispatch', {}).thenThrows('DISPATCH_NOT_REQUESTED'))
+
+  it('fails naming the batteries it releases, and only while open', () => {
+    const failed = {
+      type: 'DispatchFailed',
+      data: { reason: 'Not completed by its deadline', releasedBatteryIds: ['b1'] },
+    } as const
+    dispatch
+      .given([requested, allocated('b1', 5)])
+      .when('failDispatch', { reason: 'Not completed by its deadline' })
+      .thenEmits([failed])
+      .thenState((state) => expect(state.status).toBe('failed'))
+    dispatch
+      .given([requested, failed])
+      .when('failDispatch', { reason: 'again' })
+      .thenThrows('DISPATCH_CLOSED')
+  })
 })

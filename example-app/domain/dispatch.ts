@@ -9,7 +9,7 @@ export const Dispatch = defineAggregate({
   name: 'Dispatch',
   description: 'A request for power from the fleet for a while, and the batteries that answered it.',
   state: z.object({
-    status: z.enum(['none', 'requested', 'fulfilled', 'partly-fulfilled']),
+    status: z.enum(['none', 'requested', 'fulfilled', 'partly-fulfilled', 'failed']),
     requestedKw: z.number(),
     allocatedKw: z.number(),
     batteryIds: z.array(z.string()).readonly(),
@@ -21,6 +21,7 @@ export const Dispatch = defineAggregate({
       region: z.string().exactOptional(),
       powerKw: z.number(),
       durationMinutes: z.number(),
+      deadlineSeconds: z.number().exactOptional(),
     }),
     BatteryAllocated: z.object({ batteryId: z.string(), powerKw: z.number() }),
     DispatchCompleted: z.object({
@@ -28,6 +29,7 @@ export const Dispatch = defineAggregate({
       requestedKw: z.number(),
       allocatedKw: z.number(),
     }),
+    DispatchFailed: z.object({ reason: z.string(), releasedBatteryIds: z.array(z.string()).readonly() }),
   },
   commands: {
     requestDispatch: {
@@ -47,6 +49,15 @@ export const Dispatch = defineAggregate({
             .positive()
             .max(24 * 60)
             .describe('For how long, in minutes.'),
+          deadlineSeconds: z
+            .number()
+            .int()
+            .positive()
+            .max(24 * 60 * 60)
+            .exactOptional()
+            .describe(
+              'Not completed within this many seconds, the dispatch fails and its batteries are released.',
+            ),
         })
         .refine((input) => (input.siteId === undefined) !== (input.region === undefined), {
           message: 'Give either a siteId or a region',
@@ -88,6 +99,14 @@ export const Dispatch = defineAggregate({
         }
       },
     },
+    failDispatch: {
+      description: 'Closes the dispatch as failed, naming the batteries released from it.',
+      input: z.object({ reason: z.string().min(1) }),
+      decide: (state, { reason }) => {
+        mustBeOpen(state.status)
+        return { type: 'DispatchFailed', data: { reason, releasedBatteryIds: state.batteryIds } }
+      },
+    },
   },
   evolve: {
     DispatchRequested: (state, { powerKw }) => ({ ...state, status: 'requested', requestedKw: powerKw }),
@@ -97,6 +116,7 @@ export const Dispatch = defineAggregate({
       batteryIds: [...state.batteryIds, batteryId],
     }),
     DispatchCompleted: (state, { outcome }) => ({ ...state, status: outcome }),
+    DispatchFailed: (state) => ({ ...state, status: 'failed' }),
   },
 })
 

@@ -32,6 +32,8 @@ const summaries = {
   FaultReported: (data: { code: string; message: string }) => `Fault ${data.code}: ${data.message}`,
   FaultCleared: () => 'Fault cleared',
   BatteryDecommissioned: (data: { reason: string }) => `Decommissioned: ${data.reason}`,
+  BatteryWentOffline: (data: { silentForMs: number }) =>
+    `Offline: no telemetry for ${Math.round(data.silentForMs / 1000)} s`,
 } as const
 
 function record(type: keyof typeof summaries) {
@@ -68,6 +70,7 @@ export const batteryHistory = defineProjection({
     PowerStopped: record('PowerStopped'),
     FaultReported: record('FaultReported'),
     FaultCleared: record('FaultCleared'),
+    BatteryWentOffline: record('BatteryWentOffline'),
     BatteryDecommissioned: record('BatteryDecommissioned'),
   },
 })

@@ -15,6 +15,9 @@ export const BatteryStatusRow = z.object({
   powerKw: z.number(),
   availableKwh: z.number().describe('Energy above the reserve, which the grid may draw on.'),
   faultCode: z.string().exactOptional(),
+  online: z
+    .boolean()
+    .describe('False once the battery has been silent too long; its next telemetry sets it again.'),
   updatedAt: z.date(),
 })
 export type BatteryStatusRow = z.infer<typeof BatteryStatusRow>
@@ -28,9 +31,16 @@ export const batteryStatus = defineProjection({
   indexes: ['siteId', 'region', 'status'],
   handlers: {
     BatteryInstalled: (_row, { data }, { key, createdAt }) =>
-      withAvailable({ batteryId: key, ...data, status: 'idle', powerKw: 0, updatedAt: createdAt }),
+      withAvailable({
+        batteryId: key,
+        ...data,
+        status: 'idle',
+        powerKw: 0,
+        online: true,
+        updatedAt: createdAt,
+      }),
     TelemetryReported: (row, { data }, { createdAt }) =>
-      row && withAvailable({ ...row, energyKwh: data.energyKwh, updatedAt: createdAt }),
+      row && withAvailable({ ...row, energyKwh: data.energyKwh, online: true, updatedAt: createdAt }),
     ChargingStarted: (row, { data }, { createdAt }) =>
       row && { ...row, status: 'charging', powerKw: data.powerKw, updatedAt: createdAt },
     DischargingStarted: (row, { data }, { createdAt }) =>
@@ -46,6 +56,8 @@ export const batteryStatus = defineProjection({
     },
     BatteryDecommissioned: (row, _event, { createdAt }) =>
       row && { ...row, status: 'decommissioned', powerKw: 0, updatedAt: createdAt },
+    BatteryWentOffline: (row, _event, { createdAt }) =>
+      row && { ...row, online: false, updatedAt: createdAt },
   },
 })
 

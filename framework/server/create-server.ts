@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { createCommandBus, type CommandBusOptions } from '../command/create-command-bus.ts'
+import type { CommandBus } from '../command/command-bus.ts'
 import { AnnalsError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { Authenticate, JwtOptions } from '../graphql/authenticate-request.ts'
@@ -96,6 +97,11 @@ export interface AnnalsServerHandle {
   readonly store: EventStore
   readonly readSide: ReadSide | undefined
   readonly cluster: Cluster | undefined
+  /**
+   * The command bus the gateway and the reactors use (routed to each aggregate's owner in a cluster): how a
+   * program or a test sends a command that is not a mutation, an internal one included.
+   */
+  readonly commands: CommandBus
   /** The GraphQL gateway: its schema, the subscription server, and how many GETs it answered compiled. */
   readonly gateway: Gateway
   /** The URL /metrics answers at once listening, when it has a port of its own. */
@@ -239,7 +245,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       ? `${defaultSelfUrl(address.address, address.port)}/metrics`
       : undefined
   }
-  app.decorate('annals', { config, store, readSide, cluster, gateway, metricsUrl })
+  app.decorate('annals', { config, store, readSide, cluster, commands, gateway, metricsUrl })
   if (metricsServer && metricsPort !== undefined) {
     app.addHook('onListen', async () => {
       await metricsServer.listen({ port: metricsPort, host: config.host })

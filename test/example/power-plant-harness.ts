@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify'
-import { createServer } from 'annals'
-import { app } from '../../example-app/app.ts'
+import { createServer, type CommandBus, type EventStore } from 'annals'
+import {
+  createReadSide,
+  type ProjectionReadSide,
+  type ReadSideOptions,
+  type WorkflowClock,
+} from 'annals/projections'
+import { app, readModels } from '../../example-app/app.ts'
 
 export interface GraphQLError {
   readonly message: string
@@ -10,6 +16,10 @@ export interface GraphQLError {
 export interface PowerPlant {
   readonly url: string
   readonly wsUrl: string
+  readonly readSide: ProjectionReadSide
+  readonly store: EventStore
+  /** The service's command bus: how a test sends an internal command, which has no mutation. */
+  readonly commands: CommandBus
   /** POSTs a GraphQL document; returns data, or throws with the errors' codes. */
   run<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>
   /** POSTs a GraphQL document that must fail; returns its errors. */
@@ -17,9 +27,29 @@ export interface PowerPlant {
   close(): Promise<void>
 }
 
+export interface PowerPlantOptions {
+  /** The clock its workflows run on (default the system clock). */
+  readonly clock?: WorkflowClock
+  /** Replaces parts of the read side (e.g. no reactors: a dispatcher that is down). */
+  readonly readSide?: Partial<ReadSideOptions>
+}
+
 /** Starts the example app on its default store (an in-process devstore, through the real client), on a free port. */
-export async function startPowerPlant(): Promise<PowerPlant> {
-  const server: FastifyInstance = await createServer({ ...app, logger: false, env: { NODE_ENV: 'test' } })
+export async function startPowerPlant(options: PowerPlantOptions = {}): Promise<PowerPlant> {
+  const readSide =
+    options.clock || options.readSide
+      ? createReadSide({
+          ...readModels,
+          ...options.readSide,
+          ...(options.clock ? { clock: options.clock } : {}),
+        })
+      : app.readSide
+  const server: FastifyInstance = await createServer({
+    ...app,
+    readSide,
+    logger: false,
+    env: { NODE_ENV: 'test' },
+  })
   await server.listen({ port: 0, host: '127.0.0.1' })
   const address = server.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
@@ -37,6 +67,9 @@ export async function startPowerPlant(): Promise<PowerPlant> {
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    readSide: server.annals.readSide as ProjectionReadSide,
+    store: server.annals.store,
+    commands: server.annals.commands,
     async run(query, variables) {
       const body = await post(query, variables)
       if (body.errors?.length) {

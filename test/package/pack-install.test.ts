@@ -20,6 +20,11 @@ const entryPoints = [
   },
   { specifier: 'annals/projections', source: '../../projections/index.ts', known: [] },
   { specifier: 'annals/testing', source: '../../framework/testing/index.ts', known: [] },
+  {
+    specifier: 'annals/testing/workflows',
+    source: '../../projections/testing/index.ts',
+    known: ['workflowSpec', 'createTestClock'],
+  },
   { specifier: 'annals/devstore', source: '../../devstore/index.ts', known: [] },
 ] as const
 

@@ -1,0 +1,15 @@
+// The public API of 'annals/testing/workflows': specifications of workflows and the clock they run on.
+
+// Workflows
+/** Given/when/then specifications of a workflow: given events, when time passes to T, then these commands were sent. */
+export {
+  workflowSpec,
+  type WorkflowSpec,
+  type WorkflowSpecGiven,
+  type WorkflowSpecOutcome,
+  type WorkflowSpecOptions,
+  type SpecEvent,
+  type SentCommand,
+} from './workflow-spec.ts'
+/** A clock a test moves by hand, for createReadSide's `clock`: timers fire without sleeping. */
+export { createTestClock, type TestClock } from '../workflows/test-clock.ts'

@@ -1,0 +1,166 @@
+import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../../framework/index.ts'
+import type { RetryPolicy } from '../retry-policy.ts'
+import type { WorkflowDefinition } from './define-workflow.ts'
+import type { WorkflowClock } from './workflow-clock.ts'
+import {
+  createWorkflowDeadLetters,
+  type WorkflowDeadLetter,
+  type WorkflowDeadLetters,
+} from './workflow-dead-letters.ts'
+import { startWorkflowPartition, type WorkflowPartition } from './workflow-partition.ts'
+import { loadInstance, type WorkflowSnapshot } from './workflow-records.ts'
+
+/** A workflow instance as its stream last recorded it. */
+export interface WorkflowInstance {
+  readonly workflowId: string
+  readonly status: WorkflowSnapshot['status']
+  readonly state: unknown
+  readonly timers: readonly { readonly name: string; readonly id: string; readonly due: Date }[]
+  /** The revision of its stream's last record. */
+  readonly revision: bigint
+}
+
+/** Operations on one workflow: for tests, tools and an admin surface. */
+export interface WorkflowControl {
+  /** The partitions running on this replica. */
+  partitions(): readonly string[]
+  /** An instance's state and pending timers, read from its stream (on any replica); undefined before it started. */
+  instance(workflowId: string): Promise<WorkflowInstance | undefined>
+  /** Timers pending on this replica. */
+  pendingTimers(): number
+  /** Timers fired on this replica since it started. */
+  timersFired(): number
+  /** How late the timers fired here were, in ms (the last 1,024 per partition). */
+  lateness(): readonly number[]
+  /** Reactions given up on; each holds its instance until it is retried or discarded. */
+  deadLetters(): Promise<readonly WorkflowDeadLetter[]>
+  /** Runs a held reaction again (on the replica that runs its partition); true when it went through. */
+  retryDeadLetter(id: string): Promise<boolean>
+  /** Skips a held reaction; the instance goes on with the events queued behind it. */
+  discardDeadLetter(id: string): Promise<boolean>
+  /** Resolves once this replica's partitions have handled the log up to `position` (pass a position of an event the workflow handles). */
+  reached(position: bigint): Promise<void>
+  /** Resolves once no event or timer is being handled here. */
+  idle(): Promise<void>
+}
+
+export interface WorkflowHostOptions extends ReadSideContext {
+  readonly workflows: readonly WorkflowDefinition[]
+  readonly readModel: (name: string) => ReadModelSource
+  readonly clock: WorkflowClock
+  readonly handlerRetry?: Partial<RetryPolicy>
+  readonly resubscribeRetry?: Partial<RetryPolicy>
+}
+
+export interface WorkflowHost {
+  /** Starts the partitions this replica owns now and stops those it no longer owns. */
+  rebalance(): void
+  control(name: string): WorkflowControl
+  stop(): Promise<void>
+}
+
+interface WorkflowRuntime {
+  readonly definition: WorkflowDefinition
+  readonly running: Map<string, WorkflowPartition>
+  readonly deadLetters: WorkflowDeadLetters
+}
+
+/** The ring key of a workflow partition, beside the reactors' (the same ring as aggregates places both). */
+export function workflowPartitionOwner(workflow: string): string {
+  return `workflow:${workflow}`
+}
+
+/** Creates the host of a read side's workflows: each runs the partitions `ownsPartition` gives this replica. */
+export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
+  const { store, log } = options
+  const runtimes = options.workflows.map((definition): WorkflowRuntime => ({
+    definition,
+    running: new Map(),
+    deadLetters: createWorkflowDeadLetters(store, definition.name),
+  }))
+
+  function start(runtime: WorkflowRuntime, partition: string): WorkflowPartition {
+    return startWorkflowPartition({
+      definition: runtime.definition,
+      partition,
+      store,
+      commands: options.commands,
+      readModel: options.readModel,
+      deadLetters: runtime.deadLetters,
+      clock: options.clock,
+      ...(options.handlerRetry ? { retry: options.handlerRetry } : {}),
+      ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
+      ...(log ? { log } : {}),
+    })
+  }
+
+  function control(runtime: WorkflowRuntime): WorkflowControl {
+    const { definition, running } = runtime
+    const partitions = () => [...running.values()]
+    const settle = async (id: string, outcome: 'retried' | 'discarded') => {
+      const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
+      if (!letter) return false
+      if (letter.workflowId === '') {
+        // An event no instance could be found for: nothing is held, so settling only takes it off the list.
+        if (outcome === 'retried') return false
+        await runtime.deadLetters.settle(letter, outcome)
+        return true
+      }
+      const partition = running.get(definition.partitionOf(letter.workflowId))
+      return partition ? partition.release(letter, outcome) : false
+    }
+    return {
+      partitions: () => [...running.keys()],
+      async instance(workflowId) {
+        const { revision, snapshot } = await loadInstance(store, definition.name, workflowId)
+        if (revision === undefined || !snapshot) return undefined
+        return {
+          workflowId,
+          status: snapshot.status,
+          state: snapshot.state,
+          timers: snapshot.timers.map((t) => ({ name: t.name, id: t.id, due: new Date(t.due) })),
+          revision,
+        }
+      },
+      pendingTimers: () => partitions().reduce((sum, p) => sum + p.pendingTimers, 0),
+      timersFired: () => partitions().reduce((sum, p) => sum + p.timersFired, 0),
+      lateness: () => partitions().flatMap((p) => p.lateness),
+      deadLetters: () => runtime.deadLetters.list(),
+      retryDeadLetter: (id) => settle(id, 'retried'),
+      discardDeadLetter: (id) => settle(id, 'discarded'),
+      async reached(position) {
+        await Promise.all(partitions().map((p) => p.reached(position)))
+      },
+      async idle() {
+        await Promise.all(partitions().map((p) => p.idle()))
+      },
+    }
+  }
+
+  return {
+    rebalance() {
+      for (const runtime of runtimes) {
+        const { definition, running } = runtime
+        for (let n = 0; n < definition.partitions; n++) {
+          const partition = String(n)
+          const owned = options.ownsPartition?.(workflowPartitionOwner(definition.name), partition) ?? true
+          const current = running.get(partition)
+          if (owned && !current) {
+            running.set(partition, start(runtime, partition))
+          } else if (!owned && current) {
+            running.delete(partition)
+            void current.stop()
+          }
+        }
+      }
+    },
+    control(name) {
+      const runtime = runtimes.find((candidate) => candidate.definition.name === name)
+      if (!runtime) throw new AnnalsError('NOT_FOUND', `No workflow is named ${name}`)
+      return control(runtime)
+    },
+    async stop() {
+      await Promise.all(runtimes.flatMap((runtime) => [...runtime.running.values()].map((p) => p.stop())))
+    },
+  }
+}
