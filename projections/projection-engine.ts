@@ -1,4 +1,6 @@
 import type { RecordedEvent } from '../framework/event-store/event-store.ts'
+import { startEventSpan } from '../framework/tracing/start-event-span.ts'
+import { spanAttributes } from '../framework/tracing/tracer.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
 import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'
@@ -300,7 +302,13 @@ export function createProjectionEngine<TRow>(
     }
     if (restoring !== undefined) finishRestore()
     lastEventAt = event.createdAt
-    fold(event, route)
+    const traced = startEventSpan(`projection ${definition.name}`, event)
+    if (traced === undefined) fold(event, route)
+    else {
+      traced.span.setAttribute(spanAttributes.projection, definition.name)
+      fold(event, route)
+      traced.span.end()
+    }
     openBatch().position = at
   }
 

@@ -1,8 +1,11 @@
+import { context as contexts } from '@opentelemetry/api'
 import type { CommandBus } from '../framework/command/command-bus.ts'
 import { AnnalsError, isAnnalsError } from '../framework/errors.ts'
 import type { EventStore, RecordedEvent } from '../framework/event-store/event-store.ts'
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSideLogger } from '../framework/read-model/read-side.ts'
+import { startEventSpan } from '../framework/tracing/start-event-span.ts'
+import { spanAttributes } from '../framework/tracing/tracer.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import { derivedUuid } from './derived-uuid.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
@@ -94,7 +97,8 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
             if (signal.aborted) return
             if (handledSince++ === 0) firstHandledAt = Date.now()
             handled = event.position
-            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS) continue
+            if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS)
+              continue
           } else if (message.kind !== 'caughtUp') continue
           // Caught up, or enough handled: the position goes down once.
           if (handled !== undefined && handled !== checkpoint) {
@@ -129,6 +133,14 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   }
 
   async function handle(event: RecordedEvent) {
+    const traced = startEventSpan(`reactor ${definition.name}`, event)
+    if (traced === undefined) return attempt(event)
+    traced.span.setAttribute(spanAttributes.reactor, definition.name)
+    // The reaction's commands run in its span: their spans and events continue the causing command's trace.
+    await contexts.with(traced.context, attempt, undefined, event).finally(() => traced.span.end())
+  }
+
+  async function attempt(event: RecordedEvent) {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         const routed = definition.route(event)

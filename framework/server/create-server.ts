@@ -1,3 +1,4 @@
+import { traceLogFields } from '../tracing/trace-log-fields.ts'
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
@@ -88,7 +89,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const config = parseServerConfig(options.env ?? process.env)
   const limits: GatewayLimits = { ...defaultLimits, ...options.limits }
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? { level: config.logLevel, mixin: traceLogFields },
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
