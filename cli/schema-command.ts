@@ -1,14 +1,16 @@
 /**
- * `annals schema`: prints the GraphQL SDL an application serves, without starting it.
+ * `annals schema`: prints the GraphQL SDL an application serves, without starting it, or gates a change.
  *
  *   annals schema --app example-app/app.ts [--export app] [--out schema.graphql]
+ *   annals schema --app example-app/app.ts --check schema-snapshot.json   (exit 1 on a breaking change)
+ *   annals schema --app example-app/app.ts --write schema-snapshot.json
  *
  * The app module exports the options it passes to createServer (`export const app = { aggregates,
  * readSide }` or a default export); --export names the export when it is neither `default` nor `app`.
  * The SDL derives from the aggregates' and projections' zod schemas exactly as the running gateway builds
  * it, so a name collision fails here too. It goes to stdout, or to --out.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { printSchema } from 'graphql'
@@ -18,14 +20,19 @@ import { buildGatewaySchema } from '../framework/graphql/build-gateway-schema.ts
 import type { ReadModelSource } from '../framework/read-model/read-model-source.ts'
 import type { ReadSideOption } from '../framework/read-model/read-side.ts'
 import type { CliCommand } from './cli-command.ts'
+import { breakingSchemaChanges, takeSchemaSnapshot, type SchemaSnapshot } from './schema-snapshot.ts'
 
-const USAGE = `annals schema --app <module> [--export <name>] [--out <file>]
+const USAGE = `annals schema --app <module> [--export <name>] [--out <file> | --check <snapshot> | --write <snapshot>]
 
-Prints the GraphQL schema (SDL) of an application without starting it.
+Prints the GraphQL schema (SDL) of an application without starting it, or compares it and the event
+schemas with a committed snapshot.
 
   --app <module>    The module that exports the options passed to createServer.
   --export <name>   The export holding them (default: the default export, else "app").
-  --out <file>      Write the SDL to a file instead of stdout.`
+  --out <file>      Write the SDL to a file instead of stdout.
+  --check <file>    Fail (exit 1) on a change from the snapshot that breaks GraphQL clients or events
+                    already stored (an event schema changed without a new version and its upcaster).
+  --write <file>    Write the snapshot of the GraphQL schema and the event schemas.`
 
 interface AppDeclaration {
   readonly aggregates: readonly AnyAggregate[]
@@ -48,24 +55,57 @@ export const schemaCommand: CliCommand = {
     >
     const declaration = pickDeclaration(module, options.exportName, options.app)
     const sources = (declaration.readSide?.models ?? []).map((projection) => sourceShapeOf(projection))
-    const sdl = printSchema(buildGatewaySchema({ aggregates: declaration.aggregates, sources }))
+    const schema = buildGatewaySchema({ aggregates: declaration.aggregates, sources })
+    if (options.check !== undefined || options.write !== undefined) {
+      const now = takeSchemaSnapshot(schema, declaration.aggregates)
+      if (options.write !== undefined) {
+        await writeFile(resolve(context.cwd, options.write), `${JSON.stringify(now, null, 2)}\n`)
+        return 0
+      }
+      const before = await readSnapshot(resolve(context.cwd, options.check!))
+      const changes = breakingSchemaChanges(before, now)
+      if (changes.length === 0) {
+        context.stdout.write(`annals schema: no breaking change from ${options.check}\n`)
+        return 0
+      }
+      context.stderr.write(
+        `annals schema: ${changes.length} breaking change(s) from ${options.check}:\n` +
+          changes.map((change) => `  - ${change}\n`).join(''),
+      )
+      return 1
+    }
+    const sdl = printSchema(schema)
     if (options.out) await writeFile(resolve(context.cwd, options.out), `${sdl}\n`)
     else context.stdout.write(`${sdl}\n`)
     return 0
   },
 }
 
-function parseArgs(args: readonly string[]): { app: string; exportName?: string; out?: string } | string {
+interface SchemaArgs {
+  readonly app: string
+  readonly exportName?: string
+  readonly out?: string
+  readonly check?: string
+  readonly write?: string
+}
+
+const FLAGS = ['--app', '--export', '--out', '--check', '--write']
+
+function parseArgs(args: readonly string[]): SchemaArgs | string {
   const values: Record<string, string> = {}
   for (let index = 0; index < args.length; index += 2) {
     const flag = args[index]
     const value = args[index + 1]
-    if (flag !== '--app' && flag !== '--export' && flag !== '--out') return `unknown option ${flag}`
+    if (flag === undefined || !FLAGS.includes(flag)) return `unknown option ${flag}`
     if (value === undefined || value.startsWith('--')) return `${flag} needs a value`
     values[flag.slice(2)] = value
   }
   if (!values['app']) return '--app is required'
+  const outputs = ['out', 'check', 'write'].filter((name) => values[name] !== undefined)
+  if (outputs.length > 1) return `--${outputs.join(' and --')} cannot go together`
   return {
+    ...(values['check'] ? { check: values['check'] } : {}),
+    ...(values['write'] ? { write: values['write'] } : {}),
     app: values['app'],
     ...(values['export'] ? { exportName: values['export'] } : {}),
     ...(values['out'] ? { out: values['out'] } : {}),
@@ -111,4 +151,20 @@ function sourceShapeOf(projection: unknown): ReadModelSource {
     waitFor: unavailable,
     status: unavailable,
   }
+}
+
+async function readSnapshot(path: string): Promise<SchemaSnapshot> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'))
+  } catch (cause) {
+    throw new AnnalsError('BAD_CONFIG', `${path} is not a snapshot written by annals schema --write`, {
+      cause,
+    })
+  }
+  const snapshot = parsed as Partial<SchemaSnapshot> | null
+  if (!Array.isArray(snapshot?.graphql) || typeof snapshot?.events !== 'object' || snapshot.events === null) {
+    throw new AnnalsError('BAD_CONFIG', `${path} is not a snapshot written by annals schema --write`)
+  }
+  return snapshot as SchemaSnapshot
 }

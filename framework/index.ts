@@ -133,3 +133,9 @@ export { defaultLimits, type GatewayLimits } from './graphql/gateway-limits.ts'
 /** The GraphQL schema of an application, derived from its aggregates and read models (what `annals schema` prints). */
 export { buildGatewaySchema } from './graphql/build-gateway-schema.ts'
 export type { GatewayDefinition, GatewayRuntime, GatewayContext } from './graphql/gateway-context.ts'
+
+// Tracing
+/** The trace and span ids of the active span for a pino `mixin`, so log lines name their trace. */
+export { traceLogFields } from './tracing/trace-log-fields.ts'
+/** The metadata key under which each appended event keeps the W3C traceparent of its command. */
+export { TRACEPARENT_KEY } from './tracing/traceparent.ts'

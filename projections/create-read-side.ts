@@ -1,6 +1,7 @@
 import {
   AnnalsError,
   type ProjectionStatus,
+  type EventStore,
   type ReadModelSource,
   type ReadSide,
   type ReadSideContext,
@@ -14,7 +15,12 @@ import { createLocalProjections } from './local-projections.ts'
 import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionEngine, type DeadLetter } from './projection-engine.ts'
 import { createSharedProjections } from './shared-projections.ts'
-import { createProjectionSource, type LogView, type ProjectionSource } from './projection-source.ts'
+import {
+  createProjectionSource,
+  type LogView,
+  type MeasuredLag,
+  type ProjectionSource,
+} from './projection-source.ts'
 import { createReactorHost, type ReactorControl } from './reactor-host.ts'
 import type { ReadModelDatabase } from './read-model-database.ts'
 import { resolveReadModelDatabase } from './resolve-read-model-database.ts'
@@ -125,6 +131,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
   const { context, database, projections } = options
   const { store, log } = context
   let head = 0n
+  const lags = new Map<string, MeasuredLag>()
   let started = false
   let stopped = false
   const everCaughtUp = new Set<string>()
@@ -144,6 +151,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       return position > head ? position : head
     },
     eventsBetween: (from, to) => Math.ceil(Number(to - from) / host.averageEventBytes()),
+    lagOf: (projection) => lags.get(projection),
   }
   const { shared } = database
   const feeds = new Map<string, DurableChangeFeed<unknown>>()
@@ -222,13 +230,25 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
   }
 
   let headTimer: NodeJS.Timeout | undefined
+  let refreshing = false
+  // One refresh at a time: a slow store skips a tick rather than piling reads up.
   const refreshHead = () => {
-    store.headPosition().then(
-      (position) => {
+    if (refreshing) return
+    refreshing = true
+    store
+      .headPosition()
+      .then(async (position) => {
         if (position > head) head = position
-      },
-      () => {},
-    )
+        for (const source of sources) {
+          const from = source.status().position
+          if (from >= logView.head()) lags.delete(source.name)
+          else lags.set(source.name, await measureLag(store, source.engine.definition.eventTypes, from))
+        }
+      })
+      .catch(() => {})
+      .finally(() => {
+        refreshing = false
+      })
   }
 
   return {
@@ -265,6 +285,32 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     reactor: (name) => reactors.control(name),
     workflow: (name) => workflows.control(name),
   }
+}
+
+/** Events of a projection counted behind its position, at most this many; past it the byte estimate stands. */
+const LAG_COUNT_BOUND = 10_000
+
+/**
+ * Reads what a projection has not processed: the events of its types after its position, counted up to a
+ * bound, and when the oldest of them was appended (the age that matters, not that of the last one folded).
+ */
+async function measureLag(
+  store: EventStore,
+  eventTypes: readonly string[],
+  from: bigint,
+): Promise<MeasuredLag> {
+  let events = 0
+  let oldestAt: Date | undefined
+  for await (const event of store.readAll({
+    fromPosition: from,
+    eventTypes,
+    maxCount: LAG_COUNT_BOUND + 1,
+  })) {
+    if (event.position <= from) continue
+    oldestAt ??= event.createdAt
+    events++
+  }
+  return { from, events: events > LAG_COUNT_BOUND ? undefined : events, oldestAt }
 }
 
 function unique<T extends { readonly name: string; readonly kind: string }>(members: readonly T[]): T[] {

@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../framework/index.ts'
+import { spanAttributes, startEventSpan } from '../framework/internal.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
 import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'
@@ -300,7 +301,13 @@ export function createProjectionEngine<TRow>(
     }
     if (restoring !== undefined) finishRestore()
     lastEventAt = event.createdAt
-    fold(event, route)
+    const traced = startEventSpan(`projection ${definition.name}`, event)
+    if (traced === undefined) fold(event, route)
+    else {
+      traced.span.setAttribute(spanAttributes.projection, definition.name)
+      fold(event, route)
+      traced.span.end()
+    }
     openBatch().position = at
   }
 

@@ -22,6 +22,18 @@ export interface LogView {
   head(): bigint
   /** Roughly how many events lie between two positions (positions are byte offsets). */
   eventsBetween(from: bigint, to: bigint): number
+  /** The lag of a projection as last measured from the log, if it has been (see measureLag). */
+  lagOf(projection: string): MeasuredLag | undefined
+}
+
+/** What the log says a projection has not processed yet, measured from its position. */
+export interface MeasuredLag {
+  /** The position it was measured from: stale once the projection has moved past it. */
+  readonly from: bigint
+  /** Events of the projection's types after `from`, counted; undefined past the count's bound. */
+  readonly events: number | undefined
+  /** When the oldest of them was appended; undefined when there is none. */
+  readonly oldestAt: Date | undefined
 }
 
 /** Where the committed checkpoint of a model stands, as its engine or another replica's commit reports it. */
@@ -194,13 +206,22 @@ export function createProjectionSource<TRow>(
       const remote = source.remote
       const caughtUp = remote && !remote.running ? remote.caughtUp : engine.caughtUp
       const state: ProjectionState = source.override ?? (caughtUp ? 'live' : 'catching-up')
+      // Measured from this position: exact. Measured from an earlier one, the projection has folded some of
+      // those events since; until the next measure the estimate from bytes stands in, and the age of the
+      // oldest event measured is an upper bound.
+      const lag = behind ? log.lagOf(definition.name) : undefined
+      const exact = lag?.from === position
+      const oldestAt = lag?.oldestAt
       return {
         name: definition.name,
         state,
         position,
-        eventsBehind: behind ? log.eventsBetween(position, head) : 0,
-        millisecondsBehind:
-          behind && engine.lastEventAt ? Math.max(0, Date.now() - engine.lastEventAt.getTime()) : 0,
+        eventsBehind: !behind
+          ? 0
+          : exact && lag.events !== undefined
+            ? lag.events
+            : log.eventsBetween(position, head),
+        millisecondsBehind: oldestAt === undefined ? 0 : Math.max(0, Date.now() - oldestAt.getTime()),
         eventsProcessed: engine.eventsProcessed,
         deadLetters: engine.deadLetters().length,
         heldEvents: engine.heldEvents,

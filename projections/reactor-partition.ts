@@ -1,3 +1,4 @@
+import { context as contexts } from '@opentelemetry/api'
 import {
   AnnalsError,
   isAnnalsError,
@@ -10,7 +11,7 @@ import {
 } from '../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
-import { pause, retryDelay, type RetryPolicy } from '../framework/internal.ts'
+import { pause, retryDelay, spanAttributes, startEventSpan, type RetryPolicy } from '../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from './retry-policy.ts'
 
 export interface ReactorPartitionOptions {
@@ -129,6 +130,14 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   }
 
   async function handle(event: RecordedEvent) {
+    const traced = startEventSpan(`reactor ${definition.name}`, event)
+    if (traced === undefined) return attempt(event)
+    traced.span.setAttribute(spanAttributes.reactor, definition.name)
+    // The reaction's commands run in its span: their spans and events continue the causing command's trace.
+    await contexts.with(traced.context, attempt, undefined, event).finally(() => traced.span.end())
+  }
+
+  async function attempt(event: RecordedEvent) {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         const routed = definition.route(event)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DomainError, defineAggregate } from 'annals'
+import { DomainError, defineAggregate, versionedEvent } from 'annals'
 
 /** A grid operator's request for power from a site or a region, and what the fleet delivered. */
 export const DispatchOutcome = z.enum(['fulfilled', 'partly-fulfilled'])
@@ -16,13 +16,17 @@ export const Dispatch = defineAggregate({
   }),
   initialState: { status: 'none', requestedKw: 0, allocatedKw: 0, batteryIds: [] },
   events: {
-    DispatchRequested: z.object({
-      siteId: z.string().exactOptional(),
-      region: z.string().exactOptional(),
-      powerKw: z.number(),
-      durationMinutes: z.number(),
-      deadlineSeconds: z.number().exactOptional(),
-    }),
+    // Version 2 added the optional deadline; a version-1 event reads as one without it.
+    DispatchRequested: versionedEvent(
+      z.object({
+        siteId: z.string().exactOptional(),
+        region: z.string().exactOptional(),
+        powerKw: z.number(),
+        durationMinutes: z.number(),
+        deadlineSeconds: z.number().exactOptional(),
+      }),
+      { version: 2, upcasters: { 1: (v1: object) => v1 } },
+    ),
     BatteryAllocated: z.object({ batteryId: z.string(), powerKw: z.number() }),
     DispatchCompleted: z.object({
       outcome: DispatchOutcome,

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import { context as contexts, type Context } from '@opentelemetry/api'
 import { LRUCache } from 'lru-cache'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { AnnalsError, CommandIdReusedError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { CommandBus, CommandEnvelope, CommandResult } from './command-bus.ts'
 import { createEntityHost, type EntityHost, type Ownership } from './entity-host.ts'
+import { traceCommand, type TraceCommandOptions } from './trace-command.ts'
 import { validateCommand, type ValidCommand } from './validate-command.ts'
 
 export interface CommandBusOptions {
@@ -54,6 +56,11 @@ export interface CommandBusOptions {
 
 /** The command bus of one process: what createServer runs, and what a sharded cluster runs locally. */
 export interface LocalCommandBus extends CommandBus {
+  /**
+   * Runs a command in its span, a child of `parent` (default the active context): a forwarded command's
+   * parent is the forwarding replica's span, carried in the forwarded request.
+   */
+  execute(envelope: CommandEnvelope, parent?: Context, tracing?: TraceCommandOptions): Promise<CommandResult>
   /** Checks that the command exists and parses its input (UNKNOWN_COMMAND, BAD_INPUT), once. */
   validate(envelope: CommandEnvelope): ValidCommand | Promise<ValidCommand>
   /** Runs a validated command in its aggregate's mailbox here; `ownership` is asked after a conflict. */
@@ -113,7 +120,9 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
   return {
     validate,
     run: (command, ownership) => host.execute(command, ownership),
-    execute(envelope) {
+    execute(envelope, parent, tracing) {
+      const run = (command: ValidCommand) =>
+        traceCommand(command, parent ?? contexts.active(), (traced) => host.execute(traced), tracing)
       let valid: ValidCommand | Promise<ValidCommand>
       try {
         valid = validate(envelope)
@@ -121,7 +130,7 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
       // A synchronous schema costs no promise: the mailbox is reached in the caller's turn.
-      return valid instanceof Promise ? valid.then((command) => host.execute(command)) : host.execute(valid)
+      return valid instanceof Promise ? valid.then(run) : run(valid)
     },
     host,
     close: () => host.close(),

@@ -4,12 +4,13 @@ import { CommandIdReusedError } from '../errors.ts'
 import { checkEmittedEvents } from './check-emitted-events.ts'
 import { jsonSizeBound } from './json-size-bound.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
+import { traceparentOf } from '../tracing/traceparent.ts'
 import { proposeEvent } from './propose-event.ts'
 import { commandHash, type RecentCommandWindow } from './recent-commands.ts'
 import type { ValidCommand } from './validate-command.ts'
 
 /** What deciding a command needs: its name, declaration, parsed input and id. */
-export type GroupedCommand = Pick<ValidCommand, 'command' | 'definition' | 'input' | 'commandId'>
+export type GroupedCommand = Pick<ValidCommand, 'command' | 'definition' | 'input' | 'commandId' | 'trace'>
 
 /** What the group decided for one command, in the order the commands arrived. */
 export type GroupDecision =
@@ -60,7 +61,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
   let state = loaded.state
   let revision = loaded.revision
   let bytes = 0
-  for (const { command, definition, input, commandId } of commands) {
+  for (const { command, definition, input, commandId, trace } of commands) {
     try {
       const earlier = inGroup?.get(commandId)
       if (earlier !== undefined) {
@@ -85,7 +86,8 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         decisions.push({ kind: 'nothing', revision })
         continue
       }
-      const proposing = { commandId, hash: commandHash(command, input) }
+      const traceparent = trace === undefined ? undefined : traceparentOf(trace)
+      const proposing = { commandId, hash: commandHash(command, input), traceparent }
       const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, proposing, index))
       // Sizes split a group into appends; a lone command goes whole (the store refuses it if too big).
       const size = inGroup ? proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0) : 0

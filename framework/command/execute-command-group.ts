@@ -1,10 +1,13 @@
+import { trace, type Link, type Span } from '@opentelemetry/api'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { snapshotCodec } from '../aggregate/snapshot-codec.ts'
 import type { AppendResult, EventStore } from '../event-store/event-store.ts'
+import { spanAttributes, tracer } from '../tracing/tracer.ts'
 import { answerCommandGroup, type CommandOutcome } from './answer-command-group.ts'
-import { decideCommandGroup, type GroupedCommand } from './decide-command-group.ts'
+import { decideCommandGroup, type GroupDecision, type GroupedCommand } from './decide-command-group.ts'
 import type { LoadedAggregate, StateOf } from './load-aggregate.ts'
 import { RecentCommandWindow } from './recent-commands.ts'
+import { endFailed } from './trace-command.ts'
 import { writeSnapshot } from './write-snapshot.ts'
 
 export type { CommandOutcome } from './answer-command-group.ts'
@@ -77,9 +80,15 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   const streamName = aggregate.streamName(id)
   const expectedRevision = loaded.revision === -1n ? 'no_stream' : loaded.revision
   let appended: AppendResult
+  const span = startAppendSpan(streamName, commands, decisions, events.length)
   try {
     appended = await store.appendToStream(streamName, events, { expectedRevision })
+    if (span !== undefined) {
+      span.setAttribute(spanAttributes.revision, String(appended.nextRevision))
+      span.end()
+    }
   } catch (error) {
+    if (span !== undefined) endFailed(span, error)
     const independent = decisions.findIndex((decision) => decision.kind === 'appends')
     return { appended: false, taken, error, settled: await answerCommandGroup(answering, [], independent) }
   }
@@ -137,4 +146,33 @@ async function positionsOf(
     // The events are written; a failed read-back costs only exact positions, never the commands.
   }
   return positions
+}
+
+/**
+ * The span of a group's append: a child of the first traced command that appends, linked to the other
+ * traced commands of the group. Undefined when no command is traced or the span does not record.
+ */
+function startAppendSpan(
+  streamName: string,
+  commands: readonly GroupedCommand[],
+  decisions: readonly GroupDecision[],
+  eventCount: number,
+): Span | undefined {
+  let parent: GroupedCommand['trace']
+  let links: Link[] | undefined
+  for (let index = 0; index < decisions.length; index++) {
+    const traced = commands[index]?.trace
+    if (traced === undefined || decisions[index]!.kind !== 'appends') continue
+    if (parent === undefined) parent = traced
+    else {
+      const context = trace.getSpanContext(traced)
+      if (context !== undefined) (links ??= []).push({ context })
+    }
+  }
+  if (parent === undefined) return undefined
+  const span = tracer.startSpan('append', links === undefined ? {} : { links }, parent)
+  if (!span.isRecording()) return undefined
+  span.setAttribute(spanAttributes.stream, streamName)
+  span.setAttribute(spanAttributes.events, eventCount)
+  return span
 }

@@ -1,6 +1,7 @@
 import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { EventToAppend } from '../event-store/event-store.ts'
 import type { CheckedEvent } from './check-emitted-events.ts'
+import { TRACEPARENT_KEY } from '../tracing/traceparent.ts'
 import { deriveEventId } from './derive-event-id.ts'
 import { COMMAND_HASH_KEY, COMMAND_ID_KEY } from './recent-commands.ts'
 
@@ -8,11 +9,14 @@ import { COMMAND_HASH_KEY, COMMAND_ID_KEY } from './recent-commands.ts'
 export interface ProposingCommand {
   readonly commandId: string
   readonly hash: string
+  /** The W3C traceparent of the command's span, when it is traced. */
+  readonly traceparent?: string | undefined
 }
 
 /**
  * The `index`th event a command proposes to append: its id derived from the command id, its metadata
- * carrying the schema version, the command id and its hash (which deduplication reads back after a reload).
+ * carrying the schema version, the command id and its hash (which deduplication reads back after a reload),
+ * and the traceparent of the command's span, so whatever the event causes later links to the command.
  */
 export function proposeEvent(
   aggregate: AnyAggregate,
@@ -20,14 +24,11 @@ export function proposeEvent(
   command: ProposingCommand,
   index: number,
 ): EventToAppend {
-  return {
-    id: deriveEventId(command.commandId, index),
-    type: event.type,
-    data: event.data,
-    metadata: {
-      [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type),
-      [COMMAND_ID_KEY]: command.commandId,
-      [COMMAND_HASH_KEY]: command.hash,
-    },
+  const metadata: Record<string, unknown> = {
+    [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type),
+    [COMMAND_ID_KEY]: command.commandId,
+    [COMMAND_HASH_KEY]: command.hash,
   }
+  if (command.traceparent !== undefined) metadata[TRACEPARENT_KEY] = command.traceparent
+  return { id: deriveEventId(command.commandId, index), type: event.type, data: event.data, metadata }
 }

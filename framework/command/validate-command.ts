@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api'
 import { z } from 'zod'
 import type { AnyAggregate, CommandDefinition, EventMap } from '../aggregate/define-aggregate.ts'
 import { AnnalsError, BadInputError } from '../errors.ts'
@@ -20,6 +21,8 @@ export interface ValidCommand {
   readonly input: unknown
   /** The input as it was sent, for a replica that hands the command to another process to parse. */
   readonly rawInput: unknown
+  /** The trace context of the command's span, when one is traced: its events and append link to it. */
+  readonly trace?: Context
 }
 
 /**

@@ -1,3 +1,4 @@
+import { context as contexts } from '@opentelemetry/api'
 import {
   GraphQLID,
   GraphQLList,
@@ -61,20 +62,25 @@ export function commandMutations(
         const input = takesInput ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
         const commandId = rawArgs['commandId']
         // The bus validates the input, once; here its issues are placed under the mutation's `input` argument.
-        const result = await gateway.commands
-          .execute({
-            aggregate: aggregate.name,
-            command: name,
-            aggregateId: String(rawArgs['id']),
-            input,
-            ...(typeof commandId === 'string' ? { commandId } : {}),
-          })
-          .catch((error: unknown) => {
-            // An id's issue is already at its own argument (`id`, `commandId`).
-            throw error instanceof BadInputError && !(error instanceof BadIdentifierError)
-              ? underInput(error)
-              : error
-          })
+        const envelope = {
+          aggregate: aggregate.name,
+          command: name,
+          aggregateId: String(rawArgs['id']),
+          input,
+          ...(typeof commandId === 'string' ? { commandId } : {}),
+        }
+        // The command runs in the operation's span, when one is traced.
+        const traced = context.trace?.context
+        const result = await (
+          traced === undefined
+            ? gateway.commands.execute(envelope)
+            : contexts.with(traced, () => gateway.commands.execute(envelope))
+        ).catch((error: unknown) => {
+          // An id's issue is already at its own argument (`id`, `commandId`).
+          throw error instanceof BadInputError && !(error instanceof BadIdentifierError)
+            ? underInput(error)
+            : error
+        })
         return toResultFrame(result)
       },
     }

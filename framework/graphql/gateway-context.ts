@@ -1,3 +1,4 @@
+import type { Context, Span } from '@opentelemetry/api'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandBus } from '../command/command-bus.ts'
 import type { EventStore } from '../event-store/event-store.ts'
@@ -29,6 +30,8 @@ export interface GatewayRuntime {
 export interface GatewayContext {
   readonly principal: Principal | undefined
   readonly requestId: string
+  /** The operation's span and the context it is active in, while an SDK records it. */
+  trace?: { readonly span: Span; readonly context: Context } | undefined
   /** Set on WebSocket operations: closes the connection (a slow consumer, shutdown). */
   readonly closeConnection?: (code: number, reason: string) => void
 }

@@ -25,6 +25,7 @@ import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 import { registerGraphiql } from './graphiql-routes.ts'
 import { createRateLimiter } from './rate-limiter.ts'
 import { createSubscriptionServer, type SubscriptionServer } from './subscription-server.ts'
+import { endOperationSpan, startOperationSpan } from './trace-operation.ts'
 
 export interface GatewayOptions {
   readonly definition: GatewayDefinition
@@ -155,9 +156,14 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       if (compiledGet && request?.method === 'GET' && executionSchema === schema) {
         compiledGet.remember(document, request)
       }
+      startOperationSpan(document, context as unknown as GatewayContext, request)
       // mercurius keeps one compiled query per document, built for the operation of the request that compiled
       // it; handing the document back as "modified" makes it run the operation this request names instead.
       return Promise.resolve(hasSeveralOperations(document) ? { document } : undefined)
+    })
+    scope.graphql.addHook('onResolution', (execution, context) => {
+      endOperationSpan(execution, context as unknown as GatewayContext)
+      return Promise.resolve()
     })
   })
 

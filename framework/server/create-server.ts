@@ -1,3 +1,4 @@
+import { traceLogFields } from '../tracing/trace-log-fields.ts'
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
@@ -136,7 +137,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   }
   if (typeof auth === 'object') checkJwtOptions(auth.jwt)
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? { level: config.logLevel, mixin: traceLogFields },
     logController: createRequestLog({
       slowRequestMs: options.slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
     }),

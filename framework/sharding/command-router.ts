@@ -1,11 +1,15 @@
+import { context as contexts, SpanKind } from '@opentelemetry/api'
 import type { CommandBus, CommandEnvelope, CommandResult } from '../command/command-bus.ts'
 import type { LocalCommandBus } from '../command/create-command-bus.ts'
 import type { Ownership } from '../command/entity-host.ts'
 import { NotOwnerError } from '../command/not-owner-error.ts'
 import type { ValidCommand } from '../command/validate-command.ts'
 import { AnnalsError } from '../errors.ts'
+import { traceCommand } from '../command/trace-command.ts'
+import { traceForward } from './trace-forward.ts'
 import type { WireCommand } from './command-wire.ts'
 import { createForwardBatcher } from './forward-batcher.ts'
+import { contextFromTraceparent } from '../tracing/traceparent.ts'
 import { INTERNAL_PREFIX } from './internal-routes.ts'
 import type { Membership } from './membership.ts'
 import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
@@ -115,7 +119,9 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
         // The raw input crosses the wire: parsed values (dates, transforms) do not survive JSON, so the owner
         // parses it again, as any process must parse what another sends it.
         counts.forwarded++
-        return await batcher.forward(owner, envelopeOf(command))
+        return await traceForward(command, owner, (traceparent) =>
+          batcher.forward(owner, envelopeOf(command, traceparent)),
+        )
       } catch (error) {
         const movable = error instanceof PeerUnreachableError || error instanceof NotOwnerError
         if (!movable) throw error
@@ -141,11 +147,15 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
-      return valid instanceof Promise ? valid.then(dispatch) : dispatch(valid)
+      const traced = (command: ValidCommand) => traceCommand(command, contexts.active(), dispatch)
+      return valid instanceof Promise ? valid.then(traced) : traced(valid)
     },
     executeForwarded(command) {
       counts.received++
-      return local.execute(command.envelope)
+      const { traceparent, ...envelope } = command.envelope
+      if (traceparent === undefined) return local.execute(envelope)
+      const parent = contextFromTraceparent(traceparent)
+      return local.execute(envelope, parent, { kind: SpanKind.SERVER, forwardedFrom: command.from })
     },
     owns: (key) => ownerOf(digest64(key)) === self,
     counts: () => ({ ...counts }),
@@ -165,8 +175,9 @@ interface Failure {
   readonly attempt: number
 }
 
-/** The command as it was sent, raw input and all, for the owner to parse. */
-function envelopeOf(command: ValidCommand): WireCommand['envelope'] {
+/** The command as it was sent, raw input and all, for the owner to parse, with its trace context. */
+function envelopeOf(command: ValidCommand, traceparent: string | undefined): WireCommand['envelope'] {
   const { aggregate, command: name, aggregateId, rawInput: input, commandId } = command
-  return { aggregate: aggregate.name, command: name, aggregateId, input, commandId }
+  const envelope = { aggregate: aggregate.name, command: name, aggregateId, input, commandId }
+  return traceparent === undefined ? envelope : { ...envelope, traceparent }
 }

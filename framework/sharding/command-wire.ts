@@ -28,7 +28,11 @@ export interface WireError {
 }
 
 export interface WireCommand {
-  readonly envelope: CommandEnvelope & { readonly commandId: string }
+  /**
+   * `traceparent` is the W3C trace context of the forwarding span. It travels with each command rather than
+   * as a request header: one forwarded request carries a batch of commands from different traces.
+   */
+  readonly envelope: CommandEnvelope & { readonly commandId: string; readonly traceparent?: string }
   /** The replica that forwarded it; the receiver runs it locally rather than forwarding again. */
   readonly from: string
 }

@@ -1,0 +1,161 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createDevStore, type DevStore } from 'annals/devstore'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { aggregateKey, rendezvousOwner } from '../../framework/sharding/rendezvous-hash.ts'
+import {
+  killHard,
+  reservePorts,
+  ringConverged,
+  spawnReplica,
+  type ReplicaProcess,
+} from './cluster-harness.ts'
+
+interface FinishedSpan {
+  readonly name: string
+  readonly kind: number
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string
+  readonly attributes: Record<string, unknown>
+  readonly replica: string
+}
+
+const entry = fileURLToPath(new URL('./fixtures/traced-replica.ts', import.meta.url))
+const clusterEnv = {
+  ANNALS_PROBE_INTERVAL_MS: '100',
+  ANNALS_PROBE_TIMEOUT_MS: '300',
+  ANNALS_PROBE_MISSES: '3',
+  ANNALS_CLUSTER_SECRET: 'cluster-test-secret-0123456789',
+  NODE_ENV: 'test',
+}
+
+let devstore: DevStore
+let folder: string
+let replicas: ReplicaProcess[] = []
+const traceFiles: string[] = []
+
+beforeAll(async () => {
+  devstore = await createDevStore()
+  folder = mkdtempSync(join(tmpdir(), 'annals-trace-'))
+  const ports = await reservePorts(2)
+  const peers = ports.map((port) => `http://127.0.0.1:${port}`).join(',')
+  replicas = await Promise.all(
+    ports.map((port, index) => {
+      traceFiles[index] = join(folder, `replica-${index}.jsonl`)
+      const env = {
+        ...clusterEnv,
+        ANNALS_PEERS: peers,
+        EVENTSTORE_URL: devstore.connectionString,
+        ANNALS_TRACE_FILE: traceFiles[index],
+      }
+      return spawnReplica({ port, env, entry })
+    }),
+  )
+  await ringConverged(replicas)
+}, 90_000)
+
+afterAll(async () => {
+  for (const replica of replicas) await killHard(replica)
+  await devstore?.close()
+  if (folder) rmSync(folder, { recursive: true, force: true })
+})
+
+/** Every span each replica has finished so far. */
+function finishedSpans(): FinishedSpan[] {
+  return traceFiles.flatMap((file) => {
+    let text = ''
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      return []
+    }
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as FinishedSpan)
+  })
+}
+
+describe('tracing across replicas (real child processes, each exporting its spans to a file)', () => {
+  it('follows a mutation through the forward, the append on the owner and the projection on the other replica as one trace', async () => {
+    const [entryReplica, owner] = replicas as [ReplicaProcess, ReplicaProcess]
+    const urls = replicas.map((replica) => replica.url)
+    // A counter the second replica owns, so the mutation sent to the first is forwarded.
+    const id = Array.from({ length: 100 }, (_, i) => `traced-${i}`).find(
+      (candidate) => rendezvousOwner(aggregateKey('Counter', candidate), urls) === owner.url,
+    )!
+    const response = await fetch(`${entryReplica.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation Bump($id: ID!) { increment(id: $id, input: { by: 7 }) { revision token } }',
+        variables: { id },
+      }),
+    })
+    const body = (await response.json()) as { data?: { increment: { token: string } }; errors?: unknown }
+    expect(body.errors).toBeUndefined()
+    const position = body.data!.increment.token
+
+    const isApplyOnEntry = (span: FinishedSpan) =>
+      span.name === 'projection counters' &&
+      span.replica === entryReplica.url &&
+      span.attributes['annals.position'] === position
+    // The echo reactor answers an increment of 7 with a command to echo-<id>, from the reaction's span.
+    const isEchoCommand = (span: FinishedSpan) =>
+      span.name === 'command Counter.increment' && span.attributes['annals.aggregate_id'] === `echo-${id}`
+    await vi.waitFor(
+      () => {
+        const spans = finishedSpans()
+        expect(spans.some(isApplyOnEntry)).toBe(true)
+        expect(spans.some(isEchoCommand)).toBe(true)
+      },
+      { timeout: 20_000 },
+    )
+
+    const spans = finishedSpans()
+    const operation = spans.find(
+      (span) => span.name === 'graphql mutation' && span.replica === entryReplica.url,
+    )!
+    const traceSpans = spans.filter((span) => span.traceId === operation.traceId)
+    const one = (predicate: (span: FinishedSpan) => boolean) => {
+      const found = traceSpans.filter(predicate)
+      expect(found).toHaveLength(1)
+      return found[0]!
+    }
+    const ofCounter = (span: FinishedSpan) => span.attributes['annals.aggregate_id'] === id
+    const command = one(
+      (span) =>
+        span.name === 'command Counter.increment' && span.replica === entryReplica.url && ofCounter(span),
+    )
+    const forward = one(
+      (span) => span.name === 'forward Counter.increment' && span.parentSpanId === command.spanId,
+    )
+    const ownerCommand = one(
+      (span) => span.name === 'command Counter.increment' && span.replica === owner.url && ofCounter(span),
+    )
+    const append = one(
+      (span) => span.name === 'append' && span.attributes['annals.stream'] === `Counter-${id}`,
+    )
+    const apply = one(isApplyOnEntry)
+
+    expect(command.parentSpanId).toBe(operation.spanId)
+    expect(command.attributes).toMatchObject({ 'annals.aggregate': 'Counter', 'annals.aggregate_id': id })
+    expect(forward.parentSpanId).toBe(command.spanId)
+    expect(forward.attributes['annals.owner']).toBe(owner.url)
+    expect(ownerCommand.parentSpanId).toBe(forward.spanId)
+    expect(ownerCommand.attributes['annals.forwarded_from']).toBe(entryReplica.url)
+    expect(append.replica).toBe(owner.url)
+    expect(append.parentSpanId).toBe(ownerCommand.spanId)
+    expect(append.attributes).toMatchObject({ 'annals.stream': `Counter-${id}`, 'annals.revision': '0' })
+    expect(apply.parentSpanId).toBe(ownerCommand.spanId)
+    expect(apply.attributes['annals.projection']).toBe('counters')
+    const reaction = one(
+      (span) => span.name === 'reactor echo' && span.attributes['annals.position'] === position,
+    )
+    expect(reaction.parentSpanId).toBe(ownerCommand.spanId)
+    expect(one(isEchoCommand).parentSpanId).toBe(reaction.spanId)
+  }, 60_000)
+})
