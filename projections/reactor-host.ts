@@ -6,6 +6,7 @@ import {
   type ReactorDeadLetters,
 } from './reactor-dead-letters.ts'
 import { reactorContext, startReactorPartition, type ReactorPartition } from './reactor-partition.ts'
+import { createPartitionSet, partitionRunnerContext, type PartitionSet } from './partition-set.ts'
 import { type RetryPolicy } from '../framework/internal.ts'
 
 export interface ReactorControl {
@@ -38,55 +39,37 @@ export interface ReactorHost {
 
 interface ReactorRuntime {
   readonly definition: ReactorDefinition
-  readonly running: Map<string, ReactorPartition>
+  readonly partitions: PartitionSet<ReactorPartition>
   readonly deadLetters: ReactorDeadLetters
 }
 
 /** Creates the host of a read side's reactors: each reactor runs the partitions `ownsPartition` gives it. */
 export function createReactorHost(options: ReactorHostOptions): ReactorHost {
   const { store, log } = options
-  const runtimes = options.reactors.map((definition): ReactorRuntime => ({
-    definition,
-    running: new Map(),
-    deadLetters: createReactorDeadLetters(store, definition.name),
-  }))
+  const runnerContext = partitionRunnerContext(options)
 
-  function start(runtime: ReactorRuntime, partition: string): ReactorPartition {
-    return startReactorPartition({
-      definition: runtime.definition,
-      partition,
-      store,
-      commands: options.commands,
-      readModel: options.readModel,
-      deadLetters: runtime.deadLetters,
-      ...(options.handlerRetry ? { retry: options.handlerRetry } : {}),
-      ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
-      ...(log ? { log } : {}),
-    })
-  }
+  const runtimes = options.reactors.map((definition): ReactorRuntime => {
+    const deadLetters = createReactorDeadLetters(store, definition.name)
+    return {
+      definition,
+      deadLetters,
+      partitions: createPartitionSet({
+        partitions: definition.partitions,
+        owns: (partition) => options.ownsPartition?.(definition.name, partition) ?? true,
+        start: (partition) => startReactorPartition({ ...runnerContext, definition, partition, deadLetters }),
+      }),
+    }
+  })
 
   return {
     rebalance() {
-      for (const runtime of runtimes) {
-        const { definition, running } = runtime
-        for (let n = 0; n < definition.partitions; n++) {
-          const partition = String(n)
-          const owned = options.ownsPartition?.(definition.name, partition) ?? true
-          const current = running.get(partition)
-          if (owned && !current) {
-            running.set(partition, start(runtime, partition))
-          } else if (!owned && current) {
-            running.delete(partition)
-            void current.stop()
-          }
-        }
-      }
+      for (const runtime of runtimes) runtime.partitions.rebalance()
     },
     control(name) {
       const runtime = runtimes.find((candidate) => candidate.definition.name === name)
       if (!runtime) throw new AnnalsError('NOT_FOUND', `No reactor is named ${name}`)
       return {
-        partitions: () => [...runtime.running.keys()],
+        partitions: () => [...runtime.partitions.running.keys()],
         deadLetters: () => runtime.deadLetters.list(),
         async retryDeadLetter(id) {
           const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
@@ -122,11 +105,12 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
           await runtime.deadLetters.settle(letter, 'discarded')
           return true
         },
-        eventsHandled: () => [...runtime.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
+        eventsHandled: () =>
+          [...runtime.partitions.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
       }
     },
     async stop() {
-      await Promise.all(runtimes.flatMap((runtime) => [...runtime.running.values()].map((p) => p.stop())))
+      await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },
   }
 }

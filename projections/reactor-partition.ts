@@ -1,28 +1,21 @@
 import { context as contexts } from '@opentelemetry/api'
+import type { PartitionRunnerContext } from './partition-set.ts'
 import {
   AnnalsError,
   isAnnalsError,
-  type CommandBus,
-  type EventStore,
-  type ReadModelSource,
   type ReadSideLogger,
   type RecordedEvent,
   nameBasedUuid,
 } from '../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
-import { pause, retryDelay, spanAttributes, startEventSpan, type RetryPolicy } from '../framework/internal.ts'
+import { pause, retryDelay, spanAttributes, startEventSpan } from '../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from './retry-policy.ts'
 
-export interface ReactorPartitionOptions {
+export interface ReactorPartitionOptions extends PartitionRunnerContext {
   readonly definition: ReactorDefinition
   readonly partition: string
-  readonly store: EventStore
-  readonly commands: CommandBus
-  readonly readModel: (name: string) => ReadModelSource
   readonly deadLetters: ReactorDeadLetters
-  readonly retry?: Partial<RetryPolicy>
-  readonly resubscribeRetry?: Partial<RetryPolicy>
   readonly log?: ReadSideLogger
 }
 

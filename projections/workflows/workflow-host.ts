@@ -8,6 +8,7 @@ import {
   type WorkflowDeadLetters,
 } from './workflow-dead-letters.ts'
 import { startWorkflowPartition, type WorkflowPartition } from './workflow-partition.ts'
+import { createPartitionSet, partitionRunnerContext, type PartitionSet } from '../partition-set.ts'
 import { loadInstance, type WorkflowSnapshot } from './workflow-records.ts'
 
 /** A workflow instance as its stream last recorded it. */
@@ -61,7 +62,7 @@ export interface WorkflowHost {
 
 interface WorkflowRuntime {
   readonly definition: WorkflowDefinition
-  readonly running: Map<string, WorkflowPartition>
+  readonly partitions: PartitionSet<WorkflowPartition>
   readonly deadLetters: WorkflowDeadLetters
 }
 
@@ -72,30 +73,33 @@ export function workflowPartitionOwner(workflow: string): string {
 
 /** Creates the host of a read side's workflows: each runs the partitions `ownsPartition` gives this replica. */
 export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
-  const { store, log } = options
-  const runtimes = options.workflows.map((definition): WorkflowRuntime => ({
-    definition,
-    running: new Map(),
-    deadLetters: createWorkflowDeadLetters(store, definition.name),
-  }))
+  const { store } = options
+  const runnerContext = partitionRunnerContext(options)
 
-  function start(runtime: WorkflowRuntime, partition: string): WorkflowPartition {
-    return startWorkflowPartition({
-      definition: runtime.definition,
-      partition,
-      store,
-      commands: options.commands,
-      readModel: options.readModel,
-      deadLetters: runtime.deadLetters,
-      clock: options.clock,
-      ...(options.handlerRetry ? { retry: options.handlerRetry } : {}),
-      ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
-      ...(log ? { log } : {}),
-    })
-  }
+  const runtimes = options.workflows.map((definition): WorkflowRuntime => {
+    const deadLetters = createWorkflowDeadLetters(store, definition.name)
+    return {
+      definition,
+      deadLetters,
+      partitions: createPartitionSet({
+        partitions: definition.partitions,
+        owns: (partition) =>
+          options.ownsPartition?.(workflowPartitionOwner(definition.name), partition) ?? true,
+        start: (partition) =>
+          startWorkflowPartition({
+            ...runnerContext,
+            definition,
+            partition,
+            deadLetters,
+            clock: options.clock,
+          }),
+      }),
+    }
+  })
 
   function control(runtime: WorkflowRuntime): WorkflowControl {
-    const { definition, running } = runtime
+    const { definition } = runtime
+    const { running } = runtime.partitions
     const partitions = () => [...running.values()]
     const settle = async (id: string, outcome: 'retried' | 'discarded') => {
       const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
@@ -139,20 +143,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
 
   return {
     rebalance() {
-      for (const runtime of runtimes) {
-        const { definition, running } = runtime
-        for (let n = 0; n < definition.partitions; n++) {
-          const partition = String(n)
-          const owned = options.ownsPartition?.(workflowPartitionOwner(definition.name), partition) ?? true
-          const current = running.get(partition)
-          if (owned && !current) {
-            running.set(partition, start(runtime, partition))
-          } else if (!owned && current) {
-            running.delete(partition)
-            void current.stop()
-          }
-        }
-      }
+      for (const runtime of runtimes) runtime.partitions.rebalance()
     },
     control(name) {
       const runtime = runtimes.find((candidate) => candidate.definition.name === name)
@@ -160,7 +151,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       return control(runtime)
     },
     async stop() {
-      await Promise.all(runtimes.flatMap((runtime) => [...runtime.running.values()].map((p) => p.stop())))
+      await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },
   }
 }

@@ -1,16 +1,8 @@
 import { LRUCache } from 'lru-cache'
-import {
-  AnnalsError,
-  isAnnalsError,
-  type CommandBus,
-  type EventStore,
-  type ReadModelSource,
-  type ReadSideLogger,
-  type RecordedEvent,
-} from '../../framework/index.ts'
-import { nameBasedUuid } from '../../framework/index.ts'
+import type { PartitionRunnerContext } from '../partition-set.ts'
+import { AnnalsError, isAnnalsError, nameBasedUuid, type RecordedEvent } from '../../framework/index.ts'
 import { pause, retryDelay } from '../../framework/internal.ts'
-import { defaultHandlerRetry, defaultResubscribeRetry, type RetryPolicy } from '../retry-policy.ts'
+import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
 import type { WorkflowDefinition, WorkflowReactions } from './define-workflow.ts'
 import { TimerQueue, type QueuedTimer } from './timer-queue.ts'
 import type { WorkflowClock } from './workflow-clock.ts'
@@ -29,17 +21,11 @@ import {
   type WorkflowTrigger,
 } from './workflow-records.ts'
 
-export interface WorkflowPartitionOptions {
+export interface WorkflowPartitionOptions extends PartitionRunnerContext {
   readonly definition: WorkflowDefinition
   readonly partition: string
-  readonly store: EventStore
-  readonly commands: CommandBus
-  readonly readModel: (name: string) => ReadModelSource
   readonly deadLetters: WorkflowDeadLetters
   readonly clock: WorkflowClock
-  readonly retry?: Partial<RetryPolicy>
-  readonly resubscribeRetry?: Partial<RetryPolicy>
-  readonly log?: ReadSideLogger
   /** How many instances a partition keeps loaded. Default 10,000. */
   readonly maxLoadedInstances?: number
 }
