@@ -3,6 +3,7 @@
  * commit (write-append.ts), reads served from the durable part of the log, the live feed of durable commits,
  * and the index checkpoints of a file-backed engine (index-checkpointer.ts).
  */
+import { LRUCache } from 'lru-cache'
 import { DELETED_REVISION, MAX_APPEND_SIZE } from './engine-constants.ts'
 import type {
   AppendResult,
@@ -45,7 +46,7 @@ export class DevEngine implements Engine, ReadContext, IndexView {
   durableCount: number
   private readonly cache: EventCache
   private readonly listeners = new Set<(events: readonly StoredEvent[]) => void>()
-  private readonly metadataCache = new Map<number, StreamMetadata>()
+  private readonly metadataCache = new LRUCache<number, StreamMetadata>({ max: 10_000 })
   private readonly log: (message: string) => void
   private readonly writes: WriteContext
   private closed: Promise<void> | undefined
@@ -194,7 +195,6 @@ export class DevEngine implements Engine, ReadContext, IndexView {
     let metadata = this.metadataCache.get(position)
     if (metadata === undefined) {
       metadata = parseStreamMetadata(this.load(position).data)
-      if (this.metadataCache.size >= 10_000) this.metadataCache.clear()
       this.metadataCache.set(position, metadata)
     }
     return metadata

@@ -4,6 +4,7 @@
  * is checked against its checksum first: bytes damaged on disk after they were written are never served;
  * the read fails with DamagedRecordError (DATA_CORRUPT), and the damage is logged once per record.
  */
+import { LRUCache } from 'lru-cache'
 import type { StoredEvent } from './engine.ts'
 import { DamagedRecordError } from './engine-errors.ts'
 import type { LogDevice } from './log-device.ts'
@@ -20,7 +21,7 @@ const PAGE_READ_BYTES = 256 * 1024
 const MAX_REPORTED = 1000
 
 export class RecordReader {
-  private readonly reported = new Set<number>()
+  private readonly reported = new LRUCache<number, true>({ max: MAX_REPORTED })
 
   constructor(
     private readonly device: LogDevice,
@@ -74,8 +75,7 @@ export class RecordReader {
   private damaged(position: number): DamagedRecordError {
     const error = new DamagedRecordError(fileOf(this.device), position)
     if (!this.reported.has(position)) {
-      if (this.reported.size >= MAX_REPORTED) this.reported.clear()
-      this.reported.add(position)
+      this.reported.set(position, true)
       this.log(`devstore: DATA_CORRUPT: ${error.message}`)
     }
     return error

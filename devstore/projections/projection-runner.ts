@@ -8,6 +8,7 @@
  * link twice. The checkpoint (`$projections-<name>-checkpoint`, `$ProjectionCheckpoint`) also keeps whether
  * the projection is enabled, and is written when it caught up after emitting, and every CHECKPOINT_EVERY events.
  */
+import { LRUCache } from 'lru-cache'
 import { randomUUID } from 'node:crypto'
 import type { Engine, ProposedEvent, StoredEvent } from '../engine/engine.ts'
 import {
@@ -30,7 +31,7 @@ export class ProjectionRunner {
   private checkpointed: bigint | undefined
   private handledSinceCheckpoint = 0
   private processed = 0
-  private readonly lastEmitted = new Map<string, bigint>()
+  private readonly lastEmitted = new LRUCache<string, bigint>({ max: KNOWN_STREAMS })
   private running: Promise<void> | undefined
   private again = false
   private stopped = false
@@ -194,8 +195,7 @@ export class ProjectionRunner {
   private lastEmittedTo(stream: string): bigint {
     let known = this.lastEmitted.get(stream)
     if (known === undefined) {
-      // Bounded: past this many streams it forgets them all, and reads each one's last link again.
-      if (this.lastEmitted.size >= KNOWN_STREAMS) this.lastEmitted.clear()
+      // Bounded: a stream forgotten reads its last link again.
       const last = this.engine.lastEvent(stream)
       known = last === undefined ? -1n : (sourcePositionOf(last) ?? -1n)
       this.lastEmitted.set(stream, known)

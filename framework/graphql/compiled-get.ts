@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
@@ -70,7 +71,7 @@ const root = {}
 
 export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
   const maxDocuments = options.maxDocuments ?? 1024
-  const documents = new Map<string, Remembered>()
+  const documents = new LRUCache<string, Remembered>({ max: maxDocuments })
   let answered = 0
 
   return {
@@ -87,7 +88,6 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
         known.runs++
         return
       }
-      if (documents.size >= maxDocuments) documents.delete(documents.keys().next().value as string)
       documents.set(key, { document, operationName, runs: 1, compiled: undefined })
     },
     async answer(request, reply) {

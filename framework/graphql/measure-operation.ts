@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import {
   getNamedType,
   getNullableType,
@@ -42,10 +43,10 @@ interface MeasuredDocument {
   readonly maxPageSize: number
   /** The variables the measure reads; the walk visits the same nodes whatever their values. */
   readonly variables: readonly string[]
-  readonly byValues: Map<string, OperationMeasure>
+  readonly byValues: LRUCache<string, OperationMeasure>
 }
 
-/** Distinct variable values remembered per document; more than this starts the document's memo afresh. */
+/** Distinct variable values remembered per document, the least recently used forgotten first. */
 const MAX_VALUES_PER_DOCUMENT = 32
 
 // Parsed documents are reused by mercurius's cache, so the measure is remembered per document object.
@@ -73,7 +74,7 @@ export function measureOperation(
       defaultListSize: options.defaultListSize,
       maxPageSize: options.maxPageSize,
       variables: [...read],
-      byValues: new Map(),
+      byValues: new LRUCache({ max: MAX_VALUES_PER_DOCUMENT }),
     }
     measured.set(document, memo)
     memo.byValues.set(valuesKey(memo.variables, options.variables), measure)
@@ -83,7 +84,6 @@ export function measureOperation(
   let measure = memo.byValues.get(key)
   if (!measure) {
     measure = walkDocument(schema, document, options, new Set())
-    if (memo.byValues.size >= MAX_VALUES_PER_DOCUMENT) memo.byValues.clear()
     memo.byValues.set(key, measure)
   }
   return measure

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import { AnnalsError } from '../errors.ts'
 
 export interface RateLimiterOptions {
@@ -28,17 +29,15 @@ export interface RateLimiter {
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const now = options.now ?? (() => performance.now())
   const maxClients = options.maxClients ?? 100_000
-  const buckets = new Map<string, { tokens: number; at: number }>()
+  const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: maxClients })
   return {
     take(client, count = 1) {
       const cost = Math.min(Math.max(count, 1), options.burst)
       const time = now()
       const bucket = buckets.get(client) ?? { tokens: options.burst, at: time }
-      buckets.delete(client)
       bucket.tokens = Math.min(options.burst, bucket.tokens + ((time - bucket.at) / 1000) * options.perSecond)
       bucket.at = time
       buckets.set(client, bucket)
-      if (buckets.size > maxClients) buckets.delete(buckets.keys().next().value as string)
       if (bucket.tokens < cost) {
         const waitMs = Math.ceil(((cost - bucket.tokens) / options.perSecond) * 1000)
         throw new AnnalsError('RATE_LIMITED', `Too many requests; retry in ${waitMs} ms`, {

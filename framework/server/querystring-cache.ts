@@ -1,7 +1,8 @@
+import { LRUCache } from 'lru-cache'
 import { parse } from 'fast-querystring'
 
 export interface QuerystringCacheOptions {
-  /** Distinct querystrings remembered; the oldest is forgotten first. Default 256. */
+  /** Distinct querystrings remembered; the least recently used is forgotten first. Default 256. */
   readonly maxEntries?: number
   /** Longer querystrings are parsed every time and not remembered. Default 4096 characters. */
   readonly maxLength?: number
@@ -27,7 +28,7 @@ export interface QuerystringCache {
 export function createQuerystringCache(options: QuerystringCacheOptions = {}): QuerystringCache {
   const maxEntries = options.maxEntries ?? 256
   const maxLength = options.maxLength ?? 4096
-  const remembered = new Map<string, ParsedQuerystring>()
+  const remembered = new LRUCache<string, ParsedQuerystring>({ max: maxEntries })
   return {
     get size() {
       return remembered.size
@@ -38,7 +39,6 @@ export function createQuerystringCache(options: QuerystringCacheOptions = {}): Q
       let parsed = remembered.get(querystring)
       if (parsed === undefined) {
         parsed = parse(querystring) as ParsedQuerystring
-        if (remembered.size >= maxEntries) remembered.delete(remembered.keys().next().value as string)
         remembered.set(querystring, parsed)
       }
       return copyOf(parsed)

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache'
+
 /**
  * Rendezvous (highest random weight) hashing: every member draws a weight for a key and the heaviest owns it.
  * Every replica with the same member list picks the same owner, and a member that comes or goes moves only
@@ -63,13 +65,12 @@ export function digest64(text: string, seed = 0): Digest {
   return { high: h2 >>> 0, low: h1 >>> 0 }
 }
 
-const memberDigests = new Map<string, Digest>()
+// Members are few and long-lived; the bound only guards against a process that churns through URLs.
+const memberDigests = new LRUCache<string, Digest>({ max: 4096 })
 
 function memberDigest(member: string): Digest {
   let cached = memberDigests.get(member)
   if (cached === undefined) {
-    // Members are few and long-lived; the bound only guards against a process that churns through URLs.
-    if (memberDigests.size > 4096) memberDigests.clear()
     cached = digest64(member, 0x5bd1e995)
     memberDigests.set(member, cached)
   }
