@@ -71,6 +71,11 @@ export interface ProjectionControl {
    */
 
   rebuild(definition?: AnyProjection): Promise<void>
+  /**
+   * Resolves once the projection has handled the log up to `position` (an event it folds): each event in its
+   * row or held as a dead letter. CONSISTENCY_TIMEOUT after `timeoutMs` (default 10,000).
+   */
+  reached(position: bigint, timeoutMs?: number): Promise<void>
   deadLetters(): readonly DeadLetter[]
   retryDeadLetter(id: string): Promise<boolean>
   discardDeadLetter(id: string): Promise<boolean>
@@ -217,6 +222,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
         }
         await host.rebuild(source, newEngine(definition ?? current.definition, 'shadow'))
       },
+      reached: (position, timeoutMs = 10_000) => source.reached(position, timeoutMs),
       deadLetters: () => source.engine.deadLetters(),
       retryDeadLetter: (id) => source.engine.retryDeadLetter(id),
       discardDeadLetter: (id) => source.engine.discardDeadLetter(id),

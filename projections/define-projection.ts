@@ -90,6 +90,8 @@ export interface ProjectionDefinition<TRow = Record<string, unknown>> {
   readonly description?: string
   readonly schema: z.ZodObject
   readonly key: string
+  /** The aggregates whose events it reads. */
+  readonly from: readonly AnyAggregate[]
   readonly version: number
   readonly indexes: readonly string[]
   readonly eventTypes: readonly string[]
@@ -182,6 +184,7 @@ export function defineProjection<
     ...(config.description === undefined ? {} : { description: config.description }),
     schema: config.row,
     key: config.key,
+    from: config.from,
     version: config.version ?? 1,
     indexes: config.indexes ?? [],
     eventTypes: [...entries.keys()],

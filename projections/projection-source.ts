@@ -55,6 +55,11 @@ export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   restart(): Promise<void>
   /** A commit made elsewhere (another replica's engine) moved the model: wakes the waiters it concerns. */
   observe(view: CommittedView): void
+  /**
+   * Resolves once the model has handled the log up to `position`, each event folded into its row or held as a
+   * dead letter (waitFor waits for them to be folded); else CONSISTENCY_TIMEOUT after `timeoutMs`.
+   */
+  reached(position: bigint, timeoutMs: number): Promise<void>
   /** Set where another replica may run the projection: its state as the shared checkpoint tells it. */
   remote: { readonly caughtUp: boolean; readonly running: boolean } | undefined
 }
@@ -199,6 +204,8 @@ export function createProjectionSource<TRow>(
           : error
       })
     },
+    reached: (target, timeoutMs) =>
+      rowWaiters.wait(target, { timeoutMs, reached: () => view.position }),
     status(): ProjectionStatus {
       const head = log.head()
       const position = view.position

@@ -1,4 +1,13 @@
-// The public API of 'annals/testing/workflows': specifications of workflows and the clock they run on.
+// The public API of 'annals/testing/read-side': specifications of projections and workflows, and the clock workflows run on.
+
+// Projections
+/** Given/then specifications of a projection: given events, then these rows. */
+export {
+  projectionSpec,
+  type ProjectionSpec,
+  type ProjectionSpecOutcome,
+  type ProjectionSpecOptions,
+} from './projection-spec.ts'
 
 // Workflows
 /** Given/when/then specifications of a workflow: given events, when time passes to T, then these commands were sent. */

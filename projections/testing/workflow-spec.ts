@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto'
 import {
   AnnalsError,
   createInMemoryEventStore,
-  type AnyAggregate,
   type CommandBus,
   type CommandEnvelope,
 } from '../../framework/index.ts'
@@ -15,17 +14,9 @@ import {
   type WorkflowSnapshot,
 } from '../workflows/workflow-records.ts'
 import { createTestClock } from '../workflows/test-clock.ts'
+import { appendSpecEvent, SPEC_START, type SpecEvent } from './spec-history.ts'
 
-/** An event of the history a workflow spec starts from. */
-export interface SpecEvent {
-  /** The aggregate the event belongs to; default the first of the workflow's `from` that declares its type. */
-  readonly aggregate?: AnyAggregate | string
-  readonly aggregateId: string
-  readonly type: string
-  readonly data: unknown
-  /** When it happens: the clock moves there first (timers due by then fire). Default: where the clock is. */
-  readonly at?: Date
-}
+export type { SpecEvent }
 
 /** A command a workflow sent, as a spec compares it. */
 export interface SentCommand {
@@ -82,12 +73,13 @@ export function workflowSpec(
   definition: WorkflowDefinition,
   options: WorkflowSpecOptions = {},
 ): WorkflowSpec {
-  const start = (options.start ?? new Date('2026-01-01T00:00:00Z')).getTime()
+  const start = (options.start ?? SPEC_START).getTime()
   return {
     given(history) {
       const run = async (at: number) => {
-        const store = createInMemoryEventStore()
         const clock = createTestClock(start)
+        // Each given event is created at the clock's time, as it would be when it happens.
+        const store = createInMemoryEventStore({ now: () => new Date(clock.now()) })
         const sent: SentCommand[] = []
         const commands: CommandBus = {
           execute: (envelope: CommandEnvelope) => {
@@ -126,11 +118,7 @@ export function workflowSpec(
               clock.set(event.at)
               await control.idle()
             }
-            const aggregate = aggregateName(definition, event)
-            const result = await store.appendToStream(`${aggregate}-${event.aggregateId}`, [
-              { id: randomUUID(), type: event.type, data: event.data },
-            ])
-            last = result.position
+            last = await appendSpecEvent(store, definition.from, definition.name, event)
           }
           await control.reached(last)
           const sentBefore = sent.splice(0)
@@ -148,15 +136,6 @@ export function workflowSpec(
       }
     },
   }
-}
-
-function aggregateName(definition: WorkflowDefinition, event: SpecEvent): string {
-  if (typeof event.aggregate === 'string') return event.aggregate
-  if (event.aggregate) return event.aggregate.name
-  const declaring = definition.from.find((aggregate) => event.type in aggregate.events)
-  if (!declaring)
-    throw new AnnalsError('BAD_CONFIG', `No aggregate of ${definition.name} declares ${event.type}`)
-  return declaring.name
 }
 
 async function lastSnapshots(

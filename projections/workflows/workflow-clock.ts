@@ -1,6 +1,6 @@
 /**
  * The time workflows run on: what time it is, and a wake-up call at a time. The system clock is the default;
- * a test passes a clock it moves itself (createTestClock in annals/testing/workflows), so timers fire
+ * a test passes a clock it moves itself (createTestClock in annals/testing/read-side), so timers fire
  * without sleeping.
  */
 export interface WorkflowClock {

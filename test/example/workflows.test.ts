@@ -1,4 +1,4 @@
-import { createTestClock } from 'annals/testing/workflows'
+import { createTestClock } from 'annals/testing/read-side'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectClient, subscribe } from '../e2e/fixtures/subscribe-over-ws.ts'
 import { INSTALL, startPowerPlant, type PowerPlant } from './power-plant-harness.ts'

@@ -21,7 +21,7 @@ const entryPoints = [
   { specifier: 'annals/projections', source: '../../projections/index.ts', known: [] },
   { specifier: 'annals/testing', source: '../../framework/testing/index.ts', known: [] },
   {
-    specifier: 'annals/testing/workflows',
+    specifier: 'annals/testing/read-side',
     source: '../../projections/testing/index.ts',
     known: ['workflowSpec', 'createTestClock'],
   },
