@@ -110,7 +110,10 @@ describe('tracing across replicas (real child processes, each exporting its span
       () => {
         const spans = finishedSpans()
         expect(spans.some(isApplyOnEntry)).toBe(true)
-        expect(spans.some(isEchoCommand)).toBe(true)
+        const echoes = spans.filter(isEchoCommand)
+        expect(echoes.length).toBeGreaterThan(0)
+        // A reaction's span ends after the command it sent: wait until each echo's parent is exported too.
+        for (const echo of echoes) expect(spans.some((span) => span.spanId === echo.parentSpanId)).toBe(true)
       },
       { timeout: 20_000 },
     )
@@ -152,10 +155,17 @@ describe('tracing across replicas (real child processes, each exporting its span
     expect(append.attributes).toMatchObject({ 'annals.stream': `Counter-${id}`, 'annals.revision': '0' })
     expect(apply.parentSpanId).toBe(ownerCommand.spanId)
     expect(apply.attributes['annals.projection']).toBe('counters')
-    const reaction = one(
+    // A reaction runs at least once: a handler is retried after a failed try (a forward that timed out on a
+    // loaded machine), a partition that moves before its checkpoint handles the event again; each run keeps
+    // its command's derived id and is a child of the command.
+    const reactions = traceSpans.filter(
       (span) => span.name === 'reactor echo' && span.attributes['annals.position'] === position,
     )
-    expect(reaction.parentSpanId).toBe(ownerCommand.spanId)
-    expect(one(isEchoCommand).parentSpanId).toBe(reaction.spanId)
+    expect(reactions.length).toBeGreaterThanOrEqual(1)
+    for (const reaction of reactions) expect(reaction.parentSpanId).toBe(ownerCommand.spanId)
+    const echoes = traceSpans.filter(isEchoCommand)
+    expect(echoes.length).toBeGreaterThanOrEqual(1)
+    for (const echo of echoes)
+      expect(reactions.map((reaction) => reaction.spanId)).toContain(echo.parentSpanId)
   }, 60_000)
 })

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createEventStoreDbStore, type EventStore, type RecordedEvent } from 'annals'
 import { createDevStore, type DevStore } from 'annals/devstore'
@@ -60,14 +61,18 @@ async function streamOf(name: string): Promise<RecordedEvent[]> {
 /** Sets alarms through any replica: the first increment of each names when it rings. */
 async function setAlarms(ids: readonly string[], due: number, through: ReplicaProcess) {
   for (const id of ids) {
+    // One command id per alarm: a request that timed out on a loaded machine is sent again, and runs once.
     const command = {
       aggregate: 'Counter',
       command: 'increment',
       aggregateId: id,
+      commandId: randomUUID(),
       input: { by: 1, sequence: due },
     }
-    const reply = await postJson(through.url, '/commands', command)
-    expect(reply.status).toBe(200)
+    await vi.waitFor(
+      async () => expect((await postJson(through.url, '/commands', command, 5_000)).status).toBe(200),
+      { timeout: 20_000, interval: 100 },
+    )
   }
   // Each alarm's owner has recorded its timer.
   await vi.waitFor(
