@@ -9,5 +9,5 @@ export { defOf, inspectZod } from './graphql/inspect-zod.ts'
 /** The span of a projection's fold or a reactor's reaction, continuing the trace of the command that appended the event. */
 export { startEventSpan } from './tracing/start-event-span.ts'
 export { spanAttributes } from './tracing/tracer.ts'
-/** The metadata key of an event's schema version, for the specs that append a given history as the bus would. */
-export { SCHEMA_VERSION_KEY } from './aggregate/define-aggregate.ts'
+/** How every spec appends its given history: as the bus would, at the version the aggregate declares. */
+export { appendSpecEvent, SPEC_START, type SpecEvent } from './testing/spec-history.ts'

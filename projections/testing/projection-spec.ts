@@ -3,7 +3,7 @@ import { AnnalsError, createInMemoryEventStore, type CommandBus } from '../../fr
 import type { ProjectionDefinition } from '../define-projection.ts'
 import { createReadSide } from '../create-read-side.ts'
 import type { DeadLetter } from '../projection-engine.ts'
-import { appendSpecEvent, SPEC_START, type SpecEvent } from './spec-history.ts'
+import { appendSpecEvent, SPEC_START, type SpecEvent } from '../../framework/internal.ts'
 
 /** The rows a projection built from the given history: assert on them; each assertion returns the outcome. */
 export interface ProjectionSpecOutcome<TRow> {

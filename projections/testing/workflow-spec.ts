@@ -14,7 +14,7 @@ import {
   type WorkflowSnapshot,
 } from '../workflows/workflow-records.ts'
 import { createTestClock } from '../workflows/test-clock.ts'
-import { appendSpecEvent, SPEC_START, type SpecEvent } from './spec-history.ts'
+import { appendSpecEvent, SPEC_START, type SpecEvent } from '../../framework/internal.ts'
 
 export type { SpecEvent }
 

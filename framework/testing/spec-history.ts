@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { AnnalsError, type AnyAggregate, type EventStore } from '../../framework/index.ts'
-import { SCHEMA_VERSION_KEY } from '../../framework/internal.ts'
+import { SCHEMA_VERSION_KEY, type AnyAggregate } from '../aggregate/define-aggregate.ts'
+import { AnnalsError } from '../errors.ts'
+import type { EventStore } from '../event-store/event-store.ts'
 
-/** An event of the history a spec starts from. */
+/** An event of the history a spec (of a projection, a workflow, or the GraphQL gateway) starts from. */
 export interface SpecEvent {
   /** The aggregate the event belongs to; default the first of the definition's `from` that declares its type. */
   readonly aggregate?: AnyAggregate | string
@@ -18,7 +19,7 @@ export const SPEC_START = new Date('2026-01-01T00:00:00Z')
 
 /**
  * Appends one given event as the command bus would: to its aggregate's stream, with the schema version its
- * aggregate declares for the type. `from` is what the spec's definition reads; `owner` names it in errors.
+ * aggregate declares for the type. `from` is where the spec looks for the aggregate; `owner` names it in errors.
  */
 export async function appendSpecEvent(
   store: EventStore,
