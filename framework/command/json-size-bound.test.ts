@@ -14,6 +14,15 @@ describe('jsonSizeBound', () => {
     )
   })
 
+  it('bounds the longest numbers, those below 1e-6 written in full', () => {
+    // Found by the property above: 25 characters, one more than the exponent form.
+    for (const value of [-0.0000010783980584970492, -1.2345678901234567e308, -1.2345678901234567e-7]) {
+      expect(jsonSizeBound(value, Number.MAX_SAFE_INTEGER), String(value)).toBeGreaterThanOrEqual(
+        bytesOf(value),
+      )
+    }
+  })
+
   it('counts escaped control characters and characters outside ASCII', () => {
     for (const text of ['\u0000\u001f"\\', 'é€😀', '\n\t']) {
       expect(jsonSizeBound({ text }, 10_000)).toBeGreaterThanOrEqual(bytesOf({ text }))

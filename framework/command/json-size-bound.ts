@@ -11,8 +11,10 @@ export function jsonSizeBound(value: unknown, limit: number): number {
   return size > limit ? Infinity : size
 }
 
-// A JSON number takes at most 24 characters (-1.2345678901234567e+308); a UTF-16 unit at most 6 bytes (\u001f).
-const NUMBER = 24
+// A JSON number takes at most 25 characters: 17 significant digits below 1e-6 are still written in full
+// (-0.0000012345678901234567), one more than the exponent form (-1.2345678901234567e+308). A UTF-16 unit
+// takes at most 6 bytes (\u001f).
+const NUMBER = 25
 const PER_CHAR = 6
 const MAX_DEPTH = 100
 
