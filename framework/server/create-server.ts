@@ -1,4 +1,3 @@
-import { traceLogFields } from '../tracing/trace-log-fields.ts'
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
@@ -15,6 +14,7 @@ import type { ReadSide, ReadSideOption } from '../read-model/read-side.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes, registerMetricsRoute } from './health-routes.ts'
+import { defaultLogger } from './default-logger.ts'
 import { createQuerystringCache } from './querystring-cache.ts'
 import { createRequestLog, DEFAULT_SLOW_REQUEST_MS } from './request-log.ts'
 import { resolveStore, type StoreOption } from './resolve-store.ts'
@@ -88,7 +88,7 @@ export interface ServerOptions {
    * (default ANNALS_MAX_EVENT_LOOP_DELAY_MS, else 500, or 0 with NODE_ENV=test; 0 turns it off).
    */
   readonly maxEventLoopDelayMs?: number
-  /** Fastify's logger option (pino options, or false); default pino at LOG_LEVEL. */
+  /** Fastify's logger option (pino options, or false); default JSON lines at LOG_LEVEL, readable lines in development on a terminal. */
   readonly logger?: FastifyServerOptions['logger']
 }
 
@@ -137,7 +137,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   }
   if (typeof auth === 'object') checkJwtOptions(auth.jwt)
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel, mixin: traceLogFields },
+    logger: options.logger ?? defaultLogger(config),
     logController: createRequestLog({
       slowRequestMs: options.slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
     }),
