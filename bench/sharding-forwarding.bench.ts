@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { counterAggregate } from '../test/support/counter.fixture.ts'
 import { createDevStore } from '../devstore/index.ts'
 import { createEventStoreDbStore } from '../framework/event-store/eventstoredb-event-store.ts'
-import { aggregateKey, rendezvousOwner } from '../framework/sharding/rendezvous-hash.ts'
+import { aggregateKey, rendezvousOwner } from '../framework/sharding/routing/rendezvous-hash.ts'
 import type { Bench, BenchResult } from './run.ts'
 import { startBenchReplicas, type BenchReplica } from './sharding-replicas.ts'
 

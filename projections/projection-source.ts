@@ -204,8 +204,7 @@ export function createProjectionSource<TRow>(
           : error
       })
     },
-    reached: (target, timeoutMs) =>
-      rowWaiters.wait(target, { timeoutMs, reached: () => view.position }),
+    reached: (target, timeoutMs) => rowWaiters.wait(target, { timeoutMs, reached: () => view.position }),
     status(): ProjectionStatus {
       const head = log.head()
       const position = view.position

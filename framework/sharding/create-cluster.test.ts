@@ -11,7 +11,7 @@ import {
   startInProcessReplicas,
   type InProcessReplica,
 } from '../../test/support/in-process-replicas.fixture.ts'
-import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
+import { aggregateKey, rendezvousOwner } from './routing/rendezvous-hash.ts'
 
 const secret = 'a-cluster-secret-for-tests'
 

@@ -1,13 +1,13 @@
 import { AnnalsError } from '../errors.ts'
 import type { Cluster, ClusterContext, ClusterOption, ClusterStatus } from './cluster.ts'
 import { clusterSettingsFromEnv, type ClusterSettings } from './cluster-config.ts'
-import { createCommandRouter } from './command-router.ts'
-import { INTERNAL_PREFIX, registerInternalRoutes } from './internal-routes.ts'
-import { createMembership } from './membership.ts'
-import type { MembershipTimers, ProbeAnswer } from './probe.ts'
-import { createPeerClient } from './peer-client.ts'
-import { createPeerDiscovery, normalizeUrl } from './peer-discovery.ts'
-import { aggregateKey } from './rendezvous-hash.ts'
+import { createCommandRouter } from './routing/command-router.ts'
+import { INTERNAL_PREFIX, registerInternalRoutes } from './wire/internal-routes.ts'
+import { createMembership } from './membership/membership.ts'
+import type { MembershipTimers, ProbeAnswer } from './membership/probe.ts'
+import { createPeerClient } from './wire/peer-client.ts'
+import { createPeerDiscovery, normalizeUrl } from './membership/peer-discovery.ts'
+import { aggregateKey } from './routing/rendezvous-hash.ts'
 
 export interface CreateClusterOptions extends ClusterSettings {
   /** Read settings not given here from this environment (default process.env). */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { createPeerClient } from '../../framework/sharding/peer-client.ts'
+import { createPeerClient } from '../../framework/sharding/wire/peer-client.ts'
 
 /** Child processes of the cluster tests: replicas of the fixture app (or any entry) on loopback. */
 export interface ReplicaProcess {

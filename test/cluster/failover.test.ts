@@ -1,7 +1,7 @@
 import { createEventStoreDbStore, type EventStore } from 'annals'
 import { createDevStore, type DevStore } from 'annals/devstore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { aggregateKey, rendezvousOwner } from '../../framework/sharding/rendezvous-hash.ts'
+import { aggregateKey, rendezvousOwner } from '../../framework/sharding/routing/rendezvous-hash.ts'
 import {
   killHard,
   postJson,

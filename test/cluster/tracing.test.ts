@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createDevStore, type DevStore } from 'annals/devstore'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { aggregateKey, rendezvousOwner } from '../../framework/sharding/rendezvous-hash.ts'
+import { aggregateKey, rendezvousOwner } from '../../framework/sharding/routing/rendezvous-hash.ts'
 import {
   killHard,
   reservePorts,

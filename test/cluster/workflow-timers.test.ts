@@ -4,7 +4,7 @@ import { createEventStoreDbStore, type EventStore, type RecordedEvent } from 'an
 import { createDevStore, type DevStore } from 'annals/devstore'
 import { workflowStream, type WorkflowRecord } from 'annals/projections'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { rendezvousOwner } from '../../framework/sharding/rendezvous-hash.ts'
+import { rendezvousOwner } from '../../framework/sharding/routing/rendezvous-hash.ts'
 import {
   killHard,
   postJson,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Agent, request, type IncomingMessage } from 'node:http'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 
 /** A request to a peer failed at the transport (refused, reset, timed out, aborted): try another owner. */
 export class PeerUnreachableError extends AnnalsError {

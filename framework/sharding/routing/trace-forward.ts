@@ -1,9 +1,9 @@
 import { SpanKind, trace, type Context } from '@opentelemetry/api'
-import type { CommandResult } from '../command/command-bus.ts'
-import { endFailed } from '../command/trace-command.ts'
-import type { ValidCommand } from '../command/validate-command.ts'
-import { traceparentOf } from '../tracing/traceparent.ts'
-import { spanAttributes, tracer } from '../tracing/tracer.ts'
+import type { CommandResult } from '../../command/command-bus.ts'
+import { endFailed } from '../../command/trace-command.ts'
+import type { ValidCommand } from '../../command/validate-command.ts'
+import { traceparentOf } from '../../tracing/traceparent.ts'
+import { spanAttributes, tracer } from '../../tracing/tracer.ts'
 
 /**
  * Forwards a traced command inside a `forward` span (a child of the command's span), handing `send` the

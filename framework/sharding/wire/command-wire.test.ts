@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AnnalsError, BadInputError, DomainError } from '../errors.ts'
+import { AnnalsError, BadInputError, DomainError } from '../../errors.ts'
 import {
   errorFromWire,
   errorToWire,

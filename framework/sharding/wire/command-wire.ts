@@ -1,5 +1,12 @@
-import type { CommandEnvelope, CommandResult } from '../command/command-bus.ts'
-import { AnnalsError, BadInputError, DomainError, errorCodes, isAnnalsError, isErrorCode } from '../errors.ts'
+import type { CommandEnvelope, CommandResult } from '../../command/command-bus.ts'
+import {
+  AnnalsError,
+  BadInputError,
+  DomainError,
+  errorCodes,
+  isAnnalsError,
+  isErrorCode,
+} from '../../errors.ts'
 
 /**
  * How commands, results and errors cross the internal channel: JSON with bigints as decimal strings, and

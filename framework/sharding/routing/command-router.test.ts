@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Counter } from '../../test/cluster/fixtures/counter.ts'
-import type { EventStore } from '../event-store/event-store.ts'
-import { createInMemoryEventStore } from '../event-store/in-memory-event-store.ts'
+import { Counter } from '../../../test/cluster/fixtures/counter.ts'
+import type { EventStore } from '../../event-store/event-store.ts'
+import { createInMemoryEventStore } from '../../event-store/in-memory-event-store.ts'
 import {
   startInProcessReplicas,
   type InProcessReplica,
-} from '../../test/support/in-process-replicas.fixture.ts'
+} from '../../../test/support/in-process-replicas.fixture.ts'
 import { aggregateKey, rendezvousOwner } from './rendezvous-hash.ts'
 
 const secret = 'a-cluster-secret-for-router-tests'

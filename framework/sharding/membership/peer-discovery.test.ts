@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { AnnalsError } from '../errors.ts'
-import { startLoopbackDns, type LoopbackDns } from '../../test/support/loopback-dns.fixture.ts'
+import { AnnalsError } from '../../errors.ts'
+import { startLoopbackDns, type LoopbackDns } from '../../../test/support/loopback-dns.fixture.ts'
 import { createPeerDiscovery, type PeerDiscoveryOptions } from './peer-discovery.ts'
 
 const service = 'annals-internal.default.svc.cluster.local'

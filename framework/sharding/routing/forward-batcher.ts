@@ -1,4 +1,4 @@
-import type { CommandResult } from '../command/command-bus.ts'
+import type { CommandResult } from '../../command/command-bus.ts'
 import {
   errorFromWire,
   MAX_FORWARD_BATCH,
@@ -6,8 +6,8 @@ import {
   type WireBatchLine,
   type WireCommand,
   type WireError,
-} from './command-wire.ts'
-import { PeerUnreachableError, type PeerClient } from './peer-client.ts'
+} from '../wire/command-wire.ts'
+import { PeerUnreachableError, type PeerClient } from '../wire/peer-client.ts'
 
 export interface ForwardBatcherOptions {
   readonly self: string

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { WireBatch, WireBatchLine, WireResult } from './command-wire.ts'
+import type { WireBatch, WireBatchLine, WireResult } from '../wire/command-wire.ts'
 import { createForwardBatcher, type ForwardBatcherOptions } from './forward-batcher.ts'
-import { createPeerClient, NDJSON, PeerUnreachableError } from './peer-client.ts'
+import { createPeerClient, NDJSON, PeerUnreachableError } from '../wire/peer-client.ts'
 
 /** A stand-in owner on loopback: it records each batch and lets the test answer it. */
 interface Owner {

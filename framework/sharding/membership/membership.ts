@@ -1,4 +1,4 @@
-import type { MemberStatus } from './cluster.ts'
+import type { MemberStatus } from '../cluster.ts'
 import { createMembershipView } from './membership-view.ts'
 import { createPeerProber } from './peer-prober.ts'
 import type { MembershipTimers, ProbeAnswer } from './probe.ts'

@@ -1,4 +1,4 @@
-import type { MemberStatus } from './cluster.ts'
+import type { MemberStatus } from '../cluster.ts'
 import type { ProbeAnswer } from './probe.ts'
 
 export interface MembershipViewOptions {

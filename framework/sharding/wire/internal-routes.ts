@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CommandResult } from '../command/command-bus.ts'
-import type { ClusterStatus } from './cluster.ts'
+import type { CommandResult } from '../../command/command-bus.ts'
+import type { ClusterStatus } from '../cluster.ts'
 import {
   errorToWire,
   MAX_FORWARD_BATCH,
@@ -10,8 +10,8 @@ import {
   type WireCommand,
   type WireError,
 } from './command-wire.ts'
-import type { Membership } from './membership.ts'
-import type { ProbeAnswer } from './probe.ts'
+import type { Membership } from '../membership/membership.ts'
+import type { ProbeAnswer } from '../membership/probe.ts'
 import { carriesSecret, NDJSON } from './peer-client.ts'
 
 /** The prefix of the internal channel: not part of the GraphQL surface, and authenticated. */

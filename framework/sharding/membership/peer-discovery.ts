@@ -1,6 +1,6 @@
 import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 
 export interface PeerDiscoveryOptions {
   /** This replica's internal URL; its port is the peers' port for addresses found by A/AAAA records. */
