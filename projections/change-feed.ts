@@ -1,5 +1,5 @@
 import { AnnalsError, type ChangesOptions, type RowChange } from '../framework/index.ts'
-import { matchesWhere } from './row-query.ts'
+import { matchesWhere } from './read-models/row-query.ts'
 
 /** The feed cannot resume after a position older than the changes it retains (or its reader fell behind). */
 export class ChangesExpiredError extends AnnalsError {

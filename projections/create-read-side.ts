@@ -8,7 +8,7 @@ import {
   type ReadSideOption,
 } from '../framework/index.ts'
 import type { ProjectionDefinition } from './define-projection.ts'
-import type { ReactorDefinition } from './define-reactor.ts'
+import type { ReactorDefinition } from './reactors/define-reactor.ts'
 import { randomUUID } from 'node:crypto'
 import { createDurableChangeFeed, type DurableChangeFeed } from './durable-change-feed.ts'
 import { createLocalProjections } from './local-projections.ts'
@@ -21,15 +21,15 @@ import {
   type MeasuredLag,
   type ProjectionSource,
 } from './projection-source.ts'
-import { createReactorHost, type ReactorControl } from './reactor-host.ts'
-import type { ReadModelDatabase } from './read-model-database.ts'
-import { resolveReadModelDatabase } from './resolve-read-model-database.ts'
+import { createReactorHost, type ReactorControl } from './reactors/reactor-host.ts'
+import type { ReadModelDatabase } from './read-models/read-model-database.ts'
+import { resolveReadModelDatabase } from './read-models/resolve-read-model-database.ts'
 import { type RetryPolicy } from '../framework/internal.ts'
 import type { WorkflowDefinition } from './workflows/define-workflow.ts'
 import { systemClock, type WorkflowClock } from './workflows/workflow-clock.ts'
 import { createWorkflowHost, type WorkflowControl } from './workflows/workflow-host.ts'
 
-export type { ReactorControl } from './reactor-host.ts'
+export type { ReactorControl } from './reactors/reactor-host.ts'
 export type { WorkflowControl } from './workflows/workflow-host.ts'
 
 /** A projection definition of any row type, as a read side holds them together. */

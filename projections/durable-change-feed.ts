@@ -1,6 +1,6 @@
 import type { ChangesOptions, RowChange } from '../framework/index.ts'
 import { ChangesExpiredError, matchesChange, type ChangeFeed } from './change-feed.ts'
-import type { SharedCheckpoint, SharedReadModels, StoredChange } from './read-model-database.ts'
+import type { SharedCheckpoint, SharedReadModels, StoredChange } from './read-models/read-model-database.ts'
 
 /** How many changes one read of the feed's table takes. */
 const PAGE = 1_000

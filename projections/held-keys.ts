@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
-import type { HeldKey } from './read-model-store.ts'
+import type { HeldKey } from './read-models/read-model-store.ts'
 import { retryDelay, type RetryPolicy } from '../framework/internal.ts'
 
 /** An event a projection could not fold after its retries; its key is held back until it is settled. */

@@ -22,11 +22,11 @@ export {
   type ReactorContext,
   type ReactorCommand,
   type ReactorHandler,
-} from './define-reactor.ts'
+} from './reactors/define-reactor.ts'
 /** The stream a reactor partition keeps its checkpoint in. */
-export { reactorCheckpointStream } from './reactor-partition.ts'
+export { reactorCheckpointStream } from './reactors/reactor-partition.ts'
 /** A reactor's dead letters, kept in a stream of the event store beside its checkpoints. */
-export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactor-dead-letters.ts'
+export { reactorDeadLetterStream, type ReactorDeadLetter } from './reactors/reactor-dead-letters.ts'
 
 // Workflows
 /** Declares a workflow: a process manager per correlation id, its state recorded in its own stream, reacting to events and durable timers. */
@@ -84,18 +84,21 @@ export type {
   Checkpoint,
   RowBatch,
   BatchChange,
-} from './read-model-store.ts'
+} from './read-models/read-model-store.ts'
 /** Where a read side keeps its models: one store per projection; memory is one, PostgreSQL another. */
-export { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
+export { createInMemoryReadModels, type ReadModelDatabase } from './read-models/read-model-database.ts'
 /** Read models in PostgreSQL, shared by every replica: tables, leases, notifications, the durable change feed. */
-export { createPostgresReadModels, type PostgresReadModelsOptions } from './postgres/postgres-read-models.ts'
+export {
+  createPostgresReadModels,
+  type PostgresReadModelsOptions,
+} from './read-models/postgres/postgres-read-models.ts'
 /** The in-memory store: rows in memory with hash indexes, filters, sorting and cursor pagination. */
 export {
   createInMemoryReadModelStore,
   type InMemoryReadModelStore,
   type InMemoryReadModelStoreOptions,
   type ListPlan,
-} from './in-memory-read-model-store.ts'
+} from './read-models/in-memory-read-model-store.ts'
 
 // Change feeds
 /** Raised when a change feed cannot resume from a position older than the changes it keeps (CHANGES_EXPIRED). */

@@ -2,7 +2,7 @@ import { AnnalsError } from '../framework/index.ts'
 import { createEngineJoins } from './engine-joins.ts'
 import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionRunner, type AnyEngine, type ProjectionRunnerOptions } from './projection-runner.ts'
-import type { ReadModelDatabase } from './read-model-database.ts'
+import type { ReadModelDatabase } from './read-models/read-model-database.ts'
 
 export interface LocalProjectionsOptions {
   readonly engines: readonly AnyEngine[]

@@ -2,10 +2,15 @@ import type { RecordedEvent } from '../framework/index.ts'
 import { spanAttributes, startEventSpan } from '../framework/internal.ts'
 import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
 import { createHeldKeys, type DeadLetter } from './held-keys.ts'
-import { isRowRefused, type BatchChange, type HeldKey, type ReadModelStore } from './read-model-store.ts'
+import {
+  isRowRefused,
+  type BatchChange,
+  type HeldKey,
+  type ReadModelStore,
+} from './read-models/read-model-store.ts'
 import { restoreHeldKeys, type HeldKeysRestore } from './restore-held-keys.ts'
 import { defaultHandlerRetry, type RetryPolicy } from './retry-policy.ts'
-import { createBatchRows, createRowWriter, type BatchRows } from './row-writer.ts'
+import { createBatchRows, createRowWriter, type BatchRows } from './read-models/row-writer.ts'
 
 export type { DeadLetter } from './held-keys.ts'
 

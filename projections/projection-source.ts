@@ -13,7 +13,7 @@ import {
 import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
 import type { CommittedBatch, EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'
-import { assertFields } from './row-query.ts'
+import { assertFields } from './read-models/row-query.ts'
 
 /** What the read side knows about the log, for lag. */
 export interface LogView {

@@ -1,4 +1,4 @@
-import type { HeldKey } from './read-model-store.ts'
+import type { HeldKey } from './read-models/read-model-store.ts'
 
 /**
  * What a restart knows of the held keys until the log has been read again up to the checkpoint. The

@@ -7,7 +7,11 @@ import {
   type ProjectionRunner,
   type ProjectionRunnerOptions,
 } from './projection-runner.ts'
-import type { ReadModelDatabase, SharedCheckpoint, SharedReadModels } from './read-model-database.ts'
+import type {
+  ReadModelDatabase,
+  SharedCheckpoint,
+  SharedReadModels,
+} from './read-models/read-model-database.ts'
 
 export interface SharedProjectionsOptions {
   readonly sources: readonly AnySource[]

@@ -7,7 +7,7 @@ import {
   type RecordedEvent,
 } from '../../framework/index.ts'
 import type { AggregateEvent } from '../define-projection.ts'
-import type { ReactorCommand } from '../define-reactor.ts'
+import type { ReactorCommand } from '../reactors/define-reactor.ts'
 import { partitionOf } from '../partition-of.ts'
 import type { RetryPolicy } from '../retry-policy.ts'
 

@@ -4,8 +4,8 @@ import { z } from 'zod'
 import { defineAggregate } from '../../framework/aggregate/define-aggregate.ts'
 import type { FieldFilter, ListQuery, OrderBy } from '../../framework/read-model/read-model-source.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
-import type { ReadModelStore, RowBatch } from '../../projections/read-model-store.ts'
-import { matchesWhere, rowComparator } from '../../projections/row-query.ts'
+import type { ReadModelStore, RowBatch } from '../../projections/read-models/read-model-store.ts'
+import { matchesWhere, rowComparator } from '../../projections/read-models/row-query.ts'
 
 const Unit = defineAggregate({
   name: 'Unit',

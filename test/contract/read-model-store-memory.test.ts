@@ -1,4 +1,4 @@
-import { createInMemoryReadModels } from '../../projections/read-model-database.ts'
+import { createInMemoryReadModels } from '../../projections/read-models/read-model-database.ts'
 import { readModelStoreContract, units, type UnitRow } from './read-model-store-contract.ts'
 
 readModelStoreContract('memory', () => {

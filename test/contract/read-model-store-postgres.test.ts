@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe } from 'vitest'
-import { createPostgresReadModels } from '../../projections/postgres/postgres-read-models.ts'
-import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
+import { createPostgresReadModels } from '../../projections/read-models/postgres/postgres-read-models.ts'
+import type { ReadModelDatabase } from '../../projections/read-models/read-model-database.ts'
 import { freshDatabase, postgresUrl, withoutPostgres } from '../postgres/postgres.fixture.ts'
 import { readModelStoreContract, units, type UnitRow } from './read-model-store-contract.ts'
 

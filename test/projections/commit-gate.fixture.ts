@@ -1,5 +1,5 @@
-import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
-import type { ReadModelStore } from '../../projections/read-model-store.ts'
+import type { ReadModelDatabase } from '../../projections/read-models/read-model-database.ts'
+import type { ReadModelStore } from '../../projections/read-models/read-model-store.ts'
 
 /**
  * A database whose commits a test can hold back: while held, every commit waits (the projection is slow

@@ -7,7 +7,7 @@ import type { ReadModelSource } from '../../framework/read-model/read-model-sour
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
 import { Battery, charge, installed } from './battery-fixtures.ts'
-import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
+import type { ReadModelDatabase } from '../../projections/read-models/read-model-database.ts'
 import { openReadSide } from './read-side.fixture.ts'
 
 /** What a test started and must stop; a test file runs them after each test (last started, first stopped). */

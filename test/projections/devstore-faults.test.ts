@@ -5,8 +5,8 @@ import type { EventStore, EventToAppend } from '../../framework/event-store/even
 import { createEventStoreDbStore } from '../../framework/event-store/eventstoredb-event-store.ts'
 import type { ReadModelSource } from '../../framework/read-model/read-model-source.ts'
 import type { AnyProjection, ProjectionReadSide } from '../../projections/create-read-side.ts'
-import { defineReactor } from '../../projections/define-reactor.ts'
-import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
+import { defineReactor } from '../../projections/reactors/define-reactor.ts'
+import { reactorCheckpointStream } from '../../projections/reactors/reactor-partition.ts'
 import {
   Battery,
   batteryStatus,

@@ -7,8 +7,8 @@ import { createInMemoryEventStore } from '../../framework/event-store/in-memory-
 import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
 import type { AnyProjection, ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { defineProjection } from '../../projections/define-projection.ts'
-import { createPostgresReadModels } from '../../projections/postgres/postgres-read-models.ts'
-import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
+import { createPostgresReadModels } from '../../projections/read-models/postgres/postgres-read-models.ts'
+import type { ReadModelDatabase } from '../../projections/read-models/read-model-database.ts'
 import { freshDatabase, postgresUrl, withoutPostgres } from '../postgres/postgres.fixture.ts'
 import {
   Battery,

@@ -5,8 +5,8 @@ import { StoreUnavailableError } from '../../framework/errors.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
-import { defineReactor } from '../../projections/define-reactor.ts'
-import { reactorCheckpointStream } from '../../projections/reactor-partition.ts'
+import { defineReactor } from '../../projections/reactors/define-reactor.ts'
+import { reactorCheckpointStream } from '../../projections/reactors/reactor-partition.ts'
 import {
   Battery,
   batteryStatus,

@@ -1,6 +1,6 @@
-import { createInMemoryReadModelStore } from '../../projections/in-memory-read-model-store.ts'
-import type { ReadModelDatabase } from '../../projections/read-model-database.ts'
-import type { ReadModelStore } from '../../projections/read-model-store.ts'
+import { createInMemoryReadModelStore } from '../../projections/read-models/in-memory-read-model-store.ts'
+import type { ReadModelDatabase } from '../../projections/read-models/read-model-database.ts'
+import type { ReadModelStore } from '../../projections/read-models/read-model-store.ts'
 
 /**
  * A memory database that outlives the read sides over it: a second read side opened on it finds the rows,

@@ -1,4 +1,4 @@
-import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../framework/index.ts'
+import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../../framework/index.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import {
   createReactorDeadLetters,
@@ -6,8 +6,8 @@ import {
   type ReactorDeadLetters,
 } from './reactor-dead-letters.ts'
 import { reactorContext, startReactorPartition, type ReactorPartition } from './reactor-partition.ts'
-import { createPartitionSet, partitionRunnerContext, type PartitionSet } from './partition-set.ts'
-import { type RetryPolicy } from '../framework/internal.ts'
+import { createPartitionSet, partitionRunnerContext, type PartitionSet } from '../partition-set.ts'
+import { type RetryPolicy } from '../../framework/internal.ts'
 
 export interface ReactorControl {
   /** The partitions running on this replica. */

@@ -1,6 +1,6 @@
 import pg from 'pg'
-import type { RowChange } from '../../framework/index.ts'
-import type { ProjectionDefinition } from '../define-projection.ts'
+import type { RowChange } from '../../../framework/index.ts'
+import type { ProjectionDefinition } from '../../define-projection.ts'
 import type {
   ReadModelDatabase,
   SharedCheckpoint,
@@ -8,7 +8,7 @@ import type {
   StoredChange,
 } from '../read-model-database.ts'
 import type { ReadModelStore } from '../read-model-store.ts'
-import { pause, retryDelay } from '../../framework/internal.ts'
+import { pause, retryDelay } from '../../../framework/internal.ts'
 import { quote } from './list-sql.ts'
 import {
   ensureSchema,

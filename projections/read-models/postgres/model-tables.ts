@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import type { ProjectionDefinition } from '../define-projection.ts'
+import type { ProjectionDefinition } from '../../define-projection.ts'
 import type { HeldKey } from '../read-model-store.ts'
 import { quote } from './list-sql.ts'
 import type { RowTable } from './row-table.ts'

@@ -1,5 +1,5 @@
-import type { RowChange } from '../framework/index.ts'
-import type { ProjectionDefinition, RoutedEvent } from './define-projection.ts'
+import type { RowChange } from '../../framework/index.ts'
+import type { ProjectionDefinition, RoutedEvent } from '../define-projection.ts'
 import type { BatchChange, HeldKey, RowBatch } from './read-model-store.ts'
 
 /**

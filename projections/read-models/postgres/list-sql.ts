@@ -1,4 +1,4 @@
-import { AnnalsError, type FieldFilter, type ListQuery, type OrderBy } from '../../framework/index.ts'
+import { AnnalsError, type FieldFilter, type ListQuery, type OrderBy } from '../../../framework/index.ts'
 import { decodeCursor } from '../row-query.ts'
 import { encoderOf, type ColumnType, type RowTable } from './row-table.ts'
 

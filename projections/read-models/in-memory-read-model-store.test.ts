@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { ListQuery } from '../framework/read-model/read-model-source.ts'
+import type { ListQuery } from '../../framework/read-model/read-model-source.ts'
 import { createInMemoryReadModelStore, type InMemoryReadModelStore } from './in-memory-read-model-store.ts'
 
 interface Row {

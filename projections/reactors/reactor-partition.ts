@@ -1,16 +1,16 @@
 import { context as contexts } from '@opentelemetry/api'
-import type { PartitionRunnerContext } from './partition-set.ts'
+import type { PartitionRunnerContext } from '../partition-set.ts'
 import {
   AnnalsError,
   isAnnalsError,
   type ReadSideLogger,
   type RecordedEvent,
   nameBasedUuid,
-} from '../framework/index.ts'
+} from '../../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
-import { pause, retryDelay, spanAttributes, startEventSpan } from '../framework/internal.ts'
-import { defaultHandlerRetry, defaultResubscribeRetry } from './retry-policy.ts'
+import { pause, retryDelay, spanAttributes, startEventSpan } from '../../framework/internal.ts'
+import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
 
 export interface ReactorPartitionOptions extends PartitionRunnerContext {
   readonly definition: ReactorDefinition

@@ -1,4 +1,4 @@
-import { AnnalsError, StoreUnavailableError } from '../../framework/index.ts'
+import { AnnalsError, StoreUnavailableError } from '../../../framework/index.ts'
 import { RowRefusedError } from '../read-model-store.ts'
 
 /** A commit refused because another replica took the projection's lease over: this one must stop running it. */

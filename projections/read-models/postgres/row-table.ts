@@ -1,6 +1,6 @@
 import type { z } from 'zod'
-import { AnnalsError } from '../../framework/index.ts'
-import { defOf, inspectZod } from '../../framework/internal.ts'
+import { AnnalsError } from '../../../framework/index.ts'
+import { defOf, inspectZod } from '../../../framework/internal.ts'
 
 /** The SQL type of a column a gateway filter or order reads. */
 export type ColumnType = 'text' | 'float8' | 'boolean' | 'timestamptz' | 'numeric'

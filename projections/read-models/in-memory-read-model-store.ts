@@ -1,4 +1,4 @@
-import type { ListQuery } from '../framework/index.ts'
+import type { ListQuery } from '../../framework/index.ts'
 import type { HeldKey, ReadModelStore, StoredPage } from './read-model-store.ts'
 import { decodeCursor, encodeCursor, indexKey, matchesWhere, rowComparator } from './row-query.ts'
 

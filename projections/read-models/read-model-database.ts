@@ -1,5 +1,5 @@
-import type { RowChange } from '../framework/index.ts'
-import type { ProjectionDefinition } from './define-projection.ts'
+import type { RowChange } from '../../framework/index.ts'
+import type { ProjectionDefinition } from '../define-projection.ts'
 import { createInMemoryReadModelStore } from './in-memory-read-model-store.ts'
 import type { ReadModelStore } from './read-model-store.ts'
 

@@ -1,4 +1,4 @@
-import { nameBasedUuid, type EventStore } from '../framework/index.ts'
+import { nameBasedUuid, type EventStore } from '../../framework/index.ts'
 
 /** An event a reactor gave up on after its retries; the reactor went on with the next one. */
 export interface ReactorDeadLetter {

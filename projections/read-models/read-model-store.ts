@@ -1,4 +1,4 @@
-import type { ListQuery, RowChange } from '../framework/index.ts'
+import type { ListQuery, RowChange } from '../../framework/index.ts'
 
 /** One page of rows as a store returns it; the source adds the model's position. */
 export interface StoredPage<TRow> {

@@ -1,4 +1,4 @@
-import { AnnalsError, type ReadSideContext } from '../framework/index.ts'
+import { AnnalsError, type ReadSideContext } from '../../framework/index.ts'
 import { createPostgresReadModels } from './postgres/postgres-read-models.ts'
 import { createInMemoryReadModels, type ReadModelDatabase } from './read-model-database.ts'
 

@@ -4,10 +4,10 @@ import {
   type CommandResult,
   type ReadModelSource,
   type RecordedEvent,
-} from '../framework/index.ts'
-import type { AggregateEvent } from './define-projection.ts'
-import { partitionOf } from './partition-of.ts'
-import type { RetryPolicy } from './retry-policy.ts'
+} from '../../framework/index.ts'
+import type { AggregateEvent } from '../define-projection.ts'
+import { partitionOf } from '../partition-of.ts'
+import type { RetryPolicy } from '../retry-policy.ts'
 
 /** A command a reactor sends; its id is derived from the event, so a repeated delivery appends nothing twice. */
 export interface ReactorCommand {

@@ -1,6 +1,6 @@
 import type pg from 'pg'
-import type { ListQuery } from '../../framework/index.ts'
-import type { ProjectionDefinition } from '../define-projection.ts'
+import type { ListQuery } from '../../../framework/index.ts'
+import type { ProjectionDefinition } from '../../define-projection.ts'
 import type { Checkpoint, HeldKey, ReadModelStore, RowBatch, StoredPage } from '../read-model-store.ts'
 import { encodeCursor } from '../row-query.ts'
 import { listSql, quote } from './list-sql.ts'

@@ -1,4 +1,4 @@
-import { AnnalsError, type FieldFilter, type ListQuery, type OrderBy } from '../framework/index.ts'
+import { AnnalsError, type FieldFilter, type ListQuery, type OrderBy } from '../../framework/index.ts'
 
 type Row = Readonly<Record<string, unknown>>
 type Filters = Readonly<Record<string, FieldFilter>>
