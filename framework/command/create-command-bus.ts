@@ -6,6 +6,7 @@ import { AnnalsError, CommandIdReusedError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { CommandBus, CommandEnvelope, CommandResult } from './command-bus.ts'
 import { createEntityHost, type EntityHost, type Ownership } from './entity-host.ts'
+import { tracingEnabled } from '../tracing/tracer.ts'
 import { traceCommand, type TraceCommandOptions } from './trace-command.ts'
 import { validateCommand, type ValidCommand } from './validate-command.ts'
 
@@ -106,9 +107,11 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
   const commandIds = new LRUCache<string, string>({ max: options.commandIdsKept ?? 10_000 })
   const validateOptions =
     options.maxStringLength === undefined ? {} : { maxStringLength: options.maxStringLength }
+  const generatedIdOptions = { ...validateOptions, generatedCommandId: true }
   const validate = (envelope: CommandEnvelope) => {
     const { commandId } = envelope
-    if (commandId === undefined) return validateCommand(aggregates, envelope, randomUUID(), validateOptions)
+    if (commandId === undefined)
+      return validateCommand(aggregates, envelope, randomUUID(), generatedIdOptions)
     const valid = validateCommand(aggregates, envelope, commandId, validateOptions)
     const target = `${envelope.aggregate}-${envelope.aggregateId}`
     const known = commandIds.get(commandId)
@@ -117,18 +120,23 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
     return valid
   }
 
+  const execute = (command: ValidCommand) => host.execute(command)
+
   return {
     validate,
     run: (command, ownership) => host.execute(command, ownership),
     execute(envelope, parent, tracing) {
-      const run = (command: ValidCommand) =>
-        traceCommand(command, parent ?? contexts.active(), (traced) => host.execute(traced), tracing)
       let valid: ValidCommand | Promise<ValidCommand>
       try {
         valid = validate(envelope)
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }
+      // Without an SDK a command needs no span, so no closure is made for it.
+      const run = tracingEnabled()
+        ? (command: ValidCommand) =>
+            traceCommand(command, parent ?? contexts.active(), (traced) => host.execute(traced), tracing)
+        : execute
       // A synchronous schema costs no promise: the mailbox is reached in the caller's turn.
       return valid instanceof Promise ? valid.then(run) : run(valid)
     },

@@ -88,15 +88,19 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
       }
       const traceparent = trace === undefined ? undefined : traceparentOf(trace)
       const proposing = { commandId, hash: commandHash(command, input), traceparent }
-      const proposed = emitted.map((event, index) => proposeEvent(aggregate, event, proposing, index))
+      const proposed: EventToAppend[] = []
+      for (let index = 0; index < emitted.length; index++) {
+        proposed.push(proposeEvent(aggregate, emitted[index]!, proposing, index))
+      }
       // Sizes split a group into appends; a lone command goes whole (the store refuses it if too big).
       const size = inGroup ? proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0) : 0
       // One command alone may still be too big: the store refuses it, as it would without grouping.
       if (events.length > 0 && bytes + size > maxBytes) break
       let evolved = state
-      for (let index = 0; index < emitted.length; index++) {
-        const context = { id, revision: revision + 1n + BigInt(index), createdAt: now }
-        evolved = aggregate.apply(evolved, emitted[index]!, context) as TState
+      let last = revision
+      for (const event of emitted) {
+        last += 1n
+        evolved = aggregate.apply(evolved, event, { id, revision: last, createdAt: now }) as TState
       }
       inGroup?.set(commandId, decisions.length)
       decisions.push({
@@ -108,7 +112,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
       })
       for (const event of proposed) events.push(event)
       state = evolved
-      revision += BigInt(proposed.length)
+      revision = last
       bytes += size
     } catch (error) {
       decisions.push({ kind: 'refused', error })

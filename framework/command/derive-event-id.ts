@@ -22,17 +22,27 @@ const sha1Hex = (data: Buffer): string =>
  * nameBasedUuid('my-importer/batch-7') // always the same UUID
  */
 export function nameBasedUuid(name: string): string {
-  const length = NAMESPACE_BYTES + Buffer.byteLength(name)
-  if (length > scratch.length) {
-    const larger = Buffer.alloc(length * 2)
-    scratch.copy(larger, 0, 0, NAMESPACE_BYTES)
-    scratch = larger
+  // A UTF-16 unit takes at most three UTF-8 bytes: only a long name needs its exact length measured.
+  if (NAMESPACE_BYTES + name.length * 3 > scratch.length) {
+    const needed = NAMESPACE_BYTES + Buffer.byteLength(name)
+    if (needed > scratch.length) {
+      const larger = Buffer.alloc(needed * 2)
+      scratch.copy(larger, 0, 0, NAMESPACE_BYTES)
+      scratch = larger
+    }
   }
-  scratch.write(name, NAMESPACE_BYTES, 'utf8')
+  const length = NAMESPACE_BYTES + scratch.write(name, NAMESPACE_BYTES, 'utf8')
   const hex = sha1Hex(scratch.subarray(0, length))
   // Version 5 in the high nibble of byte 6; the RFC variant (10xx) in the high bits of byte 8.
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
+  const variant = VARIANT_DIGITS[hexValue(hex.charCodeAt(16)) & 0x3]!
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+const VARIANT_DIGITS = '89ab'
+
+/** The value of a lowercase hex digit's character code. */
+function hexValue(code: number): number {
+  return code <= 0x39 ? code - 0x30 : code - 0x57
 }
 
 /**

@@ -29,6 +29,8 @@ export interface MailboxJob {
 export interface Mailbox {
   readonly aggregate: AnyAggregate
   readonly id: string
+  /** The aggregate's stream, named once for the mailbox's life rather than at every command. */
+  readonly streamName: string
   loaded: LoadedAggregate | undefined
   /** Commands accepted and not yet taken by the loop. */
   readonly queue: MailboxJob[]
@@ -112,6 +114,7 @@ async function runGroup(
       store,
       aggregate: entry.aggregate,
       id: entry.id,
+      streamName: entry.streamName,
       loaded,
       commands: jobs.map((job) => job.command),
       maxAppendBytes,

@@ -20,6 +20,8 @@ export interface ExecuteCommandGroupOptions<TAggregate extends AnyAggregate = An
   readonly store: EventStore
   readonly aggregate: TAggregate
   readonly id: string
+  /** The aggregate's stream, when the caller already named it; default `aggregate.streamName(id)`. */
+  readonly streamName?: string
   /** The commands, in the order they arrived; the group takes a prefix of them (see `taken`). */
   readonly commands: readonly GroupedCommand[]
   /** The instance as the caller holds it; the group never reads before it writes. */
@@ -77,7 +79,7 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
     const outcomes = answerCommandGroup(answering, [], taken)
     return { appended: true, taken, outcomes, loaded: { state, revision, recentCommands: window } }
   }
-  const streamName = aggregate.streamName(id)
+  const streamName = options.streamName ?? aggregate.streamName(id)
   const expectedRevision = loaded.revision === -1n ? 'no_stream' : loaded.revision
   let appended: AppendResult
   const span = startAppendSpan(streamName, commands, decisions, events.length)

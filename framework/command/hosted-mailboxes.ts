@@ -59,7 +59,7 @@ export function createHostedMailboxes(options: HostedMailboxesOptions): HostedMa
       const key = aggregate.streamName(id)
       let entry = entries.get(key)
       if (entry) entries.delete(key)
-      else entry = createMailbox(aggregate, id, now(), options.run)
+      else entry = createMailbox(aggregate, id, key, now(), options.run)
       entries.set(key, entry)
       last = entry
       return entry
@@ -94,12 +94,14 @@ export function createHostedMailboxes(options: HostedMailboxesOptions): HostedMa
 function createMailbox(
   aggregate: AnyAggregate,
   id: string,
+  streamName: string,
   now: number,
   run: (mailbox: Mailbox) => Promise<void>,
 ): Mailbox {
   const mailbox: Mailbox = {
     aggregate,
     id,
+    streamName,
     loaded: undefined,
     queue: [],
     running: false,

@@ -90,6 +90,25 @@ describe('loadAggregate', () => {
     expect((await loadAggregate(store, Snapshotting, 'c-1')).state.value).toBe(3)
   })
 
+  it('refuses a command to an aggregate whose stored event fails its schema with MALFORMED_EVENT, appending nothing', async () => {
+    const store = createInMemoryEventStore()
+    await incrementTimes(store, 1)
+    await store.appendToStream(Snapshotting.streamName('c-1'), [
+      { id: randomUUID(), type: 'Incremented', data: { by: 'three' }, metadata: { [SCHEMA_VERSION_KEY]: 2 } },
+    ])
+    const bus = createCommandBus({ store, aggregates: [Snapshotting] })
+    const increment = { aggregate: 'Counter', command: 'increment', aggregateId: 'c-1', input: { by: 1 } }
+    await expect(bus.execute(increment)).rejects.toMatchObject({
+      code: 'MALFORMED_EVENT',
+      streamName: 'Counter-c-1',
+      revision: 1n,
+    })
+    bus.close()
+    let events = 0
+    for await (const _ of store.readStream(Snapshotting.streamName('c-1'))) events++
+    expect(events).toBe(2)
+  })
+
   it('fails with UNKNOWN_EVENT_TYPE naming the stream and revision of a stray event', async () => {
     const store = createInMemoryEventStore()
     await incrementTimes(store, 1)
