@@ -110,7 +110,13 @@ export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-
 
 // Server
 /** Builds the service (commands, read side, GraphQL gateway, health, metrics, graceful shutdown) as a fastify instance. */
-export { createServer, type ServerOptions, type AnnalsServerHandle } from './server/create-server.ts'
+export {
+  createServer,
+  annals,
+  type ServerOptions,
+  type AnnalsOptions,
+  type AnnalsServerHandle,
+} from './server/create-server.ts'
 /**
  * The environment createServer reads (PORT, HOST, EVENTSTORE_URL, ANNALS_DATA_DIR, NODE_ENV, LOG_LEVEL, ...) as a zod
  * schema: public so that deploy tooling can check manifests against it, as test/cluster/deploy-manifests does.

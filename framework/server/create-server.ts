@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fastifyPlugin from 'fastify-plugin'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { createCommandBus, type CommandBusOptions } from '../command/create-command-bus.ts'
 import type { CommandBus } from '../command/command-bus.ts'
@@ -128,6 +129,40 @@ declare module 'fastify' {
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const config = parseServerConfig(options.env ?? process.env)
   const limits: GatewayLimits = { ...defaultLimits, ...options.limits }
+  const { logger, slowRequestMs, ...annalsOptions } = options
+  const app = Fastify({
+    logger: logger ?? defaultLogger(config),
+    logController: createRequestLog({
+      slowRequestMs: slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
+    }),
+    bodyLimit: limits.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    routerOptions: { querystringParser: createQuerystringCache().parse },
+  })
+  await app.register(annals, annalsOptions)
+  return app
+}
+
+/** What the annals plugin takes: a service's options, less those of the fastify instance it mounts into. */
+export type AnnalsOptions = Omit<ServerOptions, 'logger' | 'slowRequestMs'>
+
+/**
+ * Mounts Annals into a fastify application that has its own instance and routes: the GraphQL gateway at
+ * /graphql, health at /health/live and /health/ready, metrics, and the service's lifecycle (the read side starts
+ * on ready, everything drains and stops on close), as createServer does. The application's logger, request ids
+ * and body limit apply, except that /graphql keeps the gateway's `maxBodyBytes`.
+ *
+ * @example
+ * const app = Fastify({ logger: true })
+ * app.get('/hello', async () => 'hi')
+ * await app.register(annals, { aggregates: [Battery], readSide: createReadSide({ projections: [batteryStatus] }) })
+ */
+export const annals = fastifyPlugin(mountAnnals, { name: 'annals', fastify: '5.x' })
+
+async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promise<void> {
+  const config = parseServerConfig(options.env ?? process.env)
+  const limits: GatewayLimits = { ...defaultLimits, ...options.limits }
   const auth = options.authenticate ? 'custom' : (options.auth ?? config.auth)
   if (auth === undefined && config.environment === 'production') {
     throw new AnnalsError(
@@ -136,15 +171,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     )
   }
   if (typeof auth === 'object') checkJwtOptions(auth.jwt)
-  const app = Fastify({
-    logger: options.logger ?? defaultLogger(config),
-    logController: createRequestLog({
-      slowRequestMs: options.slowRequestMs ?? config.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS,
-    }),
-    bodyLimit: limits.maxBodyBytes,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
-    routerOptions: { querystringParser: createQuerystringCache().parse },
+  // The gateway's own body limit, whatever the application's: checked before a body is read.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/graphql') route.bodyLimit = limits.maxBodyBytes
   })
   const resolved = await resolveStore(options.store, {
     eventStoreUrl: config.eventStoreUrl,
@@ -277,7 +306,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     app.log.info('Annals server stopped')
   })
   if (options.handleSignals) shutdown.handleSignals(app, config.shutdownTimeoutMs)
-  return app
 }
 
 /** A command no rule names needs a principal; queries and subscriptions stay open unless a rule says no. */
