@@ -17,6 +17,7 @@
 import { Agent, request } from 'node:http'
 import { parseArgs } from 'node:util'
 import * as hdr from 'hdr-histogram-js'
+import { errorCodes } from '../framework/errors.ts'
 
 export type Outcome = 'ok' | 'domain' | 'shed' | 'failed'
 
@@ -50,25 +51,8 @@ export interface DriverOptions {
   readonly log: (line: string) => void
 }
 
-/** Framework codes that are not a domain's refusal. */
+/** Codes the service sheds load with; every other code errors.ts lists (but DOMAIN_ERROR) is a failure. */
 const SHED = new Set(['OVERLOADED', 'RATE_LIMITED'])
-const FRAMEWORK = new Set([
-  'BAD_INPUT',
-  'UNKNOWN_COMMAND',
-  'INVALID_EVENT',
-  'UNKNOWN_EVENT_TYPE',
-  'MALFORMED_EVENT',
-  'COMMAND_ID_REUSED',
-  'CONCURRENCY_CONFLICT',
-  'STREAM_DELETED',
-  'STORE_UNAVAILABLE',
-  'LIMIT_EXCEEDED',
-  'SHUTTING_DOWN',
-  'OWNER_UNAVAILABLE',
-  'INTERNAL',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-])
 
 const telemetry =
   'mutation($id: ID!, $energyKwh: Float!) { reportTelemetry(id: $id, input: { energyKwh: $energyKwh }) { revision } }'
@@ -302,7 +286,8 @@ function summary(values: hdr.Histogram) {
 }
 
 function isDomain(code: string): boolean {
-  return !FRAMEWORK.has(code) && !SHED.has(code) && !code.startsWith('HTTP_') && code !== 'NETWORK'
+  if (code === 'DOMAIN_ERROR') return true
+  return !(code in errorCodes) && !code.startsWith('HTTP_') && code !== 'NETWORK'
 }
 
 function ms(value: number): string {

@@ -1,4 +1,5 @@
 import { AnnalsError, type ChangesOptions, type RowChange } from '../framework/index.ts'
+import { approximateSize } from './approximate-size.ts'
 import { matchesWhere } from './read-models/row-query.ts'
 
 /** The feed cannot resume after a position older than the changes it retains (or its reader fell behind). */
@@ -48,16 +49,26 @@ interface Reader<TRow> {
   skipThrough: bigint | undefined
 }
 
+/** How much of the recent past a feed keeps in memory: at most so many changes, of at most so many bytes. */
+export interface ChangeRetention {
+  readonly changes: number
+  /** The rows' approximate JSON size: a change whose row is the size of a site's fleet counts as such. */
+  readonly bytes: number
+}
+
 /**
  * Creates the change feed of one read model: a bounded ring of recent changes for readers that resume, and
  * a live fan-out. A reader that asks for changes older than the ring, or lets more than the ring's size pile
  * up unread, gets CHANGES_EXPIRED rather than a silent gap: it reads the rows again (their page carries the
- * position) and follows from there.
+ * position) and follows from there. The newest change is always kept, however large.
  */
-export function createChangeFeed<TRow>(model: string, retention: number): ChangeFeed<TRow> {
+export function createChangeFeed<TRow>(model: string, limits: ChangeRetention): ChangeFeed<TRow> {
+  const retention = limits.changes
   const ring: (RowChange<TRow> | undefined)[] = new Array<RowChange<TRow> | undefined>(retention)
+  const sizes = new Float64Array(retention)
   let next = 0
   let count = 0
+  let bytes = 0
   /** The position of the newest change that left the ring: readers must be at or past it. */
   let droppedThrough = -1n
   const readers = new Set<Reader<TRow>>()
@@ -77,14 +88,24 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
         ring.fill(undefined)
         count = 0
         next = 0
+        bytes = 0
       }
       droppedThrough = position
     },
     publish(change, isLate = false) {
       if (isLate) late.add(change)
-      if (count === retention) droppedThrough = ring[next]!.position
-      else count++
+      const size = approximateSize(change.kind === 'deleted' ? change.previous : change.row)
+      while (count > 0 && (count === retention || bytes + size > limits.bytes)) {
+        const oldest = (next - count + retention) % retention
+        droppedThrough = ring[oldest]!.position
+        ring[oldest] = undefined
+        bytes -= sizes[oldest]!
+        count--
+      }
       ring[next] = change
+      sizes[next] = size
+      bytes += size
+      count++
       next = (next + 1) % retention
       for (const reader of readers) {
         if (reader.overflowed) continue
@@ -97,12 +118,14 @@ export function createChangeFeed<TRow>(model: string, retention: number): Change
       ring.fill(undefined)
       count = 0
       next = 0
+      bytes = 0
       droppedThrough = position
     },
     restart() {
       ring.fill(undefined)
       count = 0
       next = 0
+      bytes = 0
       droppedThrough = -1n
       for (const reader of readers) reader.skipThrough = reader.last
     },

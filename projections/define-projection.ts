@@ -74,6 +74,11 @@ export interface ProjectionConfig<
   readonly retry?: Partial<RetryPolicy>
   /** How many recent changes the change feed keeps for resuming clients. Default 10,000. */
   readonly changeRetention?: number
+  /**
+   * How many bytes of rows (their approximate JSON size) the change feed keeps in memory, whichever bound
+   * comes first. Default 16 MiB.
+   */
+  readonly changeRetentionBytes?: number
 }
 
 /** One event made ready for a handler: parsed, routed to its handler and key. */
@@ -98,6 +103,7 @@ export interface ProjectionDefinition<TRow = Record<string, unknown>> {
   readonly validateRows: boolean
   readonly retry: Partial<RetryPolicy>
   readonly changeRetention: number
+  readonly changeRetentionBytes: number
   /** Whether an event is one this projection handles (by type and aggregate), before parsing it. */
   handles(event: RecordedEvent): boolean
   /** Parses and routes an event; undefined for one it does not handle; throws when it cannot be parsed or keyed. */
@@ -191,6 +197,7 @@ export function defineProjection<
     validateRows: config.validateRows ?? process.env.NODE_ENV !== 'production',
     retry: config.retry ?? {},
     changeRetention: config.changeRetention ?? 10_000,
+    changeRetentionBytes: config.changeRetentionBytes ?? 16 * 2 ** 20,
     handles: (event) => entryOf(event) !== undefined,
     aggregateIdOf,
     route: (recorded) => {

@@ -92,7 +92,11 @@ export function createProjectionSource<TRow>(
 ): ProjectionSource<TRow> {
   const { definition } = initial
   const feed: ChangeFeed<TRow> =
-    options.feed ?? createChangeFeed<TRow>(definition.name, definition.changeRetention)
+    options.feed ??
+    createChangeFeed<TRow>(definition.name, {
+      changes: definition.changeRetention,
+      bytes: definition.changeRetentionBytes,
+    })
   /** Callers waiting for the settled position (every key), and callers waiting for one row. */
   const waiters = createPositionWaiters()
   const rowWaiters = createPositionWaiters()

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { createServer, type CommandBus, type EventStore } from 'annals'
+import { createServer, type CommandBus, type EventStore, type GatewayLimits } from 'annals'
 import {
   createReadSide,
   type ProjectionReadSide,
@@ -32,6 +32,8 @@ export interface PowerPlantOptions {
   readonly clock?: WorkflowClock
   /** Replaces parts of the read side (e.g. no reactors: a dispatcher that is down). */
   readonly readSide?: Partial<ReadSideOptions>
+  /** The gateway's limits (default the framework's). */
+  readonly limits?: Partial<GatewayLimits>
 }
 
 /** Starts the example app on its default store (an in-process devstore, through the real client), on a free port. */
@@ -49,6 +51,7 @@ export async function startPowerPlant(options: PowerPlantOptions = {}): Promise<
     readSide,
     logger: false,
     env: { NODE_ENV: 'test' },
+    ...(options.limits ? { limits: options.limits } : {}),
   })
   await server.listen({ port: 0, host: '127.0.0.1' })
   const address = server.server.address()

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ReadModelSource, RowChange } from '../../framework/read-model/read-model-source.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
@@ -94,6 +95,42 @@ describe('the change feed', () => {
     await expect(take(model.changes({ after: first.position }), 1)).rejects.toMatchObject({
       code: 'CHANGES_EXPIRED',
     })
+  })
+
+  it('keeps no more than changeRetentionBytes of rows: resuming before them is CHANGES_EXPIRED', async () => {
+    // Each row carries over 1 KB, so 4 KB of retention keeps fewer than the last five changes of twenty.
+    const wide = defineProjection({
+      name: 'wide',
+      row: BatteryStatusRow.pick({ batteryId: true, percent: true }).extend({ note: z.string() }),
+      key: 'batteryId',
+      from: [Battery],
+      changeRetentionBytes: 4_000,
+      handlers: {
+        BatteryInstalled: (_row, _event, { key }) => ({
+          batteryId: key,
+          percent: 0,
+          note: 'n'.repeat(1_000),
+        }),
+        ChargeReported: (row, { data }) => row && { ...row, percent: data.percent },
+      },
+    })
+    const store = createInMemoryEventStore()
+    const readSide = await openReadSide(store, { projections: [wide] })
+    running.push(readSide)
+    await readSide.start()
+    const model = readSide.sources[0] as ReadModelSource<BatteryStatusRow>
+    // A live reader, so every change is recorded rather than skipped while the model catches up.
+    const live = take(model.changes(), 21)
+    await store.appendToStream('Battery-b1', [installed('s1')])
+    const positions: bigint[] = []
+    for (let percent = 1; percent <= 20; percent++)
+      positions.push((await store.appendToStream('Battery-b1', [charge(percent)])).position)
+    expect(await live).toHaveLength(21)
+    await expect(take(model.changes({ after: positions[14]! }), 1)).rejects.toMatchObject({
+      code: 'CHANGES_EXPIRED',
+    })
+    const kept = await take(model.changes({ after: positions[17]! }), 2)
+    expect(kept.map((change) => (change.kind === 'updated' ? change.row.percent : -1))).toEqual([19, 20])
   })
 
   it('retains no change made while it catches up unread: resuming before them is CHANGES_EXPIRED', async () => {
