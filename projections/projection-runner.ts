@@ -1,6 +1,7 @@
 import type { EventStore, ReadSideLogger, RecordedEvent, SubscriptionMessage } from '../framework/index.ts'
 import type { EventBatch, ProjectionEngine } from './projection-engine.ts'
-import { pause, retryDelay, type RetryPolicy } from '../framework/internal.ts'
+import type { RetryPolicy } from '../framework/internal.ts'
+import { followWithResubscribe } from './resubscribe.ts'
 import { defaultResubscribeRetry } from './retry-policy.ts'
 
 /** A projection engine as a runner drives it, whatever its row type. */
@@ -58,42 +59,40 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   const abort = new AbortController()
   let running: Promise<void> | undefined
 
-  async function run() {
-    let failures = 0
-    while (!abort.signal.aborted) {
-      const attempt = new AbortController()
-      const stopAttempt = () => attempt.abort()
-      abort.signal.addEventListener('abort', stopAttempt, { once: true })
-      try {
-        for (const engine of engines) if (!engine.opened) await engine.open()
-        // An engine reading held events again after a restart resumes before its checkpoint.
-        const from = engines.reduce(
-          (low, engine) => (engine.resumeFrom < low ? engine.resumeFrom : low),
-          engines[0]?.resumeFrom ?? position,
-        )
-        const subscription = store.subscribeToAll({
-          fromPosition: from === 0n ? 'start' : from,
-          eventTypes,
-          signal: attempt.signal,
-        })
-        await follow(subscription, attempt, () => (failures = 0))
-        if (abort.signal.aborted) return
-        throw new Error('the subscription ended')
-      } catch (error) {
-        attempt.abort()
-        if (abort.signal.aborted) return
-        failures++
-        resubscriptions++
-        const delay = retryDelay(policy, failures)
-        log?.warn(
-          { runner: options.name, err: error, retryInMs: delay },
-          'projection runner paused; resuming',
-        )
-        await pause(delay, abort.signal)
-      } finally {
-        abort.signal.removeEventListener('abort', stopAttempt)
-      }
-    }
+  function run() {
+    return followWithResubscribe(
+      {
+        signal: abort.signal,
+        policy,
+        onFailure: (error, retryInMs) => {
+          resubscriptions++
+          log?.warn({ runner: options.name, err: error, retryInMs }, 'projection runner paused; resuming')
+        },
+      },
+      async (delivered) => {
+        const attempt = new AbortController()
+        const stopAttempt = () => attempt.abort()
+        abort.signal.addEventListener('abort', stopAttempt, { once: true })
+        try {
+          for (const engine of engines) if (!engine.opened) await engine.open()
+          // An engine reading held events again after a restart resumes before its checkpoint.
+          const from = engines.reduce(
+            (low, engine) => (engine.resumeFrom < low ? engine.resumeFrom : low),
+            engines[0]?.resumeFrom ?? position,
+          )
+          const subscription = store.subscribeToAll({
+            fromPosition: from === 0n ? 'start' : from,
+            eventTypes,
+            signal: attempt.signal,
+          })
+          await follow(subscription, attempt, delivered)
+        } finally {
+          // Whatever ended this subscription, its reader stops before the next one starts.
+          attempt.abort()
+          abort.signal.removeEventListener('abort', stopAttempt)
+        }
+      },
+    )
   }
 
   /** Reads the subscription ahead while the engines commit, and hands them what piled up, a batch at a time. */

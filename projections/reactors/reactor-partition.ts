@@ -11,6 +11,7 @@ import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
 import { pause, retryDelay, spanAttributes, startEventSpan } from '../../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
+import { followWithResubscribe } from '../resubscribe.ts'
 
 export interface ReactorPartitionOptions extends PartitionRunnerContext {
   readonly definition: ReactorDefinition
@@ -60,10 +61,15 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   let considered: bigint | undefined
   let eventsHandled = 0
 
-  async function run() {
-    let failures = 0
-    while (!signal.aborted) {
-      try {
+  function run() {
+    return followWithResubscribe(
+      {
+        signal,
+        policy: storePolicy,
+        onFailure: (error, retryInMs) =>
+          log?.warn({ reactor: definition.name, partition, err: error, retryInMs }, 'reactor resubscribing'),
+      },
+      async (delivered) => {
         if (considered === undefined) {
           checkpoint = await readCheckpoint()
           considered = checkpoint ?? 0n
@@ -78,7 +84,7 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
         let handledSince = 0
         let firstHandledAt = 0
         for await (const message of messages) {
-          failures = 0
+          delivered()
           if (message.kind === 'event') {
             const { event } = message
             considered = event.position
@@ -96,19 +102,8 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
             handledSince = 0
           }
         }
-        if (signal.aborted) return
-        throw new Error('the subscription ended')
-      } catch (error) {
-        if (signal.aborted) return
-        failures++
-        const delay = retryDelay(storePolicy, failures)
-        log?.warn(
-          { reactor: definition.name, partition, err: error, retryInMs: delay },
-          'reactor resubscribing',
-        )
-        await pause(delay, signal)
-      }
-    }
+      },
+    )
   }
 
   async function readCheckpoint(): Promise<bigint | undefined> {

@@ -3,6 +3,7 @@ import type { PartitionRunnerContext } from '../partition-set.ts'
 import { AnnalsError, isAnnalsError, nameBasedUuid, type RecordedEvent } from '../../framework/index.ts'
 import { pause, retryDelay } from '../../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
+import { followWithResubscribe } from '../resubscribe.ts'
 import type { WorkflowDefinition, WorkflowReactions } from './define-workflow.ts'
 import { TimerQueue, type QueuedTimer } from './timer-queue.ts'
 import type { WorkflowClock } from './workflow-clock.ts'
@@ -87,10 +88,18 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   async function run() {
     await waitOutStore(scanTimers)
     if (signal.aborted) return
-    let failures = 0
     let checkpoint: bigint | undefined
-    while (!signal.aborted) {
-      try {
+    await followWithResubscribe(
+      {
+        signal,
+        policy: storePolicy,
+        onFailure: (error, retryInMs) =>
+          log?.warn(
+            { workflow: definition.name, partition, err: error, retryInMs },
+            'workflow resubscribing',
+          ),
+      },
+      async (delivered) => {
         if (checkpoint === undefined) {
           checkpoint = await readCheckpoint()
           if (considered < checkpoint) advance(checkpoint)
@@ -104,7 +113,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
         let firstHandledAt = 0
         let handled: bigint | undefined
         for await (const message of messages) {
-          failures = 0
+          delivered()
           if (message.kind === 'event') {
             const { event } = message
             if (definition.handles(event)) {
@@ -130,19 +139,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
             handledSince = 0
           }
         }
-        if (signal.aborted) return
-        throw new Error('the subscription ended')
-      } catch (error) {
-        if (signal.aborted) return
-        failures++
-        const delay = retryDelay(storePolicy, failures)
-        log?.warn(
-          { workflow: definition.name, partition, err: error, retryInMs: delay },
-          'workflow resubscribing',
-        )
-        await pause(delay, signal)
-      }
-    }
+      },
+    )
   }
 
   /** Finds the pending timers of this partition's instances: the timers of each instance's last record. */
