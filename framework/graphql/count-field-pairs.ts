@@ -1,0 +1,70 @@
+import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql'
+
+/**
+ * Selections looked at before a count gives up: the walk expands fragments, so it is bounded itself, and a
+ * document that needs more than this to be counted is past any pair limit a service would set.
+ */
+const MAX_VISITS = 50_000
+
+/**
+ * Counts the pairs graphql's OverlappingFieldsCanBeMerged compares: in each selection set, as fields of the
+ * same response name merge (through inline fragments, fragments and the sub-selections of merged fields),
+ * every two of them, and every two fragments spread there. Its work grows with this count (pairs of 300
+ * copies of one field took it ~125 ms), so the gate checks it before validating. Each definition counts,
+ * fragments never spread included (graphql validates those too). Stops as soon as the count passes `max`,
+ * and returns Infinity when the walk would look at more than MAX_VISITS selections.
+ */
+export function countFieldPairs(document: DocumentNode, max: number): number {
+  const fragments = new Map<string, FragmentDefinitionNode>()
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition)
+  }
+  let pairs = 0
+  let visits = 0
+
+  /** One merged selection set: every selection set that graphql merges into it, and the fragments on the way. */
+  const count = (sets: readonly SelectionSetNode[], path: ReadonlySet<string>): void => {
+    const byName = new Map<string, { fields: number; children: SelectionSetNode[] }>()
+    const spread = new Set<string>()
+    const collect = (set: SelectionSetNode): void => {
+      for (const selection of set.selections) {
+        if (++visits > MAX_VISITS) return
+        if (selection.kind === Kind.FIELD) {
+          const name = selection.alias?.value ?? selection.name.value
+          const group = byName.get(name) ?? { fields: 0, children: [] }
+          byName.set(name, group)
+          group.fields++
+          if (selection.selectionSet) group.children.push(selection.selectionSet)
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          collect(selection.selectionSet)
+        } else {
+          const name = selection.name.value
+          const fragment = fragments.get(name)
+          // A fragment counts once per merged set, as graphql compares it once; a cycle is validation's to refuse.
+          if (!fragment || spread.has(name) || path.has(name)) continue
+          spread.add(name)
+          collect(fragment.selectionSet)
+        }
+      }
+    }
+    for (const set of sets) collect(set)
+    pairs += choose2(spread.size)
+    for (const group of byName.values()) {
+      pairs += choose2(group.fields)
+      if (pairs > max || visits > MAX_VISITS) return
+      if (group.children.length > 0) count(group.children, new Set([...path, ...spread]))
+    }
+  }
+
+  for (const definition of document.definitions) {
+    if (pairs > max || visits > MAX_VISITS) break
+    if (definition.kind === Kind.OPERATION_DEFINITION) count([definition.selectionSet], new Set())
+    else if (definition.kind === Kind.FRAGMENT_DEFINITION)
+      count([definition.selectionSet], new Set([definition.name.value]))
+  }
+  return visits > MAX_VISITS ? Infinity : pairs
+}
+
+function choose2(n: number): number {
+  return (n * (n - 1)) / 2
+}
