@@ -4,7 +4,7 @@ import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSet
  * Selections looked at before a count gives up: the walk expands fragments, so it is bounded itself, and a
  * document that needs more than this to be counted is past any pair limit a service would set.
  */
-const MAX_VISITS = 50_000
+export const maxCountedSelections = 50_000
 
 /**
  * Counts the pairs graphql's OverlappingFieldsCanBeMerged compares: in each selection set, as fields of the
@@ -12,7 +12,7 @@ const MAX_VISITS = 50_000
  * every two of them, and every two fragments spread there. Its work grows with this count (pairs of 300
  * copies of one field took it ~125 ms), so the gate checks it before validating. Each definition counts,
  * fragments never spread included (graphql validates those too). Stops as soon as the count passes `max`,
- * and returns Infinity when the walk would look at more than MAX_VISITS selections.
+ * and returns Infinity when the walk would look at more than maxCountedSelections selections.
  */
 export function countFieldPairs(document: DocumentNode, max: number): number {
   const fragments = new Map<string, FragmentDefinitionNode>()
@@ -23,12 +23,13 @@ export function countFieldPairs(document: DocumentNode, max: number): number {
   let visits = 0
 
   /** One merged selection set: every selection set that graphql merges into it, and the fragments on the way. */
-  const count = (sets: readonly SelectionSetNode[], path: ReadonlySet<string>): void => {
+  /** `path`: the fragments spread on the way here, added to and taken from as the walk goes (a cycle ends). */
+  const count = (sets: readonly SelectionSetNode[], path: Set<string>): void => {
     const byName = new Map<string, { fields: number; children: SelectionSetNode[] }>()
     const spread = new Set<string>()
     const collect = (set: SelectionSetNode): void => {
       for (const selection of set.selections) {
-        if (++visits > MAX_VISITS) return
+        if (++visits > maxCountedSelections) return
         if (selection.kind === Kind.FIELD) {
           const name = selection.alias?.value ?? selection.name.value
           const group = byName.get(name) ?? { fields: 0, children: [] }
@@ -49,20 +50,22 @@ export function countFieldPairs(document: DocumentNode, max: number): number {
     }
     for (const set of sets) collect(set)
     pairs += choose2(spread.size)
+    for (const name of spread) path.add(name)
     for (const group of byName.values()) {
       pairs += choose2(group.fields)
-      if (pairs > max || visits > MAX_VISITS) return
-      if (group.children.length > 0) count(group.children, new Set([...path, ...spread]))
+      if (pairs > max || visits > maxCountedSelections) break
+      if (group.children.length > 0) count(group.children, path)
     }
+    for (const name of spread) path.delete(name)
   }
 
   for (const definition of document.definitions) {
-    if (pairs > max || visits > MAX_VISITS) break
+    if (pairs > max || visits > maxCountedSelections) break
     if (definition.kind === Kind.OPERATION_DEFINITION) count([definition.selectionSet], new Set())
     else if (definition.kind === Kind.FRAGMENT_DEFINITION)
       count([definition.selectionSet], new Set([definition.name.value]))
   }
-  return visits > MAX_VISITS ? Infinity : pairs
+  return visits > maxCountedSelections ? Infinity : pairs
 }
 
 function choose2(n: number): number {
