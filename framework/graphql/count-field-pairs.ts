@@ -10,8 +10,8 @@ export const maxCountedSelections = 50_000
  * Counts the pairs graphql's OverlappingFieldsCanBeMerged compares: in each selection set, as fields of the
  * same response name merge (through inline fragments, fragments and the sub-selections of merged fields),
  * every two of them, and every two fragments spread there. Its work grows with this count (pairs of 300
- * copies of one field took it ~125 ms), so the gate checks it before validating. Each definition counts,
- * fragments never spread included (graphql validates those too). Stops as soon as the count passes `max`,
+ * copies of one field took it ~125 ms), so the gate checks it before validating. Each operation counts, and
+ * each fragment no operation reaches (graphql validates those too). Stops as soon as the count passes `max`,
  * and returns Infinity when the walk would look at more than maxCountedSelections selections.
  */
 export function countFieldPairs(document: DocumentNode, max: number): number {
@@ -21,6 +21,8 @@ export function countFieldPairs(document: DocumentNode, max: number): number {
   }
   let pairs = 0
   let visits = 0
+  /** Fragments counted where they are spread: their own pairs are among those of the set they merge into. */
+  const reached = new Set<string>()
 
   /** One merged selection set: every selection set that graphql merges into it, and the fragments on the way. */
   /** `path`: the fragments spread on the way here, added to and taken from as the walk goes (a cycle ends). */
@@ -44,6 +46,7 @@ export function countFieldPairs(document: DocumentNode, max: number): number {
           // A fragment counts once per merged set, as graphql compares it once; a cycle is validation's to refuse.
           if (!fragment || spread.has(name) || path.has(name)) continue
           spread.add(name)
+          reached.add(name)
           collect(fragment.selectionSet)
         }
       }
@@ -62,8 +65,10 @@ export function countFieldPairs(document: DocumentNode, max: number): number {
   for (const definition of document.definitions) {
     if (pairs > max || visits > maxCountedSelections) break
     if (definition.kind === Kind.OPERATION_DEFINITION) count([definition.selectionSet], new Set())
-    else if (definition.kind === Kind.FRAGMENT_DEFINITION)
-      count([definition.selectionSet], new Set([definition.name.value]))
+  }
+  for (const [name, fragment] of fragments) {
+    if (pairs > max || visits > maxCountedSelections) break
+    if (!reached.has(name)) count([fragment.selectionSet], new Set([name]))
   }
   return visits > maxCountedSelections ? Infinity : pairs
 }
