@@ -7,7 +7,8 @@ import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSet
 export const maxCountedSelections = 50_000
 
 /**
- * Counts the pairs graphql's OverlappingFieldsCanBeMerged compares: in each selection set, as fields of the
+ * Estimates from above the pairs graphql's OverlappingFieldsCanBeMerged compares (a chain of fragments, which
+ * it follows one by one, counts here as fragments merged into one set): in each selection set, as fields of the
  * same response name merge (through inline fragments, fragments and the sub-selections of merged fields),
  * every two of them, and every two fragments spread there. Its work grows with this count (pairs of 300
  * copies of one field took it ~125 ms), so the gate checks it before validating. Each operation counts, and
