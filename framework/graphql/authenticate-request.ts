@@ -87,3 +87,16 @@ export function checkJwtOptions(jwt: JwtOptions): void {
     )
   }
 }
+
+/** The realm a 401's challenge names: the GraphQL gateway, as opposed to the replicas' internal channel. */
+export const gatewayRealm = 'annals'
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 answer (RFC 9110 §11.6.1, which requires one), in RFC 6750's
+ * Bearer form: bare when the request carried no bearer token (no error code, as §3.1 asks), with
+ * `error="invalid_token"` when it carried one that was not accepted.
+ */
+export function bearerChallenge(authorization: string | readonly string[] | undefined): string {
+  const presented = typeof authorization === 'string' && /^Bearer\s+\S/i.test(authorization)
+  return `Bearer realm="${gatewayRealm}"${presented ? ', error="invalid_token"' : ''}`
+}

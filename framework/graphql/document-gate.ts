@@ -14,6 +14,7 @@ import {
 } from 'graphql'
 import { LRUCache } from 'lru-cache'
 import { AnnalsError } from '../errors.ts'
+import { countFieldPairs, maxCountedSelections } from './count-field-pairs.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 
 export interface DocumentGateOptions {
@@ -100,6 +101,16 @@ export function createDocumentGate(options: DocumentGateOptions): DocumentGate {
     }
     // Before validation, whose cost grows with the fields the limits bound (overlapping fields compare pairs).
     enforceLimits(schema, document, variablesOf(variables), options)
+    const pairs = countFieldPairs(document, limits.maxFieldPairs)
+    if (pairs > limits.maxFieldPairs) {
+      const why =
+        pairs === Infinity
+          ? `expands through its fragments to more than ${maxCountedSelections} selections`
+          : `asks validation to compare more than ${limits.maxFieldPairs} pairs of fields of one name`
+      throw new AnnalsError('LIMIT_EXCEEDED', `The document ${why}`, {
+        details: { limit: 'field pairs', max: limits.maxFieldPairs },
+      })
+    }
     const errors = validate(schema, document, specifiedRules, { maxErrors: MAX_ERRORS })
     if (errors.length > 0) throw remember(query, errors)
     const operations: Operation[] = []

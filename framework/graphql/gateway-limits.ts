@@ -14,6 +14,12 @@ export interface GatewayLimits {
    * that grows with this count). Default 1,000.
    */
   readonly maxFragmentSpreads: number
+  /**
+   * Pairs of selections graphql compares to check that fields of one response name can merge (see
+   * count-field-pairs.ts): its validation time grows with them, so they are counted, after parsing and before
+   * validation. Default 2,000.
+   */
+  readonly maxFieldPairs: number
   /** Operations in one batched request. Default 10. */
   readonly maxBatch: number
   /** Bytes of a request body (and of a WebSocket message). Default 1 MiB. */
@@ -53,6 +59,7 @@ export const defaultLimits: GatewayLimits = {
   maxCost: 10_000,
   maxAliases: 30,
   maxFragmentSpreads: 1000,
+  maxFieldPairs: 2000,
   maxBatch: 10,
   maxBodyBytes: 1024 * 1024,
   maxQueryLength: 32_768,

@@ -61,6 +61,16 @@ describe('measureOperation', () => {
     expect({ cost, depth }).toEqual({ cost: 1 + 2 * 21, depth: 2 })
   })
 
+  it('walks a chain of fragments spread by many operations once per operation, each spread once', () => {
+    // A copy of the path per spread made a chain of n fragments n² steps per operation: 50 operations over a
+    // chain of 2,000 took seconds, so that this test fails on it instead of passing slowly.
+    const fragments = Array.from({ length: 2000 }, (_, n) => `fragment F${n} on Row { ...F${n + 1} }`)
+    const operations = Array.from({ length: 50 }, (_, n) => `query Q${n} { rows { ...F0 } }`)
+    const document = parse(`${operations.join(' ')} ${fragments.join(' ')} fragment F2000 on Row { id }`)
+    const { cost, spreads } = measureOperation(schema, document, options)
+    expect({ cost, spreads }).toEqual({ cost: 1 + 100, spreads: 2001 })
+  }, 5_000)
+
   it('counts fragment spreads as inlining expands them: each spread with the spreads of its fragment', () => {
     const twice = parse('{ rows { ...A ...A } } fragment A on Row { id ...B } fragment B on Row { id }')
     expect(measureOperation(schema, twice, options).spreads).toBe(2 * (1 + 1))

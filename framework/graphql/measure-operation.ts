@@ -137,7 +137,7 @@ function walkDocument(
         multiplier: number
         pending: number | undefined
         /** Fragments spread on the way here: a cycle ends (validation refuses one, this guards the walk). */
-        ancestors: ReadonlySet<string>
+        ancestors: Set<string>
         /** Fragments spread in this selection set so far, however deep in fragments. */
         visited: Set<string>
       },
@@ -156,7 +156,11 @@ function walkDocument(
           if (!fragment || at.visited.has(spread) || at.ancestors.has(spread)) continue
           at.visited.add(spread)
           const type = schema.getType(fragment.typeCondition.name.value) ?? parent
-          walk(fragment.selectionSet, type, { ...at, ancestors: new Set([...at.ancestors, spread]) })
+          // One set for the whole path, added to and taken from: a copy per spread made a chain of n
+          // fragments cost n² per operation (200 operations over a chain of 180 took ~190 ms).
+          at.ancestors.add(spread)
+          walk(fragment.selectionSet, type, at)
+          at.ancestors.delete(spread)
           continue
         }
         const name = selection.name.value

@@ -9,7 +9,7 @@ import {
 import mercurius from 'mercurius'
 import { AnnalsError } from '../errors.ts'
 import { isAllowedOrigin } from './allowed-origin.ts'
-import type { Authenticate } from './authenticate-request.ts'
+import { bearerChallenge, type Authenticate } from './authenticate-request.ts'
 import type { Principal } from './authorize-operation.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
 import { createCompiledGet } from './compiled-get.ts'
@@ -236,6 +236,13 @@ function finishExecution(app: FastifyInstance, options: { readonly suggestions: 
         : executed
           ? (refusalStatus(execution, formatted) ?? 200)
           : (clientStatusOf(errors[0]) ?? statusOfRequestError(formatted[0]))
+    // A 401 must say how to authenticate (RFC 9110 §11.6.1): refused credentials and refused operations alike.
+    if (statusCode === 401 && context.reply) {
+      void context.reply.header(
+        'www-authenticate',
+        bearerChallenge(context.reply.request.headers.authorization),
+      )
+    }
     return { statusCode, response: { data: execution.data ?? null, errors: formatted as never } }
   }
 }

@@ -71,11 +71,12 @@ async function eventsOf(store: EventStore, id: string) {
   return events
 }
 
+/** The status of GET /_annals/ring, and its WWW-Authenticate challenge if any. */
 function getRing(url: string, authorization?: string) {
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<{ status: number; challenge: string | undefined }>((resolve, reject) => {
     const req = request(`${url}/_annals/ring`, { headers: authorization ? { authorization } : {} }, (res) => {
       res.resume()
-      resolve(res.statusCode ?? 0)
+      resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] })
     })
     req.on('error', reject)
     req.end()
@@ -132,12 +133,13 @@ describe('createCluster', () => {
     expect(a!.cluster.status().forwardedCommands).toBe(0)
   })
 
-  it('refuses internal requests without the cluster secret', async () => {
+  it('refuses internal requests without the cluster secret, with a Bearer challenge', async () => {
     const store = createInMemoryEventStore()
     const [a] = await startReplicas(1, store)
-    expect(await getRing(a!.url)).toBe(401)
-    expect(await getRing(a!.url, 'Bearer not-the-secret')).toBe(401)
-    expect(await getRing(a!.url, `Bearer ${secret}`)).toBe(200)
+    const refused = { status: 401, challenge: 'Bearer realm="annals-cluster"' }
+    expect(await getRing(a!.url)).toEqual(refused)
+    expect(await getRing(a!.url, 'Bearer not-the-secret')).toEqual(refused)
+    expect(await getRing(a!.url, `Bearer ${secret}`)).toEqual({ status: 200, challenge: undefined })
   })
 
   it('refuses to start in production without a cluster secret', async () => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 import { captureLog } from './fixtures/captured-log.ts'
+import { probeLiveness } from './fixtures/health-probe.ts'
 
 const gateways: RunningGateway[] = []
 afterEach(async () => {
@@ -64,6 +65,52 @@ describe('a consistentWith token beyond the head of the log', () => {
     const { body } = await gateway.gql(aliasedReads(1), { token })
     expect(body).toEqual({ data: { r0: { litres: 1 } } })
   })
+})
+
+describe('a flood of tokens beyond the head of the log', () => {
+  it('leaves /health/live answering every probe within a kubelet liveness timeout while it runs', async () => {
+    // The rate limit lets the whole flood in: what is measured is the refusal, not the limiter. The log is
+    // real: the issue's stall came from an error logged, with its stack, per refused field.
+    const log = captureLog()
+    const gateway = await startGateway({
+      logger: log.logger,
+      // A slow request on a loaded machine is logged at warn; only what the flood itself logs is judged here.
+      slowRequestMs: Infinity,
+      consistencyTimeoutMs: 2_000,
+      limits: { rateLimit: { burst: 1_000_000, perSecond: 1_000_000 } },
+    })
+    gateways.push(gateway)
+    const token = (await gateway.gql(fill, { id: 't1' })).body.data?.['fill'].token as string
+    const beyond = String(BigInt(token) + 1_000_000_000n)
+    const batch = Array.from({ length: 10 }, () => ({
+      query: aliasedReads(30),
+      variables: { token: beyond },
+    }))
+    // The issue's attack: 180 batches of 10 queries of 30 aliased reads, six batches in flight at a time.
+    const batches = 180
+    const inFlight = 6
+    let sent = 0
+    let refused = 0
+    const probe = await probeLiveness(gateway.url)
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (sent < batches) {
+          sent++
+          for (const reply of await postBatch(gateway.url, batch))
+            for (const error of reply.errors ?? [])
+              if (error.extensions.code === 'TOKEN_BEYOND_HEAD') refused++
+        }
+      }),
+    )
+    const liveness = await probe.stop()
+    expect(refused).toBe(batches * 10 * 30)
+    expect(log.loud()).toEqual([])
+    // A kubelet's default liveness timeout is 1 s: a probe slower than that would count as a failure.
+    expect(liveness, `the slowest of ${liveness.probes} probes`).toMatchObject({
+      slowestMs: expect.toSatisfy((ms: number) => ms < 1_000) as unknown,
+    })
+    expect(liveness.probes).toBeGreaterThan(1)
+  }, 60_000)
 })
 
 describe('a read that waits out its token', () => {

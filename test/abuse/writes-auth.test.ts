@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream'
 import { createSigner } from 'fast-jwt'
+import { createClient } from 'graphql-ws'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 
@@ -17,6 +19,15 @@ function capturedLog() {
     },
   })
   return { lines, logger: { level: 'info', stream } }
+}
+
+/** POSTs a GraphQL request as JSON: the whole response, headers included. */
+function post(url: string, query: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  })
 }
 
 describe('authentication required in production (abuse)', () => {
@@ -110,6 +121,72 @@ describe('JWT authentication (abuse)', () => {
     const { status, body } = await gateway.gql(FILL, {}, bearer(claims))
     expect(body.data?.['fill']).toEqual({ revision: '0' })
     expect(status).toBe(200)
+  })
+
+  it('names the Bearer scheme in WWW-Authenticate on a 401 to an anonymous caller, without an error code', async () => {
+    const response = await post(gateway.url, FILL)
+    expect({ status: response.status, challenge: response.headers.get('www-authenticate') }).toEqual({
+      status: 401,
+      challenge: 'Bearer realm="annals"',
+    })
+  })
+
+  it('answers a token it does not accept with 401 and WWW-Authenticate error="invalid_token", over POST and GET', async () => {
+    const forged = { authorization: `Bearer ${createSigner({ key: 'x'.repeat(32) })({ sub: 'eve' })}` }
+    const query = '{ tankLevel(tankId: "t-1") { litres } }'
+    const get = await fetch(`${gateway.url}/graphql?query=${encodeURIComponent(query)}`, {
+      headers: { ...forged, 'x-annals-csrf': '1' },
+    })
+    for (const response of [
+      await post(gateway.url, FILL, forged),
+      await post(gateway.url, query, forged),
+      get,
+    ]) {
+      expect({ status: response.status, challenge: response.headers.get('www-authenticate') }).toEqual({
+        status: 401,
+        challenge: 'Bearer realm="annals", error="invalid_token"',
+      })
+    }
+  })
+
+  it('answers an authorization header of another scheme with 401 and the bare Bearer challenge', async () => {
+    const response = await post(gateway.url, FILL, { authorization: 'Basic bWFsbG9yeTpzZWNyZXQ=' })
+    expect({ status: response.status, challenge: response.headers.get('www-authenticate') }).toEqual({
+      status: 401,
+      challenge: 'Bearer realm="annals"',
+    })
+  })
+
+  it('sends no WWW-Authenticate with a 403 nor with a 200', async () => {
+    const claims = { sub: 'vic', roles: ['viewer'], iss: 'https://id.example', aud: 'plant' }
+    const forbidden = await post(gateway.url, 'mutation { seal(id: "t-1") { revision } }', bearer(claims))
+    const ok = await post(gateway.url, '{ tankLevel(tankId: "t-1") { litres } }')
+    expect([forbidden.status, ok.status]).toEqual([403, 200])
+    expect([forbidden.headers.get('www-authenticate'), ok.headers.get('www-authenticate')]).toEqual([
+      null,
+      null,
+    ])
+  })
+
+  it('upgrades a WebSocket with a token it does not accept, then closes it 4401 at connection_init', async () => {
+    const forged = `Bearer ${createSigner({ key: 'x'.repeat(32) })({ sub: 'eve' })}`
+    class WithToken extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers: { authorization: forged } })
+      }
+    }
+    let opened = false
+    const client = createClient({
+      url: gateway.wsUrl,
+      webSocketImpl: WithToken,
+      retryAttempts: 0,
+      lazy: true,
+      on: { opened: () => (opened = true) },
+    })
+    const closed = await new Promise<unknown>((resolve) => {
+      client.subscribe({ query: '{ __typename }' }, { next: resolve, error: resolve, complete: () => {} })
+    }).finally(() => client.dispose())
+    expect({ opened, code: (closed as { code?: number }).code }).toEqual({ opened: true, code: 4401 })
   })
 
   it('refuses a token of another issuer or for another audience with 401', async () => {

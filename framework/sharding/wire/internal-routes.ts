@@ -38,6 +38,7 @@ export function registerInternalRoutes(http: FastifyInstance, options: InternalR
     if (secret !== undefined && !carriesSecret(request.headers.authorization, secret)) {
       await reply
         .code(401)
+        .header('www-authenticate', 'Bearer realm="annals-cluster"')
         .send({ code: 'UNAUTHENTICATED', message: 'The internal channel needs the cluster secret' })
     }
   }
