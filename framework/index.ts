@@ -132,13 +132,21 @@ export type {
   AuthorizationRule,
   AuthorizationRules,
   OperationRequest,
-} from './graphql/authorize-operation.ts'
-export type { Authenticate, AuthenticationRequest, JwtOptions } from './graphql/authenticate-request.ts'
+} from './graphql/guards/authorize-operation.ts'
+export type {
+  Authenticate,
+  AuthenticationRequest,
+  JwtOptions,
+} from './graphql/guards/authenticate-request.ts'
 /** The limits every GraphQL request is held to, and their defaults. */
-export { defaultLimits, type GatewayLimits } from './graphql/gateway-limits.ts'
+export { defaultLimits, type GatewayLimits } from './graphql/guards/gateway-limits.ts'
 /** The GraphQL schema of an application, derived from its aggregates and read models (what `annals schema` prints). */
-export { buildGatewaySchema } from './graphql/build-gateway-schema.ts'
-export type { GatewayDefinition, GatewayRuntime, GatewayContext } from './graphql/gateway-context.ts'
+export { buildGatewaySchema } from './graphql/schema/build-gateway-schema.ts'
+export type {
+  GatewayDefinition,
+  GatewayRuntime,
+  GatewayContext,
+} from './graphql/transport/gateway-context.ts'
 
 // Tracing
 /** The trace and span ids of the active span for a pino `mixin`, so log lines name their trace. */

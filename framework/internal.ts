@@ -5,7 +5,7 @@
 /** The one back-off of every retry loop, and the abortable wait between tries. */
 export { pause, retryDelay, type RetryPolicy } from './retry.ts'
 /** How a zod schema is read for the GraphQL types and the PostgreSQL columns alike. */
-export { defOf, inspectZod } from './graphql/inspect-zod.ts'
+export { defOf, inspectZod } from './graphql/schema/inspect-zod.ts'
 /** The span of a projection's fold or a reactor's reaction, continuing the trace of the command that appended the event. */
 export { startEventSpan } from './tracing/start-event-span.ts'
 export { spanAttributes } from './tracing/tracer.ts'

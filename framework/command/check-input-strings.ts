@@ -1,6 +1,6 @@
 import type { z } from 'zod'
 import { BadInputError } from '../errors.ts'
-import { defOf, inspectZod } from '../graphql/inspect-zod.ts'
+import { defOf, inspectZod } from '../graphql/schema/inspect-zod.ts'
 
 /** The longest string (in UTF-16 units) a command input field takes unless its schema says `.max(n)`. */
 export const defaultMaxStringLength = 10_000

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
-import type { JwtOptions } from '../graphql/authenticate-request.ts'
+import type { JwtOptions } from '../graphql/guards/authenticate-request.ts'
 
 /** A comma-separated list of browser origins, each `scheme://host[:port]` as a browser sends it. */
 const originList = z

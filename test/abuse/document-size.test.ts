@@ -1,6 +1,6 @@
 // Issue 14, item 1: large and numerous invalid documents must not grow the heap nor stall the server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultLimits } from '../../framework/graphql/gateway-limits.ts'
+import { defaultLimits } from '../../framework/graphql/guards/gateway-limits.ts'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 import { captureLog } from './fixtures/captured-log.ts'
 import { startChildGateway, type ChildGateway } from './fixtures/child-gateway.ts'

@@ -1,7 +1,7 @@
 // Issue 14, item 3: batches counted by their operations, Retry-After, WebSocket connections per address.
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { defaultLimits } from '../../framework/graphql/gateway-limits.ts'
+import { defaultLimits } from '../../framework/graphql/guards/gateway-limits.ts'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 
 const gateways: RunningGateway[] = []

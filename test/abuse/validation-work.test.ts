@@ -2,7 +2,7 @@
 // OverlappingFieldsCanBeMerged compares every two fields of one response name, so 300 copies of one field (about
 // 2,700 tokens, inside maxTokens) held the event loop for ~125 ms per validation, twice per request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultLimits } from '../../framework/graphql/gateway-limits.ts'
+import { defaultLimits } from '../../framework/graphql/guards/gateway-limits.ts'
 import { startGateway, type RunningGateway } from '../e2e/fixtures/start-gateway.ts'
 import { captureLog } from './fixtures/captured-log.ts'
 

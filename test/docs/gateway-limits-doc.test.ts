@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { defaultLimits } from '../../framework/graphql/gateway-limits.ts'
+import { defaultLimits } from '../../framework/graphql/guards/gateway-limits.ts'
 import { repositoryRoot } from './markdown-blocks.fixture.ts'
 
 it('lists every gateway limit in docs/graphql.md', () => {

@@ -7,13 +7,18 @@ import {
   type GraphQLFieldConfig,
   type GraphQLFieldConfigArgumentMap,
 } from 'graphql'
-import { BadInputError } from '../errors.ts'
-import type { ListQuery, OrderBy, ReadModelSource, WaitForOptions } from '../read-model/read-model-source.ts'
-import { authorizeOperation } from './authorize-operation.ts'
-import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
-import { camelCase } from './graphql-names.ts'
-import type { ReadModelTypes } from './read-model-types.ts'
-import type { TypeRegistry } from './type-registry.ts'
+import { BadInputError } from '../../errors.ts'
+import type {
+  ListQuery,
+  OrderBy,
+  ReadModelSource,
+  WaitForOptions,
+} from '../../read-model/read-model-source.ts'
+import { authorizeOperation } from '../guards/authorize-operation.ts'
+import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import { camelCase } from '../schema/graphql-names.ts'
+import type { ReadModelTypes } from '../schema/read-model-types.ts'
+import type { TypeRegistry } from '../schema/type-registry.ts'
 
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
 

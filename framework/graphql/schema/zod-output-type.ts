@@ -9,7 +9,7 @@ import {
   type GraphQLOutputType,
 } from 'graphql'
 import { z } from 'zod'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { isGraphQLName, pascalCase } from './graphql-names.ts'
 import { JsonScalar } from './graphql-scalars.ts'
 import { declaredName, defOf, inspectZod } from './inspect-zod.ts'

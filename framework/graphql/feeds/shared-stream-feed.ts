@@ -1,7 +1,7 @@
-import type { EventStore, RecordedEvent } from '../event-store/event-store.ts'
-import { StoreUnavailableError } from '../errors.ts'
+import type { EventStore, RecordedEvent } from '../../event-store/event-store.ts'
+import { StoreUnavailableError } from '../../errors.ts'
 import { StreamFeedMember, type SharedDelivery } from './stream-feed-member.ts'
-import { pause, retryDelay } from '../retry.ts'
+import { pause, retryDelay } from '../../retry.ts'
 
 export interface SharedStreamFeedOptions<T> {
   readonly store: EventStore

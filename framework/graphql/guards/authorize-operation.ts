@@ -1,4 +1,4 @@
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 
 /** Who is asking: from `authenticate` or a verified JWT. */
 export interface Principal {

@@ -7,7 +7,7 @@ import {
   type GraphQLLeafType,
 } from 'graphql'
 import { z } from 'zod'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { enumValueName, enumValuesKeepTheirNames } from './graphql-names.ts'
 import { declaredName, defOf, isDateTimeString, isIntegerSchema } from './inspect-zod.ts'
 import { DateTimeScalar, JsonScalar } from './graphql-scalars.ts'

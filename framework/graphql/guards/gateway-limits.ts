@@ -1,5 +1,5 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { measureOperation } from './measure-operation.ts'
 
 /** The limits every request is held to; each can be raised, and set to Infinity to turn it off. */

@@ -10,8 +10,8 @@ import {
   type GraphQLOutputType,
 } from 'graphql'
 import type { z } from 'zod'
-import { AnnalsError } from '../errors.ts'
-import type { ReadModelSource } from '../read-model/read-model-source.ts'
+import { AnnalsError } from '../../errors.ts'
+import type { ReadModelSource } from '../../read-model/read-model-source.ts'
 import { pascalCase } from './graphql-names.ts'
 import type { TypeRegistry } from './type-registry.ts'
 import { filterableFields, whereFilterType } from './where-filter-type.ts'

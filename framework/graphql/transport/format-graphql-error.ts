@@ -1,5 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql'
-import { AnnalsError, errorCodes, type ErrorCode } from '../errors.ts'
+import { AnnalsError, errorCodes, type ErrorCode } from '../../errors.ts'
 
 /** Where INTERNAL errors are logged, with the request id that the client's message quotes. */
 export interface ErrorReporter {

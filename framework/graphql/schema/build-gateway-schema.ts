@@ -6,12 +6,12 @@ import {
   type GraphQLFieldConfig,
   type GraphQLNamedType,
 } from 'graphql'
-import { AnnalsError } from '../errors.ts'
-import { aggregateEventSubscription } from './aggregate-event-subscription.ts'
-import { commandMutations } from './command-mutations.ts'
-import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
-import { readModelQueries } from './read-model-queries.ts'
-import { readModelSubscriptions } from './read-model-subscriptions.ts'
+import { AnnalsError } from '../../errors.ts'
+import { aggregateEventSubscription } from '../resolvers/aggregate-event-subscription.ts'
+import { commandMutations } from '../resolvers/command-mutations.ts'
+import type { GatewayContext, GatewayDefinition, GatewayRuntime } from '../transport/gateway-context.ts'
+import { readModelQueries } from '../resolvers/read-model-queries.ts'
+import { readModelSubscriptions } from '../resolvers/read-model-subscriptions.ts'
 import { readModelTypes } from './read-model-types.ts'
 import { createTypeRegistry } from './type-registry.ts'
 

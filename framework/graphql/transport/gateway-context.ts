@@ -1,9 +1,9 @@
 import type { Context, Span } from '@opentelemetry/api'
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import type { CommandBus } from '../command/command-bus.ts'
-import type { EventStore } from '../event-store/event-store.ts'
-import type { ReadModelSource } from '../read-model/read-model-source.ts'
-import type { AuthorizationRules, Principal } from './authorize-operation.ts'
+import type { AnyAggregate } from '../../aggregate/define-aggregate.ts'
+import type { CommandBus } from '../../command/command-bus.ts'
+import type { EventStore } from '../../event-store/event-store.ts'
+import type { ReadModelSource } from '../../read-model/read-model-source.ts'
+import type { AuthorizationRules, Principal } from '../guards/authorize-operation.ts'
 
 /** What the gateway schema is built from. */
 export interface GatewayDefinition {

@@ -1,13 +1,13 @@
 import { GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLString, type GraphQLFieldConfig } from 'graphql'
-import type { ReadModelSource, RowChange } from '../read-model/read-model-source.ts'
-import { authorizeOperation } from './authorize-operation.ts'
-import { boundedFeed, type FeedItem } from './bounded-feed.ts'
-import type { GatewayContext, GatewayRuntime } from './gateway-context.ts'
-import { camelCase } from './graphql-names.ts'
+import type { ReadModelSource, RowChange } from '../../read-model/read-model-source.ts'
+import { authorizeOperation } from '../guards/authorize-operation.ts'
+import { boundedFeed, type FeedItem } from '../feeds/bounded-feed.ts'
+import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import { camelCase } from '../schema/graphql-names.ts'
 import { parsePosition, withoutNulls } from './read-model-queries.ts'
-import type { ReadModelTypes } from './read-model-types.ts'
-import { frameResolve } from './shared-subscription-execution.ts'
-import type { TypeRegistry } from './type-registry.ts'
+import type { ReadModelTypes } from '../schema/read-model-types.ts'
+import { frameResolve } from '../feeds/shared-subscription-execution.ts'
+import type { TypeRegistry } from '../schema/type-registry.ts'
 
 type Field = GraphQLFieldConfig<unknown, GatewayContext>
 

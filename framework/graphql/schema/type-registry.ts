@@ -1,5 +1,5 @@
 import type { GraphQLNamedType } from 'graphql'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { isGraphQLName } from './graphql-names.ts'
 
 /** Which side of the schema a zod-derived type belongs to: objects differ, enums are shared. */

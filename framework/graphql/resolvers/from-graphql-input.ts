@@ -1,8 +1,8 @@
 import type { z } from 'zod'
-import { BadInputError } from '../errors.ts'
-import { defOf, inspectZod } from './inspect-zod.ts'
-import { oneOfFieldName } from './zod-input-type.ts'
-import { discriminatedOptions } from './zod-output-type.ts'
+import { BadInputError } from '../../errors.ts'
+import { defOf, inspectZod } from '../schema/inspect-zod.ts'
+import { oneOfFieldName } from '../schema/zod-input-type.ts'
+import { discriminatedOptions } from '../schema/zod-output-type.ts'
 
 /**
  * Turns a GraphQL input value back into the shape its zod schema parses: a null for a field that may be

@@ -13,7 +13,7 @@ import {
   OperationTypeNode,
 } from 'graphql'
 import { LRUCache } from 'lru-cache'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { countFieldPairs, maxCountedSelections } from './count-field-pairs.ts'
 import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
 

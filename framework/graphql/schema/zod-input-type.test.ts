@@ -1,7 +1,7 @@
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, printSchema, type GraphQLNamedType } from 'graphql'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { fromGraphQLInput } from './from-graphql-input.ts'
+import { fromGraphQLInput } from '../resolvers/from-graphql-input.ts'
 import { createTypeRegistry } from './type-registry.ts'
 import { zodInputType } from './zod-input-type.ts'
 

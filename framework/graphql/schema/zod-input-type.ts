@@ -9,7 +9,7 @@ import {
   type GraphQLScalarType,
 } from 'graphql'
 import { z } from 'zod'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import { camelCase, isGraphQLName, pascalCase } from './graphql-names.ts'
 import { JsonScalar } from './graphql-scalars.ts'
 import { declaredName, defOf, inspectZod } from './inspect-zod.ts'

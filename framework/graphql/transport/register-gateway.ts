@@ -7,13 +7,13 @@ import {
   type GraphQLSchema,
 } from 'graphql'
 import mercurius from 'mercurius'
-import { AnnalsError } from '../errors.ts'
-import { isAllowedOrigin } from './allowed-origin.ts'
-import { bearerChallenge, type Authenticate } from './authenticate-request.ts'
-import type { Principal } from './authorize-operation.ts'
-import { buildGatewaySchema } from './build-gateway-schema.ts'
+import { AnnalsError } from '../../errors.ts'
+import { isAllowedOrigin } from '../guards/allowed-origin.ts'
+import { bearerChallenge, type Authenticate } from '../guards/authenticate-request.ts'
+import type { Principal } from '../guards/authorize-operation.ts'
+import { buildGatewaySchema } from '../schema/build-gateway-schema.ts'
 import { createCompiledGet } from './compiled-get.ts'
-import { createDocumentGate, InvalidDocumentError } from './document-gate.ts'
+import { createDocumentGate, InvalidDocumentError } from '../guards/document-gate.ts'
 import {
   countClientTimeouts,
   formatGraphQLError,
@@ -21,9 +21,9 @@ import {
   withoutSuggestions,
 } from './format-graphql-error.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from './gateway-context.ts'
-import { enforceLimits, type GatewayLimits } from './gateway-limits.ts'
+import { enforceLimits, type GatewayLimits } from '../guards/gateway-limits.ts'
 import { registerGraphiql } from './graphiql-routes.ts'
-import { createRateLimiter } from './rate-limiter.ts'
+import { createRateLimiter } from '../guards/rate-limiter.ts'
 import { createSubscriptionServer, type SubscriptionServer } from './subscription-server.ts'
 import { endOperationSpan, startOperationSpan } from './trace-operation.ts'
 

@@ -1,7 +1,7 @@
 import { printSchema } from 'graphql'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { defineAggregate } from '../aggregate/define-aggregate.ts'
+import { defineAggregate } from '../../aggregate/define-aggregate.ts'
 import { buildGatewaySchema } from './build-gateway-schema.ts'
 
 const compact = (sdl: string) => sdl.replace(/"""[\s\S]*?"""/g, '').replace(/\s+/g, ' ')

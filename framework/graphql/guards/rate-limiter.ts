@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 
 export interface RateLimiterOptions {
   /** Requests a client may make at once. */

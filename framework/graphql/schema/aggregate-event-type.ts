@@ -1,7 +1,7 @@
 import { GraphQLNonNull, GraphQLObjectType, GraphQLString, GraphQLUnionType } from 'graphql'
 import type { z } from 'zod'
-import type { AnyAggregate, EventMap } from '../aggregate/define-aggregate.ts'
-import { isVersionedEvent } from '../aggregate/versioned-event.ts'
+import type { AnyAggregate, EventMap } from '../../aggregate/define-aggregate.ts'
+import { isVersionedEvent } from '../../aggregate/versioned-event.ts'
 import type { TypeRegistry } from './type-registry.ts'
 import { zodOutputType } from './zod-output-type.ts'
 

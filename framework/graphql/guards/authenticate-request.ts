@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError } from '../../errors.ts'
 import type { Principal } from './authorize-operation.ts'
 
 /** What authentication reads: an HTTP request, or a WebSocket upgrade with its connection_init payload. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createInMemoryEventStore, type InMemoryEventStore } from '../event-store/in-memory-event-store.ts'
-import type { RecordedEvent } from '../event-store/event-store.ts'
+import { createInMemoryEventStore, type InMemoryEventStore } from '../../event-store/in-memory-event-store.ts'
+import type { RecordedEvent } from '../../event-store/event-store.ts'
 import { createSharedStreamFeed, type SharedStreamFeed } from './shared-stream-feed.ts'
 import type { StreamFeedMember } from './stream-feed-member.ts'
 

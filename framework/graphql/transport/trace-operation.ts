@@ -1,7 +1,7 @@
 import { context as contexts, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { FastifyRequest } from 'fastify'
 import { Kind, type DocumentNode, type ExecutionResult } from 'graphql'
-import { spanAttributes, tracer, tracingEnabled } from '../tracing/tracer.ts'
+import { spanAttributes, tracer, tracingEnabled } from '../../tracing/tracer.ts'
 import type { GatewayContext } from './gateway-context.ts'
 
 /**

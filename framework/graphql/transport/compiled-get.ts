@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
-import { builtInScalars } from './built-in-scalars.ts'
+import { builtInScalars } from '../schema/built-in-scalars.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { compileResultCheck, type ResultCheck } from './result-check.ts'
 
