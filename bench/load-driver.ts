@@ -40,6 +40,8 @@ export interface StepReport {
 
 export interface DriverOptions {
   readonly url: string
+  /** Where the service's /metrics answers; default /metrics beside `url` (a production service serves it on a port of its own). */
+  readonly metricsUrl?: string
   readonly batteries: number
   readonly burst: number
   readonly warmupSeconds: number
@@ -65,7 +67,7 @@ const install = `mutation($id: ID!, $commandId: ID) {
 /** Creates a driver on one service: installs the fleet once, then runs fixed-rate steps against it. */
 export function createLoadDriver(options: DriverOptions) {
   const target = new URL(options.url)
-  const metricsUrl = new URL('/metrics', target)
+  const metricsUrl = new URL(options.metricsUrl ?? '/metrics', target)
   // Enough sockets that the client never becomes the queue it measures; beyond them requests wait in the agent,
   // and that wait is charged to the latency like any other (it starts at the scheduled time).
   const loopback = /^(127\.|localhost$|\[::1\]$)/.test(target.hostname)
@@ -330,6 +332,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       url: { type: 'string', default: 'http://localhost:4000/graphql' },
+      metrics: { type: 'string' },
       rate: { type: 'string', default: '500' },
       seconds: { type: 'string', default: '30' },
       warmup: { type: 'string', default: '5' },
@@ -354,6 +357,7 @@ async function main(): Promise<void> {
   const log = values.json ? () => undefined : (line: string) => console.log(line)
   const driver = createLoadDriver({
     url: values.url,
+    ...(values.metrics === undefined ? {} : { metricsUrl: values.metrics }),
     batteries: number('batteries'),
     burst: Math.max(1, number('burst')),
     warmupSeconds: number('warmup'),

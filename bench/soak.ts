@@ -32,7 +32,7 @@ async function sample(url: string): Promise<{ heap: number; rss: number } | unde
 }
 
 const example = await startExample()
-const metricsUrl = new URL('/metrics', example.url).href
+const { metricsUrl } = example
 const samples: { at: number; phase: 'load' | 'rest'; heap: number; rss: number }[] = []
 let phase: 'load' | 'rest' = 'load'
 const started = performance.now()
@@ -51,6 +51,8 @@ try {
       'bench/load-driver.ts',
       '--url',
       example.url,
+      '--metrics',
+      metricsUrl,
       '--rate',
       values.rate,
       '--seconds',

@@ -31,9 +31,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts the example as `npm start` does, on a fresh data directory, and waits until it is ready. */
-export async function startExample(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startExample(): Promise<{
+  url: string
+  metricsUrl: string
+  close(): Promise<void>
+}> {
   const dataDir = await mkdtemp(join(tmpdir(), 'annals-load-'))
   const port = await freePort()
+  const metricsPort = await freePort()
   const child: ChildProcess = spawn(
     process.execPath,
     ['--conditions=development', '--import', 'tsx', 'example-app/main.ts'],
@@ -45,6 +50,10 @@ export async function startExample(): Promise<{ url: string; close(): Promise<vo
         HOST: '127.0.0.1',
         ANNALS_DATA_DIR: dataDir,
         NODE_ENV: 'production',
+        // The load comes from anonymous clients on loopback, as in development; production refuses to start
+        // without saying so, and serves its metrics on a port of their own.
+        ANNALS_AUTH: 'none',
+        ANNALS_METRICS_PORT: String(metricsPort),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
@@ -61,6 +70,7 @@ export async function startExample(): Promise<{ url: string; close(): Promise<vo
   }
   return {
     url: `${url}/graphql`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     async close() {
       child.kill('SIGTERM')
       if (child.exitCode === null) await once(child, 'exit')
@@ -83,7 +93,16 @@ async function drive<T>(args: readonly string[]): Promise<T> {
   return JSON.parse(Buffer.concat(chunks).toString()) as T
 }
 
-const common = (url: string) => ['--url', url, '--batteries', String(BATTERIES), '--clients', String(CLIENTS)]
+const common = (example: { url: string; metricsUrl: string }) => [
+  '--url',
+  example.url,
+  '--metrics',
+  example.metricsUrl,
+  '--batteries',
+  String(BATTERIES),
+  '--clients',
+  String(CLIENTS),
+]
 
 const bench: Bench = {
   name: 'sustained-load',
@@ -100,7 +119,7 @@ const bench: Bench = {
   async run() {
     const example = await startExample()
     try {
-      const args = common(example.url)
+      const args = common(example)
       const p99 = new Map<number, number[]>()
       const reports: StepReport[] = []
       for (let round = 0; round < ROUNDS; round++) {
