@@ -25,6 +25,9 @@ export async function startBenchServers(): Promise<BenchServers> {
     store,
     logger: false,
     env: { NODE_ENV: 'production' },
+    // Production as deployed, but anonymous on loopback and with /metrics beside the gateway.
+    auth: 'none',
+    metrics: 'main',
     limits: { rateLimit: false, maxPageSize: 1000 },
   })
   const plain = Fastify({ logger: false })

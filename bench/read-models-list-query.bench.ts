@@ -74,6 +74,9 @@ const bench: Bench = {
         store,
         logger: false,
         env: { NODE_ENV: 'production' },
+        // Production as deployed, but anonymous on loopback and with /metrics beside the gateway.
+        auth: 'none',
+        metrics: 'main',
         limits: { rateLimit: false, maxPageSize: 1000 },
         compiledGet,
       })

@@ -145,6 +145,9 @@ async function restartToReady(
     store: eventStoreUrl,
     logger: false,
     env: { NODE_ENV: 'production' },
+    // Production as deployed, but anonymous on loopback and with /metrics beside the gateway.
+    auth: 'none',
+    metrics: 'main',
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
