@@ -4,5 +4,5 @@ import { readModelStoreContract, units, type UnitRow } from './read-model-store-
 readModelStoreContract('memory', () => {
   const store = createInMemoryReadModels().store<UnitRow>(units)
   // Memory outlives nothing but the object: the next "process" over it is the same store.
-  return Promise.resolve({ store, reopen: () => store })
+  return Promise.resolve({ store, reopen: () => store, close: () => Promise.resolve() })
 })

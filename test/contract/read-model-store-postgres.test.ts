@@ -23,7 +23,11 @@ async function open() {
   const store = database.store<UnitRow>(units)
   await store.open()
   await database.shared!.acquire('units', 'contract')
-  return { store, reopen: () => database.store<UnitRow>(units) }
+  const close = async () => {
+    opened.splice(opened.indexOf(database), 1)
+    await database.close()
+  }
+  return { store, reopen: () => database.store<UnitRow>(units), close }
 }
 
 if (postgresUrl) readModelStoreContract('a real PostgreSQL server', open)

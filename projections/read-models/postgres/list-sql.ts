@@ -81,6 +81,8 @@ function filterSql(column: { name: string; type: ColumnType }, filter: FieldFilt
   return sql
 }
 
+const isMissing = (value: unknown) => value === null || value === undefined
+
 /** Rows strictly after the cursor in the sort order: (k1 after v1) or (k1 = v1 and k2 after v2) or ... */
 function keysetSql(
   order: readonly SortKey[],
@@ -89,28 +91,32 @@ function keysetSql(
 ): string {
   const alternatives: string[] = []
   for (let index = 0; index < order.length; index++) {
-    const equal = order.slice(0, index).map((key) => equalSql(key, cursor[key.field], param))
-    const after = afterSql(order[index]!, cursor[order[index]!.field], param)
-    if (after === 'false') continue
-    alternatives.push(`(${[...equal, after].join(' and ')})`)
+    const key = order[index]!
+    const value = cursor[key.field]
+    // Nothing sorts after a missing value descending: skip the alternative before any of its parameters are
+    // bound, since a parameter the text never names has no type and PostgreSQL refuses the statement.
+    if (key.direction === 'desc' && isMissing(value)) continue
+    const equal = order.slice(0, index).map((prior) => equalSql(prior, cursor[prior.field], param))
+    alternatives.push(`(${[...equal, afterSql(key, value, param)].join(' and ')})`)
   }
   return alternatives.length > 0 ? `(${alternatives.join(' or ')})` : 'false'
 }
 
 function equalSql(key: SortKey, value: unknown, param: Param): string {
-  if (value === null || value === undefined) return `${key.name} is null`
+  if (isMissing(value)) return `${key.name} is null`
   return `${key.name} = ${param(encoderOf(key.type)(value), key.type)}`
 }
 
-/** After `value` in the key's order, where nulls come first ascending and last descending. */
+/**
+ * After `value` in the key's order, where nulls come first ascending and last descending (a missing value
+ * descending has nothing after it: the caller skips it).
+ */
 function afterSql(key: SortKey, value: unknown, param: Param): string {
-  const missing = value === null || value === undefined
   if (key.direction === 'asc') {
-    return missing
+    return isMissing(value)
       ? `${key.name} is not null`
       : `${key.name} > ${param(encoderOf(key.type)(value), key.type)}`
   }
-  if (missing) return 'false'
   return `(${key.name} < ${param(encoderOf(key.type)(value), key.type)} or ${key.name} is null)`
 }
 
