@@ -1,7 +1,7 @@
 // `npm start` prints where the service answers: every URL in its banner answers, in development and production.
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -9,8 +9,14 @@ import { reservePorts } from '../cluster/cluster-harness.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-/** Starts example-app/main.ts, returns the banner once it is printed, and stops the process. */
-async function banner(env: Record<string, string>): Promise<{ urls: string[] }> {
+/**
+ * Starts example-app/main.ts (on loopback unless `env` sets HOST, '' for none), returns the banner once it is
+ * printed with what `whileRunning` found, and stops the process.
+ */
+async function banner<T = undefined>(
+  env: Record<string, string>,
+  whileRunning?: (port: number) => Promise<T>,
+): Promise<{ urls: string[]; found: T | undefined }> {
   const [port] = await reservePorts(1)
   const dataDir = await mkdtemp(join(tmpdir(), 'annals-banner-'))
   const child = spawn(
@@ -18,7 +24,7 @@ async function banner(env: Record<string, string>): Promise<{ urls: string[] }> 
     ['--conditions=development', '--import', 'tsx', 'example-app/main.ts'],
     {
       cwd: root,
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ANNALS_DATA_DIR: dataDir },
+      env: { ...process.env, HOST: '127.0.0.1', ...env, PORT: String(port), ANNALS_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )
@@ -39,7 +45,7 @@ async function banner(env: Record<string, string>): Promise<{ urls: string[] }> 
       const response = await fetch(url, { headers: { 'x-annals-csrf': '1' } })
       expect(response.status, url).not.toBe(404)
     }
-    return { urls }
+    return { urls, found: await whileRunning?.(port!) }
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -68,3 +74,34 @@ describe('the start banner', () => {
     expect(urls.some((url) => url.endsWith('/graphiql'))).toBe(false)
   })
 })
+
+/** An IPv4 address of this machine other than loopback: where a neighbour on its network would connect. */
+const outward = Object.values(networkInterfaces())
+  .flat()
+  .find((address) => address?.family === 'IPv4' && !address.internal)?.address
+
+/** What /health/live on `host` answers: its status, or the connection error's code. */
+async function liveOn(host: string, port: number): Promise<number | string> {
+  try {
+    return (await fetch(`http://${host}:${port}/health/live`)).status
+  } catch (error) {
+    return String((error as { cause?: { code?: string } }).cause?.code)
+  }
+}
+
+describe.skipIf(outward === undefined)(
+  `the development bind (${outward === undefined ? 'skipped: this machine has no address but loopback' : `reached on ${outward}`})`,
+  () => {
+    const reach = (port: number) => Promise.all([liveOn('127.0.0.1', port), liveOn(outward!, port)])
+
+    it('answers on loopback only when HOST is not set, so its neighbours cannot reach an open service', async () => {
+      const { found } = await banner({ NODE_ENV: 'development', HOST: '' }, reach)
+      expect(found).toEqual([200, 'ECONNREFUSED'])
+    })
+
+    it('answers on every address once HOST says so', async () => {
+      const { found } = await banner({ NODE_ENV: 'development', HOST: '0.0.0.0' }, reach)
+      expect(found).toEqual([200, 200])
+    })
+  },
+)
