@@ -116,10 +116,24 @@ function contentTypeOf(value: string): ContentType {
   return value === 'application/json' ? 'application/json' : 'application/octet-stream'
 }
 
-/** Two int64 halves as a UUID's 16 bytes in hex (two's complement: sign bits included). */
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+const uuidBytes = Buffer.alloc(16)
+const uuidText = Buffer.alloc(36)
+
+/**
+ * Two int64 halves as a UUID's 16 bytes in hex (two's complement: sign bits included), written into a buffer
+ * and read out as one flat string: joined slices would make a rope of nine pieces, ~370 heap bytes instead of
+ * ~66, kept that way by every event the devstore's cache holds.
+ */
 function formattedUuid(most: bigint, least: bigint): string {
-  const hex =
-    BigInt.asUintN(64, most).toString(16).padStart(16, '0') +
-    BigInt.asUintN(64, least).toString(16).padStart(16, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  uuidBytes.writeBigUInt64BE(BigInt.asUintN(64, most), 0)
+  uuidBytes.writeBigUInt64BE(BigInt.asUintN(64, least), 8)
+  let at = 0
+  for (let index = 0; index < 16; index++) {
+    if (index === 4 || index === 6 || index === 8 || index === 10) uuidText[at++] = 0x2d
+    const byte = uuidBytes[index]!
+    uuidText[at++] = HEX_DIGITS[byte >> 4]!
+    uuidText[at++] = HEX_DIGITS[byte & 15]!
+  }
+  return uuidText.toString('latin1')
 }
