@@ -21,19 +21,24 @@ const { values } = parseArgs({
 })
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
 
-async function sample(url: string): Promise<{ heap: number; rss: number } | undefined> {
+async function sample(url: string): Promise<{ heap: number; rss: number; external: number } | undefined> {
   const text = await fetch(url).then(
     (reply) => reply.text(),
     () => undefined,
   )
   if (text === undefined) return undefined
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
-  return { heap: value('nodejs_heap_size_used_bytes'), rss: value('process_resident_memory_bytes') }
+  return {
+    heap: value('nodejs_heap_size_used_bytes'),
+    rss: value('process_resident_memory_bytes'),
+    // Buffers' and other backing stores outside the JS heap (what RSS holds beside the heap).
+    external: value('nodejs_external_memory_bytes'),
+  }
 }
 
 const example = await startExample()
 const { metricsUrl } = example
-const samples: { at: number; phase: 'load' | 'rest'; heap: number; rss: number }[] = []
+const samples: { at: number; phase: 'load' | 'rest'; heap: number; rss: number; external: number }[] = []
 let phase: 'load' | 'rest' = 'load'
 const started = performance.now()
 const timer = setInterval(() => {
@@ -74,12 +79,16 @@ try {
 
 const load = samples.filter((entry) => entry.phase === 'load')
 const rest = samples.filter((entry) => entry.phase === 'rest')
-const minutes = new Map<number, number>()
-for (const entry of load) {
-  const minute = Math.floor(entry.at / 60)
-  minutes.set(minute, Math.min(minutes.get(minute) ?? Infinity, entry.heap))
+const floors = (of: 'heap' | 'external') => {
+  const minutes = new Map<number, number>()
+  for (const entry of load) {
+    const minute = Math.floor(entry.at / 60)
+    minutes.set(minute, Math.min(minutes.get(minute) ?? Infinity, entry[of]))
+  }
+  return [...minutes.values()].map(mb).join(', ')
 }
-console.log(`Heap floor per minute of load (MB): ${[...minutes.values()].map(mb).join(', ')}`)
+console.log(`Heap floor per minute of load (MB): ${floors('heap')}`)
+console.log(`External memory floor per minute of load (MB): ${floors('external')}`)
 console.log(
   `RSS (MB): start ${mb(load[0]?.rss ?? 0)}, end of load ${mb(load.at(-1)?.rss ?? 0)}, after ${values.rest} s at rest ${mb(rest.at(-1)?.rss ?? 0)}`,
 )
