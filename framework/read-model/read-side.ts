@@ -51,5 +51,10 @@ export type ReadModelShape = Pick<ReadModelSource, 'name' | 'schema' | 'key' | '
 export interface ReadSideOption {
   /** The read models it will serve: `annals schema` prints the schema from them without starting anything. */
   readonly models: readonly ReadModelShape[]
+  /**
+   * It fires scheduled commands: the server then hosts the ScheduledCommand aggregate and the gateway offers a
+   * `schedule<Command>` mutation per public command and `cancelScheduledCommand`.
+   */
+  readonly scheduledCommands?: boolean
   create(context: ReadSideContext): Promise<ReadSide>
 }

@@ -10,6 +10,7 @@ import { AnnalsError } from '../../errors.ts'
 import { aggregateEventSubscription } from '../resolvers/aggregate-event-subscription.ts'
 import { commandMutations } from '../resolvers/command-mutations.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from '../transport/gateway-context.ts'
+import { scheduleMutations } from '../resolvers/schedule-mutations.ts'
 import { readModelQueries } from '../resolvers/read-model-queries.ts'
 import { readModelSubscriptions } from '../resolvers/read-model-subscriptions.ts'
 import { readModelTypes } from './read-model-types.ts'
@@ -43,6 +44,9 @@ export function buildGatewaySchema(definition: GatewayDefinition, runtime?: Gate
     aggregateNames.add(aggregate.name)
     Object.assign(mutations, commandMutations(registry, aggregate, getRuntime))
     Object.assign(subscriptions, aggregateEventSubscription(registry, aggregate, getRuntime))
+  }
+  if (definition.scheduledCommands === true) {
+    Object.assign(mutations, scheduleMutations(registry, definition.aggregates, getRuntime))
   }
   for (const source of definition.sources) {
     const types = readModelTypes(registry, source)

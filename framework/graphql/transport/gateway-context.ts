@@ -9,6 +9,8 @@ import type { AuthorizationRules, Principal } from '../guards/authorize-operatio
 export interface GatewayDefinition {
   readonly aggregates: readonly AnyAggregate[]
   readonly sources: readonly ReadModelSource[]
+  /** Offer `schedule<Command>` mutations and `cancelScheduledCommand` (the read side fires scheduled commands). */
+  readonly scheduledCommands?: boolean
 }
 
 /** What the resolvers need at run time; `annals schema` builds the schema without one. */
