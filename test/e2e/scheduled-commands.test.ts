@@ -17,14 +17,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function rig(clock: TestClock, dataDir?: string): Promise<ScheduleRig> {
+async function rig(
+  clock: TestClock,
+  dataDir?: string,
+  options?: { readonly holdCancels?: boolean },
+): Promise<ScheduleRig> {
   let dir = dataDir
   if (dir === undefined) {
     const made = await scheduleDataDir()
     cleanups.push(() => made.remove())
     dir = made.dir
   }
-  const started = await startScheduleRig(clock, dir)
+  const started = await startScheduleRig(clock, dir, options)
   let closed = false
   cleanups.push(async () => {
     if (!closed) await started.close()
@@ -127,6 +131,10 @@ describe('scheduled commands, through GraphQL on the devstore', () => {
     const cancel = await service.gateway.gql(CANCEL, { scheduleId: cancelled.scheduleId })
     expect(cancel.body.data).toMatchObject({ cancelScheduledCommand: { status: 'cancelled' } })
     const sent = await scheduleFill(service, 'sched-4b', new Date(clock.now() + MINUTE))
+    // The cancel took its timer away: nothing is pending for it.
+    await settled(service, (cancel.body.data!['cancelScheduledCommand'] as { token: string }).token)
+    const instance = await service.readSide.workflow('scheduledCommands').instance(cancelled.scheduleId)
+    expect(instance).toMatchObject({ status: 'completed', timers: [] })
     clock.advance(2 * MINUTE)
     await settled(service, sent.token)
     await settled(service, (cancel.body.data!['cancelScheduledCommand'] as { token: string }).token)
@@ -135,6 +143,21 @@ describe('scheduled commands, through GraphQL on the devstore', () => {
     expect(await fills(service, 'sched-4')).toHaveLength(0)
     const late = await service.gateway.gql(CANCEL, { scheduleId: sent.scheduleId })
     expect(late.body.errors?.map((error) => error.extensions.code)).toEqual(['SCHEDULE_NOT_PENDING'])
+  })
+
+  it('never sends a command cancelled as it falls due, before the workflow has read the cancel', async () => {
+    const clock = createTestClock()
+    const service = await rig(clock, undefined, { holdCancels: true })
+    const schedule = await scheduleFill(service, 'sched-9', new Date(clock.now() + MINUTE))
+    await settled(service, schedule.token)
+    const cancel = await service.gateway.gql(CANCEL, { scheduleId: schedule.scheduleId })
+    expect(cancel.body.errors).toBeUndefined()
+    // The timer fires while the cancel is held back from the workflow's subscription.
+    clock.advance(MINUTE)
+    await service.readSide.workflow('scheduledCommands').idle()
+    service.releaseCancels()
+    await settled(service, (cancel.body.data!['cancelScheduledCommand'] as { token: string }).token)
+    expect(await fills(service, 'sched-9')).toHaveLength(0)
   })
 
   it('refuses a time out of range or not a time, and a command input that does not fit, with coded errors', async () => {
