@@ -121,6 +121,11 @@ export function createReadSide(options: ReadSideOptions): ReadSideFactory {
   ])
   return {
     ...(scheduling ? { scheduledCommands: true } : {}),
+    workflows: workflows.map(({ name, description, state }) => ({
+      name,
+      state,
+      ...(description === undefined ? {} : { description }),
+    })),
     models: projections.map(({ name, schema, key, description }) => ({
       name,
       schema,
@@ -301,6 +306,8 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     projection: control,
     reactor: (name) => reactors.control(name),
     workflow: (name) => workflows.control(name),
+    workflows: options.workflows.map((definition) => definition.name),
+    workflowView: (name) => workflows.control(name),
   }
 }
 

@@ -229,6 +229,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     env,
     replica: selfUrl,
     ...(dataDir === undefined ? {} : { dataDir }),
+    onTimerFired: (workflow, latenessMs) => metrics.timerFired(workflow, latenessMs),
   })
   if (readSide) metrics.watchReadSide(readSide)
   if (readSide?.rebalance && cluster) cluster.onChange(() => readSide.rebalance?.())
@@ -244,9 +245,15 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     auth === undefined || auth === 'none' ? options.authorize : signedInCommands(options.authorize)
   const introspection = options.introspection ?? config.introspection ?? config.environment !== 'production'
   const gateway = await registerGateway(app, {
-    definition: { aggregates: options.aggregates, sources: readSide?.sources ?? [], scheduledCommands },
+    definition: {
+      aggregates: options.aggregates,
+      sources: readSide?.sources ?? [],
+      scheduledCommands,
+      workflows: options.readSide?.workflows ?? [],
+    },
     runtime: {
       commands,
+      ...(readSide?.workflowView ? { workflow: (name: string) => readSide.workflowView!(name) } : {}),
       store,
       ...(authorization ? { authorization } : {}),
       consistencyTimeoutMs: options.consistencyTimeoutMs ?? 5000,

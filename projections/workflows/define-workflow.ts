@@ -134,6 +134,8 @@ export interface WorkflowDefinition {
   readonly partitions: number
   readonly retry: Partial<RetryPolicy>
   readonly initialState: unknown
+  /** The state's schema: the gateway's query types it. */
+  readonly state: z.ZodType
   /** Checks a reaction's result against the state schema; throws when it does not match. */
   parseState(state: unknown): unknown
   handles(event: RecordedEvent): boolean
@@ -214,6 +216,7 @@ export function defineWorkflow<
     partitions,
     retry: config.retry ?? {},
     initialState: initial.data,
+    state: config.state,
     parseState: (state) => config.state.parse(state),
     handles: (event) => aggregateOf(event) !== undefined,
     route(recorded) {

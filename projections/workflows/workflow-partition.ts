@@ -28,6 +28,8 @@ export interface WorkflowPartitionOptions extends PartitionRunnerContext {
   readonly partition: string
   readonly deadLetters: WorkflowDeadLetters
   readonly clock: WorkflowClock
+  /** Called after each timer fired here, with its lateness (the server's metrics). */
+  readonly onTimerFired?: (workflow: string, latenessMs: number) => void
   /** How many instances a partition keeps loaded. Default 10,000. */
   readonly maxLoadedInstances?: number
 }
@@ -307,6 +309,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     if (!outcome) return
     await write(workflowId, instance, 'WorkflowTimerFired', trigger, outcome.after, outcome.sent)
     timersFired++
+    options.onTimerFired?.(definition.name, trigger.latenessMs)
     lateness.push(trigger.latenessMs)
     if (lateness.length > 1024) lateness.shift()
   }

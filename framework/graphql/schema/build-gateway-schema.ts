@@ -11,6 +11,7 @@ import { aggregateEventSubscription } from '../resolvers/aggregate-event-subscri
 import { commandMutations } from '../resolvers/command-mutations.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from '../transport/gateway-context.ts'
 import { scheduleMutations } from '../resolvers/schedule-mutations.ts'
+import { workflowQueries } from '../resolvers/workflow-queries.ts'
 import { readModelQueries } from '../resolvers/read-model-queries.ts'
 import { readModelSubscriptions } from '../resolvers/read-model-subscriptions.ts'
 import { readModelTypes } from './read-model-types.ts'
@@ -52,6 +53,9 @@ export function buildGatewaySchema(definition: GatewayDefinition, runtime?: Gate
     const types = readModelTypes(registry, source)
     Object.assign(queries, readModelQueries(registry, source, types, getRuntime))
     Object.assign(subscriptions, readModelSubscriptions(registry, source, types, getRuntime))
+  }
+  for (const workflow of definition.workflows ?? []) {
+    Object.assign(queries, workflowQueries(registry, workflow, getRuntime))
   }
   if (Object.keys(queries).length === 0) {
     queries['annalsVersion'] = {

@@ -3,6 +3,7 @@ import type { AnyAggregate } from '../../aggregate/define-aggregate.ts'
 import type { CommandBus } from '../../command/command-bus.ts'
 import type { EventStore } from '../../event-store/event-store.ts'
 import type { ReadModelSource } from '../../read-model/read-model-source.ts'
+import type { WorkflowShape, WorkflowView } from '../../read-model/read-side.ts'
 import type { AuthorizationRules, Principal } from '../guards/authorize-operation.ts'
 
 /** What the gateway schema is built from. */
@@ -11,11 +12,15 @@ export interface GatewayDefinition {
   readonly sources: readonly ReadModelSource[]
   /** Offer `schedule<Command>` mutations and `cancelScheduledCommand` (the read side fires scheduled commands). */
   readonly scheduledCommands?: boolean
+  /** Workflows: a query each (`<name>Workflow`). */
+  readonly workflows?: readonly WorkflowShape[]
 }
 
 /** What the resolvers need at run time; `annals schema` builds the schema without one. */
 export interface GatewayRuntime {
   readonly commands: CommandBus
+  /** What the workflow queries read. */
+  readonly workflow?: (name: string) => WorkflowView
   readonly store: EventStore
   readonly authorization?: AuthorizationRules
   /** How long a query waits for `consistentWith` before CONSISTENCY_TIMEOUT. */
