@@ -15,10 +15,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function rig(clock = createTestClock()): Promise<ScheduleRig> {
+async function rig(
+  clock = createTestClock(),
+  options?: Parameters<typeof startScheduleRig>[2],
+): Promise<ScheduleRig> {
   const dir = await scheduleDataDir()
   cleanups.push(() => dir.remove())
-  const service = await startScheduleRig(clock, dir.dir)
+  const service = await startScheduleRig(clock, dir.dir, options)
   cleanups.push(() => service.close())
   return service
 }
@@ -126,5 +129,22 @@ describe('workflow operations, over HTTP', () => {
     expect(await sample(service, `${lateness}_sum`, labels)).toBe(120)
     expect(await sample(service, `${lateness}_bucket`, { ...labels, le: '60' })).toBe(0)
     expect(await sample(service, `${lateness}_bucket`, { ...labels, le: '300' })).toBe(1)
+  })
+
+  it('authorizes scheduling as the command itself, and the workflow query by its name', async () => {
+    const clock = createTestClock()
+    const no = () => false
+    const service = await rig(clock, {
+      authorize: { commands: { fill: no }, queries: { scheduledCommandsWorkflow: no } },
+    })
+    const scheduling = await service.gateway.gql(
+      `mutation($at: DateTime!) { scheduleFill(id: "ops-6", input: { site: "n", litres: 2 }, at: $at) { scheduleId } }`,
+      { at: new Date(clock.now() + MINUTE).toISOString() },
+    )
+    expect(scheduling.body.errors?.map((error) => error.extensions.code)).toEqual(['UNAUTHENTICATED'])
+    const query = await service.gateway.gql(`{ scheduledCommandsWorkflow { pendingTimers } }`)
+    expect(query.body.errors?.map((error) => error.extensions.code)).toEqual(['UNAUTHENTICATED'])
+    const other = await service.gateway.gql(`{ tankWatchWorkflow { pendingTimers } }`)
+    expect(other.body.data).toEqual({ tankWatchWorkflow: { pendingTimers: 0 } })
   })
 })
