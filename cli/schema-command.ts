@@ -55,7 +55,12 @@ export const schemaCommand: CliCommand = {
     >
     const declaration = pickDeclaration(module, options.exportName, options.app)
     const sources = (declaration.readSide?.models ?? []).map((projection) => sourceShapeOf(projection))
-    const schema = buildGatewaySchema({ aggregates: declaration.aggregates, sources })
+    const schema = buildGatewaySchema({
+      aggregates: declaration.aggregates,
+      sources,
+      scheduledCommands: declaration.readSide?.scheduledCommands === true,
+      workflows: declaration.readSide?.workflows ?? [],
+    })
     if (options.check !== undefined || options.write !== undefined) {
       const now = takeSchemaSnapshot(schema, declaration.aggregates)
       if (options.write !== undefined) {

@@ -20,6 +20,8 @@ export const readModels = {
   projections: [batteryStatus, fleetBySite, batteryHistory, dispatchStatus],
   reactors: [dispatcher],
   workflows: [batteryHeartbeat(offlineAfterMs), dispatchDeadline],
+  // scheduleStartCharging(id, input, at: "…T18:00:00Z") and the other schedule<Command> mutations.
+  scheduledCommands: true,
 }
 
 /** The virtual power plant, as createServer takes it: everything the service is made of. */

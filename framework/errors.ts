@@ -44,6 +44,16 @@ export const errorCodes = {
     meaning:
       'The change feed no longer holds the changes after that position; read the rows again and follow from their position.',
   },
+  SCHEDULE_OUT_OF_RANGE: {
+    http: 400,
+    meaning:
+      'A command was scheduled more than five minutes in the past or more than 366 days ahead of the service clock.',
+  },
+  SCHEDULE_NOT_PENDING: {
+    http: 409,
+    meaning:
+      'The scheduled command has fired already (it cannot be cancelled) or was cancelled (it will not fire).',
+  },
   NOT_FOUND: { http: 404, meaning: 'The row, projection or resource asked for does not exist.' },
   UNAUTHENTICATED: { http: 401, meaning: 'The request carries no valid credentials.' },
   FORBIDDEN: { http: 403, meaning: 'The principal may not perform this operation.' },

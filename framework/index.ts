@@ -93,6 +93,10 @@ export type {
   ReadSideLogger,
   ReadSideOption,
   ReadModelShape,
+  WorkflowShape,
+  WorkflowView,
+  WorkflowInstanceView,
+  WorkflowDeadLetterView,
 } from './read-model/read-side.ts'
 
 // Sharding

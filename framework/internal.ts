@@ -11,3 +11,9 @@ export { startEventSpan } from './tracing/start-event-span.ts'
 export { spanAttributes } from './tracing/tracer.ts'
 /** How every spec appends its given history: as the bus would, at the version the aggregate declares. */
 export { appendSpecEvent, SPEC_START, type SpecEvent } from './testing/spec-history.ts'
+/** The aggregate of scheduled commands, which the read side's scheduled-commands workflow reads and fires. */
+export {
+  SCHEDULED_COMMAND,
+  scheduledCommandAggregate,
+  type ScheduledTarget,
+} from './schedule/scheduled-command-aggregate.ts'

@@ -27,6 +27,7 @@ import { resolveReadModelDatabase } from './read-models/resolve-read-model-datab
 import { type RetryPolicy } from '../framework/internal.ts'
 import type { WorkflowDefinition } from './workflows/define-workflow.ts'
 import { systemClock, type WorkflowClock } from './workflows/workflow-clock.ts'
+import { scheduledCommandsWorkflow } from './workflows/scheduled-commands.ts'
 import { createWorkflowHost, type WorkflowControl } from './workflows/workflow-host.ts'
 
 export type { ReactorControl } from './reactors/reactor-host.ts'
@@ -40,6 +41,11 @@ export interface ReadSideOptions {
   readonly projections?: readonly AnyProjection[]
   readonly reactors?: readonly ReactorDefinition[]
   readonly workflows?: readonly WorkflowDefinition[]
+  /**
+   * Fire scheduled commands (`schedule<Command>` mutations, `scheduleCommand` in reactors and workflows): runs
+   * the `scheduledCommands` workflow, and createServer hosts the ScheduledCommand aggregate. Default off.
+   */
+  readonly scheduledCommands?: boolean | { readonly partitions?: number }
   /** The clock workflow timers run on; default the system clock (a test passes one it moves). */
   readonly clock?: WorkflowClock
   /**
@@ -108,8 +114,18 @@ export interface ReadSideFactory extends ReadSideOption {
 export function createReadSide(options: ReadSideOptions): ReadSideFactory {
   const projections = unique(options.projections ?? [])
   const reactors = unique(options.reactors ?? [])
-  const workflows = unique(options.workflows ?? [])
+  const scheduling = options.scheduledCommands
+  const workflows = unique([
+    ...(options.workflows ?? []),
+    ...(scheduling ? [scheduledCommandsWorkflow(scheduling === true ? {} : scheduling)] : []),
+  ])
   return {
+    ...(scheduling ? { scheduledCommands: true } : {}),
+    workflows: workflows.map(({ name, description, state }) => ({
+      name,
+      state,
+      ...(description === undefined ? {} : { description }),
+    })),
     models: projections.map(({ name, schema, key, description }) => ({
       name,
       schema,
@@ -290,6 +306,8 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     projection: control,
     reactor: (name) => reactors.control(name),
     workflow: (name) => workflows.control(name),
+    workflows: options.workflows.map((definition) => definition.name),
+    workflowView: (name) => workflows.control(name),
   }
 }
 

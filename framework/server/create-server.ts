@@ -12,6 +12,7 @@ import type { AuthorizationRule, AuthorizationRules } from '../graphql/guards/au
 import { defaultLimits, type GatewayLimits } from '../graphql/guards/gateway-limits.ts'
 import { registerGateway, type Gateway } from '../graphql/transport/register-gateway.ts'
 import type { ReadSide, ReadSideOption } from '../read-model/read-side.ts'
+import { scheduledCommandAggregate } from '../schedule/scheduled-command-aggregate.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
 import { createCluster } from '../sharding/create-cluster.ts'
 import { registerHealthRoutes, registerMetricsRoute } from './health-routes.ts'
@@ -196,10 +197,13 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
   // Peers in the environment are all a service needs to scale out: no code change between one replica and many.
   const clusterOption =
     options.cluster ?? (env['ANNALS_PEERS'] || env['ANNALS_PEERS_DNS'] ? createCluster({ env }) : undefined)
+  const scheduledCommands = options.readSide?.scheduledCommands === true
   // One replica is a cluster of one: the same pipeline, aggregates held in memory, that a sharded replica runs.
   const local = createCommandBus({
     store,
-    aggregates: options.aggregates,
+    aggregates: scheduledCommands
+      ? [...options.aggregates, scheduledCommandAggregate(options.aggregates)]
+      : options.aggregates,
     ...(config.maxHostedAggregates === undefined ? {} : { maxHosted: config.maxHostedAggregates }),
     ...(config.passivateAfterMs === undefined ? {} : { passivateAfterMs: config.passivateAfterMs }),
     ...(config.maxQueuedCommands === undefined ? {} : { maxQueuedCommands: config.maxQueuedCommands }),
@@ -225,6 +229,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     env,
     replica: selfUrl,
     ...(dataDir === undefined ? {} : { dataDir }),
+    onTimerFired: (workflow, latenessMs) => metrics.timerFired(workflow, latenessMs),
   })
   if (readSide) metrics.watchReadSide(readSide)
   if (readSide?.rebalance && cluster) cluster.onChange(() => readSide.rebalance?.())
@@ -240,9 +245,15 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     auth === undefined || auth === 'none' ? options.authorize : signedInCommands(options.authorize)
   const introspection = options.introspection ?? config.introspection ?? config.environment !== 'production'
   const gateway = await registerGateway(app, {
-    definition: { aggregates: options.aggregates, sources: readSide?.sources ?? [] },
+    definition: {
+      aggregates: options.aggregates,
+      sources: readSide?.sources ?? [],
+      scheduledCommands,
+      workflows: options.readSide?.workflows ?? [],
+    },
     runtime: {
       commands,
+      ...(readSide?.workflowView ? { workflow: (name: string) => readSide.workflowView!(name) } : {}),
       store,
       ...(authorization ? { authorization } : {}),
       consistencyTimeoutMs: options.consistencyTimeoutMs ?? 5000,

@@ -20,6 +20,8 @@ export interface ServerMetrics {
   watchCluster(cluster: Cluster): void
   /** Reports the aggregates held in memory and what their mailboxes wrote, at every scrape. */
   watchHost(host: LocalCommandBus['host']): void
+  /** Counts a workflow timer fired here and observes how late it fired. */
+  timerFired(workflow: string, latenessMs: number): void
 }
 
 /** The Prometheus metrics of one server, in a registry of its own (several servers can share a process). */
@@ -94,6 +96,31 @@ export function createServerMetrics(): ServerMetrics {
     'Events held back behind a dead letter or a retry of their key, not in the read model yet.',
     (status) => status.heldEvents ?? 0,
   )
+  new Gauge({
+    name: 'annals_workflow_timers_pending',
+    help: 'Workflow timers (scheduled commands included) pending in the partitions this replica runs.',
+    labelNames: ['workflow'],
+    registers,
+    collect() {
+      for (const name of readSide?.workflows ?? []) {
+        const view = readSide?.workflowView?.(name)
+        if (view) this.set({ workflow: name }, view.pendingTimers())
+      }
+    },
+  })
+  const timersFired = new Counter({
+    name: 'annals_workflow_timers_fired_total',
+    help: 'Workflow timers fired on this replica (each recorded once in its instance stream).',
+    labelNames: ['workflow'],
+    registers,
+  })
+  const timerLateness = new Histogram({
+    name: 'annals_workflow_timer_lateness_seconds',
+    help: 'How late a workflow timer fired after its due time: a busy replica, or downtime before recovery.',
+    labelNames: ['workflow'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 3600],
+    registers,
+  })
   let cluster: Cluster | undefined
   new Gauge({
     name: 'annals_cluster_commands',
@@ -170,5 +197,9 @@ export function createServerMetrics(): ServerMetrics {
     watchReadSide: (watched) => void (readSide = watched),
     watchCluster: (watched) => void (cluster = watched),
     watchHost: (watched) => void (host = watched),
+    timerFired(workflow, latenessMs) {
+      timersFired.inc({ workflow })
+      timerLateness.observe({ workflow }, latenessMs / 1000)
+    },
   }
 }

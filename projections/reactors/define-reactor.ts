@@ -18,7 +18,7 @@ export interface ReactorCommand {
   readonly input: unknown
 }
 
-export interface ReactorContext {
+export interface ReactorContext extends CommandScheduling {
   /** Sends a command through the command bus with an id derived from this event and the call's index. */
   send(command: ReactorCommand): Promise<CommandResult>
   /** A read model of this service, by projection name (the local copy, as fresh as its position). */
@@ -33,6 +33,26 @@ export interface ReactorContext {
   readonly partition: string
   /** Aborts when the reactor stops or loses the partition. */
   readonly signal: AbortSignal
+}
+
+/** What scheduling a command answers: the schedule's id (what cancelling names), when it is due, and where it is in the log. */
+export interface ScheduledCommandReceipt {
+  readonly scheduleId: string
+  readonly at: Date
+  readonly position: bigint
+}
+
+/** Scheduling and cancelling commands, as a reactor's and a workflow's context offer them. */
+export interface CommandScheduling {
+  /**
+   * Schedules a command to be sent at `at`, once, with an id derived from the schedule. The schedule's id is
+   * derived from this trigger and the call's index, so running the reaction again schedules nothing twice;
+   * keep `at` a function of the state and the trigger (not of `now`), or a repeat is refused as
+   * COMMAND_ID_REUSED. SCHEDULE_OUT_OF_RANGE for a time more than five minutes past or 366 days ahead.
+   */
+  scheduleCommand(command: ReactorCommand, at: Date): Promise<ScheduledCommandReceipt>
+  /** Cancels a scheduled command: it will never be sent. SCHEDULE_NOT_PENDING once it was. */
+  cancelScheduledCommand(scheduleId: string): Promise<void>
 }
 
 export type ReactorHandler<TEvent> = (event: TEvent, context: ReactorContext) => Promise<void> | void

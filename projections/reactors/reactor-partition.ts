@@ -1,3 +1,4 @@
+import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import { context as contexts } from '@opentelemetry/api'
 import type { PartitionRunnerContext } from '../partition-set.ts'
 import {
@@ -225,19 +226,23 @@ export function reactorContext(
 ): ReactorContext {
   const { event, signal, definition } = options
   let sends = 0
+  const send: ReactorContext['send'] = (command) => {
+    // A partition that stopped or moved sends nothing more; the new owner repeats the event.
+    if (signal.aborted)
+      return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The reactor partition stopped'))
+    return options.commands.execute({
+      aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
+      command: command.command,
+      aggregateId: command.aggregateId,
+      input: command.input,
+      commandId: nameBasedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
+    })
+  }
   return {
-    send: (command) => {
-      // A partition that stopped or moved sends nothing more; the new owner repeats the event.
-      if (signal.aborted)
-        return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The reactor partition stopped'))
-      return options.commands.execute({
-        aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
-        command: command.command,
-        aggregateId: command.aggregateId,
-        input: command.input,
-        commandId: nameBasedUuid(`annals-reactor/${definition.name}/${event.id}/${sends++}`),
-      })
-    },
+    send,
+    ...commandScheduling(send, (index) =>
+      scheduleIdOf(`annals-reactor/${definition.name}/${event.id}`, index),
+    ),
     readModel: options.readModel as ReactorContext['readModel'],
     aggregateId: options.aggregateId,
     eventId: event.id,

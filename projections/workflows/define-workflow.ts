@@ -7,7 +7,7 @@ import {
   type RecordedEvent,
 } from '../../framework/index.ts'
 import type { AggregateEvent } from '../define-projection.ts'
-import type { ReactorCommand } from '../reactors/define-reactor.ts'
+import type { CommandScheduling, ReactorCommand } from '../reactors/define-reactor.ts'
 import { partitionOf } from '../partition-of.ts'
 import type { RetryPolicy } from '../retry-policy.ts'
 
@@ -30,7 +30,7 @@ export interface FiredTimer<TTimer extends string = string> extends WorkflowTime
 export type TimerDue = { readonly at: Date } | { readonly afterMs: number }
 
 /** What a workflow handler may do besides returning the new state. */
-export interface WorkflowReactions<TTimer extends string = string> {
+export interface WorkflowReactions<TTimer extends string = string> extends CommandScheduling {
   /** The correlation id of this instance. */
   readonly workflowId: string
   /** The workflow clock's time as this reaction runs. */
@@ -134,6 +134,8 @@ export interface WorkflowDefinition {
   readonly partitions: number
   readonly retry: Partial<RetryPolicy>
   readonly initialState: unknown
+  /** The state's schema: the gateway's query types it. */
+  readonly state: z.ZodType
   /** Checks a reaction's result against the state schema; throws when it does not match. */
   parseState(state: unknown): unknown
   handles(event: RecordedEvent): boolean
@@ -214,6 +216,7 @@ export function defineWorkflow<
     partitions,
     retry: config.retry ?? {},
     initialState: initial.data,
+    state: config.state,
     parseState: (state) => config.state.parse(state),
     handles: (event) => aggregateOf(event) !== undefined,
     route(recorded) {

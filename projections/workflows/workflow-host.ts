@@ -92,6 +92,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
             partition,
             deadLetters,
             clock: options.clock,
+            ...(options.onTimerFired ? { onTimerFired: options.onTimerFired } : {}),
           }),
       }),
     }

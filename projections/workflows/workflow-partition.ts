@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import type { PartitionRunnerContext } from '../partition-set.ts'
 import { AnnalsError, isAnnalsError, nameBasedUuid, type RecordedEvent } from '../../framework/index.ts'
 import { pause, retryDelay } from '../../framework/internal.ts'
@@ -27,6 +28,8 @@ export interface WorkflowPartitionOptions extends PartitionRunnerContext {
   readonly partition: string
   readonly deadLetters: WorkflowDeadLetters
   readonly clock: WorkflowClock
+  /** Called after each timer fired here, with its lateness (the server's metrics). */
+  readonly onTimerFired?: (workflow: string, latenessMs: number) => void
   /** How many instances a partition keeps loaded. Default 10,000. */
   readonly maxLoadedInstances?: number
 }
@@ -37,7 +40,7 @@ export interface WorkflowPartition {
   readonly timersFired: number
   /** The lateness of each timer fired, for the metrics (the last 1,024). */
   readonly lateness: readonly number[]
-  /** Resolves once the partition has handled the log up to `position` and has nothing else queued. */
+  /** Resolves once the partition has caught up (its timers armed), handled the log up to `position`, and has nothing else queued. */
   reached(position: bigint): Promise<void>
   /** Resolves once nothing is queued (a timer that fired has had its reaction recorded). */
   idle(): Promise<void>
@@ -77,6 +80,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   let timersFired = 0
   const lateness: number[] = []
   let timersReady = false
+  let markReady = () => {}
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
 
   /** Runs tasks of this partition one after another. */
   function enqueue(task: () => Promise<void>): Promise<void> {
@@ -132,6 +137,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
             // Timers fire once the partition has caught up: an event it has not read yet may cancel one.
             timersReady = true
             arm()
+            markReady()
           }
           if (handled !== undefined && handled !== checkpoint) {
             await commitCheckpoint(handled)
@@ -303,6 +309,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     if (!outcome) return
     await write(workflowId, instance, 'WorkflowTimerFired', trigger, outcome.after, outcome.sent)
     timersFired++
+    options.onTimerFired?.(definition.name, trigger.latenessMs)
     lateness.push(trigger.latenessMs)
     if (lateness.length > 1024) lateness.shift()
   }
@@ -356,26 +363,30 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     const sent: string[] = []
     let completed = false
     const now = clock.now()
+    const send: WorkflowReactions['send'] = (command) => {
+      if (signal.aborted) {
+        return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The workflow partition stopped'))
+      }
+      const commandId = nameBasedUuid(
+        `annals-workflow/${definition.name}/${workflowId}/${key}/${sent.length}`,
+      )
+      sent.push(commandId)
+      return options.commands.execute({
+        aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
+        command: command.command,
+        aggregateId: command.aggregateId,
+        input: command.input,
+        commandId,
+      })
+    }
     const reactions: WorkflowReactions = {
       workflowId,
       now: new Date(now),
       timers: snapshot.timers.map((t) => ({ name: t.name, id: t.id, due: new Date(t.due) })),
-      send(command) {
-        if (signal.aborted) {
-          return Promise.reject(new AnnalsError('SHUTTING_DOWN', 'The workflow partition stopped'))
-        }
-        const commandId = nameBasedUuid(
-          `annals-workflow/${definition.name}/${workflowId}/${key}/${sent.length}`,
-        )
-        sent.push(commandId)
-        return options.commands.execute({
-          aggregate: typeof command.aggregate === 'string' ? command.aggregate : command.aggregate.name,
-          command: command.command,
-          aggregateId: command.aggregateId,
-          input: command.input,
-          commandId,
-        })
-      },
+      send,
+      ...commandScheduling(send, (index) =>
+        scheduleIdOf(`annals-workflow/${definition.name}/${workflowId}/${key}`, index),
+      ),
       schedule(name, due) {
         if (!definition.timerNames.includes(name)) {
           throw new AnnalsError('BAD_CONFIG', `Workflow ${definition.name} declares no timer ${name}`)
@@ -562,7 +573,9 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
       return timersFired
     },
     lateness,
-    reached(position) {
+    async reached(position) {
+      // Caught up too: before, its timers are not armed, and one that fell due has not fired yet.
+      await ready
       if (position <= considered) return tail
       return new Promise<void>((resolve) => waiters.add({ position, resolve })).then(() => tail)
     },
@@ -570,6 +583,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     release,
     async stop() {
       abort.abort()
+      markReady()
       disarm?.()
       for (const waiter of waiters) waiter.resolve()
       waiters.clear()

@@ -130,12 +130,14 @@ function toResultFrame(result: CommandResult) {
   }
 }
 
-function underInput(error: BadInputError): BadInputError {
+/** A command's input issues, placed under the mutation's `input` argument. */
+export function underInput(error: BadInputError): BadInputError {
   const issues = error.issues.map((issue) => ({ ...issue, path: ['input', ...issue.path] }))
   return new BadInputError(error.message, issues)
 }
 
-function hasFields(schema: z.ZodType): boolean {
+/** Whether a command takes fields (a mutation without them has no `input` argument). */
+export function hasFields(schema: z.ZodType): boolean {
   const { base } = inspectZod(schema, 'input')
   if (defOf(base).type !== 'object') return true
   return Object.keys((base as z.ZodObject).shape).length > 0

@@ -10,6 +10,8 @@ import { AnnalsError } from '../../errors.ts'
 import { aggregateEventSubscription } from '../resolvers/aggregate-event-subscription.ts'
 import { commandMutations } from '../resolvers/command-mutations.ts'
 import type { GatewayContext, GatewayDefinition, GatewayRuntime } from '../transport/gateway-context.ts'
+import { scheduleMutations } from '../resolvers/schedule-mutations.ts'
+import { workflowQueries } from '../resolvers/workflow-queries.ts'
 import { readModelQueries } from '../resolvers/read-model-queries.ts'
 import { readModelSubscriptions } from '../resolvers/read-model-subscriptions.ts'
 import { readModelTypes } from './read-model-types.ts'
@@ -44,10 +46,16 @@ export function buildGatewaySchema(definition: GatewayDefinition, runtime?: Gate
     Object.assign(mutations, commandMutations(registry, aggregate, getRuntime))
     Object.assign(subscriptions, aggregateEventSubscription(registry, aggregate, getRuntime))
   }
+  if (definition.scheduledCommands === true) {
+    Object.assign(mutations, scheduleMutations(registry, definition.aggregates, getRuntime))
+  }
   for (const source of definition.sources) {
     const types = readModelTypes(registry, source)
     Object.assign(queries, readModelQueries(registry, source, types, getRuntime))
     Object.assign(subscriptions, readModelSubscriptions(registry, source, types, getRuntime))
+  }
+  for (const workflow of definition.workflows ?? []) {
+    Object.assign(queries, workflowQueries(registry, workflow, getRuntime))
   }
   if (Object.keys(queries).length === 0) {
     queries['annalsVersion'] = {

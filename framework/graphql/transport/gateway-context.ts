@@ -3,17 +3,24 @@ import type { AnyAggregate } from '../../aggregate/define-aggregate.ts'
 import type { CommandBus } from '../../command/command-bus.ts'
 import type { EventStore } from '../../event-store/event-store.ts'
 import type { ReadModelSource } from '../../read-model/read-model-source.ts'
+import type { WorkflowShape, WorkflowView } from '../../read-model/read-side.ts'
 import type { AuthorizationRules, Principal } from '../guards/authorize-operation.ts'
 
 /** What the gateway schema is built from. */
 export interface GatewayDefinition {
   readonly aggregates: readonly AnyAggregate[]
   readonly sources: readonly ReadModelSource[]
+  /** Offer `schedule<Command>` mutations and `cancelScheduledCommand` (the read side fires scheduled commands). */
+  readonly scheduledCommands?: boolean
+  /** Workflows: a query each (`<name>Workflow`). */
+  readonly workflows?: readonly WorkflowShape[]
 }
 
 /** What the resolvers need at run time; `annals schema` builds the schema without one. */
 export interface GatewayRuntime {
   readonly commands: CommandBus
+  /** What the workflow queries read. */
+  readonly workflow?: (name: string) => WorkflowView
   readonly store: EventStore
   readonly authorization?: AuthorizationRules
   /** How long a query waits for `consistentWith` before CONSISTENCY_TIMEOUT. */
