@@ -94,6 +94,12 @@ export type {
   ReadSideOption,
   ReadModelShape,
 } from './read-model/read-side.ts'
+/** What an operator may see and do to a read side: the port the ops endpoint drives and annals/projections implements. */
+export type {
+  DeadLetterView,
+  ProjectionOperations,
+  ProcessorOperations,
+} from './read-model/read-side-operations.ts'
 
 // Sharding
 /** Shards aggregates across replicas: createServer uses it when ANNALS_PEERS is set, or pass it as `cluster`. */

@@ -1,6 +1,7 @@
 import type { CommandBus } from '../command/command-bus.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { ProjectionStatus, ReadModelSource } from './read-model-source.ts'
+import type { ProcessorOperations, ProjectionOperations } from './read-side-operations.ts'
 
 /**
  * What createServer hands the read side it was given: the write side it reads and commands, and where this
@@ -39,6 +40,15 @@ export interface ReadSide {
   statuses(): readonly ProjectionStatus[]
   /** Called when the ring changes, so reactor partitions move to their new owner. */
   rebalance?(): void
+  /** The names of the reactors and workflows it runs (the ops endpoint lists them). */
+  readonly reactorNames?: readonly string[]
+  readonly workflowNames?: readonly string[]
+  /** Operations on one projection by name; NOT_FOUND for an unknown one. */
+  projection?(name: string): ProjectionOperations
+  /** Operations on one reactor by name; NOT_FOUND for an unknown one. */
+  reactor?(name: string): ProcessorOperations
+  /** Operations on one workflow by name; NOT_FOUND for an unknown one. */
+  workflow?(name: string): ProcessorOperations
 }
 
 /** A read model as the GraphQL schema needs it, known before anything runs. */
