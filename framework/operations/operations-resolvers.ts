@@ -17,7 +17,7 @@ export interface OperationsTarget {
   readonly storeKind: 'devstore' | 'eventstoredb' | 'given'
   readonly storeDescription: string
   /** This replica's URL, for the ring of a service that is not sharded. */
-  readonly selfUrl: string
+  readonly selfUrl: () => string
   /** Aggregates held in memory on this replica. */
   readonly hostedAggregates: () => number
   /** Where a rebuild that fails after the mutation answered is reported. */
@@ -141,7 +141,7 @@ export function createOperationsResolvers(target: OperationsTarget) {
     ring: async () => {
       const { cluster } = target
       if (!cluster) {
-        const url = target.selfUrl
+        const url = target.selfUrl()
         return {
           sharded: false,
           self: url,

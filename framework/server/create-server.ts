@@ -287,7 +287,14 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
         store,
         storeKind: resolved.kind,
         storeDescription: resolved.description,
-        selfUrl,
+        // Where it listens, once it does (port 0 picks one): the URL configured otherwise.
+        selfUrl: () => {
+          if (options.selfUrl ?? config.selfUrl) return selfUrl
+          const address = app.server.address()
+          return typeof address === 'object' && address
+            ? defaultSelfUrl(address.address, address.port)
+            : selfUrl
+        },
         hostedAggregates: () => local.host.hosted(),
         onRebuildFailed: (projection, error) =>
           app.log.warn({ projection, err: error }, 'projection rebuild stopped'),
