@@ -29,7 +29,7 @@ function annals(args: readonly string[], env: Record<string, string> = {}): Prom
 
 const eventually = <T>(check: () => Promise<T>) => vi.waitFor(check, { timeout: 10_000, interval: 20 })
 
-describe('annals ops against a running service', () => {
+describe('annals ops against a running service', { timeout: 90_000 }, () => {
   let gateway: RunningGateway
   const ops = (...args: string[]) => annals(['ops', ...args, '--url', gateway.url, '--token', token])
   const json = async (...args: string[]) => {
