@@ -26,6 +26,11 @@ export interface OperationsTarget {
 
 type HandlerKind = 'PROJECTION' | 'REACTOR' | 'WORKFLOW'
 
+/** What each request passes its resolvers: where an operator's action is recorded (info, with the request id). */
+export interface OperationsContext {
+  readonly log: { info(object: Record<string, unknown>, message: string): void }
+}
+
 /** How long the store may take to answer the health query. */
 const STORE_TIMEOUT_MS = 2000
 /** Names and ids longer than this are refused before any lookup. */
@@ -159,21 +164,34 @@ export function createOperationsResolvers(target: OperationsTarget) {
     },
     store: () => storeHealth(target),
 
-    pauseProjection: ({ name }: { name: string }) => {
+    pauseProjection: ({ name }: { name: string }, context: OperationsContext) => {
       projectionOf(name).pause()
+      context.log.info({ projection: name }, 'ops: projection paused')
       return projectionView(name)
     },
-    resumeProjection: ({ name }: { name: string }) => {
+    resumeProjection: ({ name }: { name: string }, context: OperationsContext) => {
       projectionOf(name).resume()
+      context.log.info({ projection: name }, 'ops: projection resumed')
       return projectionView(name)
     },
-    rebuildProjection: async ({ name }: { name: string }) => {
+    rebuildProjection: async ({ name }: { name: string }, context: OperationsContext) => {
       const operations = projectionOf(name)
-      if (!operations.rebuilding()) await startRebuild(name, operations, target)
+      if (!operations.rebuilding()) {
+        await startRebuild(name, operations, target)
+        context.log.info({ projection: name }, 'ops: projection rebuild started')
+      }
       return projectionView(name)
     },
-    retryDeadLetter: (args: SettleArgs) => settle(args, 'RETRIED'),
-    discardDeadLetter: (args: SettleArgs) => settle(args, 'DISCARDED'),
+    retryDeadLetter: async (args: SettleArgs, context: OperationsContext) => {
+      const settled = await settle(args, 'RETRIED')
+      context.log.info({ ...settled }, 'ops: dead letter retried')
+      return settled
+    },
+    discardDeadLetter: async (args: SettleArgs, context: OperationsContext) => {
+      const settled = await settle(args, 'DISCARDED')
+      context.log.info({ ...settled }, 'ops: dead letter discarded')
+      return settled
+    },
   }
 }
 

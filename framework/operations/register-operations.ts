@@ -3,7 +3,11 @@ import { execute, parse, validate, type DocumentNode, type GraphQLFormattedError
 import { formatGraphQLError, statusOfRequestError } from '../graphql/transport/format-graphql-error.ts'
 import type { Cluster } from '../sharding/cluster.ts'
 import { carriesSecret } from '../sharding/wire/peer-client.ts'
-import { createOperationsResolvers, type OperationsTarget } from './operations-resolvers.ts'
+import {
+  createOperationsResolvers,
+  type OperationsContext,
+  type OperationsTarget,
+} from './operations-resolvers.ts'
 import { operationsSchema } from './operations-schema.ts'
 
 /** Where the operations endpoint answers. */
@@ -74,6 +78,7 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
         schema,
         document,
         rootValue: resolvers,
+        contextValue: { log: request.log } satisfies OperationsContext,
         ...(body.variables ? { variableValues: body.variables } : {}),
         ...(body.operationName ? { operationName: body.operationName } : {}),
       })

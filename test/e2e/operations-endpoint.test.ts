@@ -3,6 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { faults, opsReadSide, reported, scale, UNLUCKY_LITRES } from './fixtures/ops-app.ts'
 import { opsRequest, PROJECTION_FIELDS } from './fixtures/ops-client.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
+import { captureLog } from '../abuse/fixtures/captured-log.ts'
+import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
+import { createServer, type ServerOptions } from '../../framework/server/create-server.ts'
+import { Tank } from './fixtures/tank.ts'
 
 const token = 'an-ops-token-for-the-tests'
 
@@ -287,9 +291,62 @@ describe('the operations endpoint', () => {
       const unknownField = await ops('{ projections { password } }')
       expect(unknownField.status).toBe(400)
       expect(unknownField.body.errors?.[0]?.extensions.code).toBe('BAD_INPUT')
+      const wrongVariable = await opsRequest(
+        gateway.url,
+        'mutation ($name: String!) { pauseProjection(name: $name) { status } }',
+        { token, variables: { name: 5 } },
+      )
+      expect(wrongVariable.status).toBe(400)
+      expect(wrongVariable.body.errors?.[0]?.extensions.code).toBe('BAD_INPUT')
       const notGraphQL = await ops('this is not graphql')
       expect(notGraphQL.status).toBe(400)
       expect(notGraphQL.body.errors?.[0]?.extensions.code).toBe('BAD_INPUT')
+    })
+  })
+})
+
+describe('the operations endpoint, out of the ordinary', () => {
+  it('answers a body that is not a GraphQL request with 400 BAD_INPUT', async () => {
+    const gateway = await startGateway({ readSide: opsReadSide() })
+    try {
+      const post = (body: string, type = 'application/json') =>
+        fetch(`${gateway.url}/ops/graphql`, { method: 'POST', headers: { 'content-type': type }, body })
+      for (const response of await Promise.all([
+        post('{}'),
+        post(JSON.stringify({ query: '{ store { reachable } }', variables: [1] })),
+        post('query={store{reachable}}', 'text/plain'),
+      ])) {
+        expect(response.status).toBe(400)
+        const body = (await response.json()) as { errors: { extensions: { code: string } }[] }
+        expect(body.errors[0]!.extensions.code).toBe('BAD_INPUT')
+      }
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it("logs each operator's action at info with its request id", async () => {
+    const log = captureLog()
+    const gateway = await startGateway({ readSide: opsReadSide(), ops: { token }, logger: log.logger })
+    try {
+      await opsRequest(gateway.url, 'mutation { pauseProjection(name: "tankFills") { status } }', { token })
+      const line = log.lines.find((entry) => entry.msg === 'ops: projection paused')
+      expect(line).toMatchObject({ level: 30, projection: 'tankFills', reqId: expect.any(String) })
+      expect(log.loud()).toEqual([])
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('refuses to start with an ops token shorter than 16 characters', async () => {
+    // Refused before anything starts: the store passed in is never used.
+    const start = (options: Partial<ServerOptions>) =>
+      createServer({ aggregates: [Tank], store: createInMemoryEventStore(), logger: false, ...options })
+    await expect(start({ ops: { token: 'short' }, env: { NODE_ENV: 'test' } })).rejects.toMatchObject({
+      code: 'BAD_CONFIG',
+    })
+    await expect(start({ env: { NODE_ENV: 'test', ANNALS_OPS_TOKEN: 'short' } })).rejects.toMatchObject({
+      code: 'BAD_CONFIG',
     })
   })
 })
