@@ -89,14 +89,18 @@ describe('the operations endpoint', () => {
   describe('queries', () => {
     it('lists each projection with its status, checkpoint and lag', async () => {
       const position = await fill('q1', 5)
-      await eventually(async () => expect(BigInt((await projection())['position'] as string)).toBe(position))
-      expect(await projection()).toMatchObject({
-        name: 'tankFills',
-        status: 'RUNNING',
-        eventsBehind: 0,
-        secondsBehind: 0,
-        heldEvents: 0,
-        deadLetters: [],
+      await eventually(async () => {
+        const now = await projection()
+        expect(BigInt(now['position'] as string)).toBeGreaterThanOrEqual(position)
+        expect(now).toMatchObject({
+          name: 'tankFills',
+          status: 'RUNNING',
+          caughtUp: true,
+          eventsBehind: 0,
+          secondsBehind: 0,
+          heldEvents: 0,
+          deadLetters: [],
+        })
       })
     })
 
@@ -208,7 +212,7 @@ describe('the operations endpoint', () => {
 
     it('lists a workflow dead letter with its instance, retries it once the fault is removed, and discards another', async () => {
       faults.workflow = true
-      await fill('w-1', UNLUCKY_LITRES)
+      const first = await fill('w-1', UNLUCKY_LITRES)
       await fill('w-2', UNLUCKY_LITRES)
       const workflow = await eventually(async () => {
         const found = await deadLettersOf('workflows')
@@ -220,7 +224,8 @@ describe('the operations endpoint', () => {
       )
       expect(byInstance.get('w-1')).toMatchObject({
         error: 'the keeper refused',
-        trigger: expect.stringContaining('TankFilled'),
+        trigger: `event TankFilled at ${first}`,
+        event: { type: 'TankFilled', stream: 'Tank-w-1', position: String(first) },
       })
       faults.workflow = false
       const retry = `mutation { retryDeadLetter(name: "tankKeeper", id: "${byInstance.get('w-1')!.id}") { outcome } }`
@@ -234,7 +239,9 @@ describe('the operations endpoint', () => {
   describe('pause, resume and rebuild', () => {
     it('stops the checkpoint while paused and catches up on resume', async () => {
       const before = await fill('p-1', 1)
-      await eventually(async () => expect(BigInt((await projection())['position'] as string)).toBe(before))
+      await eventually(async () =>
+        expect(BigInt((await projection())['position'] as string)).toBeGreaterThanOrEqual(before),
+      )
       const paused = await ops('mutation { pauseProjection(name: "tankFills") { status } }')
       expect(paused.body.data).toEqual({ pauseProjection: { status: 'PAUSED' } })
       // The reactor reads the same log: once it has a fill, the log has delivered it to this replica.
