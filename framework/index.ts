@@ -110,6 +110,7 @@ export type {
   ClusterContext,
   ClusterStatus,
   MemberStatus,
+  RingMember,
 } from './sharding/cluster.ts'
 /** The environment variables sharding reads, as a zod schema and a list of names (deploy checks against it). */
 export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-config.ts'

@@ -15,6 +15,7 @@ const ringQuery = '{ ring { sharded self members { url state self hostedAggregat
 describe('the operations endpoint of a sharded service', () => {
   let devstore: Awaited<ReturnType<typeof startDevStoreStore>>
   let replicas: { app: FastifyInstance; url: string }[]
+  const closed = new Set<FastifyInstance>()
 
   beforeAll(async () => {
     devstore = await startDevStoreStore()
@@ -38,7 +39,7 @@ describe('the operations endpoint of a sharded service', () => {
     )
   })
   afterAll(async () => {
-    await Promise.all(replicas.map(({ app }) => app.close()))
+    await Promise.all(replicas.filter(({ app }) => !closed.has(app)).map(({ app }) => app.close()))
     await devstore.close()
   })
 
@@ -77,5 +78,22 @@ describe('the operations endpoint of a sharded service', () => {
     expect(members.find((member) => member.self)?.url).toBe(b!.url)
     expect(members.reduce((sum, member) => sum + member.hostedAggregates, 0)).toBe(tanks.length)
     expect(members.every((member) => member.hostedAggregates > 0)).toBe(true)
+  })
+
+  it('shows a member that stopped as no longer alive, with no count of aggregates', async () => {
+    const [a, b] = replicas
+    closed.add(a!.app)
+    await a!.app.close()
+    const gone = await vi.waitFor(
+      async () => {
+        const reply = await opsRequest(b!.url, ringQuery, { token: secret })
+        const members = reply.body.data!['ring'].members as { url: string; state: string }[]
+        const member = members.find((candidate) => candidate.url === a!.url)
+        expect(member?.state).not.toBe('ALIVE')
+        return member
+      },
+      { timeout: 10_000, interval: 50 },
+    )
+    expect(gone).toMatchObject({ hostedAggregates: null, self: false })
   })
 })
