@@ -55,12 +55,17 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
 
   app.post(
     OPERATIONS_PATH,
-    { onRequest: authenticate, bodyLimit: MAX_BODY_BYTES },
+    {
+      onRequest: authenticate,
+      bodyLimit: MAX_BODY_BYTES,
+      // A body fastify cannot read (bad JSON, too large, another media type) is answered like the rest: coded.
+      errorHandler: (error, request, reply) => {
+        const formatted = formatGraphQLError(error, reporterOf(request))
+        void reply.code(statusOfRequestError(formatted)).send({ errors: [formatted] })
+      },
+    },
     async (request, reply) => {
-      const reporter = {
-        requestId: request.id,
-        error: (object: Record<string, unknown>, message: string) => request.log.error(object, message),
-      }
+      const reporter = reporterOf(request)
       const refuse = (errors: readonly GraphQLFormattedError[]) =>
         reply.code(statusOfRequestError(errors[0])).send({ errors })
       const body = readBody(request.body)
@@ -89,6 +94,14 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
     },
   )
   return secured ? 'authenticated' : 'open'
+}
+
+/** Where an unexpected error of a request is logged, under the request id its INTERNAL answer quotes. */
+function reporterOf(request: FastifyRequest) {
+  return {
+    requestId: request.id,
+    error: (object: Record<string, unknown>, message: string) => request.log.error(object, message),
+  }
 }
 
 interface OperationsRequest {

@@ -313,7 +313,7 @@ describe('the operations endpoint', () => {
 })
 
 describe('the operations endpoint, out of the ordinary', () => {
-  it('answers a body that is not a GraphQL request with 400 BAD_INPUT', async () => {
+  it('answers a body that is not a GraphQL request with 400 BAD_INPUT, and one over 64 KiB with LIMIT_EXCEEDED', async () => {
     const gateway = await startGateway({ readSide: opsReadSide() })
     try {
       const post = (body: string, type = 'application/json') =>
@@ -322,11 +322,18 @@ describe('the operations endpoint, out of the ordinary', () => {
         post('{}'),
         post(JSON.stringify({ query: '{ store { reachable } }', variables: [1] })),
         post('query={store{reachable}}', 'text/plain'),
+        post('{"query": ', 'application/json'),
+        post('query={store{reachable}}', 'application/x-www-form-urlencoded'),
       ])) {
         expect(response.status).toBe(400)
         const body = (await response.json()) as { errors: { extensions: { code: string } }[] }
         expect(body.errors[0]!.extensions.code).toBe('BAD_INPUT')
       }
+      const large = await post(JSON.stringify({ query: `{ store { reachable } }${' '.repeat(70_000)}` }))
+      expect(large.status).toBe(400)
+      expect(
+        ((await large.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+      ).toBe('LIMIT_EXCEEDED')
     } finally {
       await gateway.close()
     }
