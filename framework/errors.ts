@@ -89,6 +89,10 @@ export const errorCodes = {
     http: 500,
     meaning: 'Another process already listens on the host and port the devstore was asked to serve on.',
   },
+  RETRY_FAILED: {
+    http: 409,
+    meaning: "A dead letter's event failed again when retried; it stays a dead letter with the new error.",
+  },
   INTERNAL: {
     http: 500,
     meaning: 'An unexpected failure; details are in the server log under the request id.',

@@ -98,6 +98,12 @@ export type {
   WorkflowInstanceView,
   WorkflowDeadLetterView,
 } from './read-model/read-side.ts'
+/** What an operator may see and do to a read side: the port the ops endpoint drives and annals/projections implements. */
+export type {
+  DeadLetterView,
+  ProjectionOperations,
+  ProcessorOperations,
+} from './read-model/read-side-operations.ts'
 
 // Sharding
 /** Shards aggregates across replicas: createServer uses it when ANNALS_PEERS is set, or pass it as `cluster`. */
@@ -108,6 +114,7 @@ export type {
   ClusterContext,
   ClusterStatus,
   MemberStatus,
+  RingMember,
 } from './sharding/cluster.ts'
 /** The environment variables sharding reads, as a zod schema and a list of names (deploy checks against it). */
 export { ClusterEnvironment, clusterEnvironmentNames } from './sharding/cluster-config.ts'

@@ -1,5 +1,6 @@
 import {
   AnnalsError,
+  type ProjectionOperations,
   type ProjectionStatus,
   type EventStore,
   type ReadModelSource,
@@ -61,8 +62,8 @@ export interface ReadSideOptions {
   readonly headRefreshMs?: number
 }
 
-/** Operations on one projection: for tests, tools and an admin surface. */
-export interface ProjectionControl {
+/** Operations on one projection: for tests, tools and the ops endpoint (the framework's ProjectionOperations). */
+export interface ProjectionControl extends ProjectionOperations {
   readonly source: ReadModelSource
   status(): ProjectionStatus
   /** Stops folding events; reads go on serving the model as it is. */
@@ -89,6 +90,7 @@ export interface ProjectionControl {
 
 /** The read side with operations beyond what the server needs. */
 export interface ProjectionReadSide extends ReadSide {
+  readonly reactorNames: readonly string[]
   projection(name: string): ProjectionControl
   reactor(name: string): ReactorControl
   workflow(name: string): WorkflowControl
@@ -216,11 +218,15 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
   })
 
+  /** The projections a rebuild started here is filling a copy of. */
+  const rebuilding = new Set<string>()
+
   function control(name: string): ProjectionControl {
     const source = sourceOf(name)
     return {
       source,
       status: () => source.status(),
+      rebuilding: () => rebuilding.has(name),
       pause() {
         host.pause(source)
         source.override = 'paused'
@@ -236,7 +242,12 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
         if (definition && (definition.name !== name || definition.key !== current.definition.key)) {
           throw new AnnalsError('BAD_CONFIG', `A rebuild of ${name} needs a definition with its name and key`)
         }
-        await host.rebuild(source, newEngine(definition ?? current.definition, 'shadow'))
+        rebuilding.add(name)
+        try {
+          await host.rebuild(source, newEngine(definition ?? current.definition, 'shadow'))
+        } finally {
+          rebuilding.delete(name)
+        }
       },
       reached: (position, timeoutMs = 10_000) => source.reached(position, timeoutMs),
       deadLetters: () => source.engine.deadLetters(),
@@ -303,6 +314,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     unready: () => host.unready(),
     statuses: () => sources.map((source) => source.status()),
     rebalance,
+    reactorNames: options.reactors.map((reactor) => reactor.name),
     projection: control,
     reactor: (name) => reactors.control(name),
     workflow: (name) => workflows.control(name),

@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import type { CommandBus } from '../command/command-bus.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { ProjectionStatus, ReadModelSource } from './read-model-source.ts'
+import type { ProcessorOperations, ProjectionOperations } from './read-side-operations.ts'
 
 /**
  * What createServer hands the read side it was given: the write side it reads and commands, and where this
@@ -46,6 +47,14 @@ export interface ReadSide {
   readonly workflows?: readonly string[]
   /** What the gateway and the metrics read of a workflow (NOT_FOUND for a name it does not run). */
   workflowView?(name: string): WorkflowView
+  /** The names of the reactors it runs (the ops endpoint lists them). */
+  readonly reactorNames?: readonly string[]
+  /** Operations on one projection by name; NOT_FOUND for an unknown one. */
+  projection?(name: string): ProjectionOperations
+  /** Operations on one reactor by name; NOT_FOUND for an unknown one. */
+  reactor?(name: string): ProcessorOperations
+  /** Operations on one workflow by name; NOT_FOUND for an unknown one. */
+  workflow?(name: string): ProcessorOperations
 }
 
 /** A workflow as the gateway shows it, known before anything runs: its name and its state's schema. */

@@ -11,6 +11,7 @@ import { checkJwtOptions, createAuthentication } from '../graphql/guards/authent
 import type { AuthorizationRule, AuthorizationRules } from '../graphql/guards/authorize-operation.ts'
 import { defaultLimits, type GatewayLimits } from '../graphql/guards/gateway-limits.ts'
 import { registerGateway, type Gateway } from '../graphql/transport/register-gateway.ts'
+import { OPERATIONS_PATH, registerOperations } from '../operations/register-operations.ts'
 import type { ReadSide, ReadSideOption } from '../read-model/read-side.ts'
 import { scheduledCommandAggregate } from '../schedule/scheduled-command-aggregate.ts'
 import type { Cluster, ClusterOption } from '../sharding/cluster.ts'
@@ -61,6 +62,13 @@ export interface ServerOptions {
    */
   readonly metrics?: { readonly port: number } | 'main'
   readonly limits?: Partial<GatewayLimits>
+  /**
+   * The operations endpoint /ops/graphql (projections, reactors, workflows, the ring, the store; pause,
+   * resume, rebuild, retry and discard): `{ token }` is the bearer token operators send (default
+   * ANNALS_OPS_TOKEN); a sharded service's cluster secret is accepted too. With neither it is open outside
+   * production and absent in production. `false` removes it.
+   */
+  readonly ops?: { readonly token?: string } | false
   /** Default: on in development and test, off in production (GRAPHQL_INTROSPECTION overrides). */
   readonly introspection?: boolean
   /** Serve GraphiQL at /graphiql. Default as introspection (GRAPHQL_GRAPHIQL overrides). */
@@ -172,6 +180,10 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     )
   }
   if (typeof auth === 'object') checkJwtOptions(auth.jwt)
+  const opsToken = options.ops === false ? undefined : (options.ops?.token ?? config.opsToken)
+  if (opsToken !== undefined && opsToken.length < 16) {
+    throw new AnnalsError('BAD_CONFIG', 'ops.token needs at least 16 characters')
+  }
   // The gateway's own body limit, whatever the application's: checked before a body is read.
   app.addHook('onRoute', (route) => {
     if (route.url === '/graphql') route.bodyLimit = limits.maxBodyBytes
@@ -275,6 +287,38 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),
   })
   registerHealthRoutes(app, { store, readSide, isDraining: shutdown.isDraining })
+  if (options.ops !== false) {
+    const mounted = registerOperations(app, {
+      token: opsToken,
+      cluster,
+      production: config.environment === 'production',
+      target: {
+        readSide,
+        cluster,
+        store,
+        storeKind: resolved.kind,
+        storeDescription: resolved.description,
+        // Where it listens, once it does (port 0 picks one): the URL configured otherwise.
+        selfUrl: () => {
+          if (options.selfUrl ?? config.selfUrl) return selfUrl
+          const address = app.server.address()
+          return typeof address === 'object' && address
+            ? defaultSelfUrl(address.address, address.port)
+            : selfUrl
+        },
+        hostedAggregates: () => local.host.hosted(),
+        onRebuildFailed: (projection, error) =>
+          app.log.warn({ projection, err: error }, 'projection rebuild stopped'),
+      },
+    })
+    if (mounted === 'open') {
+      app.log.info(`${OPERATIONS_PATH} is open without authentication: set ANNALS_OPS_TOKEN to require one`)
+    } else if (mounted === 'absent') {
+      app.log.info(
+        `${OPERATIONS_PATH} is off: production serves it only with ANNALS_OPS_TOKEN or a cluster secret`,
+      )
+    }
+  }
   const metricsPort = options.metrics === 'main' ? undefined : (options.metrics?.port ?? config.metricsPort)
   // Metrics name aggregates, projections and peers: on a port of their own, a public listener does not show them.
   const metricsServer = metricsPort === undefined ? undefined : Fastify({ logger: false })

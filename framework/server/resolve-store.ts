@@ -8,6 +8,8 @@ export interface ResolvedStore {
   readonly store: EventStore
   /** Where it came from, for the start-up log (never with credentials). */
   readonly description: string
+  /** What it is: a devstore in this process, EventStoreDB (or KurrentDB) by URL, or the store passed in. */
+  readonly kind: 'devstore' | 'eventstoredb' | 'given'
   /** Closes what createServer opened; a store passed in is left to its owner. */
   close(): Promise<void>
 }
@@ -21,18 +23,29 @@ export async function resolveStore(
   config: { readonly eventStoreUrl: string | undefined; readonly dataDir: string | undefined },
 ): Promise<ResolvedStore> {
   if (option !== undefined && typeof option !== 'string') {
-    return { store: option, description: 'the store passed to createServer', close: () => Promise.resolve() }
+    return {
+      store: option,
+      description: 'the store passed to createServer',
+      kind: 'given',
+      close: () => Promise.resolve(),
+    }
   }
   const url = option ?? config.eventStoreUrl
   if (url !== undefined) {
     const store = createEventStoreDbStore(url)
-    return { store, description: `EventStoreDB at ${redact(url)}`, close: () => store.close() }
+    return {
+      store,
+      description: `EventStoreDB at ${redact(url)}`,
+      kind: 'eventstoredb',
+      close: () => store.close(),
+    }
   }
   const { createDevStore } = await import('../../devstore/index.ts')
   const devstore = await createDevStore(config.dataDir === undefined ? {} : { dataDir: config.dataDir })
   const store = createEventStoreDbStore(devstore.connectionString)
   return {
     store,
+    kind: 'devstore',
     description: `an in-process devstore on port ${devstore.port}${config.dataDir ? ` with data in ${config.dataDir}` : ' in memory'}`,
     close: async () => {
       await store.close()

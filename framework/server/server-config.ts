@@ -48,6 +48,8 @@ export const ServerEnvironment = z.object({
   ANNALS_JWT_ISSUER: z.string().min(1).optional(),
   /** Accept only tokens for this `aud`. */
   ANNALS_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The bearer token of the operations endpoint /ops/graphql, at least 16 characters. */
+  ANNALS_OPS_TOKEN: z.string().min(16, 'needs at least 16 characters').optional(),
   /** Serve /metrics on this port instead of the main one (default 9464 in production). */
   ANNALS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Browser origins let in across sites (CORS and WebSocket upgrades); default none. */
@@ -84,6 +86,8 @@ export interface ServerConfig {
   /** From ANNALS_AUTH and ANNALS_JWT_*: undefined when the environment says nothing. */
   readonly auth: 'none' | { readonly jwt: JwtOptions } | undefined
   readonly metricsPort: number | undefined
+  /** The bearer token of /ops/graphql, from ANNALS_OPS_TOKEN. */
+  readonly opsToken: string | undefined
   readonly maxQueuedCommands: number | undefined
   readonly maxQueuedPerAggregate: number | undefined
   readonly slowRequestMs: number | undefined
@@ -138,6 +142,7 @@ export function parseServerConfig(
     allowedOrigins: value.ANNALS_ALLOWED_ORIGINS,
     auth: jwt ? { jwt } : value.ANNALS_AUTH,
     metricsPort: value.ANNALS_METRICS_PORT ?? (production ? 9464 : undefined),
+    opsToken: value.ANNALS_OPS_TOKEN,
     maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
     slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
     maxEventLoopDelayMs: value.ANNALS_MAX_EVENT_LOOP_DELAY_MS,

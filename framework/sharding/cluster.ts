@@ -37,6 +37,12 @@ export interface ClusterStatus {
   readonly conflicts: number
 }
 
+/** A member of the ring as an operator sees it: its state, and the aggregates it holds when it answered. */
+export interface RingMember extends MemberStatus {
+  /** Aggregates held in memory there; undefined when the member did not answer in time. */
+  readonly hostedAggregates: number | undefined
+}
+
 export interface Cluster {
   /** Routes each command to its owner: executes locally or forwards. */
   readonly commands: CommandBus
@@ -45,6 +51,12 @@ export interface Cluster {
   /** Called with every membership change (e.g. to rebalance reactor partitions). */
   onChange(listener: () => void): () => void
   status(): ClusterStatus
+  /** Every member with the aggregates it hosts, asked of each live peer over the internal channel. */
+  ring(): Promise<readonly RingMember[]>
+  /** Whether the internal channel needs the cluster's secret (always so in production). */
+  readonly secured: boolean
+  /** Whether an Authorization header carries the cluster's secret (false when it has none). */
+  carriesSecret(authorization: string | undefined): boolean
   /** Leaves the ring (peers stop routing here), then lets in-flight commands finish. */
   leave(): Promise<void>
   close(): Promise<void>

@@ -1,11 +1,11 @@
 import { AnnalsError } from '../errors.ts'
-import type { Cluster, ClusterContext, ClusterOption, ClusterStatus } from './cluster.ts'
+import type { Cluster, ClusterContext, ClusterOption, ClusterStatus, RingMember } from './cluster.ts'
 import { clusterSettingsFromEnv, type ClusterSettings } from './cluster-config.ts'
 import { createCommandRouter } from './routing/command-router.ts'
 import { INTERNAL_PREFIX, registerInternalRoutes } from './wire/internal-routes.ts'
 import { createMembership } from './membership/membership.ts'
 import type { MembershipTimers, ProbeAnswer } from './membership/probe.ts'
-import { createPeerClient } from './wire/peer-client.ts'
+import { carriesSecret, createPeerClient } from './wire/peer-client.ts'
 import { createPeerDiscovery, normalizeUrl } from './membership/peer-discovery.ts'
 import { aggregateKey } from './routing/rendezvous-hash.ts'
 
@@ -34,6 +34,9 @@ export function createCluster(options: CreateClusterOptions = {}): ClusterOption
       startCluster(context, { ...clusterSettingsFromEnv(options.env ?? process.env), ...options }),
   }
 }
+
+/** How long the ring waits for a peer's count of hosted aggregates. */
+const RING_TIMEOUT_MS = 1000
 
 async function startCluster(context: ClusterContext, options: CreateClusterOptions): Promise<Cluster> {
   if (options.production === true && options.secret === undefined) {
@@ -118,6 +121,30 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
     ownsPartition: (reactor, partition) => router.owns(`reactor\u0000${reactor}\u0000${partition}`),
     onChange: (listener) => membership.onChange(listener),
     status,
+    async ring() {
+      const hostedOf = async (url: string): Promise<number | undefined> => {
+        try {
+          const reply = await client.get(url, `${INTERNAL_PREFIX}/ring`, { timeoutMs: RING_TIMEOUT_MS })
+          const hosted = (reply.body as { hostedAggregates?: unknown } | undefined)?.hostedAggregates
+          return reply.status === 200 && typeof hosted === 'number' ? hosted : undefined
+        } catch {
+          return undefined
+        }
+      }
+      return Promise.all(
+        membership.members().map(async (member): Promise<RingMember> => ({
+          ...member,
+          hostedAggregates: member.self
+            ? host.hosted()
+            : member.state === 'down'
+              ? undefined
+              : await hostedOf(member.url),
+        })),
+      )
+    },
+    secured: options.secret !== undefined,
+    carriesSecret: (authorization) =>
+      options.secret !== undefined && carriesSecret(authorization, options.secret),
     async leave() {
       await membership.leave()
       await host.drain()

@@ -10,6 +10,11 @@ export interface WorkflowDeadLetter {
   readonly partition: string
   /** `event <type> at <position>`, or `timer <name>`. */
   readonly trigger: string
+  /** The event reacted to, when the trigger is an event (not a timer). */
+  readonly eventId?: string
+  readonly eventType?: string
+  readonly streamName?: string
+  readonly position?: bigint
   readonly error: string
   readonly failedAt: Date
 }
@@ -39,16 +44,29 @@ export function createWorkflowDeadLetters(store: EventStore, workflow: string): 
         {
           id: nameBasedUuid(`${stream}/${letter.id}/dead`),
           type: DEAD,
-          data: { ...letter, failedAt: letter.failedAt.toISOString() },
+          data: {
+            ...letter,
+            failedAt: letter.failedAt.toISOString(),
+            ...(letter.position === undefined ? {} : { position: String(letter.position) }),
+          },
         },
       ])
     },
     async list() {
       const open = new Map<string, WorkflowDeadLetter>()
       for await (const event of store.readStream(stream)) {
-        const data = event.data as WorkflowDeadLetter & { failedAt: string }
-        if (event.type === DEAD) open.set(data.id, { ...data, failedAt: new Date(data.failedAt) })
-        else if (event.type === SETTLED) open.delete(data.id)
+        const data = event.data as Omit<WorkflowDeadLetter, 'failedAt' | 'position'> & {
+          failedAt: string
+          position?: string
+        }
+        if (event.type === DEAD) {
+          const { position, ...rest } = data
+          open.set(data.id, {
+            ...rest,
+            failedAt: new Date(data.failedAt),
+            ...(position === undefined ? {} : { position: BigInt(position) }),
+          })
+        } else if (event.type === SETTLED) open.delete(data.id)
       }
       return [...open.values()]
     },

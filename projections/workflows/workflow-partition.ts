@@ -529,6 +529,14 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
           : trigger.kind === 'timer'
             ? `timer ${trigger.name}`
             : `release`,
+      ...(trigger.kind === 'event'
+        ? {
+            eventId: trigger.eventId,
+            eventType: trigger.eventType,
+            streamName: trigger.streamName,
+            position: BigInt(trigger.position),
+          }
+        : {}),
       error: error instanceof Error ? error.message : String(error),
       failedAt: new Date(),
     }

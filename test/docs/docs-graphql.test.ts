@@ -9,7 +9,11 @@ import { markdownBlocks, repositoryRoot } from './markdown-blocks.fixture.ts'
 /** The service each page's documents are written for. */
 const services: Record<string, () => Promise<PowerPlant>> = {
   'docs/example-app.md': startPowerPlant,
+  'docs/operations.md': startPowerPlant,
 }
+
+/** Where a page's documents go: the application's schema, or the operations endpoint's. */
+const paths: Record<string, string> = { 'docs/operations.md': '/ops/graphql' }
 
 const pages = readdirSync(join(repositoryRoot, 'docs'))
   .filter((name) => name.endsWith('.md'))
@@ -30,7 +34,7 @@ for (const page of pages) {
     })
     afterAll(() => service?.close())
     describeGraphQLDocuments(page, () => ({
-      url: `${service?.url ?? ''}/graphql`,
+      url: `${service?.url ?? ''}${paths[page] ?? '/graphql'}`,
       wsUrl: service?.wsUrl ?? '',
     }))
   })
