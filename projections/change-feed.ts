@@ -130,7 +130,7 @@ export function createChangeFeed<TRow>(model: string, limits: ChangeRetention): 
       for (const reader of readers) reader.skipThrough = reader.last
     },
     async *changes(options, currentPosition) {
-      const { signal, key, where } = options
+      const { signal } = options
       const after = options.after ?? currentPosition()
       if (after < droppedThrough) throw new ChangesExpiredError(model, after, droppedThrough)
       const reader: Reader<TRow> = {
@@ -157,8 +157,7 @@ export function createChangeFeed<TRow>(model: string, limits: ChangeRetention): 
             else if (!late.has(change)) continue
           }
           if (change.position > reader.last) reader.last = change.position
-          if (key !== undefined && change.key !== key) continue
-          if (where && !matchesChange(change, where)) continue
+          if (!matchesChange(change, options)) continue
           yield change
         }
       } finally {
@@ -169,11 +168,13 @@ export function createChangeFeed<TRow>(model: string, limits: ChangeRetention): 
   }
 }
 
-/** Whether a change concerns a reader filtering on `where`. */
+/** Whether a change concerns a reader following one row (`key`) or the rows that match `where`. */
 export function matchesChange<TRow>(
   change: RowChange<TRow>,
-  where: NonNullable<ChangesOptions['where']>,
+  { key, where }: Pick<ChangesOptions, 'key' | 'where'>,
 ): boolean {
+  if (key !== undefined && change.key !== key) return false
+  if (where === undefined) return true
   const visible = (row: TRow) => matchesWhere(row as Readonly<Record<string, unknown>>, where)
   // An update that moves a row into or out of the filter concerns the reader either way.
   if (change.kind === 'created') return visible(change.row)

@@ -103,7 +103,7 @@ export function createDurableChangeFeed<TRow>(options: {
       }
     },
     async *changes(changesOptions: ChangesOptions, position: () => bigint) {
-      const { signal, key, where } = changesOptions
+      const { signal } = changesOptions
       const after = changesOptions.after ?? position()
       const reader: Reader<TRow> = {
         queue: [],
@@ -139,8 +139,7 @@ export function createDurableChangeFeed<TRow>(options: {
           if (next.seq > reader.seenSeq) reader.seenSeq = next.seq
           const change: RowChange<TRow> = next.change
           if (change.position > reader.last) reader.last = change.position
-          if (key !== undefined && change.key !== key) continue
-          if (where && !matchesChange(change, where)) continue
+          if (!matchesChange(change, changesOptions)) continue
           yield change
         }
       } finally {

@@ -7,7 +7,7 @@
  *          f64 created | u32 data bytes | u32 metadata bytes | stream | id | type | data | metadata
  */
 import { crc32 } from 'node:zlib'
-import type { ContentType, StoredEvent } from './engine.ts'
+import type { StoredEvent } from './engine.ts'
 
 export const RECORD_HEADER_BYTES = 8
 export const PAYLOAD_FIXED_BYTES = 32
@@ -17,16 +17,8 @@ export const RECORD_VERSION = 1
 export const FLAG_JSON = 1
 export const FLAG_END_OF_COMMIT = 2
 
-export interface EventToEncode {
-  readonly stream: string
-  readonly revision: bigint
-  readonly id: string
-  readonly type: string
-  readonly data: Uint8Array
-  readonly metadata: Uint8Array
-  readonly contentType: ContentType
-  readonly created: number
-}
+/** A stored event before it has a position: the log gives it the byte offset it is written at. */
+export type EventToEncode = Omit<StoredEvent, 'position'>
 
 export function encodeRecord(event: EventToEncode, endOfCommit: boolean): Buffer {
   // Measured first and written in place: one buffer per record, no intermediate ones per string.

@@ -18,7 +18,10 @@ import {
   writeBytes,
   bigVarintBytes,
   writeBigVarint,
+  preEncoded,
 } from './protobuf-writer.ts'
+
+const encodedReply = preEncoded(BatchAppendResp)
 
 /** What the reply says happened: a success, or a google.rpc.Status already serialized. */
 export type BatchAppendOutcome =
@@ -87,21 +90,6 @@ export function encodeBatchAppendReply(
   else writeBigVarint(bytes, writeByte(bytes, at, 0x28), expected)
   return encodedReply(bytes)
 }
-
-/** A BatchAppendResp that serializes to bytes already written (grpc-js checks `instanceof`). */
-function encodedReply(bytes: Buffer): BatchAppendRespMessage {
-  const message = Object.create(encodedPrototype) as BatchAppendRespMessage & { bytes: Buffer }
-  message.bytes = bytes
-  return message
-}
-
-const encodedPrototype: object = Object.create(BatchAppendResp.prototype, {
-  serializeBinary: {
-    value(this: { bytes: Buffer }): Uint8Array {
-      return this.bytes
-    },
-  },
-}) as object
 
 /** A UUID measured: a string, or two int64 halves (each written only when not zero). */
 interface MeasuredUuid {

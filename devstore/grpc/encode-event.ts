@@ -20,7 +20,10 @@ import {
   varintBytes,
   writeVarint,
   writeBigVarint,
+  preEncoded,
 } from './protobuf-writer.ts'
+
+const encodedReadResp = preEncoded(ReadResp)
 
 export interface EncodeOptions {
   /** The client asked for structured UUIDs rather than strings. */
@@ -57,21 +60,6 @@ export function encodeEvent(engine: Engine, event: StoredEvent, options: EncodeO
   else writeTag(bytes, at, 0x22, 0)
   return encodedReadResp(bytes)
 }
-
-/** A ReadResp that serializes to bytes already written (grpc-js checks `instanceof`, then serializeBinary). */
-function encodedReadResp(bytes: Buffer): ReadRespMessage {
-  const message = Object.create(encodedPrototype) as ReadRespMessage & { bytes: Buffer }
-  message.bytes = bytes
-  return message
-}
-
-const encodedPrototype: object = Object.create(ReadResp.prototype, {
-  serializeBinary: {
-    value(this: { bytes: Buffer }): Uint8Array {
-      return this.bytes
-    },
-  },
-}) as object
 
 /** A RecordedEvent measured: its sizes, so it is written in one pass into one buffer. */
 interface Recorded {

@@ -75,3 +75,22 @@ export function writeBigVarint(out: Buffer, start: number, value: bigint): numbe
   out[at++] = Number(rest)
   return at
 }
+
+/**
+ * Wraps bytes written with these functions as a message of the class given, for grpc-js: it checks
+ * `instanceof`, then calls serializeBinary, which here returns the bytes as they are.
+ */
+export function preEncoded<TMessage>(Message: { readonly prototype: TMessage }): (bytes: Buffer) => TMessage {
+  const prototype: object = Object.create(Message.prototype as object, {
+    serializeBinary: {
+      value(this: { bytes: Buffer }): Uint8Array {
+        return this.bytes
+      },
+    },
+  }) as object
+  return (bytes) => {
+    const message = Object.create(prototype) as TMessage & { bytes: Buffer }
+    message.bytes = bytes
+    return message
+  }
+}

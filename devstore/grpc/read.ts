@@ -65,20 +65,15 @@ async function read(
   const direction: Direction =
     options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS ? 'backwards' : 'forwards'
   const maxCount = BigInt(options.getCount())
+  const start = startOf(options)
   let events: Iterable<StoredEvent>
-  if (options.hasStream()) {
-    const streamOptions = options.getStream()!
-    const stream = streamNameOf(streamOptions.getStreamIdentifier())
-    const fromRevision = streamOptions.hasRevision()
-      ? BigInt(streamOptions.getRevision())
-      : streamOptions.hasEnd()
-        ? 'end'
-        : 'start'
+  if (start.stream !== undefined) {
+    const { stream, from: fromRevision } = start
     const result = await context.engine.readStream(stream, { direction, fromRevision, maxCount })
     if (result.kind === 'deleted') throw new RequestRefused(streamDeletedError(stream))
     if (result.kind === 'not-found') {
       const notFound = new ReadResp.StreamNotFound()
-      notFound.setStreamIdentifier(streamOptions.getStreamIdentifier())
+      notFound.setStreamIdentifier(options.getStream()!.getStreamIdentifier())
       const reply = new ReadResp()
       reply.setStreamNotFound(notFound)
       sink.write(reply)
@@ -86,11 +81,9 @@ async function read(
     }
     events = result.events
   } else {
-    const all = options.getAll()!
-    const from = all.hasPosition() ? positionOf(all.getPosition()!) : all.hasEnd() ? 'end' : 'start'
     events = await context.engine.readAll({
       direction,
-      from,
+      from: start.from,
       maxCount,
       ...(filter === undefined ? {} : { filter: filter.matches }),
     })
@@ -102,19 +95,33 @@ async function read(
 }
 
 function targetOf(context: ServiceContext, options: Options): SubscriptionTarget {
+  const { stream, from } = startOf(options)
+  if (stream !== undefined) {
+    const after = from === 'end' ? context.engine.streamRevision(stream) : from === 'start' ? undefined : from
+    return { kind: 'stream', stream, after }
+  }
+  return {
+    kind: 'all',
+    after: from === 'end' ? context.engine.headPosition() : from === 'start' ? undefined : from,
+  }
+}
+
+/** Where a read or subscription starts: a revision of a stream (`$all` when undefined) or a position in `$all`, or either's start or end. */
+interface ReadStart {
+  readonly stream: string | undefined
+  readonly from: bigint | 'start' | 'end'
+}
+
+function startOf(options: Options): ReadStart {
   if (options.hasStream()) {
     const streamOptions = options.getStream()!
     const stream = streamNameOf(streamOptions.getStreamIdentifier())
-    const after = streamOptions.hasRevision()
-      ? BigInt(streamOptions.getRevision())
-      : streamOptions.hasEnd()
-        ? context.engine.streamRevision(stream)
-        : undefined
-    return { kind: 'stream', stream, after }
+    if (streamOptions.hasRevision()) return { stream, from: BigInt(streamOptions.getRevision()) }
+    return { stream, from: streamOptions.hasEnd() ? 'end' : 'start' }
   }
   const all = options.getAll()!
-  if (all.hasPosition()) return { kind: 'all', after: positionOf(all.getPosition()!) }
-  return { kind: 'all', after: all.hasEnd() ? context.engine.headPosition() : undefined }
+  if (all.hasPosition()) return { stream: undefined, from: positionOf(all.getPosition()!) }
+  return { stream: undefined, from: all.hasEnd() ? 'end' : 'start' }
 }
 
 function positionOf(position: InstanceType<typeof ReadReq.Options.Position>): bigint {

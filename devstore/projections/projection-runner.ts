@@ -84,9 +84,7 @@ export class ProjectionRunner {
   }
 
   async enable(): Promise<void> {
-    this.enabledNow = true
-    await this.saveCheckpoint()
-    this.wake()
+    await this.resume(true)
   }
 
   async disable(): Promise<void> {
@@ -106,14 +104,19 @@ export class ProjectionRunner {
     }
     this.position = undefined
     this.processed = 0
-    this.enabledNow = wasEnabled
-    await this.saveCheckpoint()
-    this.wake()
+    await this.resume(wasEnabled)
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     await this.running
+  }
+
+  /** Records whether it runs in its checkpoint, then catches up if it does. */
+  private async resume(enabled: boolean): Promise<void> {
+    this.enabledNow = enabled
+    await this.saveCheckpoint()
+    this.wake()
   }
 
   private async run(): Promise<void> {

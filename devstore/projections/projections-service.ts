@@ -5,7 +5,7 @@
  * Create answers UNIMPLEMENTED naming what is supported, and Update or Delete of a system projection
  * FAILED_PRECONDITION. An unknown name is NOT_FOUND `Projection '<name>' not found`, as EventStoreDB says it.
  */
-import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js'
+import { status, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js'
 import projectionsGrpc from '@eventstore/db-client/generated/projections_grpc_pb.js'
 import projectionsPb from '@eventstore/db-client/generated/projections_pb.js'
 import sharedPb from '@eventstore/db-client/generated/shared_pb.js'
@@ -42,16 +42,22 @@ export function projectionsService(enabled: boolean): DevStoreServiceFactory {
 
 type Runners = ReadonlyMap<SystemProjectionName, ProjectionRunner>
 
+/** A call whose request names a projection in its options (every method but Create and RestartSubsystem). */
+interface NamedCall {
+  readonly request: { getOptions(): { getName(): string } | undefined }
+}
+
 function createProjectionsImplementation(runners: Runners, access: AccessControl) {
-  const find = (call: object, name: string): ProjectionRunner => {
+  const find = (call: NamedCall): ProjectionRunner => {
     access.assertAuthenticated(call)
+    const name = call.request.getOptions()?.getName() ?? ''
     const runner = runners.get(name as SystemProjectionName)
     if (runner === undefined)
       throw new RequestRefused(serviceError(status.NOT_FOUND, `Projection '${name}' not found`))
     return runner
   }
-  const systemOnly = (call: object, name: string, what: string) => {
-    find(call, name)
+  const systemOnly = (call: NamedCall, what: string) => {
+    find(call)
     throw new RequestRefused(
       serviceError(
         status.FAILED_PRECONDITION,
@@ -59,75 +65,42 @@ function createProjectionsImplementation(runners: Runners, access: AccessControl
       ),
     )
   }
+  // Enable, disable and reset: the runner does the work, the reply is an empty message of the method's type.
+  const control =
+    (run: (runner: ProjectionRunner) => Promise<void>, Reply: new () => object) =>
+    (call: NamedCall, callback: sendUnaryData<unknown>) =>
+      answer(callback, async () => {
+        await run(find(call))
+        return new Reply()
+      })
+  // State and result: a system projection has no state, so either is an empty object once the name is found.
+  const stateless = (reply: () => object) => (call: NamedCall, callback: sendUnaryData<unknown>) =>
+    answer(callback, () => {
+      find(call)
+      return reply()
+    })
   return {
     create: (call: object, callback: sendUnaryData<unknown>) =>
       answer(callback, () => {
         access.assertAuthenticated(call)
         throw new RequestRefused(serviceError(status.UNIMPLEMENTED, UNSUPPORTED_PROJECTIONS))
       }),
-    update: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.UpdateReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) => answer(callback, () => systemOnly(call, call.request.getOptions()?.getName() ?? '', 'Updating')),
-    delete: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.DeleteReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
+    update: (call: NamedCall, callback: sendUnaryData<unknown>) =>
+      answer(callback, () => systemOnly(call, 'Updating')),
+    delete: (call: NamedCall, callback: sendUnaryData<unknown>) =>
       answer(callback, () => {
         access.assertOperator(call)
-        systemOnly(call, call.request.getOptions()?.getName() ?? '', 'Deleting')
+        systemOnly(call, 'Deleting')
       }),
-    enable: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.EnableReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
-      answer(callback, async () => {
-        await find(call, call.request.getOptions()?.getName() ?? '').enable()
-        return new projectionsPb.EnableResp()
-      }),
-    disable: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.DisableReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
-      answer(callback, async () => {
-        await find(call, call.request.getOptions()?.getName() ?? '').disable()
-        return new projectionsPb.DisableResp()
-      }),
-    reset: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.ResetReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
-      answer(callback, async () => {
-        await find(call, call.request.getOptions()?.getName() ?? '').reset()
-        return new projectionsPb.ResetResp()
-      }),
-    state: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.StateReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
-      answer(callback, () => {
-        find(call, call.request.getOptions()?.getName() ?? '')
-        const reply = new projectionsPb.StateResp()
-        reply.setState(emptyState())
-        return reply
-      }),
-    result: (
-      call: ServerUnaryCall<InstanceType<typeof projectionsPb.ResultReq>, unknown>,
-      callback: sendUnaryData<unknown>,
-    ) =>
-      answer(callback, () => {
-        find(call, call.request.getOptions()?.getName() ?? '')
-        const reply = new projectionsPb.ResultResp()
-        reply.setResult(emptyState())
-        return reply
-      }),
+    enable: control((runner) => runner.enable(), projectionsPb.EnableResp),
+    disable: control((runner) => runner.disable(), projectionsPb.DisableResp),
+    reset: control((runner) => runner.reset(), projectionsPb.ResetResp),
+    state: stateless(() => new projectionsPb.StateResp().setState(emptyState())),
+    result: stateless(() => new projectionsPb.ResultResp().setResult(emptyState())),
     statistics: (call: ServerWritableStream<InstanceType<typeof projectionsPb.StatisticsReq>, unknown>) => {
       try {
         const options = call.request.getOptions()
-        const selected =
-          options?.hasName() === true
-            ? [find(call, options.getName())]
-            : listed(call, runners, access, options)
+        const selected = options?.hasName() === true ? [find(call)] : listed(call, runners, access, options)
         for (const runner of selected) call.write(statisticsOf(runner))
         call.end()
       } catch (error) {

@@ -59,11 +59,11 @@ export function unitRow(n: number, overrides: Partial<UnitRow> = {}): UnitRow {
 }
 
 /** A batch as the engine commits it. */
-export function batchOf(
+export function batchOf<TRow = UnitRow>(
   position: bigint,
-  writes: readonly (readonly [string, UnitRow | undefined])[],
-  extra: Partial<RowBatch<UnitRow>> = {},
-): RowBatch<UnitRow> {
+  writes: readonly (readonly [string, NoInfer<TRow> | undefined])[],
+  extra: Partial<RowBatch<TRow>> = {},
+): RowBatch<TRow> {
   return {
     writes: new Map(writes),
     position,

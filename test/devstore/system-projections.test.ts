@@ -144,6 +144,18 @@ describe('the Projections service', () => {
     expect(await client.getProjectionState('$by_category')).toEqual({})
   })
 
+  it('answers the result of a system projection as an empty object', async () => {
+    const { client } = await connected()
+    expect(await client.getProjectionResult('$by_category')).toEqual({})
+  })
+
+  it('refuses to update a system projection, naming what is supported', async () => {
+    const { client } = await connected()
+    const error = await failure(client.updateProjection('$by_category', 'fromAll().when({})'))
+    expect(error.message).toContain('9 FAILED_PRECONDITION')
+    expect(error.message).toContain('Updating a system projection is not supported')
+  })
+
   it('writes a reset projection’s streams anew, each link once', async () => {
     const { client } = await connected()
     const orders = category()
@@ -171,6 +183,8 @@ describe('the Projections service', () => {
   it('answers NotFoundError for a projection it does not have', async () => {
     const { client } = await connected()
     expect(await failure(client.getProjectionStatus('counter'))).toBeInstanceOf(NotFoundError)
+    expect(await failure(client.enableProjection('counter'))).toBeInstanceOf(NotFoundError)
+    expect(await failure(client.getProjectionResult('counter'))).toBeInstanceOf(NotFoundError)
   })
 })
 

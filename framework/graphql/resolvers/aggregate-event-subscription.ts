@@ -1,18 +1,15 @@
-import { GraphQLID, GraphQLNonNull, GraphQLString, type GraphQLFieldConfig } from 'graphql'
+import { GraphQLID, GraphQLNonNull, GraphQLString } from 'graphql'
 import type { AnyAggregate } from '../../aggregate/define-aggregate.ts'
 import type { EventStore, RecordedEvent } from '../../event-store/event-store.ts'
 import type { EventFrame } from '../schema/aggregate-event-type.ts'
 import { aggregateEventType } from '../schema/aggregate-event-type.ts'
-import { authorizeOperation } from '../guards/authorize-operation.ts'
-import { boundedFeed, type FeedItem } from '../feeds/bounded-feed.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { FeedItem } from '../feeds/bounded-feed.ts'
+import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { camelCase } from '../schema/graphql-names.ts'
-import { parsePosition } from './read-model-queries.ts'
 import { createSharedStreamFeed, type SharedStreamFeed } from '../feeds/shared-stream-feed.ts'
 import { frameResolve, resolvesTypeByFrame } from '../feeds/shared-subscription-execution.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
+import { subscriptionFeed } from './subscription-feed.ts'
 
 /**
  * The event feed of one aggregate instance: `batteryEvents(id: ID!, after: String): BatteryEvent!`. It
@@ -23,7 +20,7 @@ export function aggregateEventSubscription(
   registry: TypeRegistry,
   aggregate: AnyAggregate,
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const name = `${camelCase(aggregate.name)}Events`
   registry.claimField('Subscription', name, `aggregate ${aggregate.name} (its event feed)`)
   // One store subscription per aggregate type and store, shared by every client of this feed.
@@ -49,28 +46,19 @@ export function aggregateEventSubscription(
       resolve: frameResolve,
       subscribe: async (_root, args: Record<string, unknown>, context) => {
         const gateway = runtime()
-        await authorizeOperation(gateway.authorization, context.principal, {
-          kind: 'subscription',
+        return subscriptionFeed(gateway, context, {
           name: aggregate.name,
           args,
-        })
-        const after = typeof args['after'] === 'string' ? parsePosition(args['after'], 'after') : undefined
-        const feed = {
-          store: gateway.store,
-          shared: sharedFeedOf(gateway.store),
-          aggregate,
-          id: String(args['id']),
-          after,
-          maxPending: gateway.subscriptionBuffer,
-        }
-        return boundedFeed((signal) => eventFeed(feed, signal), {
-          maxBuffered: gateway.subscriptionBuffer,
-          onOverflow: () => {
-            gateway.onSubscriptionEnd?.('slow-consumer')
-            context.closeConnection?.(
-              1008,
-              `Slow consumer: more than ${gateway.subscriptionBuffer} messages were waiting`,
-            )
+          open: (after, signal) => {
+            const feed = {
+              store: gateway.store,
+              shared: sharedFeedOf(gateway.store),
+              aggregate,
+              id: String(args['id']),
+              after,
+              maxPending: gateway.subscriptionBuffer,
+            }
+            return eventFeed(feed, signal)
           },
         })
       },

@@ -5,7 +5,6 @@ import {
   GraphQLNonNull,
   GraphQLObjectType,
   GraphQLString,
-  type GraphQLFieldConfig,
   type GraphQLFieldConfigArgumentMap,
 } from 'graphql'
 import { z } from 'zod'
@@ -16,13 +15,11 @@ import { BadInputError } from '../../errors.ts'
 import { aggregateEventType, type EventFrame } from '../schema/aggregate-event-type.ts'
 import { authorizeOperation } from '../guards/authorize-operation.ts'
 import { fromGraphQLInput } from './from-graphql-input.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { pascalCase } from '../schema/graphql-names.ts'
 import { defOf, inspectZod } from '../schema/inspect-zod.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
 import { zodInputType } from '../schema/zod-input-type.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 /**
  * One mutation per public command (none for an `internal` one), named after it: `installBattery(id: ID!, input: InstallBatteryInput!,
@@ -32,9 +29,9 @@ export function commandMutations(
   registry: TypeRegistry,
   aggregate: AnyAggregate,
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const resultType = commandResultType(registry, aggregate)
-  const fields: Record<string, Field> = {}
+  const fields: Record<string, GatewayField> = {}
   for (const [name, command] of Object.entries(aggregate.commands)) {
     if (command.internal === true) continue
     const owner = `aggregate ${aggregate.name}, command ${name}`

@@ -4,7 +4,6 @@ import {
   GraphQLList,
   GraphQLNonNull,
   GraphQLString,
-  type GraphQLFieldConfig,
   type GraphQLFieldConfigArgumentMap,
 } from 'graphql'
 import { BadInputError } from '../../errors.ts'
@@ -15,12 +14,10 @@ import type {
   WaitForOptions,
 } from '../../read-model/read-model-source.ts'
 import { authorizeOperation } from '../guards/authorize-operation.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { GatewayContext, GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { camelCase } from '../schema/graphql-names.ts'
 import type { ReadModelTypes } from '../schema/read-model-types.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 const consistentWith = {
   type: GraphQLString,
@@ -47,7 +44,7 @@ export function readModelQueries(
   source: ReadModelSource,
   types: ReadModelTypes,
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const owner = `read model ${source.name}`
   const one = camelCase(source.name)
   const list = `${one}List`

@@ -1,15 +1,13 @@
-import { GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLString, type GraphQLFieldConfig } from 'graphql'
+import { GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLString } from 'graphql'
 import type { ReadModelSource, RowChange } from '../../read-model/read-model-source.ts'
-import { authorizeOperation } from '../guards/authorize-operation.ts'
-import { boundedFeed, type FeedItem } from '../feeds/bounded-feed.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { FeedItem } from '../feeds/bounded-feed.ts'
+import type { GatewayContext, GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { camelCase } from '../schema/graphql-names.ts'
-import { parsePosition, withoutNulls } from './read-model-queries.ts'
+import { withoutNulls } from './read-model-queries.ts'
 import type { ReadModelTypes } from '../schema/read-model-types.ts'
 import { frameResolve } from '../feeds/shared-subscription-execution.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
+import { subscriptionFeed } from './subscription-feed.ts'
 
 /** A frame of a read-model subscription: the row now (CURRENT) or one change, stamped with its position. */
 export interface ChangeFrame {
@@ -35,7 +33,7 @@ export function readModelSubscriptions(
   source: ReadModelSource,
   types: ReadModelTypes,
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const owner = `read model ${source.name}`
   const one = `${camelCase(source.name)}Changed`
   const list = `${camelCase(source.name)}ListChanged`
@@ -87,28 +85,16 @@ interface ChangeRequest {
   readonly first: number
 }
 
-async function subscribeToChanges(
+function subscribeToChanges(
   gateway: GatewayRuntime,
   source: ReadModelSource,
   context: GatewayContext,
   request: ChangeRequest,
 ): Promise<AsyncGenerator<ChangeFrame, undefined>> {
-  await authorizeOperation(gateway.authorization, context.principal, {
-    kind: 'subscription',
+  return subscriptionFeed(gateway, context, {
     name: source.name,
     args: request.args,
-  })
-  const resumeAfter =
-    typeof request.args['after'] === 'string' ? parsePosition(request.args['after'], 'after') : undefined
-  return boundedFeed((signal) => changeFeed(source, request, resumeAfter, signal), {
-    maxBuffered: gateway.subscriptionBuffer,
-    onOverflow: () => {
-      gateway.onSubscriptionEnd?.('slow-consumer')
-      context.closeConnection?.(
-        1008,
-        `Slow consumer: more than ${gateway.subscriptionBuffer} messages were waiting`,
-      )
-    },
+    open: (after, signal) => changeFeed(source, request, after, signal),
   })
 }
 

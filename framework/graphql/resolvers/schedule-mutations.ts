@@ -4,7 +4,6 @@ import {
   GraphQLNonNull,
   GraphQLObjectType,
   GraphQLString,
-  type GraphQLFieldConfig,
   type GraphQLFieldConfigArgumentMap,
 } from 'graphql'
 import type { z } from 'zod'
@@ -19,11 +18,9 @@ import { pascalCase } from '../schema/graphql-names.ts'
 import { DateTimeScalar } from '../schema/graphql-scalars.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
 import { zodInputType } from '../schema/zod-input-type.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { hasFields, underInput } from './command-mutations.ts'
 import { fromGraphQLInput } from './from-graphql-input.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
 
 const CANCEL = 'cancelScheduledCommand'
 
@@ -38,9 +35,9 @@ export function scheduleMutations(
   registry: TypeRegistry,
   aggregates: readonly AnyAggregate[],
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const receipt = scheduleReceiptType(registry)
-  const fields: Record<string, Field> = {}
+  const fields: Record<string, GatewayField> = {}
   for (const aggregate of aggregates) {
     for (const [name, command] of Object.entries(aggregate.commands)) {
       if (command.internal === true) continue

@@ -1,12 +1,4 @@
-import {
-  GraphQLID,
-  GraphQLInt,
-  GraphQLList,
-  GraphQLNonNull,
-  GraphQLObjectType,
-  GraphQLString,
-  type GraphQLFieldConfig,
-} from 'graphql'
+import { GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString } from 'graphql'
 import { AnnalsError } from '../../errors.ts'
 import type { WorkflowInstanceView, WorkflowShape, WorkflowView } from '../../read-model/read-side.ts'
 import { authorizeOperation } from '../guards/authorize-operation.ts'
@@ -14,9 +6,7 @@ import { camelCase, pascalCase } from '../schema/graphql-names.ts'
 import { DateTimeScalar } from '../schema/graphql-scalars.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
 import { zodOutputType } from '../schema/zod-output-type.ts'
-import type { GatewayContext, GatewayRuntime } from '../transport/gateway-context.ts'
-
-type Field = GraphQLFieldConfig<unknown, GatewayContext>
+import type { GatewayContext, GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 
 /**
  * One query per workflow, named after it as a read model's is (`batteryHeartbeatWorkflow`): an instance by
@@ -28,7 +18,7 @@ export function workflowQueries(
   registry: TypeRegistry,
   workflow: WorkflowShape,
   runtime: () => GatewayRuntime,
-): Record<string, Field> {
+): Record<string, GatewayField> {
   const field = `${camelCase(workflow.name)}Workflow`
   const typeName = `${pascalCase(workflow.name)}Workflow`
   const owner = `workflow ${workflow.name}`

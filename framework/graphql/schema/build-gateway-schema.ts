@@ -3,13 +3,12 @@ import {
   GraphQLObjectType,
   GraphQLSchema,
   GraphQLString,
-  type GraphQLFieldConfig,
   type GraphQLNamedType,
 } from 'graphql'
 import { AnnalsError } from '../../errors.ts'
 import { aggregateEventSubscription } from '../resolvers/aggregate-event-subscription.ts'
 import { commandMutations } from '../resolvers/command-mutations.ts'
-import type { GatewayContext, GatewayDefinition, GatewayRuntime } from '../transport/gateway-context.ts'
+import type { GatewayDefinition, GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { scheduleMutations } from '../resolvers/schedule-mutations.ts'
 import { workflowQueries } from '../resolvers/workflow-queries.ts'
 import { readModelQueries } from '../resolvers/read-model-queries.ts'
@@ -17,7 +16,7 @@ import { readModelSubscriptions } from '../resolvers/read-model-subscriptions.ts
 import { readModelTypes } from './read-model-types.ts'
 import { createTypeRegistry } from './type-registry.ts'
 
-type Fields = Record<string, GraphQLFieldConfig<unknown, GatewayContext>>
+type Fields = Record<string, GatewayField>
 
 /**
  * The GraphQL schema of an application: a mutation per command, two queries and two subscriptions per read

@@ -13,11 +13,10 @@ import {
   type GraphQLLeafType,
 } from 'graphql'
 import type { z } from 'zod'
-import { pascalCase } from './graphql-names.ts'
 import { DateTimeScalar } from './graphql-scalars.ts'
 import { inspectZod } from './inspect-zod.ts'
 import type { TypeRegistry } from './type-registry.ts'
-import { zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
+import { fieldSite, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
 
 const EQUALITY = ['eq', 'ne', 'in'] as const
 const ORDERED = [...EQUALITY, 'gt', 'gte', 'lt', 'lte'] as const
@@ -35,10 +34,7 @@ export function whereFilterType(
 ): GraphQLInputObjectType | undefined {
   const fields: Record<string, GraphQLInputFieldConfig> = {}
   for (const [field, schema] of Object.entries(shape)) {
-    const leaf = filterableLeaf(registry, schema, {
-      name: site.name + pascalCase(field),
-      owner: `${site.owner}, field ${field}`,
-    })
+    const leaf = filterableLeaf(registry, schema, fieldSite(site, field))
     if (leaf) fields[field] = { type: filterType(registry, leaf) }
   }
   if (Object.keys(fields).length === 0) return undefined
@@ -59,9 +55,7 @@ export function filterableFields(
   site: SchemaSite,
 ): string[] {
   return Object.entries(shape)
-    .filter(([field, schema]) =>
-      filterableLeaf(registry, schema, { name: site.name + pascalCase(field), owner: site.owner }),
-    )
+    .filter(([field, schema]) => filterableLeaf(registry, schema, fieldSite(site, field)))
     .map(([field]) => field)
 }
 

@@ -25,6 +25,12 @@ describe('zodInputType', () => {
     expect(sdlOf(z.object({ reserve: z.number().int().default(10) }))).toContain('reserve: Int = 10')
   })
 
+  it('refuses a field whose name GraphQL cannot spell, naming the field', () => {
+    expect(() => sdlOf(z.object({ 'charge-level': z.number() }))).toThrow(
+      'command StartCharging, field charge-level: not a valid GraphQL field name',
+    )
+  })
+
   it('maps a discriminated union to a @oneOf input', () => {
     const Order = z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('charge'), kw: z.number() }),

@@ -9,12 +9,11 @@ import {
   type GraphQLScalarType,
 } from 'graphql'
 import { z } from 'zod'
-import { AnnalsError } from '../../errors.ts'
-import { camelCase, isGraphQLName, pascalCase } from './graphql-names.ts'
+import { camelCase, pascalCase } from './graphql-names.ts'
 import { JsonScalar } from './graphql-scalars.ts'
 import { declaredName, defOf, inspectZod } from './inspect-zod.ts'
 import type { TypeRegistry } from './type-registry.ts'
-import { unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
+import { fieldSite, unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
 import { discriminatedOptions } from './zod-output-type.ts'
 
 type GraphQLNullableInputType =
@@ -40,11 +39,9 @@ export function zodInputFields(
 ): Record<string, GraphQLInputFieldConfig> {
   const fields: Record<string, GraphQLInputFieldConfig> = {}
   for (const [field, fieldSchema] of Object.entries(shape)) {
-    const owner = `${site.owner}, field ${field}`
-    if (!isGraphQLName(field)) throw new AnnalsError('BAD_CONFIG', `${owner}: not a valid GraphQL field name`)
     const { description, defaultValue } = inspectZod(fieldSchema, 'input')
     fields[field] = {
-      type: zodInputType(registry, fieldSchema, { name: site.name + pascalCase(field), owner }),
+      type: zodInputType(registry, fieldSchema, fieldSite(site, field)),
       ...(description === undefined ? {} : { description }),
       ...(defaultValue === undefined ? {} : { defaultValue }),
     }

@@ -8,7 +8,7 @@ import {
 } from 'graphql'
 import { z } from 'zod'
 import { AnnalsError } from '../../errors.ts'
-import { enumValueName, enumValuesKeepTheirNames } from './graphql-names.ts'
+import { enumValueName, enumValuesKeepTheirNames, isGraphQLName, pascalCase } from './graphql-names.ts'
 import { declaredName, defOf, isDateTimeString, isIntegerSchema } from './inspect-zod.ts'
 import { DateTimeScalar, JsonScalar } from './graphql-scalars.ts'
 import type { TypeRegistry } from './type-registry.ts'
@@ -69,6 +69,16 @@ export function zodLeafType(
     default:
       return undefined
   }
+}
+
+/**
+ * The site of one field of the object at `site`: the field's own types are named after the object and the
+ * field (FleetStatus for field status of Fleet), wherever the field is mapped (output, input, where filter).
+ */
+export function fieldSite(site: SchemaSite, field: string): SchemaSite {
+  const owner = `${site.owner}, field ${field}`
+  if (!isGraphQLName(field)) throw new AnnalsError('BAD_CONFIG', `${owner}: not a valid GraphQL field name`)
+  return { name: site.name + pascalCase(field), owner }
 }
 
 export function unsupportedSchema(site: SchemaSite, type: string): AnnalsError {

@@ -112,6 +112,12 @@ describe('zodOutputType', () => {
     ).toThrow(/GraphQL type Reading: aggregate Meter, event Reading and read model Reading/)
   })
 
+  it('refuses a field whose name GraphQL cannot spell, naming the field', () => {
+    expect(() => sdlOf(z.object({ 'charge-level': z.number() }))).toThrow(
+      'test Row, field charge-level: not a valid GraphQL field name',
+    )
+  })
+
   it('refuses a plain union with a message saying why', () => {
     expect(() =>
       sdlOf(z.object({ v: z.union([z.object({ a: z.string() }), z.object({ b: z.string() })]) })),

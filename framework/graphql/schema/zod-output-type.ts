@@ -10,11 +10,11 @@ import {
 } from 'graphql'
 import { z } from 'zod'
 import { AnnalsError } from '../../errors.ts'
-import { isGraphQLName, pascalCase } from './graphql-names.ts'
+import { pascalCase } from './graphql-names.ts'
 import { JsonScalar } from './graphql-scalars.ts'
 import { declaredName, defOf, inspectZod } from './inspect-zod.ts'
 import type { TypeRegistry } from './type-registry.ts'
-import { unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
+import { fieldSite, unsupportedSchema, zodLeafType, type SchemaSite } from './zod-leaf-type.ts'
 
 type GraphQLNullableOutputType =
   GraphQLScalarType | GraphQLEnumType | GraphQLObjectType | GraphQLUnionType | GraphQLList<GraphQLOutputType>
@@ -45,10 +45,8 @@ export function zodOutputFields(
 ): Record<string, GraphQLFieldConfig<unknown, unknown>> {
   const fields: Record<string, GraphQLFieldConfig<unknown, unknown>> = {}
   for (const [field, fieldSchema] of Object.entries(shape)) {
-    const owner = `${site.owner}, field ${field}`
-    if (!isGraphQLName(field)) throw new AnnalsError('BAD_CONFIG', `${owner}: not a valid GraphQL field name`)
     const { base, description } = inspectZod(fieldSchema, 'output')
-    const type = zodOutputType(registry, fieldSchema, { name: site.name + pascalCase(field), owner })
+    const type = zodOutputType(registry, fieldSchema, fieldSite(site, field))
     const convert = bigintConverter(base)
     fields[field] = {
       type,

@@ -1,4 +1,5 @@
 import type { Context, Span } from '@opentelemetry/api'
+import type { GraphQLFieldConfig } from 'graphql'
 import type { AnyAggregate } from '../../aggregate/define-aggregate.ts'
 import type { CommandBus } from '../../command/command-bus.ts'
 import type { EventStore } from '../../event-store/event-store.ts'
@@ -42,3 +43,6 @@ export interface GatewayContext {
   /** Set on WebSocket operations: closes the connection (a slow consumer, shutdown). */
   readonly closeConnection?: (code: number, reason: string) => void
 }
+
+/** A field of the gateway schema: a query, mutation or subscription with its resolvers. */
+export type GatewayField = GraphQLFieldConfig<unknown, GatewayContext>
