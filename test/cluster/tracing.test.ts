@@ -103,9 +103,13 @@ describe('tracing across replicas (real child processes, each exporting its span
       span.name === 'projection counters' &&
       span.replica === entryReplica.url &&
       span.attributes['annals.position'] === position
-    // The echo reactor answers an increment of 7 with a command to echo-<id>, from the reaction's span.
+    // The echo reactor answers an increment of 7 with a command to echo-<id>, from the reaction's span. Where
+    // the reactor's replica does not own echo-<id>, the command is forwarded: the owner's span of it is a child
+    // of the forward (marked forwarded_from), and only the sender's is the reaction's child.
     const isEchoCommand = (span: FinishedSpan) =>
-      span.name === 'command Counter.increment' && span.attributes['annals.aggregate_id'] === `echo-${id}`
+      span.name === 'command Counter.increment' &&
+      span.attributes['annals.aggregate_id'] === `echo-${id}` &&
+      span.attributes['annals.forwarded_from'] === undefined
     await vi.waitFor(
       () => {
         const spans = finishedSpans()
