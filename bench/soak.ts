@@ -79,13 +79,18 @@ try {
 
 const load = samples.filter((entry) => entry.phase === 'load')
 const rest = samples.filter((entry) => entry.phase === 'rest')
+/** The lowest sample of each whole minute of load (a last minute of a few seconds has too few to say). */
 const floors = (of: 'heap' | 'external') => {
-  const minutes = new Map<number, number>()
+  const minutes = new Map<number, { floor: number; samples: number }>()
   for (const entry of load) {
     const minute = Math.floor(entry.at / 60)
-    minutes.set(minute, Math.min(minutes.get(minute) ?? Infinity, entry[of]))
+    const found = minutes.get(minute) ?? { floor: Infinity, samples: 0 }
+    minutes.set(minute, { floor: Math.min(found.floor, entry[of]), samples: found.samples + 1 })
   }
-  return [...minutes.values()].map(mb).join(', ')
+  return [...minutes.values()]
+    .filter(({ samples }) => samples >= 50)
+    .map(({ floor }) => mb(floor))
+    .join(', ')
 }
 console.log(`Heap floor per minute of load (MB): ${floors('heap')}`)
 console.log(`External memory floor per minute of load (MB): ${floors('external')}`)
