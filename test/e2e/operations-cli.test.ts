@@ -73,7 +73,8 @@ describe('annals ops against a running service', { timeout: 90_000 }, () => {
     const table = await ops('projections')
     expect(table.code).toBe(0)
     expect(table.stdout).toMatch(/^PROJECTION\s+STATUS\s+POSITION\s+BEHIND\s+AGE\s+HELD\s+DEAD LETTERS$/m)
-    expect(table.stdout).toMatch(/^tankFills\s+RUNNING\s+\d+\s+0\s+\d+\.\d s\s+0\s+0$/m)
+    // BEHIND is a count at the moment asked: the reactor's and workflow's own appends can land after the fill.
+    expect(table.stdout).toMatch(/^tankFills\s+RUNNING\s+\d+\s+\d+\s+\d+\.\d s\s+0\s+0$/m)
     const data = await json('projections')
     expect(data.projections[0]).toMatchObject({ name: 'tankFills', status: 'RUNNING', heldEvents: 0 })
     // The checkpoint also moves past events it does not handle (the reactor's and workflow's own streams).
