@@ -13,7 +13,7 @@ import { BadIdentifierError } from '../../command/check-identifier.ts'
 import type { CommandResult } from '../../command/command-bus.ts'
 import { BadInputError } from '../../errors.ts'
 import { aggregateEventType, type EventFrame } from '../schema/aggregate-event-type.ts'
-import { authorizeOperation } from '../guards/authorize-operation.ts'
+import { authorizeOperation, type Principal } from '../guards/authorize-operation.ts'
 import { fromGraphQLInput } from './from-graphql-input.ts'
 import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { pascalCase } from '../schema/graphql-names.ts'
@@ -34,15 +34,10 @@ export function commandMutations(
   const fields: Record<string, GatewayField> = {}
   for (const [name, command] of Object.entries(aggregate.commands)) {
     if (command.internal === true) continue
-    const owner = `aggregate ${aggregate.name}, command ${name}`
-    registry.claimField('Mutation', name, owner)
+    registry.claimField('Mutation', name, `aggregate ${aggregate.name}, command ${name}`)
     const schema = command.input as z.ZodType
-    const takesInput = hasFields(schema)
     const args: GraphQLFieldConfigArgumentMap = {
-      id: { type: new GraphQLNonNull(GraphQLID), description: `The ${aggregate.name} the command is for.` },
-      ...(takesInput
-        ? { input: { type: zodInputType(registry, schema, { name: pascalCase(name), owner }) } }
-        : {}),
+      ...commandArguments(registry, aggregate, name, schema),
       commandId: { type: GraphQLID, description: 'An idempotency key: the same id twice appends once.' },
     }
     fields[name] = {
@@ -51,12 +46,7 @@ export function commandMutations(
       ...(command.description === undefined ? {} : { description: command.description }),
       resolve: async (_root, rawArgs: Record<string, unknown>, context) => {
         const gateway = runtime()
-        await authorizeOperation(gateway.authorization, context.principal, {
-          kind: 'command',
-          name,
-          args: rawArgs,
-        })
-        const input = takesInput ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
+        const input = await authorizedInput(gateway, context.principal, { name, schema, rawArgs })
         const commandId = rawArgs['commandId']
         // The bus validates the input, once; here its issues are placed under the mutation's `input` argument.
         const envelope = {
@@ -125,6 +115,33 @@ function toResultFrame(result: CommandResult) {
     events,
     token: String(result.position),
   }
+}
+
+/** The arguments a mutation for a command starts with: the aggregate's id, and the input when it takes fields. */
+export function commandArguments(
+  registry: TypeRegistry,
+  aggregate: AnyAggregate,
+  name: string,
+  schema: z.ZodType,
+): GraphQLFieldConfigArgumentMap {
+  const owner = `aggregate ${aggregate.name}, command ${name}`
+  return {
+    id: { type: new GraphQLNonNull(GraphQLID), description: `The ${aggregate.name} the command is for.` },
+    ...(hasFields(schema)
+      ? { input: { type: zodInputType(registry, schema, { name: pascalCase(name), owner }) } }
+      : {}),
+  }
+}
+
+/** Authorizes a mutation as the command `name`, then reads the command's input from its arguments. */
+export async function authorizedInput(
+  gateway: GatewayRuntime,
+  principal: Principal | undefined,
+  command: { readonly name: string; readonly schema: z.ZodType; readonly rawArgs: Record<string, unknown> },
+): Promise<unknown> {
+  const { name, schema, rawArgs } = command
+  await authorizeOperation(gateway.authorization, principal, { kind: 'command', name, args: rawArgs })
+  return hasFields(schema) ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
 }
 
 /** A command's input issues, placed under the mutation's `input` argument. */

@@ -17,10 +17,8 @@ import { authorizeOperation } from '../guards/authorize-operation.ts'
 import { pascalCase } from '../schema/graphql-names.ts'
 import { DateTimeScalar } from '../schema/graphql-scalars.ts'
 import type { TypeRegistry } from '../schema/type-registry.ts'
-import { zodInputType } from '../schema/zod-input-type.ts'
 import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
-import { hasFields, underInput } from './command-mutations.ts'
-import { fromGraphQLInput } from './from-graphql-input.ts'
+import { authorizedInput, commandArguments, underInput } from './command-mutations.ts'
 
 const CANCEL = 'cancelScheduledCommand'
 
@@ -45,19 +43,8 @@ export function scheduleMutations(
       const owner = `aggregate ${aggregate.name}, command ${name} (scheduled)`
       registry.claimField('Mutation', field, owner)
       const schema = command.input as z.ZodType
-      const takesInput = hasFields(schema)
       const args: GraphQLFieldConfigArgumentMap = {
-        id: { type: new GraphQLNonNull(GraphQLID), description: `The ${aggregate.name} the command is for.` },
-        ...(takesInput
-          ? {
-              input: {
-                type: zodInputType(registry, schema, {
-                  name: pascalCase(name),
-                  owner: `aggregate ${aggregate.name}, command ${name}`,
-                }),
-              },
-            }
-          : {}),
+        ...commandArguments(registry, aggregate, name, schema),
         at: {
           type: new GraphQLNonNull(DateTimeScalar),
           description: 'When to send it: at most five minutes past (it is sent at once) and 366 days ahead.',
@@ -73,12 +60,7 @@ export function scheduleMutations(
         description: `Schedules ${name} on a ${aggregate.name} for a time; it is sent once, then, with an id derived from this schedule.`,
         resolve: async (_root, rawArgs: Record<string, unknown>, context) => {
           const gateway = runtime()
-          await authorizeOperation(gateway.authorization, context.principal, {
-            kind: 'command',
-            name,
-            args: rawArgs,
-          })
-          const input = takesInput ? fromGraphQLInput(schema, rawArgs['input'], ['input']) : {}
+          const input = await authorizedInput(gateway, context.principal, { name, schema, rawArgs })
           const commandId = rawArgs['commandId']
           const envelope: CommandEnvelope = {
             aggregate: SCHEDULED_COMMAND,
