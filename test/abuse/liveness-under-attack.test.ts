@@ -133,6 +133,41 @@ describe('/health/live under attack (abuse)', () => {
     expectLive(liveness)
   }, 30_000)
 
+  it('answers within 100 ms while batches of reads wait for tokens far beyond the head of the log', async () => {
+    let beyond: Promise<string> | undefined
+    const tokenBeyondHead = async (url: string) => {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation { fill(id: "t1", input: { site: "s", litres: 1 }) { token } }',
+        }),
+      })
+      const { data } = (await response.json()) as { data: { fill: { token: string } } }
+      return String(BigInt(data.fill.token) + 1_000_000_000n)
+    }
+    const reads = `query($token: String) { ${Array.from(
+      { length: 30 },
+      (_, i) => `r${i}: tankLevel(tankId: "t1", consistentWith: $token) { litres }`,
+    ).join(' ')} }`
+    // The rate limit lets the whole flood in: what is measured is the refusal, not the limiter.
+    const options = { limits: { ...defaultLimits, rateLimit: { burst: 1_000_000, perSecond: 1_000_000 } } }
+    const { tally, liveness } = await underAttack(options, async (url) => {
+      const token = await (beyond ??= tokenBeyondHead(url))
+      const batch = Array.from({ length: 10 }, () => ({ query: reads, variables: { token } }))
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(batch),
+      })
+      const replies = (await response.json()) as { errors?: { extensions: { code: string } }[] }[]
+      return replies[0]?.errors?.[0]?.extensions.code ?? String(response.status)
+    })
+    expect([...tally.keys()]).toEqual(['TOKEN_BEYOND_HEAD'])
+    expect(tally.get('TOKEN_BEYOND_HEAD')).toBeGreaterThan(100)
+    expectLive(liveness)
+  }, 30_000)
+
   it('answers within 100 ms while bad ids and reused command ids are written', async () => {
     const ids = ['', 'tank\u0000', 'tank\u202egnp.exe', '\ud800X', 'x'.repeat(201)]
     const mutation =
