@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { faults, opsReadSide, reported, UNLUCKY_LITRES } from './fixtures/ops-app.ts'
-import { opsRequest } from './fixtures/ops-client.ts'
+import { opsRequest, tanksOf } from './fixtures/ops-client.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -37,15 +37,7 @@ describe('annals ops against a running service', { timeout: 90_000 }, () => {
     expect(run).toMatchObject({ code: 0, stderr: '' })
     return JSON.parse(run.stdout)
   }
-  const fill = async (id: string, litres: number) => {
-    const reply = await gateway.gql(
-      `mutation { fill(id: "${id}", input: { site: "west", litres: ${litres} }) { token } }`,
-    )
-    expect(reply.body.errors).toBeUndefined()
-    return BigInt(reply.body.data!['fill'].token as string)
-  }
-  const fillsOf = async (id: string) =>
-    (await gateway.gql(`{ tankFills(tankId: "${id}") { fills } }`)).body.data?.['tankFills']?.fills
+  const { fill, fillsOf } = tanksOf(() => gateway)
   const projection = async () =>
     (
       await opsRequest(

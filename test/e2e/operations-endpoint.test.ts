@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- GraphQL replies are untyped JSON */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { faults, opsReadSide, reported, scale, UNLUCKY_LITRES } from './fixtures/ops-app.ts'
-import { opsRequest, PROJECTION_FIELDS } from './fixtures/ops-client.ts'
+import { opsRequest, PROJECTION_FIELDS, tanksOf } from './fixtures/ops-client.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
 import { captureLog } from '../abuse/fixtures/captured-log.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
@@ -10,10 +10,6 @@ import { Tank } from './fixtures/tank.ts'
 
 const token = 'an-ops-token-for-the-tests'
 
-const fillMutation = `mutation Fill($id: ID!, $litres: Int!) {
-  fill(id: $id, input: { site: "north", litres: $litres }) { token }
-}`
-
 /** Polls until `check` passes: a dead letter appears after its retries, which no position announces. */
 const eventually = <T>(check: () => Promise<T>) => vi.waitFor(check, { timeout: 10_000, interval: 20 })
 
@@ -21,14 +17,7 @@ describe('the operations endpoint', () => {
   let gateway: RunningGateway
   const ops = (query: string, variables?: Record<string, unknown>) =>
     opsRequest(gateway.url, query, { token, ...(variables ? { variables } : {}) })
-  const fill = async (id: string, litres: number) => {
-    const reply = await gateway.gql(fillMutation, { id, litres })
-    expect(reply.body.errors).toBeUndefined()
-    return BigInt(reply.body.data!['fill'].token as string)
-  }
-  const fillsOf = async (id: string) =>
-    (await gateway.gql(`{ tankFills(tankId: "${id}") { fills } }`)).body.data?.['tankFills']?.fills as
-      number[] | undefined
+  const { fill, fillsOf } = tanksOf(() => gateway)
   const projection = async () => {
     const reply = await ops(`{ projection(name: "tankFills") { ${PROJECTION_FIELDS} } }`)
     expect(reply.body.errors).toBeUndefined()
