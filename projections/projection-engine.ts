@@ -21,6 +21,11 @@ export interface EventBatch {
   readonly through: bigint
   /** The subscription reported that it reached the head of the log after these events. */
   readonly caughtUp: boolean
+  /**
+   * The runner holds the next batch already: the engine may answer once this batch's commit has started, and
+   * fold the next one while it runs. A failed commit then fails the next apply, so it cannot go unnoticed.
+   */
+  readonly more?: boolean
 }
 
 /** What a commit made visible: where the model stands, and the changes it made (when recorded). */
@@ -75,9 +80,12 @@ export interface ProjectionEngine<TRow> {
   open(): Promise<void>
   /** The rows were built by another definition, as the last open found them (see Checkpoint.stale). */
   readonly stale: 'older' | 'newer' | undefined
-  /** Resolves once the batch or operation in progress, if any, has ended. */
+  /** Resolves once the batch or operation in progress, if any, has ended, its commit landed or failed. */
   drained(): Promise<void>
-  /** Folds a batch of events (skipping those at or before the checkpoint) and commits it in one step. */
+  /**
+   * Folds a batch of events (skipping those at or before the checkpoint) and commits it in one step. With
+   * `more`, it may resolve while the commit runs; the next call waits for that commit and fails if it did.
+   */
   apply(batch: EventBatch): Promise<void>
   deadLetters(): readonly DeadLetter[]
   /** Tries a dead letter's event again; true when it went in and its key was released. */
@@ -87,6 +95,14 @@ export interface ProjectionEngine<TRow> {
   /** Empties the model: it folds the log again from the start. */
   reset(): Promise<void>
   stop(): void
+}
+
+/** A batch's commit still running while the next batch folds: its rows stand in for the store's. */
+interface Landing<TRow> {
+  readonly writes: ReadonlyMap<string, TRow | undefined>
+  readonly position: bigint
+  readonly landed: Promise<void>
+  failure?: unknown
 }
 
 /** The committed state readers see; the batch in progress changes none of it until its commit. */
@@ -103,7 +119,9 @@ interface Committed {
  * handler that throws holds its key back (see held-keys.ts) while other keys go on. The checkpoint moves
  * past held events, so it carries the held keys; after a restart the engine reads the log again from before
  * the oldest and folds, in order, the events of held keys it had not folded, skipping every other event.
- * Batches, retries and operations run one at a time.
+ * Batches, retries and operations run one at a time, except that a batch the runner knows is followed by
+ * another may fold while the previous one commits (its rows served from memory, not the store): during a
+ * catch-up the database and the handlers then work side by side.
  */
 export function createProjectionEngine<TRow>(
   definition: ProjectionDefinition<TRow>,
@@ -124,6 +142,9 @@ export function createProjectionEngine<TRow>(
   let opened = false
   let stale: 'older' | 'newer' | undefined
   let tail: Promise<unknown> = Promise.resolve()
+  let landing: Landing<TRow> | undefined
+  /** A commit that ran alongside the next batch failed: batches commit one at a time until one lands. */
+  let oneAtATime = false
   const writer = createRowWriter(definition)
   const held = createHeldKeys({
     definition,
@@ -181,13 +202,14 @@ export function createProjectionEngine<TRow>(
     get stale() {
       return stale
     },
-    drained: () => serial(() => Promise.resolve()),
+    drained: () => serial(() => landed().catch(() => {})),
     apply: (events) => serial(() => applyBatch(events)),
     deadLetters: () => held.deadLetters(),
     retryDeadLetter: (id) => operate(id, () => held.retry(id)),
     discardDeadLetter: (id) => operate(id, () => held.discard(id)),
     reset: () =>
       serial(async () => {
+        if (landing) await landed().catch(() => {})
         held.clear()
         restoring = undefined
         await store.clear()
@@ -212,6 +234,7 @@ export function createProjectionEngine<TRow>(
   }
 
   async function open({ keepCaughtUp = false } = {}) {
+    if (landing) await landed().catch(() => {})
     held.clear()
     batch = undefined
     const checkpoint = await store.open()
@@ -235,10 +258,32 @@ export function createProjectionEngine<TRow>(
     return batch
   }
 
-  async function begin(keys: readonly string[]) {
+  /** Starts a batch where the last one ends: after its commit landed, or, overlapping, beside it. */
+  async function begin(keys: readonly string[], overlap = false) {
+    if (!overlap && landing) await landed()
     const recordChanges = !fresh || caughtUp || engine.listener?.reading === true
-    batch = createBatchRows<TRow>(committed.position, recordChanges)
+    batch = createBatchRows<TRow>(landing?.position ?? committed.position, recordChanges)
+    if (landing) {
+      // The store may not have these rows yet: the commit still running has them.
+      const { writes } = landing
+      batch.loaded(
+        writes,
+        keys.filter((key) => writes.has(key)),
+      )
+    }
     await load(keys)
+  }
+
+  /** Waits for a commit still running; throws if it failed (the engine must then be opened again). */
+  async function landed() {
+    const current = landing
+    if (current === undefined) return
+    await current.landed
+    if (current.failure !== undefined) {
+      throw new Error(`${definition.name}: the commit of an earlier batch failed`, {
+        cause: current.failure,
+      })
+    }
   }
 
   async function load(keys: Iterable<string>) {
@@ -249,8 +294,9 @@ export function createProjectionEngine<TRow>(
   async function applyBatch(batch: EventBatch) {
     if (broken) throw new Error(`${definition.name}: a commit failed; open the engine again first`)
     const routed = batch.events.map(routeOf)
+    const overlap = batch.more === true && !batch.caughtUp && !oneAtATime
     try {
-      await foldAndCommit(batch, routed)
+      await foldAndCommit(batch, routed, overlap)
     } catch (error) {
       if (!isRowRefused(error)) throw error
       // The database refused a row of the batch: fold it again one event at a time, to hold just the event
@@ -276,10 +322,11 @@ export function createProjectionEngine<TRow>(
   async function foldAndCommit(
     { events, through, caughtUp: reachedHead }: EventBatch,
     routed: Routed<TRow>[],
+    overlap = false,
   ) {
     const keys = new Set<string>()
     for (const item of routed) if (item.routed) keys.add(item.routed.key)
-    await begin([...keys])
+    await begin([...keys], overlap)
     for (const [index, event] of events.entries()) applyOne(event, routed[index]!)
     const rows = openBatch()
     if (restoring !== undefined) {
@@ -288,7 +335,7 @@ export function createProjectionEngine<TRow>(
       else if (through > restoring.cursor) restoring.cursor = through
     }
     if (through > rows.position && restoring === undefined) rows.position = through
-    await commit(reachedHead)
+    await commit(reachedHead, overlap)
     if (reachedHead) {
       caughtUp = true
       fresh = false
@@ -330,7 +377,11 @@ export function createProjectionEngine<TRow>(
     })
   }
 
-  async function commit(reachedHead = false) {
+  /**
+   * Commits the batch: at once, or, overlapping, by starting its commit and answering while it runs (the
+   * next batch folds meanwhile). Either way commits land in order, each after the one before it.
+   */
+  async function commit(reachedHead = false, overlap = false) {
     const rows = openBatch()
     let keys: HeldKey[] | undefined
     if (held.changed || restoring !== undefined) {
@@ -342,25 +393,58 @@ export function createProjectionEngine<TRow>(
     // A batch that changes nothing is not committed; reaching the head the first time is recorded.
     const idle =
       rows.writes === 0 &&
-      rows.position === committed.position &&
+      rows.position === (landing?.position ?? committed.position) &&
       keys === undefined &&
       (caughtUp || !reachedHead)
-    if (!idle) {
+    if (landing) await landed()
+    const releasedHere = released
+    released = false
+    if (idle) return publish(rows, keys, { idle, released: releasedHere })
+    const toCommit = rows.toCommit(definition.version, keys, caughtUp || reachedHead)
+    if (!overlap) {
       try {
-        await store.commit(rows.toCommit(definition.version, keys, caughtUp || reachedHead))
+        await store.commit(toCommit)
       } catch (error) {
         // What the batch folded in memory is gone with it: the engine must read the checkpoint again.
         broken = true
         throw error
       }
+      oneAtATime = false
+      return publish(rows, keys, { idle, released: releasedHere })
     }
+    const current: Landing<TRow> = {
+      writes: toCommit.writes,
+      position: rows.position,
+      landed: store
+        .commit(toCommit)
+        .then(
+          () => publish(rows, keys, { idle, released: releasedHere }),
+          (error: unknown) => {
+            // The next batch folded on top of this one: both are gone, and the next apply says so.
+            broken = true
+            oneAtATime = true
+            current.failure = error
+          },
+        )
+        .finally(() => {
+          if (landing === current) landing = undefined
+        }),
+    }
+    landing = current
+  }
+
+  /** Makes a landed commit what readers see, and tells the listener what it changed. */
+  function publish(
+    rows: BatchRows<TRow>,
+    keys: readonly HeldKey[] | undefined,
+    { idle, released: releasedHere }: { idle: boolean; released: boolean },
+  ) {
     const before = committed
     committed =
       keys === undefined
         ? { position: rows.position, settled: settledOf(before.held, rows.position), held: before.held }
         : snapshot(rows.position, keys)
-    const wasReleased = released || before.held.size !== committed.held.size
-    released = false
+    const wasReleased = releasedHere || before.held.size !== committed.held.size
     if (idle && !wasReleased) return
     engine.listener?.committed({
       ...committed,

@@ -132,7 +132,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         const messages = queue.splice(0, maxBatch)
         resume?.()
         resume = undefined
-        await dispatch(messages)
+        await dispatch(messages, queue.length > 0)
         progressed()
         options.afterDispatch?.()
       }
@@ -141,11 +141,14 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       attempt.abort()
       resume?.()
       await reading.catch(() => {})
+      // A commit may still run beside the batch that would have followed it: it lands before the next attempt.
+      await Promise.all(engines.map((engine) => engine.drained()))
     }
     if (failure !== undefined) throw failure
   }
 
-  async function dispatch(messages: readonly SubscriptionMessage[]) {
+  /** Hands the engines one batch; with `more`, the next is queued already and may fold beside its commit. */
+  async function dispatch(messages: readonly SubscriptionMessage[], more: boolean) {
     const events: RecordedEvent[] = []
     let through = 0n
     let caughtUp = false
@@ -162,7 +165,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         if (message.position > through) through = message.position
       } else caughtUp = true
     }
-    const batch: EventBatch = { events, through, caughtUp }
+    const batch: EventBatch = { events, through, caughtUp, more }
     await Promise.all(engines.map((engine) => engine.apply(batch)))
     if (through > position) position = through
   }

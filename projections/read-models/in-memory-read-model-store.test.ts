@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ListQuery } from '../../framework/read-model/read-model-source.ts'
-import { batchOf } from '../../test/contract/read-model-store-contract.ts'
+import { commitBatch } from '../../test/contract/read-model-store-contract.ts'
 import { createInMemoryReadModelStore, type InMemoryReadModelStore } from './in-memory-read-model-store.ts'
 
 interface Row {
@@ -14,7 +14,7 @@ interface Row {
 /** Commits one batch of writes (undefined deletes), as the engine does. */
 async function write(store: InMemoryReadModelStore<Row>, writes: [string, Row | undefined][]) {
   const position = (await store.open()).position + 1n
-  await store.commit(batchOf(position, writes))
+  await commitBatch(store, position, writes)
 }
 
 async function storeOf(count: number) {

@@ -47,6 +47,8 @@ export interface BatchChange<TRow> {
  */
 export interface RowBatch<TRow> {
   readonly writes: ReadonlyMap<string, TRow | undefined>
+  /** The keys whose rows the store held as the batch began: their writes update, any other inserts. */
+  readonly stored: ReadonlySet<string>
   readonly position: bigint
   readonly version: number
   /** The held keys as of this checkpoint; undefined keeps those of the last commit. */

@@ -12,7 +12,7 @@ export interface BatchRows<TRow> {
   /** Whether the changes are recorded (someone reads them, or the store keeps them). */
   readonly recordChanges: boolean
   /** Adds rows the store returned for keys not loaded yet. */
-  loaded(rows: ReadonlyMap<string, TRow>, keys: readonly string[]): void
+  loaded(rows: ReadonlyMap<string, TRow | undefined>, keys: readonly string[]): void
   /** The keys of `keys` not loaded yet. */
   missing(keys: Iterable<string>): string[]
   row(key: string): TRow | undefined
@@ -28,12 +28,18 @@ export interface BatchRows<TRow> {
 export function createBatchRows<TRow>(position: bigint, recordChanges: boolean): BatchRows<TRow> {
   const rows = new Map<string, TRow | undefined>()
   const writes = new Map<string, TRow | undefined>()
+  const stored = new Set<string>()
   const changes: BatchChange<TRow>[] = []
   const batch: BatchRows<TRow> = {
     position,
     recordChanges,
     loaded(found, keys) {
-      for (const key of keys) if (!rows.has(key)) rows.set(key, found.get(key))
+      for (const key of keys) {
+        if (rows.has(key)) continue
+        const row = found.get(key)
+        rows.set(key, row)
+        if (row !== undefined) stored.add(key)
+      }
     },
     missing(keys) {
       const missing: string[] = []
@@ -55,6 +61,7 @@ export function createBatchRows<TRow>(position: bigint, recordChanges: boolean):
     },
     toCommit: (version, held, caughtUp) => ({
       writes,
+      stored,
       position: batch.position,
       version,
       held,

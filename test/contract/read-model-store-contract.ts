@@ -66,6 +66,7 @@ export function batchOf<TRow = UnitRow>(
 ): RowBatch<TRow> {
   return {
     writes: new Map(writes),
+    stored: new Set(),
     position,
     version: 1,
     held: undefined,
@@ -74,6 +75,17 @@ export function batchOf<TRow = UnitRow>(
     caughtUp: true,
     ...extra,
   }
+}
+
+/** Commits a batch as the engine does: its keys loaded first, so the store knows which rows it holds. */
+export async function commitBatch<TRow = UnitRow>(
+  store: ReadModelStore<TRow>,
+  position: bigint,
+  writes: readonly (readonly [string, NoInfer<TRow> | undefined])[],
+  extra: Partial<RowBatch<TRow>> = {},
+): Promise<void> {
+  const found = await store.load(writes.map(([key]) => key))
+  await store.commit(batchOf(position, writes, { stored: new Set(found.keys()), ...extra }))
 }
 
 const ids = async (page: Promise<{ rows: readonly UnitRow[] }>) => (await page).rows.map((row) => row.id)
@@ -93,15 +105,14 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
       const { store, reopen } = await open()
       await store.open()
       const held = [{ key: 'u002', position: 40n, after: 30n }]
-      await store.commit(
-        batchOf(
-          50n,
-          [
-            ['u001', unitRow(1)],
-            ['u002', unitRow(2)],
-          ],
-          { held },
-        ),
+      await commitBatch(
+        store,
+        50n,
+        [
+          ['u001', unitRow(1)],
+          ['u002', unitRow(2)],
+        ],
+        { held },
       )
       const next = reopen()
       expect(await next.open()).toMatchObject({ position: 50n, version: 1, held })
@@ -113,17 +124,16 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
       const { store, reopen } = await open()
       await store.open()
       const held = [{ key: 'u001', position: 5n, after: 4n }]
-      await store.commit(
-        batchOf(
-          10n,
-          [
-            ['u001', unitRow(1)],
-            ['u002', unitRow(2)],
-          ],
-          { held },
-        ),
+      await commitBatch(
+        store,
+        10n,
+        [
+          ['u001', unitRow(1)],
+          ['u002', unitRow(2)],
+        ],
+        { held },
       )
-      await store.commit(batchOf(11n, [['u001', undefined]]))
+      await commitBatch(store, 11n, [['u001', undefined]])
       const next = reopen()
       expect(await next.open()).toMatchObject({ position: 11n, held })
       expect(await next.get('u001')).toBeUndefined()
@@ -134,11 +144,10 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
       const { store } = await open()
       await store.open()
       const rows = [unitRow(5), unitRow(6)]
-      await store.commit(
-        batchOf(
-          1n,
-          rows.map((row) => [row.id, row] as const),
-        ),
+      await commitBatch(
+        store,
+        1n,
+        rows.map((row) => [row.id, row] as const),
       )
       const read = await store.get('u005')
       expect(read).toEqual(rows[0])
@@ -151,11 +160,10 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
     it('applies every filter operator, on the key, strings, numbers, booleans, dates and an optional field', async () => {
       const { store } = await open()
       await store.open()
-      await store.commit(
-        batchOf(
-          1n,
-          Array.from({ length: 30 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
-        ),
+      await commitBatch(
+        store,
+        1n,
+        Array.from({ length: 30 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
       )
       const where = (filters: Record<string, FieldFilter>) => ids(store.list({ where: filters, first: 100 }))
       const reference = (filters: Record<string, FieldFilter>) =>
@@ -179,11 +187,10 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
     it('pages through any order, nulls first ascending, with cursors that neither overlap nor skip', async () => {
       const { store } = await open()
       await store.open()
-      await store.commit(
-        batchOf(
-          1n,
-          Array.from({ length: 23 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
-        ),
+      await commitBatch(
+        store,
+        1n,
+        Array.from({ length: 23 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
       )
       const orders: OrderBy[][] = [
         [],
@@ -256,7 +263,7 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
                   else row.note = note
                   writes.set(row.id, gone ? undefined : row)
                 }
-                await store.commit(batchOf(BigInt(index + 1), [...writes]))
+                await commitBatch(store, BigInt(index + 1), [...writes])
                 for (const [key, row] of writes) {
                   if (row === undefined) reference.delete(key)
                   else reference.set(key, row)
@@ -292,11 +299,10 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
     it('caps a page at its largest size, and gives the default size when a query names none', async () => {
       const { store } = await open()
       await store.open()
-      await store.commit(
-        batchOf(
-          1n,
-          Array.from({ length: 120 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
-        ),
+      await commitBatch(
+        store,
+        1n,
+        Array.from({ length: 120 }, (_, n) => [unitRow(n).id, unitRow(n)] as const),
       )
       expect((await store.list({})).rows).toHaveLength(100)
       expect((await store.list({ first: 5_000 })).rows).toHaveLength(120)
@@ -307,7 +313,7 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
       const { store, reopen } = await open()
       await store.open()
       const held = [{ key: 'u001', position: 5n, after: 4n }]
-      await store.commit(batchOf(9n, [['u001', unitRow(1)]], { held }))
+      await commitBatch(store, 9n, [['u001', unitRow(1)]], { held })
       await store.clear()
       const next = reopen()
       expect(await next.open()).toMatchObject({ position: 0n, held: [] })
