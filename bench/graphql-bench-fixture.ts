@@ -3,7 +3,7 @@ import {
   createInMemoryEventStore,
   type InMemoryEventStore,
 } from '../framework/event-store/in-memory-event-store.ts'
-import { createServer } from '../framework/server/create-server.ts'
+import { createServer, type ServerOptions } from '../framework/server/create-server.ts'
 import { createReadSide } from '../projections/create-read-side.ts'
 import { Tank, TankLevel } from '../test/e2e/fixtures/tank.ts'
 
@@ -17,7 +17,7 @@ export interface BenchServers {
   close(): Promise<void>
 }
 
-export async function startBenchServers(): Promise<BenchServers> {
+export async function startBenchServers(options: Partial<ServerOptions> = {}): Promise<BenchServers> {
   const store = createInMemoryEventStore()
   const gateway = await createServer({
     aggregates: [Tank],
@@ -29,6 +29,7 @@ export async function startBenchServers(): Promise<BenchServers> {
     auth: 'none',
     metrics: 'main',
     limits: { rateLimit: false, maxPageSize: 1000 },
+    ...options,
   })
   const plain = Fastify({ logger: false })
   return {

@@ -38,7 +38,7 @@ export interface Page<TRow> {
   readonly position: bigint
 }
 
-export type RowChange<TRow> =
+export type RowChange<TRow> = (
   | { readonly kind: 'created'; readonly key: string; readonly row: TRow; readonly position: bigint }
   | {
       readonly kind: 'updated'
@@ -48,6 +48,13 @@ export type RowChange<TRow> =
       readonly position: bigint
     }
   | { readonly kind: 'deleted'; readonly key: string; readonly previous: TRow; readonly position: bigint }
+) & {
+  /**
+   * The W3C traceparent stored with the event that made the change (the command that appended it), for the
+   * span of the subscription frame it becomes; absent when that command was not traced.
+   */
+  readonly traceparent?: string | undefined
+}
 
 export interface ChangesOptions {
   /** Resume after this position; changes at or before it are not repeated. */

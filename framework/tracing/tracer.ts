@@ -28,9 +28,22 @@ export const tracer: Tracer = trace.getTracer('annals')
 
 /**
  * Whether an SDK is registered: code that would parse or allocate only to start a span checks this first,
- * so a service without tracing pays one property read.
+ * so a service without tracing pays one property read. (A binding that bypassTracing replaces.)
  */
-export function tracingEnabled(): boolean {
+export let tracingEnabled = (): boolean => {
   const provider = trace.getTracerProvider()
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('annals') !== undefined
+}
+
+/** Whether bypassTracing was called: wiring built afterwards leaves Annals' instrumentation out. */
+export let tracingBypassed = false
+
+/**
+ * Takes Annals' instrumentation out of this process as far as a switch can: every check where a span would
+ * start answers no without asking the global provider, and a gateway built afterwards registers no tracing
+ * hooks. The baseline of bench/tracing-cost.bench.ts; internal, not exported by 'annals'.
+ */
+export function bypassTracing(): void {
+  tracingBypassed = true
+  tracingEnabled = () => false
 }

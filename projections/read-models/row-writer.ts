@@ -1,4 +1,4 @@
-import type { RowChange } from '../../framework/index.ts'
+import { TRACEPARENT_KEY, type RowChange } from '../../framework/index.ts'
 import type { ProjectionDefinition, RoutedEvent } from '../define-projection.ts'
 import type { BatchChange, HeldKey, RowBatch } from './read-model-store.ts'
 
@@ -104,11 +104,20 @@ export function createRowWriter<TRow>(definition: ProjectionDefinition<TRow>): R
     // A late event (held, folded after the model moved on) is stamped with where the model is now.
     const late = position <= batch.position
     const at = late ? batch.position : position
+    const stored = routed.context.metadata[TRACEPARENT_KEY]
+    // Always present (undefined when untraced): one shape of change whether or not an SDK is registered.
+    const traceparent = typeof stored === 'string' ? stored : undefined
     if (next === null)
-      batch.set(key, undefined, { kind: 'deleted', key, previous: current!, position: at }, late)
+      batch.set(key, undefined, { kind: 'deleted', key, previous: current!, position: at, traceparent }, late)
     else if (current === undefined)
-      batch.set(key, next, { kind: 'created', key, row: next, position: at }, late)
-    else batch.set(key, next, { kind: 'updated', key, row: next, previous: current, position: at }, late)
+      batch.set(key, next, { kind: 'created', key, row: next, position: at, traceparent }, late)
+    else
+      batch.set(
+        key,
+        next,
+        { kind: 'updated', key, row: next, previous: current, position: at, traceparent },
+        late,
+      )
     return undefined
   }
 

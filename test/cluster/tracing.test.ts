@@ -1,10 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createDevStore, type DevStore } from 'annals/devstore'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { aggregateKey, rendezvousOwner } from '../../framework/sharding/routing/rendezvous-hash.ts'
+import { connectClient, subscribe } from '../e2e/fixtures/subscribe-over-ws.ts'
 import {
   killHard,
   reservePorts,
@@ -33,24 +31,15 @@ const clusterEnv = {
 }
 
 let devstore: DevStore
-let folder: string
 let replicas: ReplicaProcess[] = []
-const traceFiles: string[] = []
 
 beforeAll(async () => {
   devstore = await createDevStore()
-  folder = mkdtempSync(join(tmpdir(), 'annals-trace-'))
   const ports = await reservePorts(2)
   const peers = ports.map((port) => `http://127.0.0.1:${port}`).join(',')
   replicas = await Promise.all(
-    ports.map((port, index) => {
-      traceFiles[index] = join(folder, `replica-${index}.jsonl`)
-      const env = {
-        ...clusterEnv,
-        ANNALS_PEERS: peers,
-        EVENTSTORE_URL: devstore.connectionString,
-        ANNALS_TRACE_FILE: traceFiles[index],
-      }
+    ports.map((port) => {
+      const env = { ...clusterEnv, ANNALS_PEERS: peers, EVENTSTORE_URL: devstore.connectionString }
       return spawnReplica({ port, env, entry })
     }),
   )
@@ -60,33 +49,39 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const replica of replicas) await killHard(replica)
   await devstore?.close()
-  if (folder) rmSync(folder, { recursive: true, force: true })
 })
 
-/** Every span each replica has finished so far. */
-function finishedSpans(): FinishedSpan[] {
-  return traceFiles.flatMap((file) => {
-    let text = ''
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch {
-      return []
-    }
-    return text
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as FinishedSpan)
-  })
+/** Every span each replica has finished so far, read from its in-memory exporter. */
+async function finishedSpans(): Promise<FinishedSpan[]> {
+  const answers = await Promise.all(
+    replicas.map(async (replica) => (await (await fetch(`${replica.url}/spans`)).json()) as FinishedSpan[]),
+  )
+  return answers.flat()
 }
 
-describe('tracing across replicas (real child processes, each exporting its spans to a file)', () => {
-  it('follows a mutation through the forward, the append on the owner and the projection on the other replica as one trace', async () => {
+interface CounterFrame {
+  readonly countersChanged: { readonly kind: string; readonly position: string }
+}
+
+describe('tracing across replicas (real child processes, each with an in-memory span exporter)', () => {
+  it('follows a mutation through the forward, the append on the owner, and the projection and the subscription frame on the other replica as one trace', async () => {
     const [entryReplica, owner] = replicas as [ReplicaProcess, ReplicaProcess]
     const urls = replicas.map((replica) => replica.url)
     // A counter the second replica owns, so the mutation sent to the first is forwarded.
     const id = Array.from({ length: 100 }, (_, i) => `traced-${i}`).find(
       (candidate) => rendezvousOwner(aggregateKey('Counter', candidate), urls) === owner.url,
     )!
+    // A subscriber on each replica, live (its CURRENT frame taken) before the mutation.
+    const clients = replicas.map((replica) => connectClient(`${replica.url.replace('http', 'ws')}/graphql`))
+    const feeds = clients.map((client) =>
+      subscribe<CounterFrame>(
+        client,
+        'subscription Watch($id: ID!) { countersChanged(id: $id) { kind position } }',
+        { id },
+      ),
+    )
+    for (const feed of feeds) expect((await feed.take(1))[0]!.countersChanged.kind).toBe('CURRENT')
+
     const response = await fetch(`${entryReplica.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -98,6 +93,11 @@ describe('tracing across replicas (real child processes, each exporting its span
     const body = (await response.json()) as { data?: { increment: { token: string } }; errors?: unknown }
     expect(body.errors).toBeUndefined()
     const position = body.data!.increment.token
+    for (const feed of feeds) {
+      expect((await feed.take(1))[0]!.countersChanged).toEqual({ kind: 'CREATED', position })
+      feed.close()
+    }
+    for (const client of clients) await client.dispose()
 
     const isApplyOnEntry = (span: FinishedSpan) =>
       span.name === 'projection counters' &&
@@ -110,10 +110,13 @@ describe('tracing across replicas (real child processes, each exporting its span
       span.name === 'command Counter.increment' &&
       span.attributes['annals.aggregate_id'] === `echo-${id}` &&
       span.attributes['annals.forwarded_from'] === undefined
+    const isFrame = (span: FinishedSpan) =>
+      span.name === 'subscription countersChanged' && span.attributes['annals.position'] === position
     await vi.waitFor(
-      () => {
-        const spans = finishedSpans()
+      async () => {
+        const spans = await finishedSpans()
         expect(spans.some(isApplyOnEntry)).toBe(true)
+        expect(new Set(spans.filter(isFrame).map((span) => span.replica)).size).toBe(replicas.length)
         const echoes = spans.filter(isEchoCommand)
         expect(echoes.length).toBeGreaterThan(0)
         // A reaction's span ends after the command it sent: wait until each echo's parent is exported too.
@@ -122,7 +125,7 @@ describe('tracing across replicas (real child processes, each exporting its span
       { timeout: 20_000 },
     )
 
-    const spans = finishedSpans()
+    const spans = await finishedSpans()
     const operation = spans.find(
       (span) => span.name === 'graphql mutation' && span.replica === entryReplica.url,
     )!
@@ -159,6 +162,12 @@ describe('tracing across replicas (real child processes, each exporting its span
     expect(append.attributes).toMatchObject({ 'annals.stream': `Counter-${id}`, 'annals.revision': '0' })
     expect(apply.parentSpanId).toBe(ownerCommand.spanId)
     expect(apply.attributes['annals.projection']).toBe('counters')
+    // The frame each replica sent its subscriber continues the trace from the event's stored traceparent.
+    for (const replica of replicas) {
+      const frame = one((span) => isFrame(span) && span.replica === replica.url)
+      expect(frame.parentSpanId).toBe(ownerCommand.spanId)
+      expect(frame.attributes['annals.feed']).toBe('countersChanged')
+    }
     // A reaction runs at least once: a handler is retried after a failed try (a forward that timed out on a
     // loaded machine), a partition that moves before its checkpoint handles the event again; each run keeps
     // its command's derived id and is a child of the command.

@@ -213,6 +213,26 @@ suite(`read models in PostgreSQL shared by replicas${postgresUrl ? '' : ` (${wit
     expect(resumed).toEqual(['updated b1', 'created b2'])
   })
 
+  it('keeps the traceparent of each change\u2019s event in the change table, for every replica\u2019s frames', async () => {
+    const store = createInMemoryEventStore()
+    const schema = newSchema()
+    const replicas = [
+      await replica(store, schema, { name: 'a' }),
+      await replica(store, schema, { name: 'b' }),
+    ]
+    const signal = AbortSignal.timeout(10_000)
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    for (const { readSide } of replicas) await eventually(() => expect(readSide.isCaughtUp()).toBe(true))
+    const firstChange = async (model: ReadModelSource<BatteryStatusRow>) => {
+      for await (const change of model.changes({ signal })) return change
+      return undefined
+    }
+    const reading = replicas.map(({ model }) => firstChange(model))
+    await store.appendToStream('Battery-b1', [{ ...installed('s1'), metadata: { traceparent } }])
+    // Both read it back from the table: the one that runs the projection and the one that does not.
+    for (const change of await Promise.all(reading)) expect(change?.traceparent).toBe(traceparent)
+  })
+
   it('answers CHANGES_EXPIRED for a resume older than the changes it keeps', async () => {
     const store = createInMemoryEventStore()
     const schema = newSchema()

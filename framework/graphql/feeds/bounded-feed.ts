@@ -2,13 +2,22 @@
 export interface FeedItem<T> {
   readonly value: T
   readonly live: boolean
+  /** The W3C traceparent stored with the event behind a live item, for the span of its frame. */
+  readonly traceparent?: string | undefined
 }
 
-export interface BoundedFeedOptions {
+/** Whatever a consumer's handling of an item opened (a span): ended when the consumer asks for the next. */
+export interface TakenItem {
+  end(): void
+}
+
+export interface BoundedFeedOptions<T> {
   /** Live items that may wait for the consumer; one more and the feed overflows. */
   readonly maxBuffered: number
   /** Called once when the consumer falls that far behind; the feed then ends. */
   readonly onOverflow: () => void
+  /** Called as the consumer takes an item; what it returns is ended when the consumer comes back for more. */
+  readonly onTake?: ((item: FeedItem<T>) => TakenItem | undefined) | undefined
 }
 
 /**
@@ -19,10 +28,11 @@ export interface BoundedFeedOptions {
  */
 export function boundedFeed<T>(
   open: (signal: AbortSignal) => AsyncIterable<FeedItem<T>>,
-  options: BoundedFeedOptions,
+  options: BoundedFeedOptions<T>,
 ): AsyncGenerator<T, undefined> {
   const abort = new AbortController()
-  const queue: T[] = []
+  const queue: FeedItem<T>[] = []
+  let taken: TakenItem | undefined
   let finished = false
   let failure: { error: unknown } | undefined
   let wakeConsumer: (() => void) | undefined
@@ -31,6 +41,10 @@ export function boundedFeed<T>(
   const wake = () => {
     wakeConsumer?.()
     wakeConsumer = undefined
+  }
+  const endTaken = () => {
+    taken?.end()
+    taken = undefined
   }
   const finish = () => {
     finished = true
@@ -49,7 +63,7 @@ export function boundedFeed<T>(
           options.onOverflow()
           return
         }
-        queue.push(item.value)
+        queue.push(item)
         wake()
         while (!item.live && queue.length >= options.maxBuffered && !finished) {
           await new Promise<void>((resolve) => (wakeProducer = resolve))
@@ -64,12 +78,15 @@ export function boundedFeed<T>(
 
   const generator: AsyncGenerator<T, undefined> = {
     async next() {
+      // The consumer is back: it has done with the item it took last (executed and sent it).
+      endTaken()
       for (;;) {
         if (queue.length > 0) {
-          const value = queue.shift() as T
+          const item = queue.shift()!
           wakeProducer?.()
           wakeProducer = undefined
-          return { done: false, value }
+          if (options.onTake !== undefined) taken = options.onTake(item)
+          return { done: false, value: item.value }
         }
         if (failure) {
           const { error } = failure
@@ -82,10 +99,12 @@ export function boundedFeed<T>(
       }
     },
     return() {
+      endTaken()
       finish()
       return Promise.resolve({ done: true, value: undefined })
     },
     throw(error: unknown) {
+      endTaken()
       finish()
       return Promise.reject(error instanceof Error ? error : new Error(String(error)))
     },

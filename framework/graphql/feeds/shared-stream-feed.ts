@@ -2,6 +2,7 @@ import type { EventStore, RecordedEvent } from '../../event-store/event-store.ts
 import { StoreUnavailableError } from '../../errors.ts'
 import { StreamFeedMember, type SharedDelivery } from './stream-feed-member.ts'
 import { pause, retryDelay } from '../../retry.ts'
+import { TRACEPARENT_KEY } from '../../tracing/traceparent.ts'
 
 export interface SharedStreamFeedOptions<T> {
   readonly store: EventStore
@@ -103,8 +104,10 @@ export function createSharedStreamFeed<T>(options: SharedStreamFeedOptions<T>): 
     run.delivered = event.position
     const members = run.listeners.get(event.streamName)
     if (!members) return
+    const traceparent = event.metadata[TRACEPARENT_KEY]
     const delivery: SharedDelivery<T> = {
       position: event.position,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
       frame: once(() => options.toFrame(event)),
     }
     for (const member of members) member.push(delivery)

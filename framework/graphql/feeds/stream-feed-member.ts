@@ -1,6 +1,8 @@
 /** One event as a shared feed hands it to a member: its position, and its frame built once for all. */
 export interface SharedDelivery<T> {
   readonly position: bigint
+  /** The W3C traceparent stored with the event, for the span of each client's frame. */
+  readonly traceparent: string | undefined
   /** Builds the frame on first call and returns the same one to every member (or throws the same error). */
   readonly frame: () => T
 }
@@ -52,14 +54,16 @@ export class StreamFeedMember<T> {
   }
 
   /** The live frames after `after`, in order, without duplicates; throws when the shared feed failed for good. */
-  async *frames(after: bigint): AsyncGenerator<{ position: bigint; frame: T }> {
+  async *frames(
+    after: bigint,
+  ): AsyncGenerator<{ position: bigint; frame: T; traceparent: string | undefined }> {
     let last = after
     for (;;) {
       const item = this.#items.shift()
       if (item) {
         if (item.position <= last) continue
         last = item.position
-        yield { position: item.position, frame: item.frame() }
+        yield { position: item.position, frame: item.frame(), traceparent: item.traceparent }
         continue
       }
       if (this.#failure) throw this.#failure.error

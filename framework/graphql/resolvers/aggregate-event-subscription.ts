@@ -48,6 +48,7 @@ export function aggregateEventSubscription(
         const gateway = runtime()
         return subscriptionFeed(gateway, context, {
           name: aggregate.name,
+          feed: name,
           args,
           open: (after, signal) => {
             const feed = {
@@ -96,7 +97,8 @@ async function* eventFeed(
         yield { live: false, value: toFrame(aggregate, event) }
       }
     } while (!member.goLive())
-    for await (const { frame } of member.frames(last)) yield { live: true, value: frame }
+    for await (const { frame, traceparent } of member.frames(last))
+      yield { live: true, value: frame, traceparent }
   } finally {
     member.leave()
   }

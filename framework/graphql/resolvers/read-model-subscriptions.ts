@@ -48,7 +48,7 @@ export function readModelSubscriptions(
       subscribe: async (_root, args: Record<string, unknown>, context) => {
         const key = String(args[source.key])
         const where = { [source.key]: { eq: key } }
-        return subscribeToChanges(runtime(), source, context, { args, where, key, first: 1 })
+        return subscribeToChanges(runtime(), source, context, { feed: one, args, where, key, first: 1 })
       },
     },
     [list]: {
@@ -69,6 +69,7 @@ export function readModelSubscriptions(
           gateway.maxPageSize,
         )
         return subscribeToChanges(gateway, source, context, {
+          feed: list,
           args,
           where: withoutNulls(args['where']),
           first,
@@ -79,6 +80,7 @@ export function readModelSubscriptions(
 }
 
 interface ChangeRequest {
+  readonly feed: string
   readonly args: Record<string, unknown>
   readonly where: NonNullable<Parameters<ReadModelSource['list']>[0]>['where']
   readonly key?: string
@@ -93,6 +95,7 @@ function subscribeToChanges(
 ): Promise<AsyncGenerator<ChangeFrame, undefined>> {
   return subscriptionFeed(gateway, context, {
     name: source.name,
+    feed: request.feed,
     args: request.args,
     open: (after, signal) => changeFeed(source, request, after, signal),
   })
@@ -139,7 +142,7 @@ async function* changeFeed(
       }
       frames.set(change, frame)
     }
-    yield { live: true, value: frame }
+    yield { live: true, value: frame, traceparent: change.traceparent }
   }
 }
 

@@ -1,10 +1,11 @@
 import { LRUCache } from 'lru-cache'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql'
+import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit'
 import { builtInScalars } from '../schema/built-in-scalars.ts'
 import type { GatewayContext } from './gateway-context.ts'
 import { compileResultCheck, type ResultCheck } from './result-check.ts'
+import { endOperationSpan, startOperationSpan } from './trace-operation.ts'
 
 /** What mercurius does with an execution that has errors: the body and status our error formatter gives. */
 export type FinishExecution = (
@@ -109,9 +110,24 @@ export function createCompiledGet(options: CompiledGetOptions): CompiledGet {
       }
       const compiled = compiledOf(remembered, options.schema)
       if (!compiled) return false
-      const { execution, stringify } = await run(compiled, options.context(request, reply), variables ?? {})
-      // No data at all: the variables did not coerce and nothing ran; mercurius reports it its own way.
-      if (!('data' in execution)) return false
+      const context = options.context(request, reply)
+      // mercurius's hooks, which trace the operations it runs, do not run for this one: it is traced here.
+      startOperationSpan(remembered.document, context, request)
+      const { execution, stringify } = await run(compiled, context, variables ?? {}).catch(
+        (error: unknown) => {
+          endOperationSpan(
+            { errors: [new GraphQLError('INTERNAL', { extensions: { code: 'INTERNAL' } })] },
+            context,
+          )
+          throw error
+        },
+      )
+      // No data at all: the variables did not coerce and nothing ran; mercurius reports it (and traces it).
+      if (!('data' in execution)) {
+        context.trace = undefined // never ended, never exported: mercurius's run is the operation's span
+        return false
+      }
+      endOperationSpan(execution, context)
       answered++
       if (execution.errors) {
         const { statusCode, response } = options.finish(execution, { reply })

@@ -26,6 +26,7 @@ import { registerGraphiql } from './graphiql-routes.ts'
 import { createRateLimiter } from '../guards/rate-limiter.ts'
 import { createSubscriptionServer, type SubscriptionServer } from './subscription-server.ts'
 import { endOperationSpan, startOperationSpan } from './trace-operation.ts'
+import { tracingBypassed } from '../../tracing/tracer.ts'
 
 export interface GatewayOptions {
   readonly definition: GatewayDefinition
@@ -93,6 +94,8 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     requestId: request.id,
   })
   const finish = finishExecution(app, { suggestions: options.introspection })
+  // Decided once: a gateway built under bypassTracing (the tracing-cost bench's baseline) has no tracing hooks.
+  const traced = !tracingBypassed
   const compiledGet =
     options.compiledGet === false
       ? undefined
@@ -156,15 +159,16 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       if (compiledGet && request?.method === 'GET' && executionSchema === schema) {
         compiledGet.remember(document, request)
       }
-      startOperationSpan(document, context as unknown as GatewayContext, request)
+      if (traced) startOperationSpan(document, context as unknown as GatewayContext, request)
       // mercurius keeps one compiled query per document, built for the operation of the request that compiled
       // it; handing the document back as "modified" makes it run the operation this request names instead.
       return Promise.resolve(hasSeveralOperations(document) ? { document } : undefined)
     })
-    scope.graphql.addHook('onResolution', (execution, context) => {
-      endOperationSpan(execution, context as unknown as GatewayContext)
-      return Promise.resolve()
-    })
+    if (traced)
+      scope.graphql.addHook('onResolution', (execution, context) => {
+        endOperationSpan(execution, context as unknown as GatewayContext)
+        return Promise.resolve()
+      })
   })
 
   if (options.graphiql) registerGraphiql(app, { endpoint: path })

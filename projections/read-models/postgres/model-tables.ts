@@ -64,8 +64,11 @@ export function ensureSchema(pool: pg.Pool, schema: ModelSchema): Promise<void> 
         "row" jsonb,
         previous jsonb,
         late boolean not null default false,
+        traceparent text,
         primary key (projection, seq)
       )`)
+      // A schema created before the column: the traceparent of a change's event, for its frames' spans.
+      await client.query(`alter table ${s}.changes add column if not exists traceparent text`)
     })
     done.catch(() => bySchema.delete(schema.name))
     bySchema.set(schema.name, done)

@@ -189,7 +189,8 @@ export function createPostgresReadModelStore<TRow>(
     const changed = changes.map(({ change, late }) => {
       const row = change.kind === 'deleted' ? 'null' : rows.toJson(change.row)
       const previous = change.kind === 'created' ? 'null' : rows.toJson(change.previous)
-      return `[${JSON.stringify(change.position.toString())},${JSON.stringify(change.key)},"${change.kind}",${row},${previous},${late}]`
+      const traceparent = change.traceparent === undefined ? 'null' : JSON.stringify(change.traceparent)
+      return `[${JSON.stringify(change.position.toString())},${JSON.stringify(change.key)},"${change.kind}",${row},${previous},${late},${traceparent}]`
     })
     return [
       definition.name,
@@ -231,9 +232,9 @@ export function createPostgresReadModelStore<TRow>(
 ), deleted as (
   delete from ${qualified()} where "_key" in (select jsonb_array_elements_text($11::jsonb)) and exists (select 1 from cp)
 ), changed as (
-  insert into ${s}.changes (projection, position, key, kind, "row", previous, late)
+  insert into ${s}.changes (projection, position, key, kind, "row", previous, late, traceparent)
   select $1::text, (c.e->>0)::bigint, c.e->>1, c.e->>2, nullif(c.e->3, 'null'::jsonb),
-    nullif(c.e->4, 'null'::jsonb), (c.e->>5)::boolean
+    nullif(c.e->4, 'null'::jsonb), (c.e->>5)::boolean, c.e->>6
   from jsonb_array_elements($12::jsonb) with ordinality as c(e, n)
   where exists (select 1 from cp) order by c.n
 ), expired as (

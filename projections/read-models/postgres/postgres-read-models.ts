@@ -129,7 +129,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
       const decode = codecs.get(name) ?? ((json: unknown) => json)
       const result = await query(
         `select m.changes_from,
-           (select coalesce(max(seq), 0) from ${s}.changes where projection = m.name) as head_seq, c.seq, c.position, c.key, c.kind, c."row", c.previous, c.late
+           (select coalesce(max(seq), 0) from ${s}.changes where projection = m.name) as head_seq, c.seq, c.position, c.key, c.kind, c."row", c.previous, c.late, c.traceparent
          from ${s}.models m left join lateral (
            select * from ${s}.changes c
            where c.projection = m.name and c.seq > $2
@@ -315,11 +315,12 @@ interface ChangeRow {
   readonly row: unknown
   readonly previous: unknown
   readonly late: boolean
+  readonly traceparent: string | null
 }
 
 function toStoredChange(row: ChangeRow, decode: (json: unknown) => unknown): StoredChange<unknown> {
   const position = BigInt(row.position)
-  const base = { key: row.key, position }
+  const base = { key: row.key, position, traceparent: row.traceparent ?? undefined }
   const change: RowChange<unknown> =
     row.kind === 'created'
       ? { kind: 'created', ...base, row: decode(row.row) }
