@@ -89,10 +89,20 @@ export function createOperationsResolvers(target: OperationsTarget) {
 
   function processorView(kind: 'REACTOR' | 'WORKFLOW', name: string) {
     const operations = processorOf(kind, name)
+    const statuses = operations.partitionStatuses()
     return {
       name,
       kind,
       partitions: () => operations.partitions(),
+      partitionStatus: statuses.map((status) => ({
+        partition: status.partition,
+        position: String(status.position),
+        checkpoint: status.checkpoint === undefined ? null : String(status.checkpoint),
+        eventsBehind: status.eventsBehind,
+        secondsBehind: status.millisecondsBehind / 1000,
+      })),
+      eventsBehind: statuses.reduce((sum, status) => sum + status.eventsBehind, 0),
+      secondsBehind: Math.max(0, ...statuses.map((status) => status.millisecondsBehind)) / 1000,
       deadLetters: async () => (await operations.deadLetters()).map(deadLetterView),
     }
   }

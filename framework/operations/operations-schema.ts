@@ -73,7 +73,26 @@ export const operationsSdl = /* GraphQL */ `
     kind: HandlerKind!
     "The partitions running on this replica."
     partitions: [String!]!
+    "Where each partition running on this replica stands, and how far behind the log it is."
+    partitionStatus: [PartitionStatus!]!
+    "Events behind, summed over the partitions running here."
+    eventsBehind: Int!
+    "The age of the oldest event a partition running here has not handled; 0 when level."
+    secondsBehind: Float!
     deadLetters: [DeadLetter!]!
+  }
+
+  "One partition of a reactor or workflow, running on this replica."
+  type PartitionStatus {
+    partition: String!
+    "The position it has handled the log through: each event of the partition up to it handled or a dead letter."
+    position: String!
+    "What its durable checkpoint holds (null before the first); a restart handles the events after it again."
+    checkpoint: String
+    "Events of the partition after its position, counted as a projection's are."
+    eventsBehind: Int!
+    "The age of the oldest of them; 0 when level."
+    secondsBehind: Float!
   }
 
   type DeadLetter {

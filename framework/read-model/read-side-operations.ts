@@ -46,10 +46,25 @@ export interface ProjectionOperations {
   discardDeadLetter(id: string): Promise<boolean>
 }
 
+/** Where one partition of a reactor or workflow running on this replica stands. */
+export interface PartitionStatus {
+  readonly partition: string
+  /** The position it has handled the log through: every event of the partition up to it handled or a dead letter. */
+  readonly position: bigint
+  /** What its durable checkpoint holds (undefined before the first): a restart handles the events after it again. */
+  readonly checkpoint: bigint | undefined
+  /** Its events after `position`, as projections count theirs. */
+  readonly eventsBehind: number
+  /** The age of the oldest of them; 0 when level. */
+  readonly millisecondsBehind: number
+}
+
 /** Operations on one reactor or workflow. */
 export interface ProcessorOperations {
   /** The partitions running on this replica. */
   partitions(): readonly string[]
+  /** Where each partition running on this replica stands: position, checkpoint and lag. */
+  partitionStatuses(): readonly PartitionStatus[]
   deadLetters(): Promise<readonly DeadLetterView[]>
   /** Handles a dead letter's event again; true when it went through. */
   retryDeadLetter(id: string): Promise<boolean>
