@@ -45,7 +45,7 @@ Options:
 
 const DEAD_LETTER =
   'deadLetters { id key partition workflowId trigger error failedAt event { id type stream position } }'
-const PROJECTION = `name status caughtUp position eventsBehind secondsBehind eventsProcessed heldEvents version ${DEAD_LETTER}`
+const PROJECTION = `name status failure caughtUp position eventsBehind secondsBehind eventsProcessed heldEvents version ${DEAD_LETTER}`
 const PROCESSOR = `name kind partitions eventsBehind secondsBehind
   partitionStatus { partition position checkpoint eventsBehind secondsBehind } ${DEAD_LETTER}`
 

@@ -18,6 +18,7 @@ export interface DeadLetterRow {
 export interface ProjectionRow {
   readonly name: string
   readonly status: string
+  readonly failure: string | null
   readonly caughtUp: boolean
   readonly position: string
   readonly eventsBehind: number
@@ -74,8 +75,12 @@ export function projectionsTable(projections: readonly ProjectionRow[]): string 
     ['PROJECTION', 'STATUS', 'POSITION', 'BEHIND', 'AGE', 'HELD', 'DEAD LETTERS'],
     rows,
   )
+  const failed = projections.flatMap((p) => (p.failure === null ? [] : [[p.name, p.failure]]))
+  const failures = failed.length === 0 ? '' : `\n${formatTable(['FAILED', 'WHY'], failed)}`
   return (
-    table + deadLettersTable(projections.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
+    table +
+    failures +
+    deadLettersTable(projections.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
   )
 }
 

@@ -230,9 +230,10 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
         source.override = 'paused'
       },
       resume() {
-        if (source.override !== 'paused') return
+        if (source.override !== 'paused' && source.override !== 'failed') return
         host.resume(source)
         source.override = undefined
+        source.failure = undefined
       },
       reset: () => host.reset(source),
       async rebuild(definition) {

@@ -28,6 +28,8 @@ export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   readonly engine: ProjectionEngine<TRow>
   /** Set by the read side: paused, stopped or failed override what the engine reports. */
   override: Extract<ProjectionState, 'paused' | 'stopped' | 'failed'> | undefined
+  /** Why it failed, while `override` is 'failed'. */
+  failure: string | undefined
   /** Makes `engine` the one that serves, in one step: readers never see a half-built model. */
   switchTo(engine: ProjectionEngine<TRow>): void
   /** Empties the model and its feed so that it rebuilds from the start of the log. */
@@ -150,6 +152,7 @@ export function createProjectionSource<TRow>(
       return engine
     },
     override: undefined,
+    failure: undefined,
     remote: undefined,
     get: (key) => engine.store.get(key),
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
@@ -198,6 +201,7 @@ export function createProjectionSource<TRow>(
         state,
         position,
         ...lagAt(log, definition.name, position),
+        ...(state === 'failed' && source.failure !== undefined ? { failure: source.failure } : {}),
         eventsProcessed: engine.eventsProcessed,
         deadLetters: engine.deadLetters().length,
         heldEvents: engine.heldEvents,

@@ -155,6 +155,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     if (!entry) return
     owned.delete(source.name)
     source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: false }
+    recovered(source)
     log?.warn({ projection: source.name }, `projection stopped here: ${why}`)
     await halt(entry)
   }
@@ -195,12 +196,26 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       await database.switchTo?.(current.store, shadow.store)
     } catch (error) {
       await runner.stop()
+      // The current model was stopped for the switch and the lease keeps it here: nothing folds it any more.
+      if (owned.get(source.name) === entry && entry.runner === undefined && !entry.paused) {
+        source.override = 'failed'
+        source.failure = `its rebuild failed: ${error instanceof Error ? error.message : String(error)}`
+        log?.error({ projection: source.name, err: error }, 'projection failed: resume or rebuild it')
+      }
       throw error
     }
     if (owned.get(source.name) !== entry) return void (await runner.stop())
     source.switchTo(shadow)
     entry.engine = shadow
     entry.runner = runner
+    recovered(source)
+  }
+
+  /** A projection that failed here runs again, or runs elsewhere now. */
+  function recovered(source: AnySource) {
+    if (source.override !== 'failed') return
+    source.override = undefined
+    source.failure = undefined
   }
 
   return {
@@ -245,6 +260,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       const entry = ownedOrRefuse(source)
       entry.paused = false
       start(source, entry)
+      recovered(source)
     },
     async reset(source) {
       const entry = ownedOrRefuse(source)

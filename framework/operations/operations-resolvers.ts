@@ -76,6 +76,7 @@ export function createOperationsResolvers(target: OperationsTarget) {
     return {
       name,
       status: runStatus(status, operations.rebuilding()),
+      failure: status.failure ?? null,
       caughtUp: status.state === 'live',
       position: String(status.position),
       eventsBehind: status.eventsBehind,

@@ -24,7 +24,7 @@ export const operationsSdl = /* GraphQL */ `
   type Mutation {
     "Stops folding events into the projection on this replica; its rows keep serving as they are."
     pauseProjection(name: String!): Projection!
-    "Catches a paused projection up from its checkpoint, then follows live."
+    "Catches a paused or failed projection up from its checkpoint, then follows live."
     resumeProjection(name: String!): Projection!
     "Starts building a fresh copy from the start of the log; it switches in once level (status REBUILDING until then)."
     rebuildProjection(name: String!): Projection!
@@ -44,7 +44,9 @@ export const operationsSdl = /* GraphQL */ `
   enum ProjectionRunStatus {
     RUNNING
     PAUSED
+    "Its rebuild started here is filling a fresh copy."
     REBUILDING
+    "Stopped for good on this replica, which still holds it: a rebuild could not switch to its copy after stopping the model. resumeProjection or rebuildProjection clears it."
     FAILED
     STOPPED
   }
@@ -52,6 +54,8 @@ export const operationsSdl = /* GraphQL */ `
   type Projection {
     name: String!
     status: ProjectionRunStatus!
+    "Why it failed, while FAILED."
+    failure: String
     "Whether it has reached the head of the log (false while it catches up)."
     caughtUp: Boolean!
     "The committed checkpoint: the position of the last event processed."

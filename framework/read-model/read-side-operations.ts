@@ -35,7 +35,7 @@ export interface ProjectionOperations {
   rebuilding(): boolean
   /** Stops folding events; reads go on serving the model as it is. */
   pause(): void
-  /** Catches up from where it paused, then follows live. */
+  /** Catches up from where it paused or failed, then follows live. */
   resume(): void
   /** Builds a fresh copy from the start of the log while the current one serves, then switches to it. */
   rebuild(): Promise<void>

@@ -1,31 +1,11 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- JSON printed by the CLI is untyped */
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { annals } from './fixtures/annals-cli.ts'
 import { faults, opsReadSide, reported, UNLUCKY_LITRES } from './fixtures/ops-app.ts'
 import { opsRequest, tanksOf } from './fixtures/ops-client.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const token = 'the-ops-token-of-the-cli-tests'
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the real `annals` entry point in a child process, as an operator's shell would. */
-function annals(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--conditions=development', '--import', 'tsx', 'cli/annals.ts', ...args],
-      { cwd: root, timeout: 30_000, env: { ...process.env, ANNALS_OPS_TOKEN: '', ...env } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
 
 const eventually = <T>(check: () => Promise<T>) => vi.waitFor(check, { timeout: 10_000, interval: 20 })
 
