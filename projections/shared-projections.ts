@@ -123,14 +123,15 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       return
     }
     log?.info({ projection: source.name, fence: String(fence) }, 'running projection')
-    if (entry.engine.stale === 'older') {
-      // Its definition changed since the rows were built: the old rows serve while a shadow rebuilds them.
-      void rebuildIn(source, entry, options.shadowOf(source)).catch((error: unknown) =>
-        log?.warn({ projection: source.name, err: error }, 'rebuild on deploy stopped'),
-      )
-      return
-    }
+    if (entry.engine.stale === 'older') return rebuildOnDeploy(source, entry)
     start(source, entry)
+  }
+
+  /** Its definition changed since the rows were built: the old rows serve while a shadow rebuilds them. */
+  function rebuildOnDeploy(source: AnySource, entry: Owned) {
+    void rebuildIn(source, entry, options.shadowOf(source)).catch((error: unknown) =>
+      log?.warn({ projection: source.name, err: error }, 'rebuild on deploy stopped'),
+    )
   }
 
   function start(source: AnySource, entry: Owned) {
@@ -259,7 +260,9 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     resume(source) {
       const entry = ownedOrRefuse(source)
       entry.paused = false
-      start(source, entry)
+      // Rows of an older definition must not be folded on by this one: its failed rebuild starts again instead.
+      if (source.override === 'failed' && entry.engine.stale === 'older') rebuildOnDeploy(source, entry)
+      else start(source, entry)
       recovered(source)
     },
     async reset(source) {
