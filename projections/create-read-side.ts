@@ -225,6 +225,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       source,
       status: () => source.status(),
       rebuilding: () => rebuilding.has(name),
+      runsOn: () => host.runsOn(source),
       pause() {
         host.pause(source)
         source.override = 'paused'

@@ -278,6 +278,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       owned.has(source.name)
         ? source.engine.caughtUp || (known.get(source.name)?.caughtUp ?? false)
         : (known.get(source.name)?.caughtUp ?? false),
+    runsOn: async (source) => (owned.has(source.name) ? undefined : shared.holder(source.name)),
     unready: () => (connected ? [] : ['the read-model database does not answer']),
     position: () => {
       let furthest = 0n

@@ -1,5 +1,8 @@
 import { buildSchema, type GraphQLSchema } from 'graphql'
 
+/** Where the operations endpoint answers. */
+export const OPERATIONS_PATH = '/ops/graphql'
+
 /**
  * The SDL of the operations endpoint (/ops/graphql): a schema of its own, apart from the application's, for
  * operators. Positions are strings, as on the application's schema; times are ISO 8601 strings.

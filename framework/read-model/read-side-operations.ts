@@ -33,6 +33,8 @@ export interface ProjectionOperations {
   status(): ProjectionStatus
   /** Whether a rebuild started here is still filling its copy. */
   rebuilding(): boolean
+  /** The replica that runs it when another one does (read models in a shared database); undefined: here. */
+  runsOn(): Promise<string | undefined>
   /** Stops folding events; reads go on serving the model as it is. */
   pause(): void
   /** Catches up from where it paused or failed, then follows live. */
