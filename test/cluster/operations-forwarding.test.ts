@@ -122,6 +122,26 @@ suite(
       })
     })
 
+    it('are not forwarded again when they arrive forwarded: a lease that moved meanwhile cannot bounce them around', async () => {
+      const owner = await eventually(async () => {
+        const holder = (await leaseAndCheckpoint()).owner
+        expect(holder).toBeDefined()
+        return holder!
+      })
+      const other = replicas.find((replica) => replica.url !== owner)!
+      const response = await fetch(`${other.url}/ops/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+        body: JSON.stringify({
+          query: 'mutation { pauseProjection(name: "counters") { status } }',
+          forwardedBy: owner,
+        }),
+      })
+      const body = (await response.json()) as { errors?: { message: string; extensions: { code: string } }[] }
+      expect(body.errors?.[0]?.extensions.code).toBe('NOT_FOUND')
+      expect(body.errors?.[0]?.message).toContain('runs on another replica')
+    })
+
     it('are not sent to a replica a lease names that is not a member of the ring: it would get the secret', async () => {
       const heard: (string | undefined)[] = []
       const outsider = createHttpServer((request, response) => {
