@@ -104,7 +104,11 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
             handled = event.position
             if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS)
               continue
-          } else if (message.kind !== 'caughtUp') continue
+          } else if (message.kind === 'checkpoint') {
+            // Every event before it has been handled: the position (and the lag read from it) moves on.
+            if (considered === undefined || message.position > considered) considered = message.position
+            continue
+          }
           // Caught up, or enough handled: the position goes down once.
           if (handled !== undefined && handled !== checkpoint) {
             await commit(handled)
