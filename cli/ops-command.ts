@@ -27,7 +27,7 @@ Reads and drives the operations endpoint (/ops/graphql) of a running Annals serv
 
 Actions:
   projections                      Status, checkpoint, lag and dead letters of every projection
-  reactors                         Partitions running on the replica and dead letters of every reactor
+  reactors                         Partitions running on the replica (checkpoint, lag) and dead letters of every reactor
   workflows                        The same for every workflow
   ring                             The replicas of the ring, their states and the aggregates each hosts
   store                            Whether the event store (devstore or EventStoreDB) answers
@@ -45,8 +45,9 @@ Options:
 
 const DEAD_LETTER =
   'deadLetters { id key partition workflowId trigger error failedAt event { id type stream position } }'
-const PROJECTION = `name status caughtUp position eventsBehind secondsBehind eventsProcessed heldEvents version ${DEAD_LETTER}`
-const PROCESSOR = `name kind partitions ${DEAD_LETTER}`
+const PROJECTION = `name status failure caughtUp position eventsBehind secondsBehind eventsProcessed heldEvents version ${DEAD_LETTER}`
+const PROCESSOR = `name kind partitions eventsBehind secondsBehind
+  partitionStatus { partition position checkpoint eventsBehind secondsBehind } ${DEAD_LETTER}`
 
 const QUERIES = {
   projections: `{ projections { ${PROJECTION} } }`,

@@ -18,6 +18,7 @@ export interface DeadLetterRow {
 export interface ProjectionRow {
   readonly name: string
   readonly status: string
+  readonly failure: string | null
   readonly caughtUp: boolean
   readonly position: string
   readonly eventsBehind: number
@@ -26,10 +27,21 @@ export interface ProjectionRow {
   readonly deadLetters: readonly DeadLetterRow[]
 }
 
+export interface PartitionRow {
+  readonly partition: string
+  readonly position: string
+  readonly checkpoint: string | null
+  readonly eventsBehind: number
+  readonly secondsBehind: number
+}
+
 export interface ProcessorRow {
   readonly name: string
   readonly kind: string
   readonly partitions: readonly string[]
+  readonly eventsBehind: number
+  readonly secondsBehind: number
+  readonly partitionStatus: readonly PartitionRow[]
   readonly deadLetters: readonly DeadLetterRow[]
 }
 
@@ -63,16 +75,44 @@ export function projectionsTable(projections: readonly ProjectionRow[]): string 
     ['PROJECTION', 'STATUS', 'POSITION', 'BEHIND', 'AGE', 'HELD', 'DEAD LETTERS'],
     rows,
   )
+  const failed = projections.flatMap((p) => (p.failure === null ? [] : [[p.name, p.failure]]))
+  const failures = failed.length === 0 ? '' : `\n${formatTable(['FAILED', 'WHY'], failed)}`
   return (
-    table + deadLettersTable(projections.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
+    table +
+    failures +
+    deadLettersTable(projections.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
   )
 }
 
-/** The reactors or workflows, then their dead letters. */
+/** The reactors or workflows, then where each partition running here stands, then their dead letters. */
 export function processorsTable(processors: readonly ProcessorRow[], title: string): string {
-  const rows = processors.map((p) => [p.name, p.partitions.join(',') || '-', String(p.deadLetters.length)])
-  const table = formatTable([title, 'PARTITIONS HERE', 'DEAD LETTERS'], rows)
-  return table + deadLettersTable(processors.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
+  const rows = processors.map((p) => [
+    p.name,
+    p.partitions.join(',') || '-',
+    String(p.eventsBehind),
+    `${p.secondsBehind.toFixed(1)} s`,
+    String(p.deadLetters.length),
+  ])
+  const table = formatTable([title, 'PARTITIONS HERE', 'BEHIND', 'AGE', 'DEAD LETTERS'], rows)
+  const partitions = processors.flatMap((p) =>
+    p.partitionStatus.map((s) => [
+      p.name,
+      s.partition,
+      s.position,
+      s.checkpoint ?? '-',
+      String(s.eventsBehind),
+      `${s.secondsBehind.toFixed(1)} s`,
+    ]),
+  )
+  const partitionTable =
+    partitions.length === 0
+      ? ''
+      : `\n${formatTable(['OF', 'PARTITION', 'POSITION', 'CHECKPOINT', 'BEHIND', 'AGE'], partitions)}`
+  return (
+    table +
+    partitionTable +
+    deadLettersTable(processors.flatMap((p) => p.deadLetters.map((d) => ({ owner: p.name, d }))))
+  )
 }
 
 export function ringTable(ring: RingRow): string {

@@ -103,6 +103,7 @@ export type {
   DeadLetterView,
   ProjectionOperations,
   ProcessorOperations,
+  PartitionStatus,
 } from './read-model/read-side-operations.ts'
 
 // Sharding

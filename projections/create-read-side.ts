@@ -2,7 +2,6 @@ import {
   AnnalsError,
   type ProjectionOperations,
   type ProjectionStatus,
-  type EventStore,
   type ReadModelSource,
   type ReadSide,
   type ReadSideContext,
@@ -16,12 +15,8 @@ import { createLocalProjections } from './local-projections.ts'
 import type { ProjectionHost } from './projection-host.ts'
 import { createProjectionEngine, type DeadLetter } from './projection-engine.ts'
 import { createSharedProjections } from './shared-projections.ts'
-import {
-  createProjectionSource,
-  type LogView,
-  type MeasuredLag,
-  type ProjectionSource,
-} from './projection-source.ts'
+import { createProjectionSource, type ProjectionSource } from './projection-source.ts'
+import { lagAt, measureLag, type LagSubject, type LogView, type MeasuredLag } from './lag.ts'
 import { createReactorHost, type ReactorControl } from './reactors/reactor-host.ts'
 import type { ReadModelDatabase } from './read-models/read-model-database.ts'
 import { resolveReadModelDatabase } from './read-models/resolve-read-model-database.ts'
@@ -174,8 +169,9 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       return position > head ? position : head
     },
     eventsBetween: (from, to) => Math.ceil(Number(to - from) / host.averageEventBytes()),
-    lagOf: (projection) => lags.get(projection),
+    lagOf: (key) => lags.get(key),
   }
+  const lagOfPartition = (key: string, position: bigint) => lagAt(logView, key, position)
   const { shared } = database
   const feeds = new Map<string, DurableChangeFeed<unknown>>()
   const sources = engines.map((engine) => {
@@ -208,6 +204,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     readModel: sourceOf,
     ...(options.handlerRetry ? { handlerRetry: options.handlerRetry } : {}),
     ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
+    lagAt: lagOfPartition,
   })
   const workflows = createWorkflowHost({
     ...context,
@@ -216,6 +213,7 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     clock: options.clock ?? systemClock,
     ...(options.handlerRetry ? { handlerRetry: options.handlerRetry } : {}),
     ...(options.resubscribeRetry ? { resubscribeRetry: options.resubscribeRetry } : {}),
+    lagAt: lagOfPartition,
   })
 
   /** The projections a rebuild started here is filling a copy of. */
@@ -227,14 +225,16 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       source,
       status: () => source.status(),
       rebuilding: () => rebuilding.has(name),
+      runsOn: () => host.runsOn(source),
       pause() {
         host.pause(source)
         source.override = 'paused'
       },
       resume() {
-        if (source.override !== 'paused') return
+        if (source.override !== 'paused' && source.override !== 'failed') return
         host.resume(source)
         source.override = undefined
+        source.failure = undefined
       },
       reset: () => host.reset(source),
       async rebuild(definition) {
@@ -272,10 +272,22 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
       .headPosition()
       .then(async (position) => {
         if (position > head) head = position
-        for (const source of sources) {
-          const from = source.status().position
-          if (from >= logView.head()) lags.delete(source.name)
-          else lags.set(source.name, await measureLag(store, source.engine.definition.eventTypes, from))
+        const subjects: LagSubject[] = [
+          ...sources.map((source) => ({
+            key: source.name,
+            position: () => source.status().position,
+            eventTypes: source.engine.definition.eventTypes,
+          })),
+          ...reactors.lagSubjects(),
+          ...workflows.lagSubjects(),
+        ]
+        // A partition that moved to another replica is measured there now.
+        const keys = new Set(subjects.map((subject) => subject.key))
+        for (const key of lags.keys()) if (!keys.has(key)) lags.delete(key)
+        for (const subject of subjects) {
+          const from = subject.position()
+          if (from >= logView.head()) lags.delete(subject.key)
+          else lags.set(subject.key, await measureLag(store, subject, from))
         }
       })
       .catch(() => {})
@@ -321,32 +333,6 @@ function runReadSide(options: RunOptions): ProjectionReadSide {
     workflows: options.workflows.map((definition) => definition.name),
     workflowView: (name) => workflows.control(name),
   }
-}
-
-/** Events of a projection counted behind its position, at most this many; past it the byte estimate stands. */
-const LAG_COUNT_BOUND = 10_000
-
-/**
- * Reads what a projection has not processed: the events of its types after its position, counted up to a
- * bound, and when the oldest of them was appended (the age that matters, not that of the last one folded).
- */
-async function measureLag(
-  store: EventStore,
-  eventTypes: readonly string[],
-  from: bigint,
-): Promise<MeasuredLag> {
-  let events = 0
-  let oldestAt: Date | undefined
-  for await (const event of store.readAll({
-    fromPosition: from,
-    eventTypes,
-    maxCount: LAG_COUNT_BOUND + 1,
-  })) {
-    if (event.position <= from) continue
-    oldestAt ??= event.createdAt
-    events++
-  }
-  return { from, events: events > LAG_COUNT_BOUND ? undefined : events, oldestAt }
 }
 
 function unique<T extends { readonly name: string; readonly kind: string }>(members: readonly T[]): T[] {

@@ -54,6 +54,7 @@ export function createLocalProjections(options: LocalProjectionsOptions): Projec
       source.switchTo(shadow)
     },
     caughtUp: (source) => source.engine.caughtUp,
+    runsOn: () => Promise.resolve(undefined),
     unready: () => [],
     position: () => main.position,
     averageEventBytes: () => main.averageEventBytes(),

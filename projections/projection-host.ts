@@ -19,6 +19,8 @@ export interface ProjectionHost {
   rebuild(source: AnySource, shadow: AnyEngine): Promise<void>
   /** Whether the model has caught up with the log (here, or on the replica that runs it). */
   caughtUp(source: AnySource): boolean
+  /** The replica that runs the model when another one does (its lease); undefined when it runs here. */
+  runsOn(source: AnySource): Promise<string | undefined>
   /** Why the models cannot serve now (empty when they can). */
   unready(): string[]
   /** The furthest position the host has seen in the log, for lag. */

@@ -2,7 +2,6 @@ import {
   AnnalsError,
   ConsistencyTimeoutError,
   type ChangesOptions,
-  type EventStore,
   type ListQuery,
   type Page,
   type ProjectionState,
@@ -14,27 +13,7 @@ import { createChangeFeed, type ChangeFeed } from './change-feed.ts'
 import type { CommittedBatch, EngineListener, ProjectionEngine } from './projection-engine.ts'
 import { createPositionWaiters } from './position-waiters.ts'
 import { assertFields } from './read-models/row-query.ts'
-
-/** What the read side knows about the log, for lag. */
-export interface LogView {
-  readonly store: EventStore
-  /** The last known head of `$all`. */
-  head(): bigint
-  /** Roughly how many events lie between two positions (positions are byte offsets). */
-  eventsBetween(from: bigint, to: bigint): number
-  /** The lag of a projection as last measured from the log, if it has been (see measureLag). */
-  lagOf(projection: string): MeasuredLag | undefined
-}
-
-/** What the log says a projection has not processed yet, measured from its position. */
-export interface MeasuredLag {
-  /** The position it was measured from: stale once the projection has moved past it. */
-  readonly from: bigint
-  /** Events of the projection's types after `from`, counted; undefined past the count's bound. */
-  readonly events: number | undefined
-  /** When the oldest of them was appended; undefined when there is none. */
-  readonly oldestAt: Date | undefined
-}
+import { lagAt, type LogView } from './lag.ts'
 
 /** Where the committed checkpoint of a model stands, as its engine or another replica's commit reports it. */
 export interface CommittedView {
@@ -49,6 +28,8 @@ export interface ProjectionSource<TRow> extends ReadModelSource<TRow> {
   readonly engine: ProjectionEngine<TRow>
   /** Set by the read side: paused, stopped or failed override what the engine reports. */
   override: Extract<ProjectionState, 'paused' | 'stopped' | 'failed'> | undefined
+  /** Why it failed, while `override` is 'failed'. */
+  failure: string | undefined
   /** Makes `engine` the one that serves, in one step: readers never see a half-built model. */
   switchTo(engine: ProjectionEngine<TRow>): void
   /** Empties the model and its feed so that it rebuilds from the start of the log. */
@@ -171,6 +152,7 @@ export function createProjectionSource<TRow>(
       return engine
     },
     override: undefined,
+    failure: undefined,
     remote: undefined,
     get: (key) => engine.store.get(key),
     async list(query: ListQuery = {}): Promise<Page<TRow>> {
@@ -210,28 +192,16 @@ export function createProjectionSource<TRow>(
     },
     reached: (target, timeoutMs) => rowWaiters.wait(target, { timeoutMs, reached: () => view.position }),
     status(): ProjectionStatus {
-      const head = log.head()
       const position = view.position
-      const behind = head > position
       const remote = source.remote
       const caughtUp = remote && !remote.running ? remote.caughtUp : engine.caughtUp
       const state: ProjectionState = source.override ?? (caughtUp ? 'live' : 'catching-up')
-      // Measured from this position: exact. Measured from an earlier one, the projection has folded some of
-      // those events since; until the next measure the estimate from bytes stands in, and the age of the
-      // oldest event measured is an upper bound.
-      const lag = behind ? log.lagOf(definition.name) : undefined
-      const exact = lag?.from === position
-      const oldestAt = lag?.oldestAt
       return {
         name: definition.name,
         state,
         position,
-        eventsBehind: !behind
-          ? 0
-          : exact && lag.events !== undefined
-            ? lag.events
-            : log.eventsBetween(position, head),
-        millisecondsBehind: oldestAt === undefined ? 0 : Math.max(0, Date.now() - oldestAt.getTime()),
+        ...lagAt(log, definition.name, position),
+        ...(state === 'failed' && source.failure !== undefined ? { failure: source.failure } : {}),
         eventsProcessed: engine.eventsProcessed,
         deadLetters: engine.deadLetters().length,
         heldEvents: engine.heldEvents,

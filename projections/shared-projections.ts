@@ -123,14 +123,15 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       return
     }
     log?.info({ projection: source.name, fence: String(fence) }, 'running projection')
-    if (entry.engine.stale === 'older') {
-      // Its definition changed since the rows were built: the old rows serve while a shadow rebuilds them.
-      void rebuildIn(source, entry, options.shadowOf(source)).catch((error: unknown) =>
-        log?.warn({ projection: source.name, err: error }, 'rebuild on deploy stopped'),
-      )
-      return
-    }
+    if (entry.engine.stale === 'older') return rebuildOnDeploy(source, entry)
     start(source, entry)
+  }
+
+  /** Its definition changed since the rows were built: the old rows serve while a shadow rebuilds them. */
+  function rebuildOnDeploy(source: AnySource, entry: Owned) {
+    void rebuildIn(source, entry, options.shadowOf(source)).catch((error: unknown) =>
+      log?.warn({ projection: source.name, err: error }, 'rebuild on deploy stopped'),
+    )
   }
 
   function start(source: AnySource, entry: Owned) {
@@ -155,6 +156,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     if (!entry) return
     owned.delete(source.name)
     source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: false }
+    recovered(source)
     log?.warn({ projection: source.name }, `projection stopped here: ${why}`)
     await halt(entry)
   }
@@ -195,12 +197,26 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       await database.switchTo?.(current.store, shadow.store)
     } catch (error) {
       await runner.stop()
+      // The current model was stopped for the switch and the lease keeps it here: nothing folds it any more.
+      if (owned.get(source.name) === entry && entry.runner === undefined && !entry.paused) {
+        source.override = 'failed'
+        source.failure = `its rebuild failed: ${error instanceof Error ? error.message : String(error)}`
+        log?.error({ projection: source.name, err: error }, 'projection failed: resume or rebuild it')
+      }
       throw error
     }
     if (owned.get(source.name) !== entry) return void (await runner.stop())
     source.switchTo(shadow)
     entry.engine = shadow
     entry.runner = runner
+    recovered(source)
+  }
+
+  /** A projection that failed here runs again, or runs elsewhere now. */
+  function recovered(source: AnySource) {
+    if (source.override !== 'failed') return
+    source.override = undefined
+    source.failure = undefined
   }
 
   return {
@@ -244,7 +260,10 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     resume(source) {
       const entry = ownedOrRefuse(source)
       entry.paused = false
-      start(source, entry)
+      // Rows of an older definition must not be folded on by this one: its failed rebuild starts again instead.
+      if (source.override === 'failed' && entry.engine.stale === 'older') rebuildOnDeploy(source, entry)
+      else start(source, entry)
+      recovered(source)
     },
     async reset(source) {
       const entry = ownedOrRefuse(source)
@@ -259,6 +278,7 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
       owned.has(source.name)
         ? source.engine.caughtUp || (known.get(source.name)?.caughtUp ?? false)
         : (known.get(source.name)?.caughtUp ?? false),
+    runsOn: async (source) => (owned.has(source.name) ? undefined : shared.holder(source.name)),
     unready: () => (connected ? [] : ['the read-model database does not answer']),
     position: () => {
       let furthest = 0n

@@ -1,4 +1,4 @@
-import { AnnalsError } from '../errors.ts'
+import { AnnalsError, isErrorCode } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
 import type { ProjectionStatus } from '../read-model/read-model-source.ts'
 import type { ReadSide } from '../read-model/read-side.ts'
@@ -8,6 +8,7 @@ import type {
   ProjectionOperations,
 } from '../read-model/read-side-operations.ts'
 import type { Cluster } from '../sharding/cluster.ts'
+import { OPERATIONS_PATH } from './operations-schema.ts'
 
 /** What the operations endpoint reads and drives: the parts of one running replica. */
 export interface OperationsTarget {
@@ -29,7 +30,16 @@ type HandlerKind = 'PROJECTION' | 'REACTOR' | 'WORKFLOW'
 /** What each request passes its resolvers: where an operator's action is recorded (info, with the request id). */
 export interface OperationsContext {
   readonly log: { info(object: Record<string, unknown>, message: string): void }
+  /** The request came from a replica that forwarded it: it runs here or nowhere. */
+  readonly forwarded?: boolean
 }
+
+/** How long the replica that runs a projection may take to answer a forwarded control. */
+const FORWARD_TIMEOUT_MS = 10_000
+/** What a forwarded control asks back: every field of a Projection, so any selection can be answered. */
+const PROJECTION_FIELDS = `name status failure caughtUp position eventsBehind secondsBehind eventsProcessed
+  heldEvents version deadLetters { id key partition workflowId trigger attempts error failedAt
+  event { id type stream position } }`
 
 /** How long the store may take to answer the health query. */
 const STORE_TIMEOUT_MS = 2000
@@ -76,6 +86,7 @@ export function createOperationsResolvers(target: OperationsTarget) {
     return {
       name,
       status: runStatus(status, operations.rebuilding()),
+      failure: status.failure ?? null,
       caughtUp: status.state === 'live',
       position: String(status.position),
       eventsBehind: status.eventsBehind,
@@ -89,10 +100,20 @@ export function createOperationsResolvers(target: OperationsTarget) {
 
   function processorView(kind: 'REACTOR' | 'WORKFLOW', name: string) {
     const operations = processorOf(kind, name)
+    const statuses = operations.partitionStatuses()
     return {
       name,
       kind,
       partitions: () => operations.partitions(),
+      partitionStatus: statuses.map((status) => ({
+        partition: status.partition,
+        position: String(status.position),
+        checkpoint: status.checkpoint === undefined ? null : String(status.checkpoint),
+        eventsBehind: status.eventsBehind,
+        secondsBehind: status.millisecondsBehind / 1000,
+      })),
+      eventsBehind: statuses.reduce((sum, status) => sum + status.eventsBehind, 0),
+      secondsBehind: Math.max(0, ...statuses.map((status) => status.millisecondsBehind)) / 1000,
       deadLetters: async () => (await operations.deadLetters()).map(deadLetterView),
     }
   }
@@ -118,6 +139,27 @@ export function createOperationsResolvers(target: OperationsTarget) {
     return chosen === 'PROJECTION'
       ? { kind: chosen, operations: projectionOf(name) }
       : { kind: chosen, operations: processorOf(chosen, name) }
+  }
+
+  /**
+   * Runs a projection's control where the projection runs: here, or (read models in a shared database) on the
+   * replica holding its lease, forwarded once over the cluster's channel and answered with its view there.
+   */
+  async function control(
+    mutation: 'pauseProjection' | 'resumeProjection' | 'rebuildProjection',
+    name: string,
+    context: OperationsContext,
+    act: (operations: ProjectionOperations) => void | Promise<void>,
+  ) {
+    const operations = projectionOf(name)
+    const { cluster } = target
+    const holder = cluster && !context.forwarded ? await operations.runsOn() : undefined
+    if (cluster && holder !== undefined) {
+      context.log.info({ projection: name, replica: holder }, `ops: ${mutation} forwarded`)
+      return forwardControl(cluster, holder, mutation, name)
+    }
+    await act(operations)
+    return projectionView(name)
   }
 
   async function settle(args: SettleArgs, outcome: 'RETRIED' | 'DISCARDED') {
@@ -164,24 +206,22 @@ export function createOperationsResolvers(target: OperationsTarget) {
     },
     store: () => storeHealth(target),
 
-    pauseProjection: ({ name }: { name: string }, context: OperationsContext) => {
-      projectionOf(name).pause()
-      context.log.info({ projection: name }, 'ops: projection paused')
-      return projectionView(name)
-    },
-    resumeProjection: ({ name }: { name: string }, context: OperationsContext) => {
-      projectionOf(name).resume()
-      context.log.info({ projection: name }, 'ops: projection resumed')
-      return projectionView(name)
-    },
-    rebuildProjection: async ({ name }: { name: string }, context: OperationsContext) => {
-      const operations = projectionOf(name)
-      if (!operations.rebuilding()) {
+    pauseProjection: ({ name }: { name: string }, context: OperationsContext) =>
+      control('pauseProjection', name, context, (operations) => {
+        operations.pause()
+        context.log.info({ projection: name }, 'ops: projection paused')
+      }),
+    resumeProjection: ({ name }: { name: string }, context: OperationsContext) =>
+      control('resumeProjection', name, context, (operations) => {
+        operations.resume()
+        context.log.info({ projection: name }, 'ops: projection resumed')
+      }),
+    rebuildProjection: ({ name }: { name: string }, context: OperationsContext) =>
+      control('rebuildProjection', name, context, async (operations) => {
+        if (operations.rebuilding()) return
         await startRebuild(name, operations, target)
         context.log.info({ projection: name }, 'ops: projection rebuild started')
-      }
-      return projectionView(name)
-    },
+      }),
     retryDeadLetter: async (args: SettleArgs, context: OperationsContext) => {
       const settled = await settle(args, 'RETRIED')
       context.log.info({ ...settled }, 'ops: dead letter retried')
@@ -211,6 +251,35 @@ async function startRebuild(name: string, operations: ProjectionOperations, targ
   const started = new Promise<'started'>((resolve) => setImmediate(() => resolve('started')))
   const first = await Promise.race([running.then(() => 'done' as const), started])
   if (first === 'started') running.catch((error: unknown) => target.onRebuildFailed(name, error))
+}
+
+/** Sends a projection's control to the replica that runs it; its answer, or its error with its code. */
+async function forwardControl(cluster: Cluster, url: string, mutation: string, name: string) {
+  const reply = await cluster.postToMember(
+    url,
+    OPERATIONS_PATH,
+    {
+      query: `mutation ($name: String!) { projection: ${mutation}(name: $name) { ${PROJECTION_FIELDS} } }`,
+      variables: { name },
+      forwardedBy: cluster.status().self,
+    },
+    FORWARD_TIMEOUT_MS,
+  )
+  const body = reply.body as
+    | {
+        data?: { projection?: unknown } | null
+        errors?: { message: string; extensions?: { code?: string } }[]
+      }
+    | undefined
+  const error = body?.errors?.[0]
+  if (error) {
+    const code = error.extensions?.code ?? 'INTERNAL'
+    throw new AnnalsError(isErrorCode(code) ? code : 'INTERNAL', `${url}: ${error.message}`)
+  }
+  if (!body?.data?.projection) {
+    throw new AnnalsError('OWNER_UNAVAILABLE', `${url} answered ${reply.status} without the projection`)
+  }
+  return body.data.projection
 }
 
 function runStatus(status: ProjectionStatus, rebuilding: boolean): string {

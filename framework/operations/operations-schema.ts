@@ -1,5 +1,8 @@
 import { buildSchema, type GraphQLSchema } from 'graphql'
 
+/** Where the operations endpoint answers. */
+export const OPERATIONS_PATH = '/ops/graphql'
+
 /**
  * The SDL of the operations endpoint (/ops/graphql): a schema of its own, apart from the application's, for
  * operators. Positions are strings, as on the application's schema; times are ISO 8601 strings.
@@ -24,7 +27,7 @@ export const operationsSdl = /* GraphQL */ `
   type Mutation {
     "Stops folding events into the projection on this replica; its rows keep serving as they are."
     pauseProjection(name: String!): Projection!
-    "Catches a paused projection up from its checkpoint, then follows live."
+    "Catches a paused or failed projection up from its checkpoint, then follows live."
     resumeProjection(name: String!): Projection!
     "Starts building a fresh copy from the start of the log; it switches in once level (status REBUILDING until then)."
     rebuildProjection(name: String!): Projection!
@@ -44,7 +47,9 @@ export const operationsSdl = /* GraphQL */ `
   enum ProjectionRunStatus {
     RUNNING
     PAUSED
+    "Its rebuild started here is filling a fresh copy."
     REBUILDING
+    "Stopped for good on this replica, which still holds it: a rebuild could not switch to its copy after stopping the model. resumeProjection or rebuildProjection clears it."
     FAILED
     STOPPED
   }
@@ -52,6 +57,8 @@ export const operationsSdl = /* GraphQL */ `
   type Projection {
     name: String!
     status: ProjectionRunStatus!
+    "Why it failed, while FAILED."
+    failure: String
     "Whether it has reached the head of the log (false while it catches up)."
     caughtUp: Boolean!
     "The committed checkpoint: the position of the last event processed."
@@ -73,7 +80,26 @@ export const operationsSdl = /* GraphQL */ `
     kind: HandlerKind!
     "The partitions running on this replica."
     partitions: [String!]!
+    "Where each partition running on this replica stands, and how far behind the log it is."
+    partitionStatus: [PartitionStatus!]!
+    "Events behind, summed over the partitions running here."
+    eventsBehind: Int!
+    "The age of the oldest event a partition running here has not handled; 0 when level."
+    secondsBehind: Float!
     deadLetters: [DeadLetter!]!
+  }
+
+  "One partition of a reactor or workflow, running on this replica."
+  type PartitionStatus {
+    partition: String!
+    "The position it has handled the log through: each event of the partition up to it handled or a dead letter."
+    position: String!
+    "What its durable checkpoint holds (null before the first); a restart handles the events after it again."
+    checkpoint: String
+    "Events of the partition after its position, counted as a projection's are."
+    eventsBehind: Int!
+    "The age of the oldest of them; 0 when level."
+    secondsBehind: Float!
   }
 
   type DeadLetter {

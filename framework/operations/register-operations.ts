@@ -8,10 +8,7 @@ import {
   type OperationsContext,
   type OperationsTarget,
 } from './operations-resolvers.ts'
-import { operationsSchema } from './operations-schema.ts'
-
-/** Where the operations endpoint answers. */
-export const OPERATIONS_PATH = '/ops/graphql'
+import { OPERATIONS_PATH, operationsSchema } from './operations-schema.ts'
 
 /** An operations request is a small document: larger bodies are refused before they are read. */
 const MAX_BODY_BYTES = 64 * 1024
@@ -83,7 +80,10 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
         schema,
         document,
         rootValue: resolvers,
-        contextValue: { log: request.log } satisfies OperationsContext,
+        contextValue: {
+          log: request.log,
+          forwarded: body.forwardedBy !== undefined,
+        } satisfies OperationsContext,
         ...(body.variables ? { variableValues: body.variables } : {}),
         ...(body.operationName ? { operationName: body.operationName } : {}),
       })
@@ -108,11 +108,13 @@ interface OperationsRequest {
   readonly query: string
   readonly variables?: Record<string, unknown>
   readonly operationName?: string
+  /** Set by a replica that forwarded a projection's control here: it is not forwarded again. */
+  readonly forwardedBy?: string
 }
 
 /** The request's JSON body, or why it is not a GraphQL request. */
 function readBody(body: unknown): OperationsRequest | string {
-  const { query, variables, operationName } = (body ?? {}) as Record<string, unknown>
+  const { query, variables, operationName, forwardedBy } = (body ?? {}) as Record<string, unknown>
   if (typeof query !== 'string' || query.length === 0) {
     return 'Send a JSON body with a GraphQL document in "query"'
   }
@@ -131,5 +133,6 @@ function readBody(body: unknown): OperationsRequest | string {
     query,
     ...(variables ? { variables: variables as Record<string, unknown> } : {}),
     ...(typeof operationName === 'string' ? { operationName } : {}),
+    ...(typeof forwardedBy === 'string' ? { forwardedBy } : {}),
   }
 }

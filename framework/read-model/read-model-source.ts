@@ -69,7 +69,10 @@ export type ProjectionState = 'catching-up' | 'live' | 'paused' | 'failed' | 'st
 
 export interface ProjectionStatus {
   readonly name: string
+  /** 'failed': stopped for good on this replica until an operator resumes or rebuilds it (see docs/operations.md). */
   readonly state: ProjectionState
+  /** Why it failed, while failed. */
+  readonly failure?: string
   readonly position: bigint
   readonly eventsBehind: number
   readonly millisecondsBehind: number

@@ -33,9 +33,11 @@ export interface ProjectionOperations {
   status(): ProjectionStatus
   /** Whether a rebuild started here is still filling its copy. */
   rebuilding(): boolean
+  /** The replica that runs it when another one does (read models in a shared database); undefined: here. */
+  runsOn(): Promise<string | undefined>
   /** Stops folding events; reads go on serving the model as it is. */
   pause(): void
-  /** Catches up from where it paused, then follows live. */
+  /** Catches up from where it paused or failed, then follows live. */
   resume(): void
   /** Builds a fresh copy from the start of the log while the current one serves, then switches to it. */
   rebuild(): Promise<void>
@@ -46,10 +48,25 @@ export interface ProjectionOperations {
   discardDeadLetter(id: string): Promise<boolean>
 }
 
+/** Where one partition of a reactor or workflow running on this replica stands. */
+export interface PartitionStatus {
+  readonly partition: string
+  /** The position it has handled the log through: every event of the partition up to it handled or a dead letter. */
+  readonly position: bigint
+  /** What its durable checkpoint holds (undefined before the first): a restart handles the events after it again. */
+  readonly checkpoint: bigint | undefined
+  /** Its events after `position`, as projections count theirs. */
+  readonly eventsBehind: number
+  /** The age of the oldest of them; 0 when level. */
+  readonly millisecondsBehind: number
+}
+
 /** Operations on one reactor or workflow. */
 export interface ProcessorOperations {
   /** The partitions running on this replica. */
   partitions(): readonly string[]
+  /** Where each partition running on this replica stands: position, checkpoint and lag. */
+  partitionStatuses(): readonly PartitionStatus[]
   deadLetters(): Promise<readonly DeadLetterView[]>
   /** Handles a dead letter's event again; true when it went through. */
   retryDeadLetter(id: string): Promise<boolean>

@@ -5,6 +5,7 @@ import { isAnnalsError } from '../errors.ts'
 import type { Cluster } from '../sharding/cluster.ts'
 import type { ProjectionStatus } from '../read-model/read-model-source.ts'
 import type { ReadSide } from '../read-model/read-side.ts'
+import type { PartitionStatus } from '../read-model/read-side-operations.ts'
 
 export interface ServerMetrics {
   readonly registry: Registry
@@ -96,6 +97,43 @@ export function createServerMetrics(): ServerMetrics {
     'Events held back behind a dead letter or a retry of their key, not in the read model yet.',
     (status) => status.heldEvents ?? 0,
   )
+  // One series per reactor or workflow partition running here, read at every scrape; one that moved away drops out.
+  const partitionGauge = (
+    kind: 'reactor' | 'workflow',
+    name: string,
+    help: string,
+    value: (status: PartitionStatus) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [kind, 'partition'],
+      registers,
+      collect() {
+        this.reset()
+        const names = (kind === 'reactor' ? readSide?.reactorNames : readSide?.workflows) ?? []
+        for (const processor of names) {
+          const operations =
+            kind === 'reactor' ? readSide?.reactor?.(processor) : readSide?.workflow?.(processor)
+          for (const status of operations?.partitionStatuses() ?? [])
+            this.set({ [kind]: processor, partition: status.partition }, value(status))
+        }
+      },
+    })
+  for (const kind of ['reactor', 'workflow'] as const) {
+    partitionGauge(
+      kind,
+      `annals_${kind}_lag_events`,
+      `Events in the log a ${kind} partition running here has not handled yet.`,
+      (status) => status.eventsBehind,
+    )
+    partitionGauge(
+      kind,
+      `annals_${kind}_lag_seconds`,
+      `The age of the oldest event a ${kind} partition running here has not handled; 0 when level.`,
+      (status) => status.millisecondsBehind / 1000,
+    )
+  }
   new Gauge({
     name: 'annals_workflow_timers_pending',
     help: 'Workflow timers (scheduled commands included) pending in the partitions this replica runs.',

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CommandBus } from '../command/command-bus.ts'
 import type { LocalCommandBus } from '../command/create-command-bus.ts'
+import type { PeerReply } from './wire/peer-client.ts'
 
 /**
  * The seam between createServer and sharding: createServer builds the local command pipeline, hands it to
@@ -53,6 +54,11 @@ export interface Cluster {
   status(): ClusterStatus
   /** Every member with the aggregates it hosts, asked of each live peer over the internal channel. */
   ring(): Promise<readonly RingMember[]>
+  /**
+   * POSTs JSON to another live member of the ring with the cluster's secret (the ops endpoint forwards a
+   * projection's controls to the replica that runs it); NOT_FOUND for a URL that is not one.
+   */
+  postToMember(url: string, path: string, body: unknown, timeoutMs: number): Promise<PeerReply>
   /** Whether the internal channel needs the cluster's secret (always so in production). */
   readonly secured: boolean
   /** Whether an Authorization header carries the cluster's secret (false when it has none). */

@@ -142,6 +142,14 @@ async function startCluster(context: ClusterContext, options: CreateClusterOptio
         })),
       )
     },
+    postToMember(url, path, body, timeoutMs) {
+      // Only a member gets the secret: the URL may come from elsewhere (the read models' leases).
+      const member = membership.members().find((m) => m.url === normalizeUrl(url))
+      if (!member || member.self || member.state === 'down') {
+        return Promise.reject(new AnnalsError('NOT_FOUND', `${url} is not another live member of the ring`))
+      }
+      return client.post(member.url, path, body, { timeoutMs })
+    },
     secured: options.secret !== undefined,
     carriesSecret: (authorization) =>
       options.secret !== undefined && carriesSecret(authorization, options.secret),

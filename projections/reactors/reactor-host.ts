@@ -1,4 +1,10 @@
-import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../../framework/index.ts'
+import {
+  AnnalsError,
+  type PartitionStatus,
+  type ReadModelSource,
+  type ReadSideContext,
+} from '../../framework/index.ts'
+import { lagKey, type Lag, type LagSubject } from '../lag.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import {
   createReactorDeadLetters,
@@ -12,6 +18,8 @@ import { type RetryPolicy } from '../../framework/internal.ts'
 export interface ReactorControl {
   /** The partitions running on this replica. */
   partitions(): readonly string[]
+  /** Where each partition running on this replica stands: its checkpoint and its lag. */
+  partitionStatuses(): readonly PartitionStatus[]
   /** The events it gave up on, kept in the event store until retried or discarded. */
   deadLetters(): Promise<readonly ReactorDeadLetter[]>
   /** Handles a dead letter's event again; true when it went through (and the dead letter is settled). */
@@ -27,6 +35,8 @@ export interface ReactorHostOptions extends ReadSideContext {
   readonly readModel: (name: string) => ReadModelSource
   readonly handlerRetry?: Partial<RetryPolicy>
   readonly resubscribeRetry?: Partial<RetryPolicy>
+  /** The lag of a partition (by its lag key) that has handled the log through a position. */
+  readonly lagAt: (key: string, position: bigint) => Lag
 }
 
 /** The reactor partitions of a read side that run on this replica. */
@@ -34,6 +44,8 @@ export interface ReactorHost {
   /** Starts the partitions this replica owns now and stops those it no longer owns. */
   rebalance(): void
   control(name: string): ReactorControl
+  /** The partitions running here, as the read side measures their lag. */
+  lagSubjects(): LagSubject[]
   stop(): Promise<void>
 }
 
@@ -68,8 +80,16 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
     control(name) {
       const runtime = runtimes.find((candidate) => candidate.definition.name === name)
       if (!runtime) throw new AnnalsError('NOT_FOUND', `No reactor is named ${name}`)
+      const { name: reactor } = runtime.definition
       return {
         partitions: () => [...runtime.partitions.running.keys()],
+        partitionStatuses: () =>
+          [...runtime.partitions.running].map(([partition, running]) => ({
+            partition,
+            position: running.position,
+            checkpoint: running.checkpoint,
+            ...options.lagAt(lagKey('reactor', reactor, partition), running.position),
+          })),
         deadLetters: () => runtime.deadLetters.list(),
         async retryDeadLetter(id) {
           const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
@@ -109,6 +129,15 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
           [...runtime.partitions.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
       }
     },
+    lagSubjects: () =>
+      runtimes.flatMap(({ definition, partitions }) =>
+        [...partitions.running].map(([partition, running]) => ({
+          key: lagKey('reactor', definition.name, partition),
+          position: () => running.position,
+          eventTypes: definition.eventTypes,
+          handles: running.ownsEvent,
+        })),
+      ),
     async stop() {
       await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },

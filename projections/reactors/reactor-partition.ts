@@ -24,6 +24,10 @@ export interface ReactorPartitionOptions extends PartitionRunnerContext {
 export interface ReactorPartition {
   /** The position of the last event handled and checkpointed durably. */
   readonly checkpoint: bigint | undefined
+  /** The position it has handled the log through (the checkpoint trails it by a few events or ms). */
+  readonly position: bigint
+  /** Whether an event is this partition's to handle. */
+  readonly ownsEvent: (event: RecordedEvent) => boolean
   readonly eventsHandled: number
   /** Resolves after the partition has been stopped and its handler in flight has ended. */
   stop(): Promise<void>
@@ -88,15 +92,23 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
           delivered()
           if (message.kind === 'event') {
             const { event } = message
-            considered = event.position
-            if (!definition.handles(event) || definition.partitionOf(event) !== partition) continue
+            if (!ownsEvent(event)) {
+              considered = event.position
+              continue
+            }
             await handle(event)
             if (signal.aborted) return
+            // Moved once handled: while a handler runs, its event still counts as behind (the lag).
+            considered = event.position
             if (handledSince++ === 0) firstHandledAt = Date.now()
             handled = event.position
             if (handledSince < CHECKPOINT_EVERY && Date.now() - firstHandledAt < CHECKPOINT_INTERVAL_MS)
               continue
-          } else if (message.kind !== 'caughtUp') continue
+          } else if (message.kind === 'checkpoint') {
+            // Every event before it has been handled: the position (and the lag read from it) moves on.
+            if (considered === undefined || message.position > considered) considered = message.position
+            continue
+          }
           // Caught up, or enough handled: the position goes down once.
           if (handled !== undefined && handled !== checkpoint) {
             await commit(handled)
@@ -105,6 +117,10 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
         }
       },
     )
+  }
+
+  function ownsEvent(event: RecordedEvent): boolean {
+    return definition.handles(event) && definition.partitionOf(event) === partition
   }
 
   async function readCheckpoint(): Promise<bigint | undefined> {
@@ -203,6 +219,10 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
     get checkpoint() {
       return checkpoint
     },
+    get position() {
+      return considered ?? checkpoint ?? 0n
+    },
+    ownsEvent,
     get eventsHandled() {
       return eventsHandled
     },

@@ -51,6 +51,8 @@ export interface SharedReadModels {
   /** Extends a lease; false when it was lost (another replica took it over). */
   renew(name: string, replica: string, fence: bigint): Promise<boolean>
   release(name: string, replica: string, fence: bigint): Promise<void>
+  /** The replica whose lease on a projection runs now, if one does. */
+  holder(name: string): Promise<string | undefined>
   /** Every model's committed checkpoint, now. */
   checkpoints(): Promise<SharedCheckpoint[]>
   /** The held keys of a model's checkpoint. */

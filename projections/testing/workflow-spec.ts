@@ -107,6 +107,8 @@ export function workflowSpec(
             throw new AnnalsError('NOT_FOUND', `A workflow spec has no read model ${name}`)
           },
           handlerRetry: { attempts: 0 },
+          // A spec runs its triggers to the end before it reads anything: there is no lag to measure.
+          lagAt: () => ({ eventsBehind: 0, millisecondsBehind: 0 }),
         })
         host.rebalance()
         const control = host.control(definition.name)

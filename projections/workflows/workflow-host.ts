@@ -1,4 +1,10 @@
-import { AnnalsError, type ReadModelSource, type ReadSideContext } from '../../framework/index.ts'
+import {
+  AnnalsError,
+  type PartitionStatus,
+  type ReadModelSource,
+  type ReadSideContext,
+} from '../../framework/index.ts'
+import { lagKey, type Lag, type LagSubject } from '../lag.ts'
 import type { RetryPolicy } from '../retry-policy.ts'
 import type { WorkflowDefinition } from './define-workflow.ts'
 import type { WorkflowClock } from './workflow-clock.ts'
@@ -25,6 +31,8 @@ export interface WorkflowInstance {
 export interface WorkflowControl {
   /** The partitions running on this replica. */
   partitions(): readonly string[]
+  /** Where each partition running on this replica stands: its checkpoint and its lag. */
+  partitionStatuses(): readonly PartitionStatus[]
   /** An instance's state and pending timers, read from its stream (on any replica); undefined before it started. */
   instance(workflowId: string): Promise<WorkflowInstance | undefined>
   /** Timers pending on this replica. */
@@ -51,12 +59,16 @@ export interface WorkflowHostOptions extends ReadSideContext {
   readonly clock: WorkflowClock
   readonly handlerRetry?: Partial<RetryPolicy>
   readonly resubscribeRetry?: Partial<RetryPolicy>
+  /** The lag of a partition (by its lag key) that has handled the log through a position. */
+  readonly lagAt: (key: string, position: bigint) => Lag
 }
 
 export interface WorkflowHost {
   /** Starts the partitions this replica owns now and stops those it no longer owns. */
   rebalance(): void
   control(name: string): WorkflowControl
+  /** The partitions running here, as the read side measures their lag. */
+  lagSubjects(): LagSubject[]
   stop(): Promise<void>
 }
 
@@ -116,6 +128,13 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     }
     return {
       partitions: () => [...running.keys()],
+      partitionStatuses: () =>
+        [...running].map(([partition, held]) => ({
+          partition,
+          position: held.position,
+          checkpoint: held.checkpoint,
+          ...options.lagAt(lagKey('workflow', definition.name, partition), held.position),
+        })),
       async instance(workflowId) {
         const { revision, snapshot } = await loadInstance(store, definition.name, workflowId)
         if (revision === undefined || !snapshot) return undefined
@@ -151,6 +170,15 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       if (!runtime) throw new AnnalsError('NOT_FOUND', `No workflow is named ${name}`)
       return control(runtime)
     },
+    lagSubjects: () =>
+      runtimes.flatMap(({ definition, partitions }) =>
+        [...partitions.running].map(([partition, running]) => ({
+          key: lagKey('workflow', definition.name, partition),
+          position: () => running.position,
+          eventTypes: definition.eventTypes,
+          handles: running.ownsEvent,
+        })),
+      ),
     async stop() {
       await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },

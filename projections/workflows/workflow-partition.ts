@@ -35,6 +35,12 @@ export interface WorkflowPartitionOptions extends PartitionRunnerContext {
 }
 
 export interface WorkflowPartition {
+  /** The position it has handled the log through. */
+  readonly position: bigint
+  /** What its durable checkpoint holds (it trails `position` by a few events or ms); undefined before the first. */
+  readonly checkpoint: bigint | undefined
+  /** Whether an event is this partition's to handle (one it would react to, or hold as a dead letter). */
+  readonly ownsEvent: (event: RecordedEvent) => boolean
   /** The timers pending in this partition. */
   readonly pendingTimers: number
   readonly timersFired: number
@@ -74,6 +80,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   })
   let tail: Promise<void> = Promise.resolve()
   let considered = -1n
+  let durable: bigint | undefined
   const waiters = new Set<{ readonly position: bigint; readonly resolve: () => void }>()
   let disarm: (() => void) | undefined
   let armedAt: number | undefined
@@ -107,6 +114,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
       async (delivered) => {
         if (checkpoint === undefined) {
           checkpoint = await readCheckpoint()
+          if (checkpoint > 0n) durable = checkpoint
           if (considered < checkpoint) advance(checkpoint)
         }
         const messages = store.subscribeToAll({
@@ -141,7 +149,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
           }
           if (handled !== undefined && handled !== checkpoint) {
             await commitCheckpoint(handled)
-            checkpoint = handled
+            checkpoint = durable = handled
             handledSince = 0
           }
         }
@@ -163,6 +171,17 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     }
     for (const [workflowId, pending] of latest)
       for (const timer of pending) timers.add({ ...timer, workflowId })
+  }
+
+  function ownsEvent(event: RecordedEvent): boolean {
+    if (!definition.handles(event)) return false
+    try {
+      const { workflowId } = definition.route(event)
+      return workflowId !== undefined && definition.partitionOf(workflowId) === partition
+    } catch {
+      // Unreadable: the partition of its stream keeps it as a dead letter (see onEvent).
+      return definition.partitionOf(event.streamName) === partition
+    }
   }
 
   function advance(position: bigint) {
@@ -574,6 +593,13 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
 
   const running = run()
   return {
+    get position() {
+      return considered < 0n ? 0n : considered
+    },
+    get checkpoint() {
+      return durable
+    },
+    ownsEvent,
     get pendingTimers() {
       return timers.size
     },

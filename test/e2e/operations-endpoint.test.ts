@@ -1,6 +1,14 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- GraphQL replies are untyped JSON */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { faults, opsReadSide, reported, scale, UNLUCKY_LITRES } from './fixtures/ops-app.ts'
+import {
+  faults,
+  HELD_LITRES,
+  holds,
+  opsReadSide,
+  reported,
+  scale,
+  UNLUCKY_LITRES,
+} from './fixtures/ops-app.ts'
 import { opsRequest, PROJECTION_FIELDS, tanksOf } from './fixtures/ops-client.ts'
 import { startGateway, type RunningGateway } from './fixtures/start-gateway.ts'
 import { captureLog } from '../abuse/fixtures/captured-log.ts'
@@ -223,6 +231,78 @@ describe('the operations endpoint', () => {
       expect((await ops(discard)).body.data).toEqual({ discardDeadLetter: { outcome: 'DISCARDED' } })
       expect((await deadLettersOf('workflows')).deadLetters).toEqual([])
     })
+  })
+
+  describe("a reactor's and a workflow's lag", () => {
+    const partitionsOf = async (field: 'reactors' | 'workflows') => {
+      const reply = await ops(
+        `{ ${field} { eventsBehind secondsBehind partitionStatus { partition position checkpoint eventsBehind secondsBehind } } }`,
+      )
+      expect(reply.body.errors).toBeUndefined()
+      return reply.body.data![field][0] as {
+        eventsBehind: number
+        secondsBehind: number
+        partitionStatus: {
+          partition: string
+          position: string
+          checkpoint: string | null
+          eventsBehind: number
+          secondsBehind: number
+        }[]
+      }
+    }
+    const lagMetrics = async (kind: 'reactor' | 'workflow', partition: string) => {
+      const text = await (await fetch(`${gateway.url}/metrics`)).text()
+      const read = (metric: string) => {
+        const line = text
+          .split('\n')
+          .find((l) => l.startsWith(`${metric}{`) && l.includes(`partition="${partition}"`))
+        return line === undefined ? undefined : Number(line.split(' ').at(-1))
+      }
+      return { events: read(`annals_${kind}_lag_events`), seconds: read(`annals_${kind}_lag_seconds`) }
+    }
+
+    it.each([
+      ['reactor', 'reactors'],
+      ['workflow', 'workflows'],
+    ] as const)(
+      'shows a %s partition behind, by the held event and the one after it, while its handler is held, and level once it catches up',
+      async (kind, field) => {
+        let release = () => {}
+        holds[kind] = new Promise<void>((resolve) => (release = resolve))
+        try {
+          const held = await fill(`lag-${kind}`, HELD_LITRES)
+          const later = await fill(`lag-${kind}`, 1)
+          const behind = await eventually(async () => {
+            const status = (await partitionsOf(field)).partitionStatus.find((p) => p.eventsBehind > 0)
+            expect(status).toBeDefined()
+            expect(BigInt(status!.position)).toBeLessThan(held)
+            expect(status!.eventsBehind).toBe(2)
+            expect(status!.secondsBehind).toBeGreaterThan(0)
+            return status!
+          })
+          expect(BigInt(behind.checkpoint ?? '0')).toBeLessThan(held)
+          const processor = await partitionsOf(field)
+          expect(processor.eventsBehind).toBe(2)
+          expect(processor.secondsBehind).toBeGreaterThan(0)
+          const metrics = await lagMetrics(kind, behind.partition)
+          expect(metrics.events).toBe(2)
+          expect(metrics.seconds).toBeGreaterThan(0)
+          release()
+          await eventually(async () => {
+            const level = await partitionsOf(field)
+            const status = level.partitionStatus.find((p) => p.partition === behind.partition)!
+            expect(BigInt(status.position)).toBeGreaterThanOrEqual(later)
+            expect(status).toMatchObject({ eventsBehind: 0, secondsBehind: 0 })
+            expect(level).toMatchObject({ eventsBehind: 0, secondsBehind: 0 })
+            expect(await lagMetrics(kind, behind.partition)).toEqual({ events: 0, seconds: 0 })
+          })
+        } finally {
+          release()
+          delete holds[kind]
+        }
+      },
+    )
   })
 
   describe('pause, resume and rebuild', () => {

@@ -110,6 +110,12 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Re
         [name, replica, fence.toString()],
       )
     },
+    async holder(name) {
+      const result = await query(`select owner from ${s}.models where name = $1 and lease_until > now()`, [
+        name,
+      ])
+      return (result.rows[0] as { owner: string | null } | undefined)?.owner ?? undefined
+    },
     async checkpoints() {
       const result = await query(
         `select m.name, m.table_name, m.changes_from, c.position, c.held, c.caught_up
