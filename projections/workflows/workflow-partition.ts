@@ -164,7 +164,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
       else latest.delete(record.workflowId)
     }
     for (const [workflowId, pending] of latest)
-      for (const timer of pending) timers.add({ ...timer, workflowId })
+      for (const timer of pending) timers.add(queueEntry(workflowId, timer))
   }
 
   function advance(position: bigint) {
@@ -461,7 +461,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     }
     for (const timer of pending) {
       const known = before?.status === 'active' && before.timers.some((t) => t.id === timer.id)
-      if (!known) timers.add({ ...timer, workflowId })
+      if (!known) timers.add(queueEntry(workflowId, timer))
     }
     arm()
   }
@@ -649,6 +649,11 @@ function firedTimer(trigger: WorkflowTrigger & { kind: 'timer' }) {
     firedAt: new Date(trigger.firedAt),
     latenessMs: trigger.latenessMs,
   }
+}
+
+/** A queue entry built field by field: a spread copy of a parsed timer takes half as much memory again. */
+function queueEntry(workflowId: string, timer: SnapshotTimer): QueuedTimer {
+  return { due: timer.due, workflowId, name: timer.name, id: timer.id }
 }
 
 function maxPosition(through: string, position: bigint): string {
