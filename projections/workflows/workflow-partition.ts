@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { LRUCache } from 'lru-cache'
 import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import type { PartitionRunnerContext } from '../partition-set.ts'
@@ -70,6 +71,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   const checkpointStream = workflowCheckpointStream(definition.name, partition)
   const abort = new AbortController()
   const { signal } = abort
+  // Each firing side by side may wait on it (a retry's pause): that many listeners are no leak.
+  setMaxListeners(FIRE_CONCURRENCY + 10, signal)
   const timers = new TimerQueue()
   const loaded = new LRUCache<string, LoadedInstance & { readonly snapshot: WorkflowSnapshot }>({
     max: options.maxLoadedInstances ?? 10_000,
