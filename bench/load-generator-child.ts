@@ -53,10 +53,19 @@ async function httpRound(round: HttpRound): Promise<{ perSecond: number; request
   const until = performance.now() + round.durationMs
   let requests = 0
   const started = performance.now()
+  const interval = round.ratePerSecond === undefined ? 0 : 1000 / round.ratePerSecond
+  let slot = 0
   await Promise.all(
     Array.from({ length: round.concurrency }, async (_, worker) => {
       const body = round.body?.replaceAll('$WORKER', String(worker))
       while (performance.now() < until) {
+        if (interval > 0) {
+          // The next request's time on the round's schedule: a late loop catches up, an early one waits.
+          const at = started + slot++ * interval
+          const wait = at - performance.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+          if (performance.now() >= until) break
+        }
         const reply = await fetch(round.url, {
           method: round.method ?? 'GET',
           headers: round.headers ?? {},

@@ -11,6 +11,8 @@ import { once } from 'node:events'
 export interface HttpRound {
   readonly url: string
   readonly concurrency: number
+  /** Paces the loops to this many requests per second in all (open loop); absent, each sends as fast as answered. */
+  readonly ratePerSecond?: number
   readonly durationMs: number
   readonly method?: 'GET' | 'POST'
   readonly headers?: Record<string, string>

@@ -23,6 +23,7 @@ import { resolveReadModelDatabase } from './read-models/resolve-read-model-datab
 import { type RetryPolicy } from '../framework/internal.ts'
 import type { WorkflowDefinition } from './workflows/define-workflow.ts'
 import { systemClock, type WorkflowClock } from './workflows/workflow-clock.ts'
+import { pendingScheduledCommandsProjection } from './workflows/pending-scheduled-commands.ts'
 import { scheduledCommandsWorkflow } from './workflows/scheduled-commands.ts'
 import { createWorkflowHost, type WorkflowControl } from './workflows/workflow-host.ts'
 
@@ -39,7 +40,8 @@ export interface ReadSideOptions {
   readonly workflows?: readonly WorkflowDefinition[]
   /**
    * Fire scheduled commands (`schedule<Command>` mutations, `scheduleCommand` in reactors and workflows): runs
-   * the `scheduledCommands` workflow, and createServer hosts the ScheduledCommand aggregate. Default off.
+   * the `scheduledCommands` workflow and the `pendingScheduledCommands` read model (listed in GraphQL), and
+   * createServer hosts the ScheduledCommand aggregate. Default off.
    */
   readonly scheduledCommands?: boolean | { readonly partitions?: number }
   /** The clock workflow timers run on; default the system clock (a test passes one it moves). */
@@ -109,9 +111,12 @@ export interface ReadSideFactory extends ReadSideOption {
  * })
  */
 export function createReadSide(options: ReadSideOptions): ReadSideFactory {
-  const projections = unique(options.projections ?? [])
-  const reactors = unique(options.reactors ?? [])
   const scheduling = options.scheduledCommands
+  const projections = unique([
+    ...(options.projections ?? []),
+    ...(scheduling ? [pendingScheduledCommandsProjection()] : []),
+  ])
+  const reactors = unique(options.reactors ?? [])
   const workflows = unique([
     ...(options.workflows ?? []),
     ...(scheduling ? [scheduledCommandsWorkflow(scheduling === true ? {} : scheduling)] : []),

@@ -99,6 +99,24 @@ describe('createEventStoreDbStore', () => {
     expect(await Promise.race([closed, late])).toBe('closed')
   })
 
+  it('reads the last event of a stream thousands of times without the server closing the connection', async () => {
+    // Leaving each read after its one event used to cancel the call: past 1,000 cancels the server sent GOAWAY.
+    const name = streamName()
+    await store.appendToStream(name, [event()])
+    let next = 0
+    const reader = async () => {
+      while (next++ < 2_000) {
+        let last: bigint | undefined
+        for await (const read of store.readStream(name, { direction: 'backwards', maxCount: 1 })) {
+          last = read.revision
+          break
+        }
+        expect(last).toBe(0n)
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, reader))
+  })
+
   it('leaves a client it was given open on close', async () => {
     const client = EventStoreDBClient.connectionString(devStore.connectionString)
     const borrowed = createEventStoreDbStore({ client })

@@ -87,7 +87,7 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
       ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
     })
     try {
-      for await (const resolved of iterateEsdbRead(read)) {
+      for await (const resolved of iterateEsdbRead(read, options.maxCount)) {
         const event = toRecordedEvent(resolved)
         if (event) yield event
       }
@@ -113,7 +113,7 @@ export function createEventStoreDbStore(connection: EventStoreDbConnection): Eve
     })
     let yielded = 0
     try {
-      for await (const resolved of iterateEsdbRead(read)) {
+      for await (const resolved of iterateEsdbRead(read, filtered ? undefined : maxCount)) {
         const event = toRecordedEvent(resolved)
         if (!event) continue
         if (excludeSystem && event.streamName.startsWith('$')) continue

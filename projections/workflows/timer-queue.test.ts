@@ -24,6 +24,40 @@ describe('TimerQueue', () => {
     )
   })
 
+  it('keeps the live timer of each instance and name through adds and removes, several names an instance', () => {
+    const op = fc.tuple(
+      fc.boolean(),
+      fc.integer({ min: 0, max: 1_000 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.constantFrom('a', 'b', 'c'),
+    )
+    fc.assert(
+      fc.property(fc.array(op), fc.integer({ min: 0, max: 1_000 }), (ops, now) => {
+        const queue = new TimerQueue()
+        const model = new Map<string, number>()
+        ops.forEach(([adds, due, instance, name], n) => {
+          if (adds) {
+            queue.add({ due, workflowId: `w${instance}`, name, id: `id-${n}` })
+            model.set(`w${instance}/${name}`, due)
+          } else {
+            queue.remove(`w${instance}`, name)
+            model.delete(`w${instance}/${name}`)
+          }
+        })
+        expect(queue.size).toBe(model.size)
+        const taken = queue.takeDue(now)
+        expect(taken.map((t) => `${t.workflowId}/${t.name}@${t.due}`).sort()).toEqual(
+          [...model]
+            .filter(([, due]) => due <= now)
+            .map(([key, due]) => `${key}@${due}`)
+            .sort(),
+        )
+        expect(taken.map((t) => t.due)).toEqual(taken.map((t) => t.due).sort((a, b) => a - b))
+        expect(queue.size).toBe([...model.values()].filter((due) => due > now).length)
+      }),
+    )
+  })
+
   it('keeps its memory within twice the pending timers when they are rescheduled again and again', () => {
     const queue = new TimerQueue()
     for (let round = 0; round < 50; round++) {

@@ -8,18 +8,21 @@ export interface QueuedTimer {
 }
 
 /**
- * The pending timers of the workflow instances one replica owns: a binary min-heap by due time, with a map of
- * the live schedule per (instance, name). Cancelling or rescheduling a timer only updates the map; its stale
- * heap entry is skipped when it surfaces, and the heap is rebuilt once stale entries outnumber live ones, so
- * memory stays within twice the pending timers.
+ * The pending timers of the workflow instances one replica owns: a binary min-heap by due time, with a map from
+ * each instance to its live entries (the heap's own objects, so the map adds no strings of its own: about 220
+ * bytes per timer in all). Cancelling or rescheduling a timer only updates the map; its stale heap entry is
+ * skipped when it surfaces, and the heap is rebuilt once stale entries outnumber live ones, so memory stays
+ * within twice the pending timers.
  */
 export class TimerQueue {
   readonly #heap: QueuedTimer[] = []
-  readonly #live = new Map<string, string>()
+  /** The live entries of each instance: one entry alone (the common case), or several. */
+  readonly #live = new Map<string, QueuedTimer | QueuedTimer[]>()
+  #size = 0
 
   /** How many timers are pending (stale heap entries not counted). */
   get size(): number {
-    return this.#live.size
+    return this.#size
   }
 
   /** Entries held, stale ones included: at most twice the pending timers, plus a slack of 1,024. */
@@ -29,14 +32,42 @@ export class TimerQueue {
 
   /** Schedules a timer; a pending one of the same instance and name is replaced. */
   add(timer: QueuedTimer): void {
-    this.#live.set(keyOf(timer.workflowId, timer.name), timer.id)
+    const held = this.#live.get(timer.workflowId)
+    if (held === undefined) {
+      this.#live.set(timer.workflowId, timer)
+      this.#size++
+    } else if (!Array.isArray(held)) {
+      if (held.name === timer.name) this.#live.set(timer.workflowId, timer)
+      else {
+        this.#live.set(timer.workflowId, [held, timer])
+        this.#size++
+      }
+    } else {
+      const index = held.findIndex((entry) => entry.name === timer.name)
+      if (index >= 0) held[index] = timer
+      else {
+        held.push(timer)
+        this.#size++
+      }
+    }
     this.#push(timer)
-    if (this.#heap.length > 2 * this.#live.size + 1024) this.#compact()
+    if (this.#heap.length > 2 * this.#size + 1024) this.#compact()
   }
 
   /** Forgets a pending timer (its heap entry goes stale). */
   remove(workflowId: string, name: string): void {
-    this.#live.delete(keyOf(workflowId, name))
+    const held = this.#live.get(workflowId)
+    if (held === undefined) return
+    if (!Array.isArray(held)) {
+      if (held.name !== name) return
+      this.#live.delete(workflowId)
+      this.#size--
+      return
+    }
+    const rest = held.filter((entry) => entry.name !== name)
+    if (rest.length === held.length) return
+    this.#size--
+    this.#live.set(workflowId, rest.length === 1 ? rest[0]! : rest)
   }
 
   /** The due time of the earliest live timer, or undefined when none is pending. */
@@ -53,7 +84,7 @@ export class TimerQueue {
       const top = this.#heap[0]
       if (!top || top.due > now) return due
       this.#pop()
-      this.#live.delete(keyOf(top.workflowId, top.name))
+      this.remove(top.workflowId, top.name)
       due.push(top)
     }
   }
@@ -62,10 +93,12 @@ export class TimerQueue {
   clear(): void {
     this.#heap.length = 0
     this.#live.clear()
+    this.#size = 0
   }
 
   #isLive(timer: QueuedTimer): boolean {
-    return this.#live.get(keyOf(timer.workflowId, timer.name)) === timer.id
+    const held = this.#live.get(timer.workflowId)
+    return held === timer || (Array.isArray(held) && held.includes(timer))
   }
 
   #dropStaleTop(): void {
@@ -107,8 +140,4 @@ export class TimerQueue {
     }
     heap[i] = last
   }
-}
-
-function keyOf(workflowId: string, name: string): string {
-  return `${workflowId}\u0000${name}`
 }

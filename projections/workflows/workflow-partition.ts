@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { LRUCache } from 'lru-cache'
 import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import type { PartitionRunnerContext } from '../partition-set.ts'
@@ -59,6 +60,8 @@ const CHECKPOINT_MAX_COUNT = 5
 const CHECKPOINT_EVERY = 200
 const CHECKPOINT_INTERVAL_MS = 250
 const CONFLICT_RETRIES = 5
+/** How many instances of a partition fire their due timers at once. */
+const FIRE_CONCURRENCY = 32
 
 /**
  * Starts one partition of a workflow on this replica: finds the pending timers of its instances in their
@@ -74,6 +77,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   const checkpointStream = workflowCheckpointStream(definition.name, partition)
   const abort = new AbortController()
   const { signal } = abort
+  // Each firing side by side may wait on it (a retry's pause): that many listeners are no leak.
+  setMaxListeners(FIRE_CONCURRENCY + 10, signal)
   const timers = new TimerQueue()
   const loaded = new LRUCache<string, LoadedInstance & { readonly snapshot: WorkflowSnapshot }>({
     max: options.maxLoadedInstances ?? 10_000,
@@ -170,7 +175,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
       else latest.delete(record.workflowId)
     }
     for (const [workflowId, pending] of latest)
-      for (const timer of pending) timers.add({ ...timer, workflowId })
+      for (const timer of pending) timers.add(queueEntry(workflowId, timer))
   }
 
   function ownsEvent(event: RecordedEvent): boolean {
@@ -210,11 +215,28 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     })
   }
 
+  /**
+   * Fires the timers due: instances side by side, up to FIRE_CONCURRENCY at once (each firing waits on the store
+   * twice and on its commands, so one after another would leave the replica idle), the timers of one instance one
+   * after another, earliest first. Each is still checked against its instance's record before it fires.
+   */
   async function fireDue() {
+    const lanes = new Map<string, QueuedTimer[]>()
     for (const timer of timers.takeDue(clock.now())) {
-      if (signal.aborted) return
-      await onTimer(timer)
+      const lane = lanes.get(timer.workflowId)
+      if (lane) lane.push(timer)
+      else lanes.set(timer.workflowId, [timer])
     }
+    const next = lanes.values()
+    const worker = async () => {
+      for (const lane of next) {
+        for (const timer of lane) {
+          if (signal.aborted) return
+          await onTimer(timer)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(FIRE_CONCURRENCY, lanes.size) }, worker))
     arm()
   }
 
@@ -461,7 +483,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     }
     for (const timer of pending) {
       const known = before?.status === 'active' && before.timers.some((t) => t.id === timer.id)
-      if (!known) timers.add({ ...timer, workflowId })
+      if (!known) timers.add(queueEntry(workflowId, timer))
     }
     arm()
   }
@@ -656,6 +678,11 @@ function firedTimer(trigger: WorkflowTrigger & { kind: 'timer' }) {
     firedAt: new Date(trigger.firedAt),
     latenessMs: trigger.latenessMs,
   }
+}
+
+/** A queue entry built field by field: a spread copy of a parsed timer takes half as much memory again. */
+function queueEntry(workflowId: string, timer: SnapshotTimer): QueuedTimer {
+  return { due: timer.due, workflowId, name: timer.name, id: timer.id }
 }
 
 function maxPosition(through: string, position: bigint): string {

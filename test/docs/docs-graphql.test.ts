@@ -10,6 +10,7 @@ import { markdownBlocks, repositoryRoot } from './markdown-blocks.fixture.ts'
 const services: Record<string, () => Promise<PowerPlant>> = {
   'docs/example-app.md': startPowerPlant,
   'docs/operations.md': startPowerPlant,
+  'docs/workflows.md': startPowerPlant,
 }
 
 /** Where a page's documents go: the application's schema, or the operations endpoint's. */

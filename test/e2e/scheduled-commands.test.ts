@@ -10,6 +10,18 @@ const SCHEDULE_FILL = `mutation($id: ID!, $litres: Int!, $at: DateTime!, $comman
   }
 }`
 const CANCEL = `mutation($scheduleId: ID!) { cancelScheduledCommand(scheduleId: $scheduleId) { scheduleId status token } }`
+const SCHEDULE_SEAL = `mutation($id: ID!, $at: DateTime!) { scheduleSeal(id: $id, at: $at) { scheduleId token } }`
+const PENDING = `query($token: String, $after: String) {
+  pendingScheduledCommandsList(consistentWith: $token, orderBy: [{ field: at, direction: asc }], first: 2, after: $after) {
+    nodes { scheduleId aggregate command aggregateId at }
+    pageInfo { endCursor hasNextPage }
+  }
+}`
+const PENDING_FILLS = `query($token: String) {
+  pendingScheduledCommandsList(consistentWith: $token, where: { command: { eq: "fill" } }, first: 1000) {
+    nodes { aggregateId }
+  }
+}`
 const LEVEL = `query($id: ID!, $token: String) { tankLevel(tankId: $id, consistentWith: $token) { litres status } }`
 
 const cleanups: (() => Promise<void>)[] = []
@@ -158,6 +170,58 @@ describe('scheduled commands, through GraphQL on the devstore', () => {
     service.releaseCancels()
     await settled(service, (cancel.body.data!['cancelScheduledCommand'] as { token: string }).token)
     expect(await fills(service, 'sched-9')).toHaveLength(0)
+  })
+
+  it('lists the pending schedules by time, a page at a time, filtered by command; one sent or cancelled leaves the list', async () => {
+    const clock = createTestClock()
+    const service = await rig(clock)
+    await scheduleFill(service, 'list-later', new Date(clock.now() + 3 * MINUTE))
+    const sooner = await scheduleFill(service, 'list-sooner', new Date(clock.now() + MINUTE))
+    const sealing = await service.gateway.gql(SCHEDULE_SEAL, {
+      id: 'list-seal',
+      at: new Date(clock.now() + 2 * MINUTE).toISOString(),
+    })
+    expect(sealing.body.errors).toBeUndefined()
+    const dropped = await scheduleFill(service, 'list-dropped', new Date(clock.now() + 4 * MINUTE))
+    const cancel = await service.gateway.gql(CANCEL, { scheduleId: dropped.scheduleId })
+    const token = (cancel.body.data!['cancelScheduledCommand'] as { token: string }).token
+    type Page = {
+      nodes: { aggregateId: string; command: string }[]
+      pageInfo: { endCursor: string; hasNextPage: boolean }
+    }
+    const page = async (after?: string): Promise<Page> => {
+      const reply = await service.gateway.gql(PENDING, { token, after })
+      expect(reply.body.errors).toBeUndefined()
+      return reply.body.data!['pendingScheduledCommandsList'] as Page
+    }
+
+    const first = await page()
+    expect(first.nodes.map((node) => node.aggregateId)).toEqual(['list-sooner', 'list-seal'])
+    expect(first.nodes[1]).toMatchObject({ command: 'seal' })
+    expect(first.pageInfo.hasNextPage).toBe(true)
+    const second = await page(first.pageInfo.endCursor)
+    expect(second.nodes.map((node) => node.aggregateId)).toEqual(['list-later'])
+    expect(second.pageInfo.hasNextPage).toBe(false)
+    const fillsOnly = await service.gateway.gql(PENDING_FILLS, { token })
+    expect(fillsOnly.body.data).toEqual({
+      pendingScheduledCommandsList: {
+        nodes: expect.arrayContaining([
+          { aggregateId: 'list-sooner' },
+          { aggregateId: 'list-later' },
+        ]) as unknown,
+      },
+    })
+    expect((fillsOnly.body.data!['pendingScheduledCommandsList'] as Page).nodes).toHaveLength(2)
+
+    clock.advance(MINUTE)
+    await settled(service, sooner.token)
+    const [sent] = await fills(service, 'list-sooner')
+    const fired = await service.events(`ScheduledCommand-${sooner.scheduleId}`)
+    const after = await service.gateway.gql(PENDING, { token: String(fired.at(-1)!.position) })
+    expect(sent).toBeDefined()
+    expect(
+      (after.body.data!['pendingScheduledCommandsList'] as Page).nodes.map((node) => node.aggregateId),
+    ).toEqual(['list-seal', 'list-later'])
   })
 
   it('refuses a time out of range or not a time, and a command input that does not fit, with coded errors', async () => {
