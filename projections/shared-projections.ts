@@ -1,4 +1,5 @@
 import { AnnalsError, type ReadSideLogger } from '../framework/index.ts'
+import { pause, retryDelay } from '../framework/internal.ts'
 import type { DurableChangeFeed } from './durable-change-feed.ts'
 import type { AnySource, ProjectionHost } from './projection-host.ts'
 import {
@@ -32,6 +33,9 @@ interface Owned {
   paused: boolean
 }
 
+/** How a failed read of the checkpoints, once notifications flow, is tried again. */
+const CHECKPOINTS_RETRY = { attempts: Infinity, initialDelayMs: 50, maxDelayMs: 2_000 }
+
 /** How often the changes a feed keeps are cut back to its retention. */
 const PRUNE_EVERY_MS = 10_000
 
@@ -50,6 +54,8 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
   const newer = new Set<string>()
   const known = new Map<string, SharedCheckpoint>()
   let connected = false
+  /** Counts the listener's ups and downs: a read of the checkpoints for an earlier one is dropped. */
+  let listening = 0
   let stopped = false
   let ticking: Promise<void> | undefined
   let leaseTimer: NodeJS.Timeout | undefined
@@ -75,17 +81,26 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     )
   }
 
-  /** Notifications flow (again): the checkpoints committed meanwhile are read before the replica is ready. */
+  /**
+   * Notifications flow (again): the checkpoints committed meanwhile are read before the replica is ready. A
+   * read that fails is tried again (with back-off) for as long as the notifications flow: the listener stays
+   * up, so nothing else would ever make this replica ready again.
+   */
   async function connectedAgain(up: boolean) {
-    if (!up) {
-      connected = false
-      return
-    }
-    try {
-      for (const checkpoint of await shared.checkpoints()) committed(checkpoint)
-      connected = true
-    } catch {
-      connected = false
+    connected = false
+    const session = ++listening
+    if (!up) return
+    for (let failures = 0; !stopped && session === listening;) {
+      try {
+        const checkpoints = await shared.checkpoints()
+        if (session !== listening) return
+        for (const checkpoint of checkpoints) committed(checkpoint)
+        connected = true
+        return
+      } catch (error) {
+        log?.warn({ err: error }, 'projection checkpoints not read; trying again')
+        await pause(retryDelay(CHECKPOINTS_RETRY, ++failures))
+      }
     }
   }
 

@@ -9,6 +9,8 @@ export interface ReplicaProcess {
   readonly url: string
   readonly port: number
   child: ChildProcess
+  /** What the replica has written to stderr so far (its warnings and errors), for a failure's message. */
+  readonly output: () => string
 }
 
 export const replicaEntry = fileURLToPath(new URL('./fixtures/replica.ts', import.meta.url))
@@ -64,7 +66,7 @@ export function spawnReplica(options: {
     child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready ')) {
         clearTimeout(timer)
-        resolve({ url, port: options.port, child })
+        resolve({ url, port: options.port, child, output: () => output })
       }
     })
     child.once('exit', (code) => {

@@ -43,8 +43,16 @@ async function run<T>(
 
 async function untilReady(replica: ReplicaProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while ((await fetch(`${replica.url}/health/ready`).catch(() => undefined))?.status !== 200) {
-    if (Date.now() > deadline) throw new Error(`${replica.url} was not ready within ${timeoutMs} ms`)
+  let last = 'no answer'
+  for (;;) {
+    const reply = await fetch(`${replica.url}/health/ready`).catch(() => undefined)
+    if (reply?.status === 200) return
+    if (reply) last = await reply.text()
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${replica.url} was not ready within ${timeoutMs} ms: ${last}\n${replica.output().slice(-4000)}`,
+      )
+    }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
