@@ -43,6 +43,12 @@ export interface DriverOptions {
   /** Where the service's /metrics answers; default /metrics beside `url` (a production service serves it on a port of its own). */
   readonly metricsUrl?: string
   readonly batteries: number
+  /**
+   * Sites (homes) the batteries are installed at, in turn. Default: one per 10 batteries, as the simulator's
+   * fleet. A site's row in fleetBySite holds each of its batteries, so every event of a battery rewrites it:
+   * a thousand batteries at one site would measure that one row, not the command path.
+   */
+  readonly sites?: number
   readonly burst: number
   readonly warmupSeconds: number
   /**
@@ -60,8 +66,8 @@ const telemetry =
   'mutation($id: ID!, $energyKwh: Float!) { reportTelemetry(id: $id, input: { energyKwh: $energyKwh }) { revision } }'
 const charge = 'mutation($id: ID!) { startCharging(id: $id, input: { powerKw: 3 }) { revision } }'
 const stop = 'mutation($id: ID!) { stopPower(id: $id) { revision } }'
-const install = `mutation($id: ID!, $commandId: ID) {
-  installBattery(id: $id, commandId: $commandId, input: { siteId: "load-site", region: "north", capacityKwh: 13.5, maxPowerKw: 5, energyKwh: 5 }) { revision }
+const install = `mutation($id: ID!, $siteId: String!, $commandId: ID) {
+  installBattery(id: $id, commandId: $commandId, input: { siteId: $siteId, region: "north", capacityKwh: 13.5, maxPowerKw: 5, energyKwh: 5 }) { revision }
 }`
 
 /** Creates a driver on one service: installs the fleet once, then runs fixed-rate steps against it. */
@@ -78,6 +84,8 @@ export function createLoadDriver(options: DriverOptions) {
       : {}),
   }))
   const fleet = Array.from({ length: options.batteries }, (_, index) => `load-battery-${index + 1}`)
+  const sites = Math.max(1, options.sites ?? Math.ceil(options.batteries / 10))
+  const siteOf = (index: number) => `load-site-${(index % sites) + 1}`
 
   const post = (body: string, client: (typeof clients)[number]) =>
     new Promise<{ status: number; text: string }>((resolve) => {
@@ -128,12 +136,14 @@ export function createLoadDriver(options: DriverOptions) {
       let next = 0
       const worker = async () => {
         while (next < fleet.length) {
-          const id = fleet[next++]!
-          let code = await send(install, { id, commandId: `install-${id}` })
+          const index = next++
+          const id = fleet[index]!
+          const variables = { id, siteId: siteOf(index), commandId: `install-${id}` }
+          let code = await send(install, variables)
           // A shed install is retried after the wait the service asks for; the command id makes it idempotent.
           for (let attempt = 0; SHED.has(code) && attempt < 30; attempt++) {
             await new Promise((resolve) => setTimeout(resolve, 1000))
-            code = await send(install, { id, commandId: `install-${id}` })
+            code = await send(install, variables)
           }
           if (code !== 'ok' && code !== 'BATTERY_ALREADY_INSTALLED') {
             throw new Error(`Installing ${id} answered ${code}`)
@@ -143,8 +153,13 @@ export function createLoadDriver(options: DriverOptions) {
       await Promise.all(Array.from({ length: 16 }, worker))
     },
 
-    /** Sends `rate` commands a second for `seconds` (after the warm-up) and reports what came back. */
+    /**
+     * Sends `rate` commands a second for `seconds` (after the warm-up) and reports what came back. It starts
+     * once the service's read side has caught up with what earlier steps wrote (up to a minute), so a step is
+     * not charged for the backlog of the one before it.
+     */
     async step(rate: number, seconds: number): Promise<StepReport> {
+      await settled(metricsUrl, 60_000)
       const { burst } = options
       const histograms = {
         ok: histogram(),
@@ -296,6 +311,19 @@ function ms(value: number): string {
   return `${value.toFixed(value < 10 ? 2 : 0)} ms`.padStart(9)
 }
 
+/** Events the service's projections, reactors and workflows have not handled yet, by its /metrics. */
+const lagSeries = ['annals_projection_lag_events', 'annals_reactor_lag_events', 'annals_workflow_lag_events']
+const lagOf = (series: Record<string, number>) =>
+  lagSeries.reduce((sum, name) => sum + (series[name] ?? 0), 0)
+
+/** Resolves once the service reports no lag (or at `timeoutMs`: the step then starts with the backlog). */
+async function settled(url: URL, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (lagOf(await scrape(url)) > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
 /** The service's own series, summed over their labels (commands by outcome kept apart). */
 async function scrape(url: URL): Promise<Record<string, number>> {
   const response = await fetch(url).catch(() => undefined)
@@ -323,6 +351,8 @@ function serviceCounters(before: Record<string, number>, after: Record<string, n
   counters['appends'] = appends
   counters['mean_group'] = appends === 0 ? 0 : delta('annals_appended_commands') / appends
   counters['queued_at_end'] = after['annals_queued_commands'] ?? 0
+  // Events written but not yet handled by the read side when the step ended: whether it kept up.
+  counters['lag_at_end'] = lagOf(after)
   counters['rss_mb'] = (after['process_resident_memory_bytes'] ?? 0) / 2 ** 20
   counters['heap_used_mb'] = (after['nodejs_heap_size_used_bytes'] ?? 0) / 2 ** 20
   return counters
@@ -337,6 +367,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '30' },
       warmup: { type: 'string', default: '5' },
       batteries: { type: 'string', default: '1000' },
+      sites: { type: 'string' },
       burst: { type: 'string', default: '1' },
       clients: { type: 'string', default: '1' },
       saturate: { type: 'boolean', default: false },
@@ -359,6 +390,7 @@ async function main(): Promise<void> {
     url: values.url,
     ...(values.metrics === undefined ? {} : { metricsUrl: values.metrics }),
     batteries: number('batteries'),
+    ...(values.sites === undefined ? {} : { sites: number('sites') }),
     burst: Math.max(1, number('burst')),
     warmupSeconds: number('warmup'),
     clients: Math.max(1, number('clients')),
