@@ -4,7 +4,7 @@ import {
   type ReadModelSource,
   type ReadSideContext,
 } from '../../framework/index.ts'
-import { lagKey, type Lag, type LagSubject } from '../lag.ts'
+import { lagKey, partitionLagSubjects, type Lag, type LagSubject } from '../lag.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import {
   createReactorDeadLetters,
@@ -129,15 +129,7 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
           [...runtime.partitions.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
       }
     },
-    lagSubjects: () =>
-      runtimes.flatMap(({ definition, partitions }) =>
-        [...partitions.running].map(([partition, running]) => ({
-          key: lagKey('reactor', definition.name, partition),
-          position: () => running.position,
-          eventTypes: definition.eventTypes,
-          handles: running.ownsEvent,
-        })),
-      ),
+    lagSubjects: () => partitionLagSubjects('reactor', runtimes),
     async stop() {
       await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },

@@ -4,7 +4,7 @@ import {
   type ReadModelSource,
   type ReadSideContext,
 } from '../../framework/index.ts'
-import { lagKey, type Lag, type LagSubject } from '../lag.ts'
+import { lagKey, partitionLagSubjects, type Lag, type LagSubject } from '../lag.ts'
 import type { RetryPolicy } from '../retry-policy.ts'
 import type { WorkflowDefinition } from './define-workflow.ts'
 import type { WorkflowClock } from './workflow-clock.ts'
@@ -170,15 +170,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       if (!runtime) throw new AnnalsError('NOT_FOUND', `No workflow is named ${name}`)
       return control(runtime)
     },
-    lagSubjects: () =>
-      runtimes.flatMap(({ definition, partitions }) =>
-        [...partitions.running].map(([partition, running]) => ({
-          key: lagKey('workflow', definition.name, partition),
-          position: () => running.position,
-          eventTypes: definition.eventTypes,
-          handles: running.ownsEvent,
-        })),
-      ),
+    lagSubjects: () => partitionLagSubjects('workflow', runtimes),
     async stop() {
       await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
     },
