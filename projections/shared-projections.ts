@@ -125,8 +125,16 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
     const entry: Owned = { fence, engine: source.engine, runner: undefined, paused: false }
     owned.set(source.name, entry)
     source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: true }
-    // Read after the lease was taken: the checkpoint the last owner's last commit left.
-    await entry.engine.open()
+    // Read after the lease was taken: the checkpoint the last owner's last commit left. A failed read gives
+    // the lease back, so a later tick takes it again, here or elsewhere, rather than holding it with nothing run.
+    try {
+      await entry.engine.open()
+    } catch (error) {
+      owned.delete(source.name)
+      source.remote = { caughtUp: source.remote?.caughtUp ?? false, running: false }
+      await shared.release(source.name, replica, fence).catch(() => {})
+      throw error
+    }
     if (entry.engine.stale === 'newer') {
       newer.add(source.name)
       owned.delete(source.name)
