@@ -18,7 +18,7 @@ import { fromGraphQLInput } from './from-graphql-input.ts'
 import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { pascalCase } from '../schema/graphql-names.ts'
 import { defOf, inspectZod } from '../schema/inspect-zod.ts'
-import type { TypeRegistry } from '../schema/type-registry.ts'
+import { frameworkObjectType, type TypeRegistry } from '../schema/type-registry.ts'
 import { zodInputType } from '../schema/zod-input-type.ts'
 
 /**
@@ -77,28 +77,23 @@ export function commandMutations(
 
 function commandResultType(registry: TypeRegistry, aggregate: AnyAggregate): GraphQLObjectType {
   const events = aggregateEventType(registry, aggregate)
-  return registry.named({
+  return frameworkObjectType(registry, {
     name: `${aggregate.name}CommandResult`,
     key: aggregate,
-    role: 'framework',
     owner: `aggregate ${aggregate.name} (its command result)`,
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        description: `What a command to ${aggregate.name} did.`,
-        fields: {
-          aggregateId: { type: new GraphQLNonNull(GraphQLID) },
-          revision: {
-            type: new GraphQLNonNull(GraphQLString),
-            description: 'The revision after the command.',
-          },
-          events: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(events))) },
-          token: {
-            type: new GraphQLNonNull(GraphQLString),
-            description: 'Pass as `consistentWith` to read your own write.',
-          },
-        },
-      }),
+    description: `What a command to ${aggregate.name} did.`,
+    fields: {
+      aggregateId: { type: new GraphQLNonNull(GraphQLID) },
+      revision: {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'The revision after the command.',
+      },
+      events: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(events))) },
+      token: {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'Pass as `consistentWith` to read your own write.',
+      },
+    },
   })
 }
 

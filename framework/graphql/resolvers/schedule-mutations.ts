@@ -16,7 +16,7 @@ import { SCHEDULED_COMMAND } from '../../schedule/scheduled-command-aggregate.ts
 import { authorizeOperation } from '../guards/authorize-operation.ts'
 import { pascalCase } from '../schema/graphql-names.ts'
 import { DateTimeScalar } from '../schema/graphql-scalars.ts'
-import type { TypeRegistry } from '../schema/type-registry.ts'
+import { frameworkObjectType, type TypeRegistry } from '../schema/type-registry.ts'
 import type { GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 import { authorizedInput, commandArguments, underInput } from './command-mutations.ts'
 
@@ -123,27 +123,22 @@ function scheduleIdOf(commandId: unknown): string {
 }
 
 function scheduleReceiptType(registry: TypeRegistry): GraphQLObjectType {
-  return registry.named({
+  return frameworkObjectType(registry, {
     name: 'ScheduledCommand',
     key: scheduleReceiptType,
-    role: 'framework',
     owner: 'scheduled commands (their receipt)',
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        description: 'A command scheduled for a time.',
-        fields: {
-          scheduleId: {
-            type: new GraphQLNonNull(GraphQLID),
-            description: 'What cancelScheduledCommand names.',
-          },
-          at: { type: DateTimeScalar, description: 'When it is due (absent on a cancel).' },
-          status: { type: new GraphQLNonNull(GraphQLString), description: '`pending` or `cancelled`.' },
-          token: {
-            type: new GraphQLNonNull(GraphQLString),
-            description: 'Pass as `consistentWith` to read your own write.',
-          },
-        },
-      }),
+    description: 'A command scheduled for a time.',
+    fields: {
+      scheduleId: {
+        type: new GraphQLNonNull(GraphQLID),
+        description: 'What cancelScheduledCommand names.',
+      },
+      at: { type: DateTimeScalar, description: 'When it is due (absent on a cancel).' },
+      status: { type: new GraphQLNonNull(GraphQLString), description: '`pending` or `cancelled`.' },
+      token: {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'Pass as `consistentWith` to read your own write.',
+      },
+    },
   })
 }

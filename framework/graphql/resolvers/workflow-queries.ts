@@ -4,7 +4,7 @@ import type { WorkflowInstanceView, WorkflowShape, WorkflowView } from '../../re
 import { authorizeOperation } from '../guards/authorize-operation.ts'
 import { camelCase, pascalCase } from '../schema/graphql-names.ts'
 import { DateTimeScalar } from '../schema/graphql-scalars.ts'
-import type { TypeRegistry } from '../schema/type-registry.ts'
+import { frameworkObjectType, type TypeRegistry } from '../schema/type-registry.ts'
 import { zodOutputType } from '../schema/zod-output-type.ts'
 import type { GatewayContext, GatewayField, GatewayRuntime } from '../transport/gateway-context.ts'
 
@@ -93,42 +93,32 @@ export function workflowQueries(
 }
 
 function timerType(registry: TypeRegistry): GraphQLObjectType {
-  return registry.named({
+  return frameworkObjectType(registry, {
     name: 'WorkflowTimer',
     key: timerType,
-    role: 'framework',
     owner: 'workflows (a pending timer)',
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        description: 'A pending timer of a workflow instance.',
-        fields: {
-          name: { type: new GraphQLNonNull(GraphQLString) },
-          id: { type: new GraphQLNonNull(GraphQLID), description: 'Derived from the trigger that set it.' },
-          due: { type: new GraphQLNonNull(DateTimeScalar) },
-        },
-      }),
+    description: 'A pending timer of a workflow instance.',
+    fields: {
+      name: { type: new GraphQLNonNull(GraphQLString) },
+      id: { type: new GraphQLNonNull(GraphQLID), description: 'Derived from the trigger that set it.' },
+      due: { type: new GraphQLNonNull(DateTimeScalar) },
+    },
   })
 }
 
 function deadLetterType(registry: TypeRegistry): GraphQLObjectType {
-  return registry.named({
+  return frameworkObjectType(registry, {
     name: 'WorkflowDeadLetter',
     key: deadLetterType,
-    role: 'framework',
     owner: 'workflows (a dead letter)',
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        description: 'A reaction a workflow gave up on after its retries.',
-        fields: {
-          id: { type: new GraphQLNonNull(GraphQLID), description: 'What retry and discard name.' },
-          workflowId: { type: new GraphQLNonNull(GraphQLID) },
-          partition: { type: new GraphQLNonNull(GraphQLString) },
-          trigger: { type: new GraphQLNonNull(GraphQLString) },
-          error: { type: new GraphQLNonNull(GraphQLString) },
-          failedAt: { type: new GraphQLNonNull(DateTimeScalar) },
-        },
-      }),
+    description: 'A reaction a workflow gave up on after its retries.',
+    fields: {
+      id: { type: new GraphQLNonNull(GraphQLID), description: 'What retry and discard name.' },
+      workflowId: { type: new GraphQLNonNull(GraphQLID) },
+      partition: { type: new GraphQLNonNull(GraphQLString) },
+      trigger: { type: new GraphQLNonNull(GraphQLString) },
+      error: { type: new GraphQLNonNull(GraphQLString) },
+      failedAt: { type: new GraphQLNonNull(DateTimeScalar) },
+    },
   })
 }

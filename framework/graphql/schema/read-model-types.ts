@@ -13,7 +13,7 @@ import type { z } from 'zod'
 import { AnnalsError } from '../../errors.ts'
 import type { ReadModelSource } from '../../read-model/read-model-source.ts'
 import { pascalCase } from './graphql-names.ts'
-import type { TypeRegistry } from './type-registry.ts'
+import { frameworkObjectType, type TypeRegistry } from './type-registry.ts'
 import { filterableFields, whereFilterType } from './where-filter-type.ts'
 import { zodOutputType } from './zod-output-type.ts'
 
@@ -44,44 +44,34 @@ export function readModelTypes(registry: TypeRegistry, source: ReadModelSource):
   const site = { name: typeName, owner }
   const where = whereFilterType(registry, shape, site)
   const orderBy = orderByType(registry, filterableFields(registry, shape, site), site)
-  const connection = registry.named({
+  const connection = frameworkObjectType(registry, {
     name: `${typeName}Connection`,
     key: source,
-    role: 'framework',
     owner: `${owner} (its connection)`,
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        fields: {
-          nodes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(row))) },
-          pageInfo: { type: new GraphQLNonNull(pageInfoType(registry)) },
-          position: {
-            type: new GraphQLNonNull(GraphQLString),
-            description: 'The position the page was read at.',
-          },
-        },
-      }),
+    fields: {
+      nodes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(row))) },
+      pageInfo: { type: new GraphQLNonNull(pageInfoType(registry)) },
+      position: {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'The position the page was read at.',
+      },
+    },
   })
-  const change = registry.named({
+  const change = frameworkObjectType(registry, {
     name: `${typeName}Change`,
     key: shape,
-    role: 'framework',
     owner: `${owner} (its change)`,
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        description: `The current state of a ${typeName} (CURRENT), or a change to it, stamped with its position.`,
-        fields: {
-          kind: { type: new GraphQLNonNull(changeKindType(registry)) },
-          key: { type: new GraphQLNonNull(GraphQLID) },
-          row: { type: row, description: 'The row now; null once deleted or when there is none.' },
-          previous: { type: row, description: 'The row before an update or deletion.' },
-          position: {
-            type: new GraphQLNonNull(GraphQLString),
-            description: 'Pass as `after` when reconnecting to resume without a gap.',
-          },
-        },
-      }),
+    description: `The current state of a ${typeName} (CURRENT), or a change to it, stamped with its position.`,
+    fields: {
+      kind: { type: new GraphQLNonNull(changeKindType(registry)) },
+      key: { type: new GraphQLNonNull(GraphQLID) },
+      row: { type: row, description: 'The row now; null once deleted or when there is none.' },
+      previous: { type: row, description: 'The row before an update or deletion.' },
+      position: {
+        type: new GraphQLNonNull(GraphQLString),
+        description: 'Pass as `after` when reconnecting to resume without a gap.',
+      },
+    },
   })
   return { typeName, row, where, orderBy, connection, change }
 }
@@ -117,19 +107,14 @@ function orderByType(
 }
 
 function pageInfoType(registry: TypeRegistry): GraphQLObjectType {
-  return registry.named({
+  return frameworkObjectType(registry, {
     name: 'PageInfo',
     key: pageInfoKey,
-    role: 'framework',
     owner: 'Annals (pagination)',
-    build: (name) =>
-      new GraphQLObjectType({
-        name,
-        fields: {
-          endCursor: { type: GraphQLString, description: 'Pass as `after` for the next page.' },
-          hasNextPage: { type: new GraphQLNonNull(GraphQLBoolean) },
-        },
-      }),
+    fields: {
+      endCursor: { type: GraphQLString, description: 'Pass as `after` for the next page.' },
+      hasNextPage: { type: new GraphQLNonNull(GraphQLBoolean) },
+    },
   })
 }
 

@@ -1,4 +1,4 @@
-import type { GraphQLNamedType } from 'graphql'
+import { GraphQLObjectType, type GraphQLNamedType, type GraphQLObjectTypeConfig } from 'graphql'
 import { AnnalsError } from '../../errors.ts'
 import { isGraphQLName } from './graphql-names.ts'
 
@@ -82,4 +82,30 @@ export function createTypeRegistry(): TypeRegistry {
     },
     types: () => [...byName.values()].map((claim) => claim.type),
   }
+}
+
+/** A framework object type (built by Annals, not derived from a zod schema): its name claimed once, its fields as given. */
+export function frameworkObjectType<TSource = unknown, TContext = unknown>(
+  registry: TypeRegistry,
+  type: {
+    readonly name: string
+    readonly key: object
+    readonly owner: string
+    readonly description?: string
+    readonly fields: GraphQLObjectTypeConfig<TSource, TContext>['fields']
+  },
+): GraphQLObjectType<TSource, TContext> {
+  const { key, owner, description, fields } = type
+  return registry.named({
+    name: type.name,
+    key,
+    role: 'framework',
+    owner,
+    build: (name) =>
+      new GraphQLObjectType<TSource, TContext>({
+        name,
+        ...(description === undefined ? {} : { description }),
+        fields,
+      }),
+  })
 }
