@@ -5,6 +5,8 @@ export interface QueuedTimer {
   readonly name: string
   /** Derived from the trigger that scheduled it: a later schedule of the same name has another id. */
   readonly id: string
+  /** Firings of it that failed so far, when any did: it is queued again later each time. */
+  readonly failures?: number
 }
 
 /**

@@ -96,8 +96,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   const ready = new Promise<void>((resolve) => (markReady = resolve))
 
   /** Runs tasks of this partition one after another. */
-  function enqueue(task: () => Promise<void>): Promise<void> {
-    const run = tail.then(task)
+  function enqueue(task: () => Promise<unknown>): Promise<void> {
+    const run = tail.then(async () => void (await task()))
     tail = run.catch(() => {})
     return run
   }
@@ -248,13 +248,17 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     return instance
   }
 
-  /** Runs one trigger: a conflict (another writer got there first) reloads and runs it again; a down store is waited out. */
-  async function guarded(workflowId: string, task: () => Promise<void>) {
+  /**
+   * Runs one trigger: a conflict (another writer got there first) reloads and runs it again; a down store is
+   * waited out. Resolves false when it failed otherwise (logged): the caller decides what becomes of it.
+   */
+  async function guarded(workflowId: string, task: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        return await task()
+        await task()
+        return true
       } catch (error) {
-        if (signal.aborted) return
+        if (signal.aborted) return true
         const code = isAnnalsError(error) ? error.code : undefined
         if (code === 'CONCURRENCY_CONFLICT' && attempt <= CONFLICT_RETRIES) {
           loaded.delete(workflowId)
@@ -262,11 +266,12 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
         }
         if (code !== 'STORE_UNAVAILABLE') {
           log?.error({ workflow: definition.name, workflowId, err: error }, 'workflow trigger failed')
-          return
+          return false
         }
         await pause(retryDelay(storePolicy, attempt), signal)
       }
     }
+    return true
   }
 
   async function onEvent(event: RecordedEvent, replaying = false) {
@@ -314,7 +319,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
 
   async function onTimer(queued: QueuedTimer) {
     const { workflowId } = queued
-    await guarded(workflowId, async () => {
+    const fired = await guarded(workflowId, async () => {
       // Read afresh: another writer (the old owner, while the ring changed) may have cancelled it.
       loaded.delete(workflowId)
       const instance = await load(workflowId)
@@ -333,6 +338,12 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
       }
       await fireTimer(workflowId, instance, snapshot, trigger)
     })
+    // Failed with an error no retry here is known to cure: queued again, later each time, rather than dropped
+    // until the partition restarts. Nothing rescheduled it meanwhile: events wait while timers fire.
+    if (!fired && !signal.aborted) {
+      const failures = (queued.failures ?? 0) + 1
+      timers.add({ ...queued, due: clock.now() + retryDelay(storePolicy, failures), failures })
+    }
   }
 
   async function fireTimer(

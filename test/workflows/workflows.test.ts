@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { CommandBus } from '../../framework/command/command-bus.ts'
 import type { EventStore, RecordedEvent } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
@@ -256,6 +256,38 @@ describe('a workflow with durable timers', () => {
     expect(interleave).toBe(false)
     expect(await firedRecords(store, 'b1')).toHaveLength(0)
     expect(await control.instance('b1')).toMatchObject({ timers: [] })
+  })
+
+  it('fires a timer later, once, when recording its firing failed with an error no retry is known to cure', async () => {
+    const inner = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    let refusals = 0
+    // The store refuses the firing's record twice with an error that is neither a conflict nor "unavailable"
+    // (as an unknown failure of the server answers); the timer must not be dropped until a restart.
+    const store: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      async appendToStream(...args: Parameters<EventStore['appendToStream']>) {
+        if (args[1][0]?.type === 'WorkflowTimerFired' && refusals < 2) {
+          refusals++
+          throw new Error('the server failed the append')
+        }
+        return inner.appendToStream(...args)
+      },
+    })
+    const { control } = await startWorkflows(store, clock)
+    await control.reached((await install(store, 'b1')).position)
+    clock.set(start + SILENCE_MS)
+    await vi.waitFor(
+      async () => {
+        clock.advance(1_000)
+        await control.idle()
+        expect(await firedRecords(store, 'b1')).toHaveLength(1)
+      },
+      { timeout: 10_000, interval: 20 },
+    )
+    expect(refusals).toBe(2)
+    // The command it sent on each try carried the same derived id: one order.
+    expect(await offlineOrders(store, 'b1')).toHaveLength(1)
+    expect(control.pendingTimers()).toBe(0)
   })
 
   it('fires no timer before catching up: an event written while it was down cancels it first', async () => {
