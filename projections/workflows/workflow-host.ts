@@ -13,6 +13,7 @@ import {
   type WorkflowDeadLetter,
   type WorkflowDeadLetters,
 } from './workflow-dead-letters.ts'
+import { createTimerScan } from './timer-scan.ts'
 import { startWorkflowPartition, type WorkflowPartition } from './workflow-partition.ts'
 import { createPartitionSet, partitionRunnerContext, type PartitionSet } from '../partition-set.ts'
 import { loadInstance, type WorkflowSnapshot } from './workflow-records.ts'
@@ -87,6 +88,8 @@ export function workflowPartitionOwner(workflow: string): string {
 export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
   const { store } = options
   const runnerContext = partitionRunnerContext(options)
+  // The partitions a rebalance starts together read the log's workflow records once between them.
+  const timerScan = createTimerScan(store)
 
   const runtimes = options.workflows.map((definition): WorkflowRuntime => {
     const deadLetters = createWorkflowDeadLetters(store, definition.name)
@@ -103,6 +106,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
             definition,
             partition,
             deadLetters,
+            timerScan,
             clock: options.clock,
             ...(options.onTimerFired ? { onTimerFired: options.onTimerFired } : {}),
           }),

@@ -5,6 +5,7 @@ import type { PartitionRunnerContext } from '../partition-set.ts'
 import { AnnalsError, isAnnalsError, nameBasedUuid, type RecordedEvent } from '../../framework/index.ts'
 import { pause, retryDelay } from '../../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
+import { createTimerScan, type TimerScan } from './timer-scan.ts'
 import { followWithResubscribe } from '../resubscribe.ts'
 import type { WorkflowDefinition, WorkflowReactions } from './define-workflow.ts'
 import { TimerQueue, type QueuedTimer } from './timer-queue.ts'
@@ -13,7 +14,6 @@ import type { WorkflowDeadLetter, WorkflowDeadLetters } from './workflow-dead-le
 import {
   loadInstance,
   triggerKey,
-  WORKFLOW_RECORD_TYPES,
   workflowCheckpointStream,
   workflowStream,
   type LoadedInstance,
@@ -28,6 +28,8 @@ export interface WorkflowPartitionOptions extends PartitionRunnerContext {
   readonly definition: WorkflowDefinition
   readonly partition: string
   readonly deadLetters: WorkflowDeadLetters
+  /** Reads the pending timers, shared with the partitions starting beside it. Default: one of its own. */
+  readonly timerScan?: TimerScan
   readonly clock: WorkflowClock
   /** Called after each timer fired here, with its lateness (the server's metrics). */
   readonly onTimerFired?: (workflow: string, latenessMs: number) => void
@@ -75,6 +77,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   const handlerPolicy = { ...defaultHandlerRetry, ...options.retry, ...definition.retry }
   const storePolicy = { ...defaultResubscribeRetry, ...options.resubscribeRetry }
   const checkpointStream = workflowCheckpointStream(definition.name, partition)
+  const timerScan = options.timerScan ?? createTimerScan(store)
   const abort = new AbortController()
   const { signal } = abort
   // Each firing side by side may wait on it (a retry's pause): that many listeners are no leak.
@@ -165,15 +168,10 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
   /** Finds the pending timers of this partition's instances: the timers of each instance's last record. */
   async function scanTimers() {
     timers.clear()
-    const latest = new Map<string, readonly SnapshotTimer[]>()
-    for await (const event of store.readAll({ eventTypes: WORKFLOW_RECORD_TYPES })) {
-      const record = event.data as WorkflowRecord
-      if (record.workflow !== definition.name || definition.partitionOf(record.workflowId) !== partition)
-        continue
-      const pending = record.snapshot.status === 'active' ? record.snapshot.timers : []
-      if (pending.length > 0) latest.set(record.workflowId, pending)
-      else latest.delete(record.workflowId)
-    }
+    const latest = await timerScan.pending({
+      workflow: definition.name,
+      owns: (workflowId) => definition.partitionOf(workflowId) === partition,
+    })
     for (const [workflowId, pending] of latest)
       for (const timer of pending) timers.add(queueEntry(workflowId, timer))
   }

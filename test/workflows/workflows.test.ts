@@ -329,6 +329,23 @@ describe('a workflow with durable timers', () => {
     ])
   })
 
+  it('arms the timers of all its partitions from one read of the workflow records', async () => {
+    const inner = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    await install(inner, 'b1')
+    let recordReads = 0
+    const store: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      readAll(...args: Parameters<EventStore['readAll']>) {
+        if (args[0]?.eventTypes?.includes('WorkflowTimerFired')) recordReads++
+        return inner.readAll(...args)
+      },
+    })
+    const { control } = await startWorkflows(store, clock)
+    await control.reached((await report(store, 'b1', 50)).position)
+    expect(watchdog.partitions).toBeGreaterThan(1)
+    expect(recordReads).toBe(1)
+  })
+
   it('runs only the partitions this replica owns', async () => {
     const store = createInMemoryEventStore()
     const owned = new Set(['0'])
