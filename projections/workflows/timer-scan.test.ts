@@ -44,12 +44,15 @@ describe('the timer scan of the partitions starting on a replica', () => {
     await write(store, 'deadline', 'd2', []) // nothing pending
     const scan = createTimerScan(store)
     const odd = (id: string) => Number(id.slice(1)) % 2 === 1
-    const [alarmOdd, alarmEven, deadline] = await Promise.all([
+    const [alarmOdd, alarmEven, deadline, alarmOddAgain] = await Promise.all([
       scan.pending({ workflow: 'alarm', owns: odd }),
       scan.pending({ workflow: 'alarm', owns: (id) => !odd(id) }),
       scan.pending({ workflow: 'deadline', owns: () => true }),
+      // The same partition asking again (stopped and started before the read began) finds the same timers.
+      scan.pending({ workflow: 'alarm', owns: odd }),
     ])
     expect(store.reads).toBe(1)
+    expect(alarmOddAgain).toEqual(alarmOdd)
     expect([...alarmOdd].map(([id, timers]) => [id, timers.map((t) => t.due)])).toEqual([['a1', [40]]])
     expect([...alarmEven].map(([id, timers]) => [id, timers.map((t) => t.due)])).toEqual([['a2', [20, 30]]])
     expect([...deadline.keys()]).toEqual(['d1'])

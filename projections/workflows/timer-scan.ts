@@ -29,11 +29,13 @@ export function createTimerScan(store: EventStore) {
     try {
       for await (const event of store.readAll({ eventTypes: WORKFLOW_RECORD_TYPES })) {
         const record = event.data as WorkflowRecord
-        const entry = byWorkflow.get(record.workflow)?.find(({ request }) => request.owns(record.workflowId))
-        if (!entry) continue
         const pending = record.snapshot.status === 'active' ? record.snapshot.timers : []
-        if (pending.length > 0) entry.found.set(record.workflowId, pending)
-        else entry.found.delete(record.workflowId)
+        // Every request that owns the instance gets it: a partition restarted before the read began asks twice.
+        for (const { request, found } of byWorkflow.get(record.workflow) ?? []) {
+          if (!request.owns(record.workflowId)) continue
+          if (pending.length > 0) found.set(record.workflowId, pending)
+          else found.delete(record.workflowId)
+        }
       }
     } catch (error) {
       for (const entry of asked) entry.settle.reject(error)
