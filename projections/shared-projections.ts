@@ -53,6 +53,13 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
   /** Projections a newer version of the service built: this one must not run them. */
   const newer = new Set<string>()
   const known = new Map<string, SharedCheckpoint>()
+  /**
+   * Models a notification reported since the listener came up. Notifications arrive in commit order, so the
+   * last one is the model's checkpoint; the read of the checkpoints runs on another connection and may answer
+   * after a newer notification, with the checkpoint from before it, which nothing would correct while the
+   * model is idle (a follower would see it catching up for good).
+   */
+  const heard = new Set<string>()
   let connected = false
   /** Counts the listener's ups and downs: a read of the checkpoints for an earlier one is dropped. */
   let listening = 0
@@ -89,12 +96,13 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
   async function connectedAgain(up: boolean) {
     connected = false
     const session = ++listening
-    if (!up) return
+    // Cleared when the notifications stop, not when they start: one may be reported before the listener says so.
+    if (!up) return heard.clear()
     for (let failures = 0; !stopped && session === listening;) {
       try {
         const checkpoints = await shared.checkpoints()
         if (session !== listening) return
-        for (const checkpoint of checkpoints) committed(checkpoint)
+        for (const checkpoint of checkpoints) if (!heard.has(checkpoint.name)) committed(checkpoint)
         connected = true
         return
       } catch (error) {
@@ -244,7 +252,13 @@ export function createSharedProjections(options: SharedProjectionsOptions): Proj
 
   return {
     start() {
-      shared.listen(committed, (up) => void connectedAgain(up))
+      shared.listen(
+        (checkpoint) => {
+          heard.add(checkpoint.name)
+          committed(checkpoint)
+        },
+        (up) => void connectedAgain(up),
+      )
       const every = Math.max(20, Math.floor(shared.leaseMs / 3))
       const run = () => {
         if (ticking || stopped) return

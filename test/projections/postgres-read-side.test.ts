@@ -121,6 +121,49 @@ suite(`read models in PostgreSQL shared by replicas${postgresUrl ? '' : ` (${wit
     expect(owner.readSide.statuses()[0]!.eventsProcessed).toBe(2)
   })
 
+  it('keeps the checkpoint a notification reported over an older one its start-up read answers with after it', async () => {
+    const store = createInMemoryEventStore()
+    const schema = newSchema()
+    await store.appendToStream('Battery-b1', [installed('s1'), charge(30)])
+    const gate = gateCommits(createPostgresReadModels({ url: server!.url, schema, poolSize: 3 }))
+    gate.hold()
+    const owner = await replica(store, schema, { name: 'owner', database: gate.database })
+    await eventually(async () => expect(await ownerOf(schema, 'batteryStatus')).toBe('owner'))
+    await gate.untilWaiting()
+    // The follower's read of the checkpoints sees the owner's from before its catching-up commit, and answers
+    // only once that commit's notification has reached the follower.
+    const inner = createPostgresReadModels({ url: server!.url, schema, poolSize: 3 })
+    let heardCaughtUp: () => void = () => {}
+    const notified = new Promise<void>((resolve) => (heardCaughtUp = resolve))
+    let reads = 0
+    let readTaken: () => void = () => {}
+    const taken = new Promise<void>((resolve) => (readTaken = resolve))
+    const database: ReadModelDatabase = {
+      ...inner,
+      shared: {
+        ...inner.shared!,
+        listen: (onCommit, onState) =>
+          inner.shared!.listen((checkpoint) => {
+            onCommit(checkpoint)
+            if (checkpoint.caughtUp) heardCaughtUp()
+          }, onState),
+        async checkpoints() {
+          const checkpoints = await inner.shared!.checkpoints()
+          if (++reads > 1) return checkpoints
+          readTaken()
+          await notified
+          return checkpoints
+        },
+      },
+    }
+    const follower = await replica(store, schema, { name: 'follower', database })
+    await taken
+    gate.release()
+    await eventually(() => expect(follower.readSide.isCaughtUp()).toBe(true))
+    expect(follower.readSide.statuses()[0]!.state).toBe('live')
+    expect(owner.readSide.statuses()[0]!.eventsProcessed).toBe(2)
+  })
+
   it('is ready after a restart without replaying the log: it resumes from the committed checkpoint', async () => {
     const store = createInMemoryEventStore()
     const schema = newSchema()
