@@ -91,9 +91,11 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     inFlight.add(call)
     void call.finally(() => inFlight.delete(call))
   }
-  const deadline = Date.now() + options.seconds * 1000
-  let nextDispatch = Date.now() + 10_000
-  while (Date.now() < deadline) {
+  // A round a second, counted rather than timed: a timer that fires a millisecond early must not add a round.
+  const started = Date.now()
+  let nextDispatch = started + 10_000
+  for (let round = 0; round < Math.ceil(options.seconds); round++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + round * 1000 - Date.now())))
     const tick = Date.now()
     for (let i = 0; i < options.rate; i++) track(act(pick(fleet)))
     if (tick >= nextDispatch) {
@@ -107,7 +109,6 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
       )
       log(`Dispatch requested from ${siteId}; ${describeTally(tally)} so far`)
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - tick))))
   }
   await Promise.all(inFlight)
   return tally
