@@ -157,6 +157,57 @@ export function readModelStoreContract(name: string, open: () => Promise<StoreUn
       expect((await store.list({ where: { id: { eq: 'u006' } } })).rows).toEqual([rows[1]])
     })
 
+    it('reads back a batch large enough to load in bulk, text of every kind included, and the batches after it', async () => {
+      const { store, reopen } = await open()
+      await store.open()
+      const texts = [
+        'back\\slash',
+        'tab\there',
+        'new\nline',
+        'cr\rhere',
+        '\\N',
+        'null',
+        '"quoted"',
+        'ünï €',
+        '',
+      ]
+      const rows = Array.from({ length: 1_200 }, (_, n) =>
+        unitRow(n, { site: texts[n % texts.length]!, kw: n % 2 === 0 ? -(n + 1) / 3 : n * 1e6 }),
+      )
+      await commitBatch(
+        store,
+        10n,
+        rows.map((row) => [row.id, row] as const),
+      )
+      // The next batch updates some of them, deletes others and adds new ones.
+      const next = [
+        ...rows.slice(0, 300).map((row) => [row.id, { ...row, note: 'updated\t\\' }] as const),
+        ...rows.slice(300, 400).map((row) => [row.id, undefined] as const),
+        ...Array.from({ length: 600 }, (_, n) => [`v${n}`, unitRow(2_000 + n, { id: `v${n}` })] as const),
+      ]
+      await commitBatch(store, 20n, next)
+      const expected = new Map<string, UnitRow>(rows.map((row) => [row.id, row]))
+      for (const [key, row] of next) {
+        if (row === undefined) expected.delete(key)
+        else expected.set(key, row)
+      }
+      const reopened = reopen()
+      expect(await reopened.open()).toMatchObject({ position: 20n })
+      const all: UnitRow[] = []
+      for (let after: string | undefined; ;) {
+        const page = await reopened.list({ first: 1_000, ...(after ? { after } : {}) })
+        all.push(...page.rows)
+        if (!page.hasNextPage) break
+        after = page.endCursor
+      }
+      expect(all).toEqual([...expected.values()].sort((a, b) => (a.id < b.id ? -1 : 1)))
+      for (const site of texts) {
+        const where = { site: { eq: site } }
+        const matching = [...expected.values()].filter((row) => matchesWhere(row, where))
+        expect((await reopened.list({ where, first: 1_000 })).rows).toHaveLength(matching.length)
+      }
+    })
+
     it('applies every filter operator, on the key, strings, numbers, booleans, dates and an optional field', async () => {
       const { store } = await open()
       await store.open()

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
 import type { ListQuery } from '../../../framework/index.ts'
 import type { ProjectionDefinition } from '../../define-projection.ts'
 import type { Checkpoint, HeldKey, ReadModelStore, RowBatch, StoredPage } from '../read-model-store.ts'
@@ -7,6 +10,12 @@ import { listSql, quote } from './list-sql.ts'
 import { asStoreError, FencedError } from './postgres-errors.ts'
 import { createModelTable, NOTIFY_CHANNEL, type ModelSchema } from './model-tables.ts'
 import { rowTable, type RowTable } from './row-table.ts'
+
+/**
+ * From this many new rows a commit COPYs them in, in a transaction around the statement: PostgreSQL then
+ * inserts them in bulk, a page at a time, where an insert from a query goes row by row (a catch-up's batches).
+ */
+const COPY_FROM_ROWS = 500
 
 /** The lease under which a replica commits: a commit whose fence is no longer the model's is refused. */
 export interface Fence {
@@ -97,10 +106,13 @@ export function createPostgresReadModelStore<TRow>(
       const lease = options.fence()
       if (lease === undefined) throw new FencedError(definition.name)
       const nextHeld = batch.held ?? held
-      const values = commitValues(batch, lease, nextHeld)
-      const result = await query((commitSql ??= buildCommitSql()), values)
-      if (Number((result.rows[0] as { committed: string }).committed) !== 1)
-        throw new FencedError(definition.name)
+      const { values, inserts } = commitValues(batch, lease, nextHeld)
+      const copied = inserts.length >= COPY_FROM_ROWS
+      values[9] = copied ? '[]' : insertsJson(inserts)
+      const committed = copied
+        ? await commitCopying(values, inserts)
+        : isCommitted(await query((commitSql ??= buildCommitSql()), values))
+      if (!committed) throw new FencedError(definition.name)
       held = nextHeld
     },
     async get(key) {
@@ -156,22 +168,81 @@ export function createPostgresReadModelStore<TRow>(
     },
   }
 
-  function commitValues(batch: RowBatch<TRow>, lease: Fence, nextHeld: readonly HeldKey[]): unknown[] {
-    // Rows go as one JSON document, each [key, existed, row, ...columns]: PostgreSQL parses it far faster
-    // than arrays. A row the store held as the batch began is updated in place; any other is new, and a
-    // plain insert (no conflict check: a third of the cost) is safe, since only the lease holder writes.
-    const upserts: string[] = []
+  /** Commits in a transaction of its own, COPYing the new rows in after the statement; false when fenced out. */
+  async function commitCopying(values: unknown[], inserts: readonly NewRow<TRow>[]): Promise<boolean> {
+    const client = await pool.connect().catch((error: unknown) => {
+      throw asStoreError(error, definition.name)
+    })
+    let broken = false
+    try {
+      await client.query('begin')
+      if (!isCommitted(await client.query((commitSql ??= buildCommitSql()), values))) {
+        await client.query('rollback')
+        return false
+      }
+      const columns = ['"_key"', '"_row"', ...rows.columns.map((column) => quote(column.field))]
+      const copy = client.query(copyFrom(`copy ${qualified()} (${columns.join(', ')}) from stdin`))
+      await pipeline(Readable.from(copyLines(inserts)), copy)
+      await client.query('commit')
+      return true
+    } catch (error) {
+      // A connection left mid-COPY is not given back to the pool.
+      await client.query('rollback').catch(() => (broken = true))
+      throw asStoreError(error, definition.name)
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  /** The new rows as COPY's text format, each column as the JSON path's `->>` would give it. */
+  function* copyLines(inserts: readonly NewRow<TRow>[]): Generator<string> {
+    let chunk = ''
+    for (const [key, row] of inserts) {
+      const record = row as Record<string, unknown>
+      chunk += `${copyText(key)}\t${copyText(rows.toJson(row))}`
+      for (const column of rows.columns) {
+        const value = column.encode(record[column.field])
+        const text = typeof value === 'string' ? value : JSON.stringify(value ?? null)
+        chunk += text === 'null' && typeof value !== 'string' ? '\t\\N' : `\t${copyText(text)}`
+      }
+      chunk += '\n'
+      if (chunk.length >= 1 << 16) {
+        yield chunk
+        chunk = ''
+      }
+    }
+    if (chunk !== '') yield chunk
+  }
+
+  /** New rows as the statement's JSON document: [key, row, ...columns] each. */
+  function insertsJson(inserts: readonly NewRow<TRow>[]): string {
+    return `[${inserts.map(([key, row]) => rowJson(key, row)).join(',')}]`
+  }
+
+  function rowJson(key: string, row: TRow): string {
+    const record = row as Record<string, unknown>
+    let item = `[${JSON.stringify(key)},${rows.toJson(row)}`
+    for (const column of rows.columns)
+      item += `,${JSON.stringify(column.encode(record[column.field]) ?? null)}`
+    return `${item}]`
+  }
+
+  function commitValues(
+    batch: RowBatch<TRow>,
+    lease: Fence,
+    nextHeld: readonly HeldKey[],
+  ): { values: unknown[]; inserts: NewRow<TRow>[] } {
+    // Rows go as JSON documents, each row [key, row, ...columns]: PostgreSQL parses them far faster than
+    // arrays. A row the store held as the batch began is updated in place; any other is new, and a plain insert
+    // (no conflict check: a third of the cost) is safe, since only the lease holder writes. New and updated rows
+    // go apart, so each document is parsed once (a catch-up's updates are few, often none).
+    const inserts: NewRow<TRow>[] = []
+    const updates: string[] = []
     const deleted: string[] = []
     for (const [key, row] of batch.writes) {
-      if (row === undefined) {
-        deleted.push(key)
-        continue
-      }
-      const record = row as Record<string, unknown>
-      let item = `[${JSON.stringify(key)},${batch.stored.has(key)},${rows.toJson(row)}`
-      for (const column of rows.columns)
-        item += `,${JSON.stringify(column.encode(record[column.field]) ?? null)}`
-      upserts.push(`${item}]`)
+      if (row === undefined) deleted.push(key)
+      else if (batch.stored.has(key)) updates.push(rowJson(key, row))
+      else inserts.push([key, row])
     }
     const live = role === 'live'
     const changes = live ? batch.changes : []
@@ -192,7 +263,7 @@ export function createPostgresReadModelStore<TRow>(
       const traceparent = change.traceparent === undefined ? 'null' : JSON.stringify(change.traceparent)
       return `[${JSON.stringify(change.position.toString())},${JSON.stringify(change.key)},"${change.kind}",${row},${previous},${late},${traceparent}]`
     })
-    return [
+    const values = [
       definition.name,
       lease.fence.toString(),
       table,
@@ -202,17 +273,20 @@ export function createPostgresReadModelStore<TRow>(
       batch.caughtUp,
       live && batch.changesSkipped,
       live ? payload : null,
-      `[${upserts.join(',')}]`,
+      // The new rows ($10): set by the caller, in this document or COPYed in.
+      undefined,
       JSON.stringify(deleted),
       `[${changed.join(',')}]`,
+      `[${updates.join(',')}]`,
     ]
+    return { values, inserts }
   }
 
   function buildCommitSql(): string {
     const s = quote(schema.name)
     const names = rows.columns.map((column) => quote(column.field))
-    const values = ['e->>0', 'e->2', ...rows.columns.map((column, i) => `(e->>${i + 3})::${column.type}`)]
-    const set = ['"_row" = e->2', ...names.map((name, i) => `${name} = ${values[i + 2]!}`)].join(', ')
+    const values = ['e->>0', 'e->1', ...rows.columns.map((column, i) => `(e->>${i + 2})::${column.type}`)]
+    const set = ['"_row" = e->1', ...names.map((name, i) => `${name} = ${values[i + 2]!}`)].join(', ')
     return `with fenced as (
   -- A share lock: a replica taking the lease over waits for this commit, then reads the checkpoint it left.
   select 1 from ${s}.models where name = $1::text and fence = $2::bigint for share
@@ -224,11 +298,11 @@ export function createPostgresReadModelStore<TRow>(
 ), inserted as (
   insert into ${qualified()} ("_key", "_row"${names.map((name) => `, ${name}`).join('')})
   select ${values.join(', ')} from jsonb_array_elements($10::jsonb) e
-  where not (e->>1)::boolean and exists (select 1 from cp)
+  where exists (select 1 from cp)
 ), updated as (
   update ${qualified()} t set ${set}
-  from jsonb_array_elements($10::jsonb) e
-  where (e->>1)::boolean and t."_key" = e->>0 and exists (select 1 from cp)
+  from jsonb_array_elements($13::jsonb) e
+  where t."_key" = e->>0 and exists (select 1 from cp)
 ), deleted as (
   delete from ${qualified()} where "_key" in (select jsonb_array_elements_text($11::jsonb)) and exists (select 1 from cp)
 ), changed as (
@@ -257,4 +331,18 @@ export function settledOf(held: readonly HeldKey[], position: bigint): bigint {
   let oldest: bigint | undefined
   for (const { position: first } of held) if (oldest === undefined || first < oldest) oldest = first
   return oldest !== undefined && oldest <= position ? oldest - 1n : position
+}
+
+/** A row the commit inserts: its key and the row. */
+type NewRow<TRow> = readonly [key: string, row: TRow]
+
+function isCommitted(result: pg.QueryResult): boolean {
+  return Number((result.rows[0] as { committed: string }).committed) === 1
+}
+
+/** Text as a column of COPY's text format carries it. */
+function copyText(text: string): string {
+  return /[\\\t\n\r]/.test(text)
+    ? text.replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n').replaceAll('\r', '\\r')
+    : text
 }
