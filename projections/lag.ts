@@ -44,32 +44,6 @@ export function lagKey(kind: 'reactor' | 'workflow', name: string, partition: st
   return `${kind}:${name}/${partition}`
 }
 
-/** What partitionLagSubjects reads of a reactor's or workflow's runtime on this replica. */
-export interface PartitionedRuntime {
-  readonly definition: { readonly name: string; readonly eventTypes: readonly string[] }
-  readonly partitions: {
-    readonly running: ReadonlyMap<
-      string,
-      { readonly position: bigint; ownsEvent(event: RecordedEvent): boolean }
-    >
-  }
-}
-
-/** The lag subjects of the reactor's or workflow's partitions running on this replica. */
-export function partitionLagSubjects(
-  kind: 'reactor' | 'workflow',
-  runtimes: readonly PartitionedRuntime[],
-): LagSubject[] {
-  return runtimes.flatMap(({ definition, partitions }) =>
-    [...partitions.running].map(([partition, running]) => ({
-      key: lagKey(kind, definition.name, partition),
-      position: () => running.position,
-      eventTypes: definition.eventTypes,
-      handles: (event: RecordedEvent) => running.ownsEvent(event),
-    })),
-  )
-}
-
 /**
  * The lag of a subject that has processed the log through `position`. Measured from this position: exact.
  * Measured from an earlier one, the subject has processed some of those events since; until the next measure

@@ -1,10 +1,4 @@
-import {
-  AnnalsError,
-  type PartitionStatus,
-  type ReadModelSource,
-  type ReadSideContext,
-} from '../../framework/index.ts'
-import { lagKey, partitionLagSubjects, type Lag, type LagSubject } from '../lag.ts'
+import type { PartitionStatus } from '../../framework/index.ts'
 import type { ReactorDefinition } from './define-reactor.ts'
 import {
   createReactorDeadLetters,
@@ -12,8 +6,15 @@ import {
   type ReactorDeadLetters,
 } from './reactor-dead-letters.ts'
 import { reactorContext, startReactorPartition, type ReactorPartition } from './reactor-partition.ts'
-import { createPartitionSet, partitionRunnerContext, type PartitionSet } from '../partition-set.ts'
-import { type RetryPolicy } from '../../framework/internal.ts'
+import {
+  createPartitionHost,
+  createPartitionSet,
+  partitionRunnerContext,
+  partitionStatuses,
+  type PartitionHost,
+  type PartitionHostOptions,
+  type PartitionRuntime,
+} from '../partition-set.ts'
 
 export interface ReactorControl {
   /** The partitions running on this replica. */
@@ -29,29 +30,15 @@ export interface ReactorControl {
   eventsHandled(): number
 }
 
-export interface ReactorHostOptions extends ReadSideContext {
+export interface ReactorHostOptions extends PartitionHostOptions {
   readonly reactors: readonly ReactorDefinition[]
-  /** The projection a reactor reads by name; throws NOT_FOUND for an unknown one. */
-  readonly readModel: (name: string) => ReadModelSource
-  readonly handlerRetry?: Partial<RetryPolicy>
-  readonly resubscribeRetry?: Partial<RetryPolicy>
-  /** The lag of a partition (by its lag key) that has handled the log through a position. */
-  readonly lagAt: (key: string, position: bigint) => Lag
 }
 
 /** The reactor partitions of a read side that run on this replica. */
-export interface ReactorHost {
-  /** Starts the partitions this replica owns now and stops those it no longer owns. */
-  rebalance(): void
-  control(name: string): ReactorControl
-  /** The partitions running here, as the read side measures their lag. */
-  lagSubjects(): LagSubject[]
-  stop(): Promise<void>
-}
+export type ReactorHost = PartitionHost<ReactorControl>
 
-interface ReactorRuntime {
+interface ReactorRuntime extends PartitionRuntime<ReactorPartition> {
   readonly definition: ReactorDefinition
-  readonly partitions: PartitionSet<ReactorPartition>
   readonly deadLetters: ReactorDeadLetters
 }
 
@@ -73,65 +60,49 @@ export function createReactorHost(options: ReactorHostOptions): ReactorHost {
     }
   })
 
-  return {
-    rebalance() {
-      for (const runtime of runtimes) runtime.partitions.rebalance()
-    },
-    control(name) {
-      const runtime = runtimes.find((candidate) => candidate.definition.name === name)
-      if (!runtime) throw new AnnalsError('NOT_FOUND', `No reactor is named ${name}`)
-      const { name: reactor } = runtime.definition
-      return {
-        partitions: () => [...runtime.partitions.running.keys()],
-        partitionStatuses: () =>
-          [...runtime.partitions.running].map(([partition, running]) => ({
-            partition,
-            position: running.position,
-            checkpoint: running.checkpoint,
-            ...options.lagAt(lagKey('reactor', reactor, partition), running.position),
-          })),
-        deadLetters: () => runtime.deadLetters.list(),
-        async retryDeadLetter(id) {
-          const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
-          if (!letter) return false
-          for await (const event of store.readAll({ fromPosition: letter.position, maxCount: 1 })) {
-            const { definition } = runtime
-            try {
-              const routed = definition.route(event)
-              const signal = new AbortController().signal
-              await routed.handle(
-                routed.event,
-                reactorContext({
-                  ...options,
-                  definition,
-                  partition: letter.partition,
-                  event,
-                  signal,
-                  aggregateId: routed.aggregateId,
-                }),
-              )
-            } catch (error) {
-              log?.warn({ reactor: definition.name, eventId: id, err: error }, 'dead letter retried in vain')
-              return false
-            }
-            await runtime.deadLetters.settle(letter, 'retried')
-            return true
+  return createPartitionHost({
+    kind: 'reactor',
+    runtimes,
+    control: (runtime): ReactorControl => ({
+      partitions: () => [...runtime.partitions.running.keys()],
+      partitionStatuses: () => partitionStatuses('reactor', runtime, options.lagAt),
+      deadLetters: () => runtime.deadLetters.list(),
+      async retryDeadLetter(id) {
+        const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
+        if (!letter) return false
+        for await (const event of store.readAll({ fromPosition: letter.position, maxCount: 1 })) {
+          const { definition } = runtime
+          try {
+            const routed = definition.route(event)
+            const signal = new AbortController().signal
+            await routed.handle(
+              routed.event,
+              reactorContext({
+                ...options,
+                definition,
+                partition: letter.partition,
+                event,
+                signal,
+                aggregateId: routed.aggregateId,
+              }),
+            )
+          } catch (error) {
+            log?.warn({ reactor: definition.name, eventId: id, err: error }, 'dead letter retried in vain')
+            return false
           }
-          return false
-        },
-        async discardDeadLetter(id) {
-          const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
-          if (!letter) return false
-          await runtime.deadLetters.settle(letter, 'discarded')
+          await runtime.deadLetters.settle(letter, 'retried')
           return true
-        },
-        eventsHandled: () =>
-          [...runtime.partitions.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
-      }
-    },
-    lagSubjects: () => partitionLagSubjects('reactor', runtimes),
-    async stop() {
-      await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
-    },
-  }
+        }
+        return false
+      },
+      async discardDeadLetter(id) {
+        const letter = (await runtime.deadLetters.list()).find((candidate) => candidate.id === id)
+        if (!letter) return false
+        await runtime.deadLetters.settle(letter, 'discarded')
+        return true
+      },
+      eventsHandled: () =>
+        [...runtime.partitions.running.values()].reduce((sum, p) => sum + p.eventsHandled, 0),
+    }),
+  })
 }

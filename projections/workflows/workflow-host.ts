@@ -1,11 +1,4 @@
-import {
-  AnnalsError,
-  type PartitionStatus,
-  type ReadModelSource,
-  type ReadSideContext,
-} from '../../framework/index.ts'
-import { lagKey, partitionLagSubjects, type Lag, type LagSubject } from '../lag.ts'
-import type { RetryPolicy } from '../retry-policy.ts'
+import type { PartitionStatus } from '../../framework/index.ts'
 import type { WorkflowDefinition } from './define-workflow.ts'
 import type { WorkflowClock } from './workflow-clock.ts'
 import {
@@ -15,7 +8,15 @@ import {
 } from './workflow-dead-letters.ts'
 import { createTimerScan } from './timer-scan.ts'
 import { startWorkflowPartition, type WorkflowPartition } from './workflow-partition.ts'
-import { createPartitionSet, partitionRunnerContext, type PartitionSet } from '../partition-set.ts'
+import {
+  createPartitionHost,
+  createPartitionSet,
+  partitionRunnerContext,
+  partitionStatuses,
+  type PartitionHost,
+  type PartitionHostOptions,
+  type PartitionRuntime,
+} from '../partition-set.ts'
 import { loadInstance, type WorkflowSnapshot } from './workflow-records.ts'
 
 /** A workflow instance as its stream last recorded it. */
@@ -54,28 +55,16 @@ export interface WorkflowControl {
   idle(): Promise<void>
 }
 
-export interface WorkflowHostOptions extends ReadSideContext {
+export interface WorkflowHostOptions extends PartitionHostOptions {
   readonly workflows: readonly WorkflowDefinition[]
-  readonly readModel: (name: string) => ReadModelSource
   readonly clock: WorkflowClock
-  readonly handlerRetry?: Partial<RetryPolicy>
-  readonly resubscribeRetry?: Partial<RetryPolicy>
-  /** The lag of a partition (by its lag key) that has handled the log through a position. */
-  readonly lagAt: (key: string, position: bigint) => Lag
 }
 
-export interface WorkflowHost {
-  /** Starts the partitions this replica owns now and stops those it no longer owns. */
-  rebalance(): void
-  control(name: string): WorkflowControl
-  /** The partitions running here, as the read side measures their lag. */
-  lagSubjects(): LagSubject[]
-  stop(): Promise<void>
-}
+/** The workflow partitions of a read side that run on this replica. */
+export type WorkflowHost = PartitionHost<WorkflowControl>
 
-interface WorkflowRuntime {
+interface WorkflowRuntime extends PartitionRuntime<WorkflowPartition> {
   readonly definition: WorkflowDefinition
-  readonly partitions: PartitionSet<WorkflowPartition>
   readonly deadLetters: WorkflowDeadLetters
 }
 
@@ -132,13 +121,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     }
     return {
       partitions: () => [...running.keys()],
-      partitionStatuses: () =>
-        [...running].map(([partition, held]) => ({
-          partition,
-          position: held.position,
-          checkpoint: held.checkpoint,
-          ...options.lagAt(lagKey('workflow', definition.name, partition), held.position),
-        })),
+      partitionStatuses: () => partitionStatuses('workflow', runtime, options.lagAt),
       async instance(workflowId) {
         const { revision, snapshot } = await loadInstance(store, definition.name, workflowId)
         if (revision === undefined || !snapshot) return undefined
@@ -165,18 +148,5 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     }
   }
 
-  return {
-    rebalance() {
-      for (const runtime of runtimes) runtime.partitions.rebalance()
-    },
-    control(name) {
-      const runtime = runtimes.find((candidate) => candidate.definition.name === name)
-      if (!runtime) throw new AnnalsError('NOT_FOUND', `No workflow is named ${name}`)
-      return control(runtime)
-    },
-    lagSubjects: () => partitionLagSubjects('workflow', runtimes),
-    async stop() {
-      await Promise.all(runtimes.map((runtime) => runtime.partitions.stop()))
-    },
-  }
+  return createPartitionHost({ kind: 'workflow', runtimes, control })
 }
