@@ -97,6 +97,12 @@ export interface ProjectionEngine<TRow> {
   stop(): void
 }
 
+/**
+ * How often a batch that only moves the position is committed: skipping a long run of events it does not
+ * handle costs a commit a CHECKPOINT_EVERY_MS, not one per batch (each a round trip and a flush to disk).
+ */
+const CHECKPOINT_EVERY_MS = 1_000
+
 /** A batch's commit still running while the next batch folds: its rows stand in for the store's. */
 interface Landing<TRow> {
   readonly writes: ReadonlyMap<string, TRow | undefined>
@@ -145,6 +151,12 @@ export function createProjectionEngine<TRow>(
   let landing: Landing<TRow> | undefined
   /** A commit that ran alongside the next batch failed: batches commit one at a time until one lands. */
   let oneAtATime = false
+  /** The position the store has, or will have once the running commit lands. */
+  let checkpointed = 0n
+  /** When the last commit started (performance.now()); -Infinity: none since the engine was created. */
+  let checkpointedAt = -Infinity
+  /** Commits a position published but not committed yet, CHECKPOINT_EVERY_MS after the last commit. */
+  let flush: NodeJS.Timeout | undefined
   const writer = createRowWriter(definition)
   const held = createHeldKeys({
     definition,
@@ -218,10 +230,12 @@ export function createProjectionEngine<TRow>(
         caughtUp = false
         fresh = true
         committed = { position: 0n, settled: 0n, held: new Map() }
+        checkpointed = 0n
         broken = false
       }),
     stop() {
       stopped = true
+      clearTimeout(flush)
       held.stop()
     },
   }
@@ -245,6 +259,7 @@ export function createProjectionEngine<TRow>(
     broken = false
     opened = true
     committed = snapshot(checkpoint.position, checkpoint.held)
+    checkpointed = checkpoint.position
     engine.listener?.committed({
       ...committed,
       changes: [],
@@ -363,6 +378,25 @@ export function createProjectionEngine<TRow>(
     openBatch().position = at
   }
 
+  /** Commits the position published last, if no commit has since, once CHECKPOINT_EVERY_MS has passed. */
+  function checkpointLater() {
+    if (flush !== undefined) return
+    flush = setTimeout(
+      () => {
+        flush = undefined
+        void serial(async () => {
+          if (stopped || broken || !opened || committed.position === checkpointed) return
+          await begin([])
+          await commit(false, false, true)
+        }).catch(() => {
+          // A failed commit marks the engine broken: the runner opens it again from the committed checkpoint.
+        })
+      },
+      Math.max(0, CHECKPOINT_EVERY_MS - (performance.now() - checkpointedAt)),
+    )
+    flush.unref()
+  }
+
   /** A dead letter operation: its rows loaded, the held events folded, committed. */
   function operate(id: string, run: () => boolean): Promise<boolean> {
     return serial(async () => {
@@ -381,7 +415,7 @@ export function createProjectionEngine<TRow>(
    * Commits the batch: at once, or, overlapping, by starting its commit and answering while it runs (the
    * next batch folds meanwhile). Either way commits land in order, each after the one before it.
    */
-  async function commit(reachedHead = false, overlap = false) {
+  async function commit(reachedHead = false, overlap = false, checkpointNow = false) {
     const rows = openBatch()
     let keys: HeldKey[] | undefined
     if (held.changed || restoring !== undefined) {
@@ -391,15 +425,19 @@ export function createProjectionEngine<TRow>(
     }
     batch = undefined
     // A batch that changes nothing is not committed; reaching the head the first time is recorded.
-    const idle =
-      rows.writes === 0 &&
-      rows.position === (landing?.position ?? committed.position) &&
-      keys === undefined &&
-      (caughtUp || !reachedHead)
+    const unchanged = rows.writes === 0 && keys === undefined && (caughtUp || !reachedHead)
+    const idle = unchanged && rows.position === checkpointed
+    // One that only moves the position (past events it skips, or to a checkpoint of a filtered read) is
+    // committed once a CHECKPOINT_EVERY_MS at most: a restart reads those events again, and they write nothing.
+    const deferred =
+      unchanged && !idle && !checkpointNow && performance.now() - checkpointedAt < CHECKPOINT_EVERY_MS
     if (landing) await landed()
     const releasedHere = released
     released = false
-    if (idle) return publish(rows, keys, { idle, released: releasedHere })
+    if (deferred) checkpointLater()
+    if (idle || deferred) return publish(rows, keys, { idle, released: releasedHere })
+    checkpointedAt = performance.now()
+    checkpointed = rows.position
     const toCommit = rows.toCommit(definition.version, keys, caughtUp || reachedHead)
     if (!overlap) {
       try {

@@ -65,6 +65,9 @@ describe('rebuilding a projection', () => {
       // A read that straddles the switch cannot say which version it read.
       if (model.status().version === before) seen.push({ version: before, rows: page.rows.length, fractions })
       await store.appendToStream('Battery-late', [charge(10)])
+      // A writer of the in-memory store never leaves the microtask queue; one over a network would: without
+      // this turn, whether the shadow ever reaches the head depends only on which side's promises chain faster.
+      await new Promise((resolve) => setImmediate(resolve))
     }
     await rebuilding
     // Every read saw a complete model: all of version 1, or all of version 2; never a half-built shadow.

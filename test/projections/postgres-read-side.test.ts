@@ -16,6 +16,7 @@ import {
   charge,
   foldBatteryStatus,
   installed,
+  noise,
   type BatteryStatusRow,
 } from './battery-fixtures.ts'
 import { gateCommits } from './commit-gate.fixture.ts'
@@ -162,6 +163,45 @@ suite(`read models in PostgreSQL shared by replicas${postgresUrl ? '' : ` (${wit
     await eventually(() => expect(follower.readSide.isCaughtUp()).toBe(true))
     expect(follower.readSide.statuses()[0]!.state).toBe('live')
     expect(owner.readSide.statuses()[0]!.eventsProcessed).toBe(2)
+  })
+
+  it('commits a long run of events it does not handle once a second at most, and a restart after it folds every event once', async () => {
+    const store = createInMemoryEventStore()
+    const schema = newSchema()
+    await store.appendToStream('Battery-b1', [installed('s1'), charge(20)])
+    const inner = createPostgresReadModels({ url: server!.url, schema, poolSize: 3 })
+    let commits = 0
+    const counting: ReadModelDatabase = {
+      ...inner,
+      store: (definition, role) => {
+        const store = inner.store(definition, role)
+        return Object.assign(Object.create(store) as typeof store, {
+          commit: (batch: Parameters<typeof store.commit>[0]) => (commits++, store.commit(batch)),
+        })
+      },
+      close: () => inner.close(),
+    }
+    const first = await replica(store, schema, { name: 'first', database: counting })
+    await eventually(() => expect(first.readSide.isCaughtUp()).toBe(true))
+    // Twenty batches of events the projection skips, each ending at a checkpoint of the filtered read.
+    const before = commits
+    const position = () => first.readSide.statuses()[0]!.position
+    for (let run = 0; run < 20; run++) {
+      const reached = position()
+      for (let n = 0; n < 32; n++) await store.appendToStream('Grid-g1', [noise(n)])
+      await eventually(() => expect(position()).toBeGreaterThan(reached))
+    }
+    expect(commits - before).toBeLessThanOrEqual(5)
+    const written = await store.appendToStream('Battery-b1', [charge(60)])
+    await first.model.waitFor(written.position, 10_000)
+    expect(await first.model.get('b1')).toMatchObject({ percent: 60, reports: 2 })
+    await first.readSide.stop()
+    // The next owner reads the skipped run again (its checkpoint may stand before it) and folds each event once.
+    await store.appendToStream('Battery-b1', [charge(75)])
+    const next = await replica(store, schema, { name: 'next' })
+    await next.model.waitFor(await store.headPosition(), 10_000)
+    expect(await allRows(next.model)).toEqual([...(await foldBatteryStatus(store)).values()])
+    expect(await next.model.get('b1')).toMatchObject({ percent: 75, reports: 3 })
   })
 
   it('is ready after a restart without replaying the log: it resumes from the committed checkpoint', async () => {
