@@ -161,6 +161,16 @@ async function restartToReady(
   return ms
 }
 
+/** Waits until the log's head has not moved for two seconds. */
+async function headAtRest(store: EventStore): Promise<void> {
+  for (let head = await store.headPosition(); ; ) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    const now = await store.headPosition()
+    if (now === head) return
+    head = now
+  }
+}
+
 const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
@@ -211,6 +221,11 @@ const benchmark: Bench = {
       )
       const endToEndRatios = endToEnd.map((ms, round) => bares[round]! / ms)
       const lastSchema = `bench_${schemas - 1}`
+      // The devstore appends its system projections' link events after the seeding, and the catch-ups above
+      // stopped at the head they started from: the restarts are measured with every event projected, so the
+      // last schema's checkpoint is first brought to the log's head once it stands still.
+      await headAtRest(store)
+      await catchUp(store, postgres.url, lastSchema)
       // Restarts over the last catch-up's schema resume from its checkpoint; the baseline replays into memory.
       const restarts: number[] = []
       const replays: number[] = []
@@ -271,7 +286,7 @@ const benchmark: Bench = {
           },
           ratio: median(restartRatios),
           target: 20,
-          notes: `createServer to the first 200 of /health/ready; PostgreSQL ${restarts.map((ms) => `${ms.toFixed(0)} ms`).join(' / ')}, memory ${replays.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}; pair ratios ${restartRatios.map((r) => r.toFixed(1)).join(' ')}; target also: under 1,000 ms`,
+          notes: `createServer to the first 200 of /health/ready, the checkpoint at the log's head (after the devstore's link events); PostgreSQL ${restarts.map((ms) => `${ms.toFixed(0)} ms`).join(' / ')}, memory ${replays.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / ')}; pair ratios ${restartRatios.map((r) => r.toFixed(1)).join(' ')}; target also: under 1,000 ms`,
         },
       ]
     } finally {
