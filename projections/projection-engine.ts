@@ -350,7 +350,9 @@ export function createProjectionEngine<TRow>(
       else if (through > restoring.cursor) restoring.cursor = through
     }
     if (through > rows.position && restoring === undefined) rows.position = through
-    await commit(reachedHead, overlap)
+    // No event of the batch went to a handler: its commit only moves the position, and may wait (see commit).
+    const positionOnly = routed.every((item) => item.routed === undefined && item.error === undefined)
+    await commit(reachedHead, overlap, positionOnly)
     if (reachedHead) {
       caughtUp = true
       fresh = false
@@ -387,7 +389,7 @@ export function createProjectionEngine<TRow>(
         void serial(async () => {
           if (stopped || broken || !opened || committed.position === checkpointed) return
           await begin([])
-          await commit(false, false, true)
+          await commit()
         }).catch(() => {
           // A failed commit marks the engine broken: the runner opens it again from the committed checkpoint.
         })
@@ -415,7 +417,7 @@ export function createProjectionEngine<TRow>(
    * Commits the batch: at once, or, overlapping, by starting its commit and answering while it runs (the
    * next batch folds meanwhile). Either way commits land in order, each after the one before it.
    */
-  async function commit(reachedHead = false, overlap = false, checkpointNow = false) {
+  async function commit(reachedHead = false, overlap = false, positionOnly = false) {
     const rows = openBatch()
     let keys: HeldKey[] | undefined
     if (held.changed || restoring !== undefined) {
@@ -429,8 +431,10 @@ export function createProjectionEngine<TRow>(
     const idle = unchanged && rows.position === checkpointed
     // One that only moves the position (past events it skips, or to a checkpoint of a filtered read) is
     // committed once a CHECKPOINT_EVERY_MS at most: a restart reads those events again, and they write nothing.
+    // A batch that handled an event commits at once, even if it changed no row: a replica waiting on that
+    // event's token learns of it from the commit.
     const deferred =
-      unchanged && !idle && !checkpointNow && performance.now() - checkpointedAt < CHECKPOINT_EVERY_MS
+      unchanged && !idle && positionOnly && performance.now() - checkpointedAt < CHECKPOINT_EVERY_MS
     if (landing) await landed()
     const releasedHere = released
     released = false

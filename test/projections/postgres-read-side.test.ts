@@ -75,6 +75,22 @@ async function ownerOf(schema: string, projection: string): Promise<string | nul
   }
 }
 
+/** The position of a projection's checkpoint as the database holds it. */
+async function checkpointOf(schema: string, projection: string): Promise<bigint> {
+  const client = new pg.Client(server!.url)
+  await client.connect()
+  try {
+    const result = await client.query(
+      `select c.position from "${schema}".checkpoints c join "${schema}".models m on m.table_name = c.table_name
+       where m.name = $1`,
+      [projection],
+    )
+    return BigInt((result.rows[0] as { position: string }).position)
+  } finally {
+    await client.end()
+  }
+}
+
 const eventually = (check: () => Promise<void> | void, timeout = 10_000) =>
   vi.waitFor(check, { timeout, interval: 10 })
 
@@ -202,6 +218,19 @@ suite(`read models in PostgreSQL shared by replicas${postgresUrl ? '' : ` (${wit
     await next.model.waitFor(await store.headPosition(), 10_000)
     expect(await allRows(next.model)).toEqual([...(await foldBatteryStatus(store)).values()])
     expect(await next.model.get('b1')).toMatchObject({ percent: 75, reports: 3 })
+  })
+
+  it('commits a batch whose handled event changes no row at once: a replica waiting on its token learns of it', async () => {
+    const store = createInMemoryEventStore()
+    const schema = newSchema()
+    const owner = await replica(store, schema, { name: 'owner' })
+    await eventually(() => expect(owner.readSide.isCaughtUp()).toBe(true))
+    const written = await store.appendToStream('Battery-b1', [installed('s1')])
+    await owner.model.waitFor(written.position, 10_000)
+    // A charge for a battery never installed: the handler keeps no row, so the batch writes nothing.
+    const unchanged = await store.appendToStream('Battery-b404', [charge(10)])
+    await owner.model.waitFor(unchanged.position, 10_000)
+    expect(await checkpointOf(schema, 'batteryStatus')).toBe(unchanged.position)
   })
 
   it('is ready after a restart without replaying the log: it resumes from the committed checkpoint', async () => {
