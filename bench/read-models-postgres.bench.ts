@@ -163,7 +163,7 @@ async function restartToReady(
 
 /** Waits until the log's head has not moved for two seconds. */
 async function headAtRest(store: EventStore): Promise<void> {
-  for (let head = await store.headPosition(); ; ) {
+  for (let head = await store.headPosition(); ;) {
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     const now = await store.headPosition()
     if (now === head) return
