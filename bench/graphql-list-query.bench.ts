@@ -20,7 +20,7 @@ const bench: Bench = {
   name: 'graphql-list-query',
   description:
     'List queries per second through the GraphQL gateway (graphql-jit) vs a plain fastify route over the same read model',
-  method: `A page of ${PAGE} rows (of ${ROWS}, filtered by site) through the gateway as a GET (compiled after its first run), against a plain fastify GET route that reads the same page from the same read model and answers the same JSON; both servers in this process, ${CONCURRENCY} HTTP clients in a load-generator process of their own, the same headers on both sides. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios, and the servers' CPU per request is reported beside it. Target 0.9.`,
+  method: `A page of ${PAGE} rows (of ${ROWS}, filtered by site) through the gateway as a GET (mercurius runs it with graphql-jit after its first run), against a plain fastify GET route that reads the same page from the same read model and answers the same JSON; both servers in this process, ${CONCURRENCY} HTTP clients in a load-generator process of their own, the same headers on both sides. ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side; the ratio is the median of the rounds' paired ratios, and the servers' CPU per request is reported beside it. Target 0.9.`,
   async run() {
     const servers = await startBenchServers()
     let last = 0n
@@ -90,7 +90,7 @@ const bench: Bench = {
         },
         ratio,
         target: 0.9,
-        notes: `GET with the same headers on both sides; ${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients in a load-generator process of their own; ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side (rates: each side's median); ${servers.gateway.annals.gateway.compiledGets()} GETs answered from the compiled document; ratio by round: ${rounds}; server CPU per request (median): ${cpuFigure.toFixed(0)} µs vs ${cpuBaseline.toFixed(0)} µs, ratio ${(cpuBaseline / cpuFigure).toFixed(2)}`,
+        notes: `GET with the same headers on both sides; ${ROWS} rows, filtered by site, ${CONCURRENCY} concurrent clients in a load-generator process of their own; ratio: median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms after a warm-up round per side (rates: each side's median); ratio by round: ${rounds}; server CPU per request (median): ${cpuFigure.toFixed(0)} µs vs ${cpuBaseline.toFixed(0)} µs, ratio ${(cpuBaseline / cpuFigure).toFixed(2)}`,
       }
     } finally {
       await generator.close()

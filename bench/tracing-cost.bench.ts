@@ -113,7 +113,7 @@ async function commandPipeline(sides: BySide<SideProcess>): Promise<BenchResult[
   ]
 }
 
-/** List queries per second through the gateway (a compiled GET), and server CPU per request, on each side. */
+/** List queries per second through the gateway (a GET, run by graphql-jit), and server CPU per request, on each side. */
 async function listQuery(sides: BySide<SideProcess>, generator: LoadGenerator): Promise<BenchResult[]> {
   const search = new URLSearchParams({ query, variables: JSON.stringify({ first: PAGE }) })
   const headers = { 'x-annals-csrf': '1' }
@@ -140,7 +140,7 @@ async function listQuery(sides: BySide<SideProcess>, generator: LoadGenerator): 
       return perSecond
     }),
   )
-  const label = (side: TracingSide) => `GraphQL list query (${PAGE} rows, compiled GET), ${describe(side)}`
+  const label = (side: TracingSide) => `GraphQL list query (${PAGE} rows, GET), ${describe(side)}`
   const notes =
     `${CONCURRENCY} HTTP clients in a load-generator process; rounds of ${ROUND_MS} ms; ` +
     `server CPU per request (median): ${cpuLine(cpu)}`
@@ -188,7 +188,7 @@ const bench: Bench = {
   description:
     'The command pipeline and the list query with no OpenTelemetry SDK, with the instrumentation bypassed, and with an SDK whose exporter drops every span',
   method:
-    "Three sides, each in a process of its own with its tracing set before anything is built: (a) no SDK registered, as a service without tracing runs; (b) the baseline, bypassTracing(): every span site asks a constant instead of the global tracer provider, and the gateway registers no tracing hooks (no build of Annals without instrumentation exists; this is the cheapest honest stand-in, see the header of bench/tracing-cost.bench.ts for what it still runs); (c) the NodeTracerProvider registered with a batch processor and an exporter that drops every span. The command pipeline: one caller, one held aggregate, the in-memory store, in the side's process. The list query: a page of 50 of 500 rows as a compiled GET, 16 HTTP clients in a load-generator process of their own. Rounds alternate the sides' order; each ratio is the median of the rounds' paired ratios, with each side's CPU per operation beside it. Target (issue 17): (a) ≥ 0.98 × (b); (c) against (a) is reported.",
+    "Three sides, each in a process of its own with its tracing set before anything is built: (a) no SDK registered, as a service without tracing runs; (b) the baseline, bypassTracing(): every span site asks a constant instead of the global tracer provider, and the gateway registers no tracing hooks (no build of Annals without instrumentation exists; this is the cheapest honest stand-in, see the header of bench/tracing-cost.bench.ts for what it still runs); (c) the NodeTracerProvider registered with a batch processor and an exporter that drops every span. The command pipeline: one caller, one held aggregate, the in-memory store, in the side's process. The list query: a page of 50 of 500 rows as a GET, 16 HTTP clients in a load-generator process of their own. Rounds alternate the sides' order; each ratio is the median of the rounds' paired ratios, with each side's CPU per operation beside it. Target (issue 17): (a) ≥ 0.98 × (b); (c) against (a) is reported.",
   async run() {
     const processes = await Promise.all(SIDES.map((side) => forkSide(side)))
     const sides = bySide((side) => processes[SIDES.indexOf(side)]!)

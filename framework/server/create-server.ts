@@ -81,8 +81,6 @@ export interface ServerOptions {
    * their preflights and their WebSocket upgrades are accepted. Default ANNALS_ALLOWED_ORIGINS, else none.
    */
   readonly allowedOrigins?: readonly string[]
-  /** Answer a repeated GET query from its compiled document, past the same guards. Default on; off sends every GET through mercurius. */
-  readonly compiledGet?: boolean
   /** How long `consistentWith` waits before CONSISTENCY_TIMEOUT. Default 5 s. */
   readonly consistencyTimeoutMs?: number
   /** Close gracefully on SIGTERM and SIGINT. Default false. */
@@ -283,7 +281,6 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     graphiql: options.graphiql ?? config.graphiql ?? introspection,
     csrf: options.csrf ?? true,
     allowedOrigins: options.allowedOrigins ?? config.allowedOrigins ?? [],
-    compiledGet: options.compiledGet ?? true,
     isDraining: shutdown.isDraining,
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),
   })

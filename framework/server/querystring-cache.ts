@@ -22,8 +22,8 @@ export interface QuerystringCache {
  * GraphQL GET sends the same few hundred encoded characters of query text on every request, and decoding them
  * again (~4.5 µs) was a sixth of what the gateway added to a list query. Each request gets its own copy of the
  * parsed object, arrays included, so a handler or a schema's coercion that changes `request.query` changes
- * nothing else; the strings are shared, which also spares the gateway re-hashing the query text to find its
- * compiled document.
+ * nothing else; the strings are shared, which also spares mercurius re-hashing the query text to find its
+ * cached document.
  */
 export function createQuerystringCache(options: QuerystringCacheOptions = {}): QuerystringCache {
   const maxEntries = options.maxEntries ?? 256

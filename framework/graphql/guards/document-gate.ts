@@ -142,10 +142,17 @@ export function createDocumentGate(options: DocumentGateOptions): DocumentGate {
       const known = refused.get(query)
       if (known) throw known
       const operations = admitted.get(query) ?? firstSight(query, variables)
-      if (
-        transport === 'http' &&
-        selected(operations, operationName)?.kind === OperationTypeNode.SUBSCRIPTION
-      ) {
+      const operation = selected(operations, operationName)
+      // graphql's own answers, given here because mercurius fails on a GET that selects no operation.
+      if (operation === undefined) {
+        throw new AnnalsError(
+          'BAD_INPUT',
+          typeof operationName === 'string'
+            ? `Unknown operation named "${operationName}".`
+            : 'Must provide operation name if query contains multiple operations.',
+        )
+      }
+      if (transport === 'http' && operation.kind === OperationTypeNode.SUBSCRIPTION) {
         throw new AnnalsError(
           'BAD_INPUT',
           'Subscriptions are served over WebSocket (graphql-transport-ws) at this path, not over HTTP',

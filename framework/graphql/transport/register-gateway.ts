@@ -12,7 +12,6 @@ import { isAllowedOrigin } from '../guards/allowed-origin.ts'
 import { bearerChallenge, type Authenticate } from '../guards/authenticate-request.ts'
 import type { Principal } from '../guards/authorize-operation.ts'
 import { buildGatewaySchema } from '../schema/build-gateway-schema.ts'
-import { createCompiledGet } from './compiled-get.ts'
 import { createDocumentGate, InvalidDocumentError } from '../guards/document-gate.ts'
 import {
   countClientTimeouts,
@@ -50,15 +49,11 @@ export interface GatewayOptions {
   /** True while the server drains: new operations get SHUTTING_DOWN. */
   readonly isDraining: () => boolean
   readonly onSubscriptionsChange?: (active: number) => void
-  /** Answer repeated GET queries from their compiled document (see compiled-get.ts). Default on. */
-  readonly compiledGet?: boolean
 }
 
 export interface Gateway {
   readonly schema: GraphQLSchema
   readonly subscriptions: SubscriptionServer
-  /** GET requests answered from a compiled document since start. */
-  readonly compiledGets: () => number
 }
 
 const principals = new WeakMap<FastifyRequest, Principal>()
@@ -96,19 +91,8 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
   const finish = finishExecution(app, { suggestions: options.introspection })
   // Decided once: a gateway built under bypassTracing (the tracing-cost bench's baseline) has no tracing hooks.
   const traced = !tracingBypassed
-  const compiledGet =
-    options.compiledGet === false
-      ? undefined
-      : createCompiledGet({
-          schema,
-          enforceLimits: (document, variables) => enforceLimits(schema, document, variables, limitOptions),
-          finish,
-          context: (request, reply) =>
-            ({ principal: principals.get(request), requestId: request.id, reply, app }) as GatewayContext,
-        })
-
   // A route hook on the GraphQL routes alone: no check of the URL on every request, nothing on GraphiQL's.
-  const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+  const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (options.isDraining()) throw new AnnalsError('SHUTTING_DOWN', 'The server is shutting down')
     const principal = await options.authenticate(request)
     if (principal) principals.set(request, principal)
@@ -130,9 +114,6 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       throw new AnnalsError('BAD_INPUT', `Not a GraphQL request: ${request.validationError.message}`)
     }
     for (const operation of operations) gate.admit({ ...operation, transport: 'http' })
-    // Past every guard: a GET of a document mercurius already validated is answered from its compiled query.
-    if (compiledGet && request.method === 'GET' && (await compiledGet.answer(request, reply))) return reply
-    return undefined
   }
 
   await app.register(async (scope) => {
@@ -156,9 +137,6 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     scope.graphql.addHook('preExecution', (executionSchema, document, context, variables) => {
       enforceLimits(executionSchema, document, variables as Record<string, unknown> | undefined, limitOptions)
       const request = (context as { reply?: FastifyReply }).reply?.request
-      if (compiledGet && request?.method === 'GET' && executionSchema === schema) {
-        compiledGet.remember(document, request)
-      }
       if (traced) startOperationSpan(document, context as unknown as GatewayContext, request)
       // mercurius keeps one compiled query per document, built for the operation of the request that compiled
       // it; handing the document back as "modified" makes it run the operation this request names instead.
@@ -194,7 +172,7 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
     else subscriptions.handleUpgrade(request, socket, head)
   })
-  return { schema, subscriptions, compiledGets: () => compiledGet?.answered ?? 0 }
+  return { schema, subscriptions }
 }
 
 /**
