@@ -1,4 +1,5 @@
-import { nameBasedUuid, type EventStore } from '../../framework/index.ts'
+import type { EventStore } from '../../framework/index.ts'
+import { createDeadLetterLog, type DeadLetterLog } from '../dead-letter-log.ts'
 
 /** An event a reactor gave up on after its retries; the reactor went on with the next one. */
 export interface ReactorDeadLetter {
@@ -19,18 +20,8 @@ export function reactorDeadLetterStream(reactor: string): string {
   return `annals-reactor-${reactor}-dead-letters`
 }
 
-const DEAD = 'ReactorEventDeadLettered'
-const SETTLED = 'ReactorDeadLetterSettled'
-
 /** A reactor's dead letters, kept in the event store beside its checkpoints. */
-export interface ReactorDeadLetters {
-  /** Keeps a dead letter; written before the checkpoint moves past its event, and once however often. */
-  record(letter: ReactorDeadLetter): Promise<void>
-  /** The dead letters not retried or discarded yet, oldest first. */
-  list(): Promise<ReactorDeadLetter[]>
-  /** Marks a dead letter settled: its event went in on a retry, or was discarded. */
-  settle(letter: ReactorDeadLetter, outcome: 'retried' | 'discarded'): Promise<void>
-}
+export type ReactorDeadLetters = DeadLetterLog<ReactorDeadLetter>
 
 /**
  * Creates the dead letters of a reactor in a stream of the event store, so that a restart loses none while
@@ -38,39 +29,20 @@ export interface ReactorDeadLetters {
  * appends nothing) before the checkpoint that passes it.
  */
 export function createReactorDeadLetters(store: EventStore, reactor: string): ReactorDeadLetters {
-  const stream = reactorDeadLetterStream(reactor)
-  return {
-    async record(letter) {
-      await store.appendToStream(stream, [
-        {
-          id: nameBasedUuid(`${stream}/${letter.eventId}/dead/${letter.failedAt.getTime()}`),
-          type: DEAD,
-          data: { ...letter, position: letter.position.toString(), failedAt: letter.failedAt.toISOString() },
-        },
-      ])
-    },
-    async list() {
-      const open = new Map<string, ReactorDeadLetter>()
-      for await (const event of store.readStream(stream)) {
-        const data = event.data as Record<string, string>
-        if (event.type === DEAD) {
-          open.set(data['eventId']!, {
-            ...(data as unknown as ReactorDeadLetter),
-            position: BigInt(data['position']!),
-            failedAt: new Date(data['failedAt']!),
-          })
-        } else if (event.type === SETTLED) open.delete(data['eventId']!)
-      }
-      return [...open.values()]
-    },
-    async settle(letter, outcome) {
-      await store.appendToStream(stream, [
-        {
-          id: nameBasedUuid(`${stream}/${letter.eventId}/settled/${letter.failedAt.getTime()}`),
-          type: SETTLED,
-          data: { eventId: letter.eventId, outcome },
-        },
-      ])
-    },
-  }
+  return createDeadLetterLog<ReactorDeadLetter>(store, {
+    stream: reactorDeadLetterStream(reactor),
+    types: { dead: 'ReactorEventDeadLettered', settled: 'ReactorDeadLetterSettled' },
+    key: { field: 'eventId', of: (letter) => letter.eventId },
+    recordName: (letter, kind) => `${letter.eventId}/${kind}/${letter.failedAt.getTime()}`,
+    encode: (letter) => ({
+      ...letter,
+      position: letter.position.toString(),
+      failedAt: letter.failedAt.toISOString(),
+    }),
+    decode: (data) => ({
+      ...(data as unknown as ReactorDeadLetter),
+      position: BigInt(data['position'] as string),
+      failedAt: new Date(data['failedAt'] as string),
+    }),
+  })
 }

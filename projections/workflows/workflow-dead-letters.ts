@@ -1,5 +1,5 @@
 import type { EventStore } from '../../framework/index.ts'
-import { nameBasedUuid } from '../../framework/index.ts'
+import { createDeadLetterLog, type DeadLetterLog } from '../dead-letter-log.ts'
 
 /** A reaction a workflow gave up on after its retries: its instance is held until it is retried or discarded. */
 export interface WorkflowDeadLetter {
@@ -24,60 +24,31 @@ export function workflowDeadLetterStream(workflow: string): string {
   return `annals-workflows-${workflow}-dead-letters`
 }
 
-const DEAD = 'WorkflowDeadLettered'
-const SETTLED = 'WorkflowDeadLetterSettled'
-
-export interface WorkflowDeadLetters {
-  /** Lists a dead letter; once however often (its id is derived from the letter). */
-  record(letter: WorkflowDeadLetter): Promise<void>
-  /** The dead letters not settled yet, oldest first. */
-  list(): Promise<WorkflowDeadLetter[]>
-  settle(letter: WorkflowDeadLetter, outcome: 'retried' | 'discarded'): Promise<void>
-}
+/** A workflow's dead letters, kept in the event store. */
+export type WorkflowDeadLetters = DeadLetterLog<WorkflowDeadLetter>
 
 /** Creates the list of a workflow's dead letters in a stream of the event store. */
 export function createWorkflowDeadLetters(store: EventStore, workflow: string): WorkflowDeadLetters {
-  const stream = workflowDeadLetterStream(workflow)
-  return {
-    async record(letter) {
-      await store.appendToStream(stream, [
-        {
-          id: nameBasedUuid(`${stream}/${letter.id}/dead`),
-          type: DEAD,
-          data: {
-            ...letter,
-            failedAt: letter.failedAt.toISOString(),
-            ...(letter.position === undefined ? {} : { position: String(letter.position) }),
-          },
-        },
-      ])
-    },
-    async list() {
-      const open = new Map<string, WorkflowDeadLetter>()
-      for await (const event of store.readStream(stream)) {
-        const data = event.data as Omit<WorkflowDeadLetter, 'failedAt' | 'position'> & {
-          failedAt: string
-          position?: string
-        }
-        if (event.type === DEAD) {
-          const { position, ...rest } = data
-          open.set(data.id, {
-            ...rest,
-            failedAt: new Date(data.failedAt),
-            ...(position === undefined ? {} : { position: BigInt(position) }),
-          })
-        } else if (event.type === SETTLED) open.delete(data.id)
+  return createDeadLetterLog<WorkflowDeadLetter>(store, {
+    stream: workflowDeadLetterStream(workflow),
+    types: { dead: 'WorkflowDeadLettered', settled: 'WorkflowDeadLetterSettled' },
+    key: { field: 'id', of: (letter) => letter.id },
+    recordName: (letter, kind) => `${letter.id}/${kind}`,
+    encode: (letter) => ({
+      ...letter,
+      failedAt: letter.failedAt.toISOString(),
+      ...(letter.position === undefined ? {} : { position: String(letter.position) }),
+    }),
+    decode: (data) => {
+      const { position, failedAt, ...rest } = data as Omit<WorkflowDeadLetter, 'failedAt' | 'position'> & {
+        failedAt: string
+        position?: string
       }
-      return [...open.values()]
+      return {
+        ...rest,
+        failedAt: new Date(failedAt),
+        ...(position === undefined ? {} : { position: BigInt(position) }),
+      }
     },
-    async settle(letter, outcome) {
-      await store.appendToStream(stream, [
-        {
-          id: nameBasedUuid(`${stream}/${letter.id}/settled`),
-          type: SETTLED,
-          data: { id: letter.id, outcome },
-        },
-      ])
-    },
-  }
+  })
 }
