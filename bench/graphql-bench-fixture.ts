@@ -28,7 +28,8 @@ export async function startBenchServers(options: Partial<ServerOptions> = {}): P
     // Production as deployed, but anonymous on loopback and with /metrics beside the gateway.
     auth: 'none',
     metrics: 'main',
-    limits: { rateLimit: false, maxPageSize: 1000 },
+    // The load generator's clients all come from one loopback address.
+    limits: { rateLimit: false, maxPageSize: 1000, maxConnectionsPerAddress: 10_000 },
     ...options,
   })
   const plain = Fastify({ logger: false })
