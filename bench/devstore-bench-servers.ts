@@ -12,12 +12,14 @@ import { openEngine } from '../devstore/engine/open-engine.ts'
 import { FaultState } from '../devstore/faults.ts'
 import { createServerFeaturesService } from '../devstore/grpc/server-features-service.ts'
 import { startDevStoreServer } from '../devstore/grpc/server.ts'
+import { projectionsService } from '../devstore/projections/projections-service.ts'
 import type { DecodedBatchAppendRequest } from '../devstore/grpc/decode-batch-append-request.ts'
 import { encodeBatchAppendReply } from '../devstore/grpc/encode-batch-append-reply.ts'
 import { uuidKeyOf } from '../devstore/grpc/request-fields.ts'
 import { servedStreamsService } from '../devstore/grpc/streams-service.ts'
 
-export type BenchServerKind = 'store' | 'echo'
+/** The devstore (without its system projections), the devstore with them, or a gRPC echo server. */
+export type BenchServerKind = 'store' | 'projecting' | 'echo'
 
 /** Counters read before and after a measurement; the echo server commits and syncs nothing. */
 export interface BenchServerStats {
@@ -43,7 +45,13 @@ export async function startBenchServer(kind: BenchServerKind, dataDir: string): 
   if (kind === 'echo') return startEchoServer()
   const engine = await openEngine({ dataDir })
   try {
-    const server = await startDevStoreServer({ engine, host: '127.0.0.1', port: 0, faults: new FaultState() })
+    const server = await startDevStoreServer({
+      engine,
+      host: '127.0.0.1',
+      port: 0,
+      faults: new FaultState(),
+      ...(kind === 'projecting' ? { services: [projectionsService(true)] } : {}),
+    })
     return {
       connectionString: `esdb://127.0.0.1:${server.port}?tls=false`,
       stats: () => Promise.resolve({ ...engine.stats(), cpuMicros: cpuMicros() }),

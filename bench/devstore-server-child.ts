@@ -1,12 +1,12 @@
-// A devstore-append bench server in its own process: `devstore-server-child.ts store|echo <dataDir>`, forked
+// A devstore bench server in its own process: `devstore-server-child.ts store|projecting|echo <dataDir>`, forked
 // with IPC by forkBenchServer. Sends { connectionString } once listening, answers 'stats' with its counters,
 // and stops on SIGTERM or when the parent goes away (so a crashed bench leaves no server behind).
 import { startBenchServer, type BenchServerKind } from './devstore-bench-servers.ts'
 
 const kind = process.argv[2] as BenchServerKind
 const dataDir = process.argv[3] ?? ''
-if (process.send === undefined || (kind !== 'store' && kind !== 'echo')) {
-  process.stderr.write('usage: forked by forkBenchServer with store|echo <dataDir>\n')
+if (process.send === undefined || !['store', 'projecting', 'echo'].includes(kind)) {
+  process.stderr.write('usage: forked by forkBenchServer with store|projecting|echo <dataDir>\n')
   process.exit(2)
 }
 

@@ -1,7 +1,9 @@
 /**
  * One system projection at work: it reads `$all` from its checkpoint, writes the link events the
  * projection emits (system-projections.ts), each target stream's links in one append, and wakes on every
- * commit, so links follow their events closely but after them, as EventStoreDB's do.
+ * commit, so links follow their events closely but after them, as EventStoreDB's do. Once it has read to the
+ * head of the log, it takes each commit's events as the engine publishes them instead of reading them back
+ * from the log; it reads from the log again whenever it cannot be sure they follow what it handled.
  *
  * Exactly once: each link carries the `$all` position of its source (`$c`, `$p`), and a link is written only
  * after the last one its stream holds, so a restart that reads again from an older checkpoint writes no
@@ -20,6 +22,8 @@ import {
 
 const CHECKPOINT_EVERY = 4096
 const BATCH_EVENTS = 512
+/** Committed events held for a runner behind them; past this many it reads them from the log instead. */
+const LIVE_EVENTS = 4096
 const KNOWN_STREAMS = 10_000
 /** What EventStoreDB writes as `$v` (projection id, epoch, version, subsystem version 4). */
 const VERSION_SUFFIX = ':-1:1:4'
@@ -34,6 +38,11 @@ export class ProjectionRunner {
   private readonly lastEmitted = new LRUCache<string, bigint>({ max: KNOWN_STREAMS })
   private running: Promise<void> | undefined
   private again = false
+  /**
+   * The events committed since it last reached the head of the log, in order; undefined when it must read
+   * from the log (not caught up yet, or it let too many wait).
+   */
+  private live: StoredEvent[] | undefined
   private stopped = false
 
   constructor(
@@ -73,9 +82,14 @@ export class ProjectionRunner {
     this.wake()
   }
 
-  /** New commits may concern it. */
-  wake(): void {
+  /** New commits may concern it: `committed`, the events of one commit as the engine published them. */
+  wake(committed?: readonly StoredEvent[]): void {
     if (this.stopped || !this.enabledNow) return
+    if (committed === undefined || this.live === undefined || this.live.length > LIVE_EVENTS) {
+      this.live = undefined
+    } else {
+      for (const event of committed) this.live.push(event)
+    }
     if (this.running !== undefined) {
       this.again = true
       return
@@ -89,6 +103,7 @@ export class ProjectionRunner {
 
   async disable(): Promise<void> {
     this.enabledNow = false
+    this.live = undefined
     await this.running
     await this.saveCheckpoint()
   }
@@ -103,6 +118,7 @@ export class ProjectionRunner {
       this.lastEmitted.set(stream, -1n)
     }
     this.position = undefined
+    this.live = undefined
     this.processed = 0
     await this.resume(wasEnabled)
   }
@@ -126,15 +142,16 @@ export class ProjectionRunner {
         await this.catchUp()
       } while (this.again && !this.stopped && this.enabledNow)
     } catch {
-      // The engine closed under it: the devstore is stopping; the next start resumes from the checkpoint.
+      // The engine closed under it (the devstore is stopping: the next start resumes from the checkpoint), or
+      // a write failed: whatever it took and did not handle is read from the log when it wakes again.
+      this.live = undefined
     }
   }
 
   private async catchUp(): Promise<void> {
     let batch: { event: StoredEvent; emissions: Emission[] }[] = []
     let emitted = false
-    const from = this.position ?? 'start'
-    for await (const event of this.engine.readAllFrom(from, { exclusive: this.position !== undefined })) {
+    for await (const event of this.unhandled()) {
       if (this.stopped || !this.enabledNow) break
       batch.push({ event, emissions: emissionsOf(this.name, event) })
       if (batch.length >= BATCH_EVENTS) {
@@ -143,7 +160,20 @@ export class ProjectionRunner {
       }
     }
     if (batch.length > 0) emitted = (await this.write(batch)) || emitted
+    // At the head now (no commit came since, or it would have moved the head): later commits follow in order.
+    if (this.live === undefined && this.position === this.engine.headPosition()) this.live = []
     if (emitted || this.handledSinceCheckpoint >= CHECKPOINT_EVERY) await this.saveCheckpoint()
+  }
+
+  /** The events after the last one handled: those published since it reached the head, else from the log. */
+  private unhandled(): Iterable<StoredEvent> | AsyncIterable<StoredEvent> {
+    const live = this.live
+    if (live !== undefined) {
+      this.live = []
+      return live
+    }
+    const from = this.position ?? 'start'
+    return this.engine.readAllFrom(from, { exclusive: this.position !== undefined })
   }
 
   /** Writes a batch's links, one append per target stream; true when it wrote any. */

@@ -26,8 +26,8 @@ export function projectionsService(enabled: boolean): DevStoreServiceFactory {
   return ({ engine, access }) => {
     const runners = new Map(SYSTEM_PROJECTION_NAMES.map((name) => [name, new ProjectionRunner(name, engine)]))
     for (const runner of runners.values()) runner.start(enabled)
-    const unsubscribe = engine.subscribe(() => {
-      for (const runner of runners.values()) runner.wake()
+    const unsubscribe = engine.subscribe((events) => {
+      for (const runner of runners.values()) runner.wake(events)
     })
     return {
       definition: projectionsGrpc.ProjectionsService,
