@@ -22,7 +22,7 @@ async function runnerOnCountedEngine() {
     engine,
     runner,
     counts,
-    async close() {
+    close: async () => {
       unsubscribe()
       await runner.stop()
       await engine.close()
