@@ -64,10 +64,13 @@ async function measure(
  * it reads the stream again and decides again. `held` keeps the state between commands as a single writer
  * may; without it every command reads its stream first, as an optimistic writer with other writers must.
  * `duties` adds what the bus owes its callers beyond that, written by hand with the framework's own helpers:
- * the input parsed by its schema, an event id derived from the command id and a content hash (so a retried
- * command appends nothing twice), and a window of the aggregate's recent command ids checked before deciding.
+ * 'parse' the input parsed by its schema and an event id derived from the command id (what a command sent
+ * without an id is owed); 'dedupe' also a content hash and a window of the aggregate's recent command ids
+ * checked before deciding (what a command sent with its caller's id is owed, so a retry appends nothing twice).
  */
-function handWrittenWriter(store: EventStore, held: boolean, duties = false) {
+function handWrittenWriter(store: EventStore, held: boolean, duty: 'none' | 'parse' | 'dedupe' = 'none') {
+  const duties = duty !== 'none'
+  const dedupe = duty === 'dedupe'
   const states = new Map<string, { state: State; revision: bigint }>()
   const windows = new Map<string, RecentCommandWindow>()
   const inputSchema = Counter.commands.increment.input
@@ -89,9 +92,9 @@ function handWrittenWriter(store: EventStore, held: boolean, duties = false) {
     let current = (held ? states.get(id) : undefined) ?? (await load(id))
     const commandId = randomUUID()
     const input = duties ? inputSchema.parse({ by }) : { by }
-    const hash = duties ? commandHash('increment', input) : undefined
-    let window = duties ? windows.get(id) : undefined
-    if (duties && !window) windows.set(id, (window = new RecentCommandWindow()))
+    const hash = dedupe ? commandHash('increment', input) : undefined
+    let window = dedupe ? windows.get(id) : undefined
+    if (dedupe && !window) windows.set(id, (window = new RecentCommandWindow()))
     if (window?.get(commandId)) return { conflicts: 0 }
     for (;;) {
       const event = decide(current.state, input, {
@@ -175,35 +178,61 @@ async function concurrently(
 
 const viaBus = (bus: LocalCommandBus) => (id: string) =>
   bus.execute({ aggregate: 'Counter', command: 'increment', aggregateId: id, input: { by: 1 } })
+/** The bus sent each command with an id of its caller's, as a client that retries does. */
+const viaBusWithIds = (bus: LocalCommandBus) => (id: string) =>
+  bus.execute({
+    aggregate: 'Counter',
+    command: 'increment',
+    aggregateId: id,
+    input: { by: 1 },
+    commandId: randomUUID(),
+  })
 
 /**
- * One caller, one aggregate already in memory, on the in-memory store: the pipeline's own cost, against the
- * plain loop (the issue's baseline) and against the loop that also does the bus's duties, in the same rounds.
+ * One caller, one aggregate already in memory, on the in-memory store: the pipeline's own cost. Commands sent
+ * without an id against the plain loop (the issue's baseline) and against the loop with the duties such a
+ * command is owed; commands sent with their caller's id against the loop with every duty; all in the same rounds.
  */
 async function sequentialInMemory(): Promise<BenchResult[]> {
   const COMMANDS = 5_000
   const ROUNDS = 12
-  const busStore = createInMemoryEventStore()
-  const bus = createCommandBus({ store: busStore, aggregates: [Counter] })
-  const hand = handWrittenWriter(createInMemoryEventStore(), true)
-  const dutiful = handWrittenWriter(createInMemoryEventStore(), true, true)
-  const send = viaBus(bus)
+  const bus = createCommandBus({ store: createInMemoryEventStore(), aggregates: [Counter] })
+  const busWithIds = createCommandBus({ store: createInMemoryEventStore(), aggregates: [Counter] })
+  const writers = {
+    hand: handWrittenWriter(createInMemoryEventStore(), true),
+    parsing: handWrittenWriter(createInMemoryEventStore(), true, 'parse'),
+    deduping: handWrittenWriter(createInMemoryEventStore(), true, 'dedupe'),
+  }
+  const sides = {
+    bus: viaBus(bus),
+    busWithIds: viaBusWithIds(busWithIds),
+    hand: (id: string) => writers.hand(id, 1),
+    parsing: (id: string) => writers.parsing(id, 1),
+    deduping: (id: string) => writers.deduping(id, 1),
+  }
+  type Side = keyof typeof sides
   const one = async (execute: (id: string) => Promise<unknown>) => {
     for (let i = 0; i < COMMANDS; i++) await execute('hot')
     return { commands: COMMANDS }
   }
   try {
-    for (let warm = 0; warm < 2; warm++) {
-      await one(send)
-      await one((id) => hand(id, 1))
-      await one((id) => dutiful(id, 1))
-    }
-    const runs: Record<'bus' | 'hand' | 'dutiful', Measured[]> = { bus: [], hand: [], dutiful: [] }
+    for (let warm = 0; warm < 2; warm++) for (const side of Object.values(sides)) await one(side)
+    const runs = Object.fromEntries(Object.keys(sides).map((side) => [side, []])) as unknown as Record<
+      Side,
+      Measured[]
+    >
+    const measureSide = (side: Side) => async () =>
+      rate(remember(runs[side], await measure(undefined, () => one(sides[side]))))
     const measured = await pairedRounds(ROUNDS, {
-      bus: async () => rate(remember(runs.bus, await measure(undefined, () => one(send)))),
-      hand: async () => rate(remember(runs.hand, await measure(undefined, () => one((id) => hand(id, 1))))),
-      dutiful: async () =>
-        rate(remember(runs.dutiful, await measure(undefined, () => one((id) => dutiful(id, 1))))),
+      bus: measureSide('bus'),
+      busWithIds: measureSide('busWithIds'),
+      hand: measureSide('hand'),
+      parsing: measureSide('parsing'),
+      deduping: measureSide('deduping'),
+    })
+    const pair = (figure: Side, baseline: Side) => ({
+      measured: { bus: measured[figure], hand: measured[baseline] },
+      runs: { bus: runs[figure], hand: runs[baseline] },
     })
     const figure = 'createCommandBus, one caller, held aggregate, in-memory store'
     const notes = `${COMMANDS} single-event commands a round to one aggregate`
@@ -211,8 +240,7 @@ async function sequentialInMemory(): Promise<BenchResult[]> {
       result({
         figure,
         baseline: 'hand-written loop: decide, evolve, append fenced by revision, state held',
-        measured: { bus: measured.bus, hand: measured.hand },
-        runs: { bus: runs.bus, hand: runs.hand },
+        ...pair('bus', 'hand'),
         target: 0.8,
         notes,
         rounds: ROUNDS,
@@ -220,15 +248,23 @@ async function sequentialInMemory(): Promise<BenchResult[]> {
       result({
         figure,
         baseline:
-          'the same loop with the bus’s duties: input parsed, event id derived from the command id, content hash, recent-command window',
-        measured: { bus: measured.bus, hand: measured.dutiful },
-        runs: { bus: runs.bus, hand: runs.dutiful },
+          'the same loop with the duties of a command sent without an id: input parsed, event id derived from the command id',
+        ...pair('bus', 'parsing'),
+        notes,
+        rounds: ROUNDS,
+      }),
+      result({
+        figure: `${figure}, each command with its caller's id`,
+        baseline:
+          'the same loop with every duty: input parsed, event id derived from the command id, content hash, recent-command window',
+        ...pair('busWithIds', 'deduping'),
         notes,
         rounds: ROUNDS,
       }),
     ]
   } finally {
     bus.close()
+    busWithIds.close()
   }
 }
 
@@ -308,7 +344,7 @@ const bench: Bench = {
   description:
     'The default command path (createCommandBus, what createServer runs) against hand-written loops with the same aggregate logic: one caller in memory, 64 callers over the devstore on independent aggregates and on one',
   method:
-    "Both sides run the Counter aggregate's own decide and evolve and append the same event (type, data, schema version, command id). The hand-written side decides, evolves and appends with the expected revision, without validation, derived ids or mailboxes: in memory with its state held (the cheapest loop there is), and in the same rounds once more with the bus's duties added by hand (the input parsed, an event id derived from the command id, the content hash, the recent-command window), which shows what the guarantees cost and what the pipeline itself adds; over the devstore as an optimistic writer that reads the stream before each command and again after a conflict. The devstore runs in a child process, file-backed with fsync, and its CPU is added to each side's. Rounds alternate which side goes first; the ratio is the median of the rounds' paired ratios. Targets (issue 20): 0.8 in memory, 1.0 on independent aggregates, 50 on one aggregate with zero conflicts and zero failures on the bus side.",
+    "Both sides run the Counter aggregate's own decide and evolve and append the same event (type, data, schema version, command id). The hand-written side decides, evolves and appends with the expected revision, without validation, derived ids or mailboxes: in memory with its state held (the cheapest loop there is), and in the same rounds with the bus's duties added by hand, which shows what the guarantees cost and what the pipeline itself adds: for commands sent without an id (the bus generates it) the input parsed and an event id derived from the command id; for commands sent with their caller's id (the bus's own side sends them so, in a fourth side) also the content hash and the recent-command window; over the devstore as an optimistic writer that reads the stream before each command and again after a conflict. The devstore runs in a child process, file-backed with fsync, and its CPU is added to each side's. Rounds alternate which side goes first; the ratio is the median of the rounds' paired ratios. Targets (issue 20): 0.8 in memory, 1.0 on independent aggregates, 50 on one aggregate with zero conflicts and zero failures on the bus side.",
   async run(): Promise<BenchResult[]> {
     const results = await sequentialInMemory()
     const dataDir = await mkdtemp(join(tmpdir(), 'command-pipeline-'))

@@ -37,8 +37,9 @@ export interface CommandBusOptions {
   /** At most this many commands wait for one aggregate; beyond it a command to it gets OVERLOADED. Default 1,000. */
   readonly maxQueuedPerAggregate?: number
   /**
-   * How many command ids each aggregate remembers (default 256): a command id sent again within them is
-   * answered with its first result and appends nothing; beyond them it is a new command.
+   * How many caller-sent command ids each aggregate remembers (default 256): a command id sent again within
+   * them is answered with its first result and appends nothing; beyond them it is a new command. Ids the bus
+   * generated are not kept: nobody can send them again.
    */
   readonly recentCommandsKept?: number
   /**

@@ -10,7 +10,10 @@ import { commandHash, type RecentCommandWindow } from './recent-commands.ts'
 import type { ValidCommand } from './validate-command.ts'
 
 /** What deciding a command needs: its name, declaration, parsed input and id. */
-export type GroupedCommand = Pick<ValidCommand, 'command' | 'definition' | 'input' | 'commandId' | 'trace'>
+export type GroupedCommand = Pick<
+  ValidCommand,
+  'command' | 'definition' | 'input' | 'commandId' | 'idGenerated' | 'trace'
+>
 
 /** What the group decided for one command, in the order the commands arrived. */
 export type GroupDecision =
@@ -19,7 +22,8 @@ export type GroupDecision =
       readonly first: bigint
       readonly offset: number
       readonly count: number
-      readonly hash: string
+      /** What the command asked, hashed; absent for a command whose id the bus generated. */
+      readonly hash: string | undefined
     }
   | { readonly kind: 'nothing'; readonly revision: bigint }
   | { readonly kind: 'refused'; readonly error: unknown }
@@ -61,7 +65,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
   let state = loaded.state
   let revision = loaded.revision
   let bytes = 0
-  for (const { command, definition, input, commandId, trace } of commands) {
+  for (const { command, definition, input, commandId, idGenerated, trace } of commands) {
     try {
       const earlier = inGroup?.get(commandId)
       if (earlier !== undefined) {
@@ -71,7 +75,8 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         decisions.push({ kind: 'repeats', index: earlier })
         continue
       }
-      const applied = window.get(commandId)
+      // An id the bus generated was never seen before: no lookup, and nothing to remember.
+      const applied = idGenerated === true ? undefined : window.get(commandId)
       if (applied) {
         // Events written before commands were hashed carry none: those repeats are trusted, as they were.
         if (applied.hash !== undefined && applied.hash !== commandHash(command, input)) {
@@ -87,7 +92,8 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         continue
       }
       const traceparent = trace === undefined ? undefined : traceparentOf(trace)
-      const proposing = { commandId, hash: commandHash(command, input), traceparent }
+      const hash = idGenerated === true ? undefined : commandHash(command, input)
+      const proposing = { commandId, hash, traceparent }
       const proposed: EventToAppend[] = []
       for (let index = 0; index < emitted.length; index++) {
         proposed.push(proposeEvent(aggregate, emitted[index]!, proposing, index))

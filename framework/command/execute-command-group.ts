@@ -96,7 +96,8 @@ export async function executeCommandGroup<TAggregate extends AnyAggregate>(
   }
   for (let index = 0; index < taken; index++) {
     const decision = decisions[index]!
-    if (decision.kind !== 'appends') continue
+    // Only ids a caller sent are remembered: those are the ones a caller can send again.
+    if (decision.kind !== 'appends' || decision.hash === undefined) continue
     const last = decision.first + BigInt(decision.count - 1)
     window.remember(commands[index]!.commandId, decision.first, last, decision.hash)
   }

@@ -49,13 +49,9 @@ export async function loadAggregate<TAggregate extends AnyAggregate>(
     revision = stored.revision
     const commandId = stored.metadata[COMMAND_ID_KEY]
     const hash = stored.metadata[COMMAND_HASH_KEY]
-    if (typeof commandId === 'string') {
-      recentCommands.remember(
-        commandId,
-        stored.revision,
-        stored.revision,
-        typeof hash === 'string' ? hash : undefined,
-      )
+    // An event without a hash is a command whose id the bus generated: no caller can send that id again.
+    if (typeof commandId === 'string' && typeof hash === 'string') {
+      recentCommands.remember(commandId, stored.revision, stored.revision, hash)
     }
   }
   return { state, revision, recentCommands }

@@ -8,15 +8,17 @@ import { COMMAND_HASH_KEY, COMMAND_ID_KEY } from './recent-commands.ts'
 /** The command an event comes from: its id, and the hash of what it asked. */
 export interface ProposingCommand {
   readonly commandId: string
-  readonly hash: string
+  /** Absent for a command whose id the bus generated: such an id is never looked up again. */
+  readonly hash: string | undefined
   /** The W3C traceparent of the command's span, when it is traced. */
   readonly traceparent?: string | undefined
 }
 
 /**
  * The `index`th event a command proposes to append: its id derived from the command id, its metadata
- * carrying the schema version, the command id and its hash (which deduplication reads back after a reload),
- * and the traceparent of the command's span, so whatever the event causes later links to the command.
+ * carrying the schema version, the command id and, for an id a caller sent, its hash (which deduplication
+ * reads back after a reload), and the traceparent of the command's span, so whatever the event causes later
+ * links to the command.
  */
 export function proposeEvent(
   aggregate: AnyAggregate,
@@ -27,8 +29,8 @@ export function proposeEvent(
   const metadata: Record<string, unknown> = {
     [SCHEMA_VERSION_KEY]: aggregate.eventVersion(event.type),
     [COMMAND_ID_KEY]: command.commandId,
-    [COMMAND_HASH_KEY]: command.hash,
   }
+  if (command.hash !== undefined) metadata[COMMAND_HASH_KEY] = command.hash
   if (command.traceparent !== undefined) metadata[TRACEPARENT_KEY] = command.traceparent
   return { id: deriveEventId(command.commandId, index), type: event.type, data: event.data, metadata }
 }

@@ -17,6 +17,11 @@ export interface ValidCommand {
   readonly definition: AnyCommandDefinition
   readonly aggregateId: string
   readonly commandId: string
+  /**
+   * The bus generated the command id (the caller sent none): nobody can send the command again with it, so it
+   * is neither looked up nor remembered for deduplication, and its events record no command hash.
+   */
+  readonly idGenerated?: boolean
   /** The input as the command's schema parsed it: what decide receives. */
   readonly input: unknown
   /** The input as it was sent, for a replica that hands the command to another process to parse. */
@@ -63,9 +68,19 @@ export function validateCommand(
   const { command, aggregateId, input } = envelope
   const definition = commandDefinition(aggregate, command)
   checkIdentifier(aggregateId, 'id')
-  if (options.generatedCommandId !== true) checkIdentifier(commandId, 'commandId')
+  const idGenerated = options.generatedCommandId === true
+  if (!idGenerated) checkIdentifier(commandId, 'commandId')
   checkInputStrings(definition.input, input, options.maxStringLength ?? defaultMaxStringLength)
-  const valid = { aggregate, command, definition, aggregateId, commandId, input, rawInput: input }
+  const valid = {
+    aggregate,
+    command,
+    definition,
+    aggregateId,
+    commandId,
+    idGenerated,
+    input,
+    rawInput: input,
+  }
   if (!isAsync(definition.input)) {
     try {
       valid.input = parseCommandInput(aggregate, command, definition.input, input)
