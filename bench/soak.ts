@@ -4,10 +4,16 @@
  * `rate` commands a second from its own process; the replica's /metrics is sampled every second. The heap
  * floor of each minute is the lowest heap in use sampled in it (what is left after the collections in that
  * minute); it is reported with RSS at the start and end of the load and after `rest` seconds idle.
+ * `--store apart` runs the devstore (with its system projections) in a process of its own, as EventStoreDB
+ * would be in production: the replica's heap then holds the framework alone, not the store's index of the log.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { forkBenchServer, type BenchServer } from './devstore-bench-servers.ts'
 import { startExample } from './sustained-load.bench.ts'
 
 const { values } = parseArgs({
@@ -17,8 +23,10 @@ const { values } = parseArgs({
     rest: { type: 'string', default: '60' },
     batteries: { type: 'string', default: '1000' },
     clients: { type: 'string', default: '64' },
+    store: { type: 'string', default: 'in-process' },
   },
 })
+if (!['in-process', 'apart'].includes(values.store)) throw new Error('--store is in-process or apart')
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
 
 async function sample(url: string): Promise<{ heap: number; rss: number; external: number } | undefined> {
@@ -36,7 +44,9 @@ async function sample(url: string): Promise<{ heap: number; rss: number; externa
   }
 }
 
-const example = await startExample()
+const storeDir = values.store === 'apart' ? await mkdtemp(join(tmpdir(), 'annals-soak-store-')) : undefined
+const store: BenchServer | undefined = storeDir ? await forkBenchServer('projecting', storeDir) : undefined
+const example = await startExample(store ? { EVENTSTORE_URL: store.connectionString } : {})
 const { metricsUrl } = example
 const samples: { at: number; phase: 'load' | 'rest'; heap: number; rss: number; external: number }[] = []
 let phase: 'load' | 'rest' = 'load'
@@ -75,6 +85,8 @@ try {
 } finally {
   clearInterval(timer)
   await example.close()
+  await store?.close()
+  if (storeDir) await rm(storeDir, { recursive: true, force: true })
 }
 
 const load = samples.filter((entry) => entry.phase === 'load')

@@ -30,8 +30,11 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0
 }
 
-/** Starts the example as `npm start` does, on a fresh data directory, and waits until it is ready. */
-export async function startExample(): Promise<{
+/**
+ * Starts the example as `npm start` does, on a fresh data directory, and waits until it is ready; `env` adds
+ * to its environment (EVENTSTORE_URL: a store in another process instead of the devstore in process).
+ */
+export async function startExample(env: Readonly<Record<string, string>> = {}): Promise<{
   url: string
   metricsUrl: string
   close(): Promise<void>
@@ -54,6 +57,7 @@ export async function startExample(): Promise<{
         // without saying so, and serves its metrics on a port of their own.
         ANNALS_AUTH: 'none',
         ANNALS_METRICS_PORT: String(metricsPort),
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
