@@ -78,7 +78,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
       // An id the bus generated was never seen before: no lookup, and nothing to remember.
       const applied = idGenerated === true ? undefined : window.get(commandId)
       if (applied) {
-        // Events written before commands were hashed carry none: those repeats are trusted, as they were.
+        // A snapshot written before commands were hashed carries ids without one: those repeats are trusted.
         if (applied.hash !== undefined && applied.hash !== commandHash(command, input)) {
           throw new CommandIdReusedError(commandId, `on ${aggregate.name} ${id} for another command or input`)
         }

@@ -49,7 +49,8 @@ export async function loadAggregate<TAggregate extends AnyAggregate>(
     revision = stored.revision
     const commandId = stored.metadata[COMMAND_ID_KEY]
     const hash = stored.metadata[COMMAND_HASH_KEY]
-    // An event without a hash is a command whose id the bus generated: no caller can send that id again.
+    // An event without a hash is from a command whose id the bus generated (no caller can send that id again),
+    // or from before hashes were recorded.
     if (typeof commandId === 'string' && typeof hash === 'string') {
       recentCommands.remember(commandId, stored.revision, stored.revision, hash)
     }
