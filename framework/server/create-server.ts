@@ -31,9 +31,12 @@ export interface ServerOptions {
   readonly aggregates: readonly AnyAggregate[]
   /** The projections and reactors, as createReadSide (annals/projections) gives them: each projection becomes a read model with queries and subscriptions. */
   readonly readSide?: ReadSideOption | undefined
-  /** An EventStore, or a connection string; default EVENTSTORE_URL, else an in-process devstore. */
+  /**
+   * An EventStore, or a connection string; default EVENTSTORE_URL, else a devstore in this process (on a thread
+   * of its own unless ANNALS_DEVSTORE_THREAD=false).
+   */
   readonly store?: StoreOption
-  /** Where the in-process devstore keeps its log (default ANNALS_DATA_DIR, else memory). */
+  /** Where the devstore in this process keeps its log (default ANNALS_DATA_DIR, else memory). */
   readonly dataDir?: string
   /**
    * How this replica runs commands: aggregates held in memory (the default) or `stateless`, and the bounds of
@@ -190,6 +193,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
   const resolved = await resolveStore(options.store, {
     eventStoreUrl: config.eventStoreUrl,
     dataDir: options.dataDir ?? config.dataDir,
+    devstoreThread: config.devstoreThread,
   })
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')

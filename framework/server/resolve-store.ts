@@ -8,19 +8,28 @@ export interface ResolvedStore {
   readonly store: EventStore
   /** Where it came from, for the start-up log (never with credentials). */
   readonly description: string
-  /** What it is: a devstore in this process, EventStoreDB (or KurrentDB) by URL, or the store passed in. */
+  /**
+   * What it is: a devstore on a thread of this process, EventStoreDB (or KurrentDB) by URL, or the store
+   * passed in.
+   */
   readonly kind: 'devstore' | 'eventstoredb' | 'given'
   /** Closes what createServer opened; a store passed in is left to its owner. */
   close(): Promise<void>
 }
 
 /**
- * The store to run on: the one given; else a connection string (given, or EVENTSTORE_URL); else an
- * in-process devstore, imported only then so applications on EventStoreDB never load it.
+ * The store to run on: the one given; else a connection string (given, or EVENTSTORE_URL); else a devstore
+ * on a worker thread of this process (its log, reads and system projections off the service's event loop),
+ * imported only then so applications on EventStoreDB never load it.
  */
 export async function resolveStore(
   option: StoreOption | undefined,
-  config: { readonly eventStoreUrl: string | undefined; readonly dataDir: string | undefined },
+  config: {
+    readonly eventStoreUrl: string | undefined
+    readonly dataDir: string | undefined
+    /** Run the devstore on a worker thread (default) rather than on the service's event loop. */
+    readonly devstoreThread: boolean
+  },
 ): Promise<ResolvedStore> {
   if (option !== undefined && typeof option !== 'string') {
     return {
@@ -40,18 +49,33 @@ export async function resolveStore(
       close: () => store.close(),
     }
   }
-  const { createDevStore } = await import('../../devstore/index.ts')
-  const devstore = await createDevStore(config.dataDir === undefined ? {} : { dataDir: config.dataDir })
+  const devstore = await startDevStore(config)
   const store = createEventStoreDbStore(devstore.connectionString)
+  const where = config.devstoreThread ? 'on its own thread' : "on the service's thread"
   return {
     store,
     kind: 'devstore',
-    description: `an in-process devstore on port ${devstore.port}${config.dataDir ? ` with data in ${config.dataDir}` : ' in memory'}`,
+    description: `a devstore ${where} on port ${devstore.port}${config.dataDir ? ` with data in ${config.dataDir}` : ' in memory'}`,
     close: async () => {
       await store.close()
       await devstore.close()
     },
   }
+}
+
+async function startDevStore(config: {
+  readonly dataDir: string | undefined
+  readonly devstoreThread: boolean
+}): Promise<{ readonly connectionString: string; readonly port: number; close(): Promise<void> }> {
+  const { createDevStore, startDevStoreThread } = await import('../../devstore/index.ts')
+  const options = config.dataDir === undefined ? {} : { dataDir: config.dataDir }
+  if (!config.devstoreThread) return createDevStore(options)
+  const devstore = await startDevStoreThread(options)
+  // As on the service's own thread: an error that ends the devstore ends the process.
+  devstore.onExit((error) => {
+    throw error
+  })
+  return devstore
 }
 
 function redact(url: string): string {

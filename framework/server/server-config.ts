@@ -35,6 +35,8 @@ export const ServerEnvironment = z.object({
     )
     .optional(),
   ANNALS_DATA_DIR: z.string().min(1).optional(),
+  /** Run the devstore on a worker thread of its own (default true); false: on the service's event loop. */
+  ANNALS_DEVSTORE_THREAD: flag.optional(),
   ANNALS_SELF_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GRAPHQL_INTROSPECTION: flag.optional(),
@@ -75,6 +77,8 @@ export interface ServerConfig {
   readonly host: string
   readonly eventStoreUrl: string | undefined
   readonly dataDir: string | undefined
+  /** Whether the devstore (when there is one) runs on a thread of its own. */
+  readonly devstoreThread: boolean
   readonly selfUrl: string | undefined
   readonly logLevel: string
   readonly introspection: boolean | undefined
@@ -132,6 +136,7 @@ export function parseServerConfig(
     host: value.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     eventStoreUrl: value.EVENTSTORE_URL,
     dataDir: value.ANNALS_DATA_DIR,
+    devstoreThread: value.ANNALS_DEVSTORE_THREAD ?? true,
     selfUrl: value.ANNALS_SELF_URL,
     logLevel: value.LOG_LEVEL,
     introspection: value.GRAPHQL_INTROSPECTION,

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { EventStore } from 'annals'
 import { createReadSide } from 'annals/projections'
@@ -98,27 +101,50 @@ describe('configuration', () => {
     ).rejects.toThrow(/EVENTSTORE_URL/)
   })
 
-  it('runs on an in-process devstore when given no store, and closes it on shutdown', async () => {
-    const app = await createServer({
-      aggregates: [Tank],
-      readSide: createReadSide({ projections: [TankLevel] }),
-      env: { NODE_ENV: 'test' },
-      logger: false,
-    })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const address = app.server.address()
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
-    const reply = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: fill('dev1') }),
-    })
-    expect(((await reply.json()) as { data: { fill: { token: string } } }).data.fill.token).toMatch(
-      /^[0-9]+$/,
-    )
-    await app.close()
-    await expect(app.annals.store.headPosition()).rejects.toThrow()
-  })
+  it.each([
+    ['on a thread of its own', {}],
+    ["on the service's thread (ANNALS_DEVSTORE_THREAD=false)", { ANNALS_DEVSTORE_THREAD: 'false' }],
+  ])(
+    'runs on a devstore %s when given no store, and closes it on shutdown: the next server on its directory reads what it wrote',
+    async (_where, env) => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'annals-server-devstore-'))
+      try {
+        const start = () =>
+          createServer({
+            aggregates: [Tank],
+            readSide: createReadSide({ projections: [TankLevel] }),
+            env: { NODE_ENV: 'test', ...env },
+            dataDir,
+            logger: false,
+          })
+        const app = await start()
+        await app.listen({ port: 0, host: '127.0.0.1' })
+        const address = app.server.address()
+        const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+        const reply = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: fill('dev1') }),
+        })
+        expect(((await reply.json()) as { data: { fill: { token: string } } }).data.fill.token).toMatch(
+          /^[0-9]+$/,
+        )
+        await app.close()
+        await expect(app.annals.store.headPosition()).rejects.toThrow()
+        // A devstore left open would still hold the directory's lock, and this one would refuse to start.
+        const next = await start()
+        try {
+          const types: string[] = []
+          for await (const event of next.annals.store.readStream('Tank-dev1')) types.push(event.type)
+          expect(types).toEqual(['TankFilled'])
+        } finally {
+          await next.close()
+        }
+      } finally {
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    },
+  )
 })
 
 describe('graceful shutdown', () => {
