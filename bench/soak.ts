@@ -1,13 +1,11 @@
 /**
  * A bounded soak of one example replica: `npm run soak -- --rate 300 --seconds 300 --rest 60`. The example
- * runs as `npm start` does (child process, the devstore in that process on a thread of its own, log on disk);
- * bench/load-driver.ts sends `rate` commands a second from its own process; the replica's /metrics is sampled
- * every second. The heap floor of each minute is the lowest heap in use sampled in it (what is left after the
- * collections in that minute); it is reported with RSS at the start and end of the load and after `rest`
- * seconds idle. The heap is the service thread's: the devstore's thread has its own (its index of the log
- * grows with every record, by design), which RSS counts. `--store apart` runs the devstore (with its system
- * projections) in a process of its own, as EventStoreDB would be in production: RSS then holds the service
- * alone.
+ * runs as `npm start` does (child process, devstore in process, log on disk); bench/load-driver.ts sends
+ * `rate` commands a second from its own process; the replica's /metrics is sampled every second. The heap
+ * floor of each minute is the lowest heap in use sampled in it (what is left after the collections in that
+ * minute); it is reported with RSS at the start and end of the load and after `rest` seconds idle.
+ * `--store apart` runs the devstore (with its system projections) in a process of its own, as EventStoreDB
+ * would be in production: the replica's heap then holds the framework alone, not the store's index of the log.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'

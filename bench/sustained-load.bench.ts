@@ -1,8 +1,8 @@
 /**
- * One replica of the example (`npm start`'s entry point in a child process, the devstore in that process on a
- * thread of its own, its log on disk) under open-loop load from bench/load-driver.ts in another process: 500
- * commands/s of independent commands (the baseline), of overlapping pairs and of bursts of 8 to one battery,
- * in alternating rounds; then the saturation point, and one step above it to see what refused requests cost.
+ * One replica of the example (`npm start`'s entry point in a child process, the devstore in process, its log
+ * on disk) under open-loop load from bench/load-driver.ts in another process: 500 commands/s of independent
+ * commands (the baseline), of overlapping pairs and of bursts of 8 to one battery, in alternating rounds;
+ * then the saturation point, and one step above it to see what refused requests cost.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -32,7 +32,7 @@ async function freePort(): Promise<number> {
 
 /**
  * Starts the example as `npm start` does, on a fresh data directory, and waits until it is ready; `env` adds
- * to its environment (EVENTSTORE_URL: a store in another process instead of the devstore in its process).
+ * to its environment (EVENTSTORE_URL: a store in another process instead of the devstore in process).
  */
 export async function startExample(env: Readonly<Record<string, string>> = {}): Promise<{
   url: string
@@ -114,7 +114,7 @@ const bench: Bench = {
   description:
     'One example replica under open-loop load: p99 at 500 commands/s with overlapping commands, saturation',
   method:
-    `The example runs as \`npm start\` does (child process, devstore in that process on a worker thread of its own, log on disk, NODE_ENV=production), ` +
+    `The example runs as \`npm start\` does (child process, devstore in process, log on disk, NODE_ENV=production), ` +
     `${BATTERIES} batteries installed first; bench/load-driver.ts runs in its own process from ${CLIENTS} loopback ` +
     `client addresses, open loop, each latency measured from the command's scheduled send time. ` +
     `Rounds alternate independent commands (the baseline), pairs and bursts of 8 to one battery at ${RATE}/s, ` +

@@ -33,7 +33,7 @@ export interface ServerOptions {
   readonly readSide?: ReadSideOption | undefined
   /**
    * An EventStore, or a connection string; default EVENTSTORE_URL, else a devstore in this process (on a thread
-   * of its own unless ANNALS_DEVSTORE_THREAD=false).
+   * of its own with ANNALS_DEVSTORE_THREAD=true).
    */
   readonly store?: StoreOption
   /** Where the devstore in this process keeps its log (default ANNALS_DATA_DIR, else memory). */

@@ -9,7 +9,7 @@ export interface ResolvedStore {
   /** Where it came from, for the start-up log (never with credentials). */
   readonly description: string
   /**
-   * What it is: a devstore on a thread of this process, EventStoreDB (or KurrentDB) by URL, or the store
+   * What it is: a devstore in this process, EventStoreDB (or KurrentDB) by URL, or the store
    * passed in.
    */
   readonly kind: 'devstore' | 'eventstoredb' | 'given'
@@ -19,15 +19,15 @@ export interface ResolvedStore {
 
 /**
  * The store to run on: the one given; else a connection string (given, or EVENTSTORE_URL); else a devstore
- * on a worker thread of this process (its log, reads and system projections off the service's event loop),
- * imported only then so applications on EventStoreDB never load it.
+ * in this process, on its event loop or on a worker thread of its own (ANNALS_DEVSTORE_THREAD), imported only
+ * then so applications on EventStoreDB never load it.
  */
 export async function resolveStore(
   option: StoreOption | undefined,
   config: {
     readonly eventStoreUrl: string | undefined
     readonly dataDir: string | undefined
-    /** Run the devstore on a worker thread (default) rather than on the service's event loop. */
+    /** Run the devstore on a worker thread rather than on the service's event loop. */
     readonly devstoreThread: boolean
   },
 ): Promise<ResolvedStore> {

@@ -35,7 +35,10 @@ export const ServerEnvironment = z.object({
     )
     .optional(),
   ANNALS_DATA_DIR: z.string().min(1).optional(),
-  /** Run the devstore on a worker thread of its own (default true); false: on the service's event loop. */
+  /**
+   * Run the devstore on a worker thread of its own (true), or on the service's event loop (default false: see
+   * docs/devstore.md for what each does under load).
+   */
   ANNALS_DEVSTORE_THREAD: flag.optional(),
   ANNALS_SELF_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -136,7 +139,7 @@ export function parseServerConfig(
     host: value.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     eventStoreUrl: value.EVENTSTORE_URL,
     dataDir: value.ANNALS_DATA_DIR,
-    devstoreThread: value.ANNALS_DEVSTORE_THREAD ?? true,
+    devstoreThread: value.ANNALS_DEVSTORE_THREAD ?? false,
     selfUrl: value.ANNALS_SELF_URL,
     logLevel: value.LOG_LEVEL,
     introspection: value.GRAPHQL_INTROSPECTION,

@@ -102,8 +102,8 @@ describe('configuration', () => {
   })
 
   it.each([
-    ['on a thread of its own', {}],
-    ["on the service's thread (ANNALS_DEVSTORE_THREAD=false)", { ANNALS_DEVSTORE_THREAD: 'false' }],
+    ["on the service's thread", {}],
+    ['on a thread of its own (ANNALS_DEVSTORE_THREAD=true)', { ANNALS_DEVSTORE_THREAD: 'true' }],
   ])(
     'runs on a devstore %s when given no store, and closes it on shutdown: the next server on its directory reads what it wrote',
     async (_where, env) => {
