@@ -3,7 +3,7 @@
 /** Starts the devstore: a gRPC server that @eventstore/db-client takes for a single-node EventStoreDB. */
 export { createDevStore, type DevStore, type DevStoreOptions } from './create-dev-store.ts'
 
-/** Starts a devstore on a worker thread of this process: what createServer runs when given no store. */
+/** Starts a devstore on a worker thread of this process (createServer's with ANNALS_DEVSTORE_THREAD=true). */
 export { startDevStoreThread, type DevStoreThread, type DevStoreThreadOptions } from './dev-store-thread.ts'
 
 /** Fault injection for tests: dropped subscriptions, failing appends, slow replies, restarts. */

@@ -8,10 +8,7 @@ export interface ResolvedStore {
   readonly store: EventStore
   /** Where it came from, for the start-up log (never with credentials). */
   readonly description: string
-  /**
-   * What it is: a devstore in this process, EventStoreDB (or KurrentDB) by URL, or the store
-   * passed in.
-   */
+  /** What it is: a devstore in this process, EventStoreDB (or KurrentDB) by URL, or the store passed in. */
   readonly kind: 'devstore' | 'eventstoredb' | 'given'
   /** Closes what createServer opened; a store passed in is left to its owner. */
   close(): Promise<void>
