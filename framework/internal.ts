@@ -3,7 +3,7 @@
 // only through it and framework/index.ts.
 
 /** The one back-off of every retry loop, and the abortable wait between tries. */
-export { pause, retryDelay, type RetryPolicy } from './retry.ts'
+export { passesByItself, pause, retryDelay, type RetryPolicy } from './retry.ts'
 /** How a zod schema is read for the GraphQL types and the PostgreSQL columns alike. */
 export { defOf, inspectZod } from './graphql/schema/inspect-zod.ts'
 /** The span of a projection's fold or a reactor's reaction, continuing the trace of the command that appended the event. */

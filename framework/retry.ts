@@ -1,3 +1,5 @@
+import { isAnnalsError } from './errors.ts'
+
 /** How often and how patiently a failing step is tried again. */
 export interface RetryPolicy {
   /** Tries after the first failure before giving up. */
@@ -26,4 +28,13 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     signal?.addEventListener('abort', done, { once: true })
   })
+}
+
+/**
+ * Whether a failure passes by itself: the store is down, or the replica is saturated and asked to be tried
+ * later (OVERLOADED). A step of the read side that meets one waits it out with the store's back-off, without
+ * end, instead of counting it as the handler's failure and dead-lettering its event.
+ */
+export function passesByItself(error: unknown): boolean {
+  return isAnnalsError(error) && (error.code === 'STORE_UNAVAILABLE' || error.code === 'OVERLOADED')
 }

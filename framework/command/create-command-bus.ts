@@ -37,6 +37,12 @@ export interface CommandBusOptions {
   /** At most this many commands wait for one aggregate; beyond it a command to it gets OVERLOADED. Default 1,000. */
   readonly maxQueuedPerAggregate?: number
   /**
+   * The command latency this replica defends, in milliseconds (default: none; createServer sets 20). Once even
+   * the fastest commands wait longer, it admits only as many in flight as keep them near it and refuses the
+   * rest at once with OVERLOADED: above saturation, fast refusals instead of seconds in a queue.
+   */
+  readonly latencyTargetMs?: number
+  /**
    * How many caller-sent command ids each aggregate remembers (default 256): a command id sent again within
    * them is answered with its first result and appends nothing; beyond them it is a new command. Ids the bus
    * generated are not kept: nobody can send them again.
@@ -102,6 +108,7 @@ export function createCommandBus(options: CommandBusOptions): LocalCommandBus {
     ...(options.maxQueuedPerAggregate === undefined
       ? {}
       : { maxQueuedPerAggregate: options.maxQueuedPerAggregate }),
+    ...(options.latencyTargetMs === undefined ? {} : { latencyTargetMs: options.latencyTargetMs }),
     ...(options.now === undefined ? {} : { clock: options.now }),
   })
   // Which aggregate each client-given command id went to: generated ids are new by construction.

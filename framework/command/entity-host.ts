@@ -9,6 +9,7 @@ import {
 } from './entity-mailbox.ts'
 import { MAX_APPEND_BYTES, type CommandOutcome } from './execute-command-group.ts'
 import { createHostedMailboxes } from './hosted-mailboxes.ts'
+import { createLatencyLimit, type LatencyLimit } from './latency-limit.ts'
 import { OverloadedError } from '../errors.ts'
 import { NotOwnerError } from './not-owner-error.ts'
 import type { ValidCommand } from './validate-command.ts'
@@ -46,6 +47,12 @@ export interface EntityHostOptions {
   readonly maxQueued?: number
   /** Commands queued or being decided for one aggregate beyond which a new one to it is refused with OVERLOADED. */
   readonly maxQueuedPerAggregate?: number
+  /**
+   * The latency this host defends, in milliseconds (default: none). When even the fastest command answered over
+   * 100 ms took longer, commands wait in a standing queue: the host then admits only as many in flight as keep
+   * the wait near this, and refuses the rest at once with OVERLOADED (createLatencyLimit).
+   */
+  readonly latencyTargetMs?: number
   /** The clock of passivation, in milliseconds. */
   readonly now?: () => number
   /** The decision time handed to decide; default the system clock. */
@@ -61,8 +68,11 @@ export interface EntityHost {
   execute(command: ValidCommand, ownership?: Ownership): Promise<CommandResult>
   /** Aggregates held in memory now. */
   hosted(): number
-  /** Commands accepted and not yet answered, and those refused with OVERLOADED since start. */
-  load(): { readonly queued: number; readonly refused: number }
+  /**
+   * Commands accepted and not yet answered, those refused with OVERLOADED since start, and how many may be in
+   * flight now (the latency limit, or maxQueued without one).
+   */
+  load(): { readonly queued: number; readonly refused: number; readonly limit: number }
   /**
    * Appends written so far, the commands decided in them (their ratio is the mean group size), and the groups
    * decided again because someone else wrote to their stream first.
@@ -91,6 +101,14 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED
   const maxPerAggregate = options.maxQueuedPerAggregate ?? DEFAULT_MAX_QUEUED_PER_AGGREGATE
   let refused = 0
+  const latency: LatencyLimit | undefined =
+    options.latencyTargetMs === undefined || options.latencyTargetMs <= 0
+      ? undefined
+      : createLatencyLimit({
+          targetMs: options.latencyTargetMs,
+          ceiling: maxQueued,
+          now: () => performance.now(),
+        })
   // Refused before any work, so a flood costs a comparison per command instead of a place in a queue.
   const overloaded = (where: string, bound: number) => {
     refused++
@@ -104,6 +122,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
     entry.pending--
     entry.lastUsed = now()
     inFlight--
+    // Only appends measure the queue: a command the domain refused, or one without events, never waited for the store.
+    if (latency && outcome.ok && outcome.result.events.length > 0) latency.answered(job.acceptedAt, inFlight)
     mailboxes.evictOverflow()
     if (inFlight === 0) for (const resolve of drained.splice(0)) resolve()
     if (outcome.ok) job.resolve(outcome.result)
@@ -133,6 +153,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   return {
     execute(command, ownership = ALWAYS_OWNS) {
       if (inFlight >= maxQueued) return overloaded('This replica', maxQueued)
+      if (latency && !latency.admits(inFlight)) return overloaded('This replica', latency.limit())
       const entry = mailboxes.mailboxFor(command.aggregate, command.aggregateId)
       if (entry.pending >= maxPerAggregate) {
         return overloaded(`${command.aggregate.name} ${command.aggregateId}`, maxPerAggregate)
@@ -140,7 +161,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       entry.pending++
       inFlight++
       return new Promise<CommandResult>((resolve, reject) => {
-        entry.queue.push({ command, ownership, resolve, reject, answered: false })
+        const acceptedAt = latency ? performance.now() : 0
+        entry.queue.push({ command, ownership, resolve, reject, acceptedAt, answered: false })
         if (entry.running) return
         entry.running = true
         // Started a microtask later, so commands sent in the same turn form one group.
@@ -148,7 +170,7 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
       })
     },
     hosted: () => mailboxes.size(),
-    load: () => ({ queued: inFlight, refused }),
+    load: () => ({ queued: inFlight, refused, limit: latency?.limit() ?? maxQueued }),
     written: () => ({ ...written }),
     drop: (predicate) => mailboxes.drop(predicate),
     passivateIdle: () => mailboxes.passivateIdle(),

@@ -21,6 +21,8 @@ export interface MailboxJob {
   readonly ownership: Ownership
   readonly resolve: (result: CommandResult | Promise<CommandResult>) => void
   readonly reject: (error: unknown) => void
+  /** When the host accepted it (performance.now(), 0 when the host measures no latency). */
+  readonly acceptedAt: number
   /** Set once the caller is answered, so no path can answer (and count) it twice. */
   answered: boolean
 }

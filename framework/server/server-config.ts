@@ -71,6 +71,8 @@ export const ServerEnvironment = z.object({
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
   /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
   ANNALS_MAX_QUEUED_PER_AGGREGATE: z.coerce.number().int().positive().optional(),
+  /** The command latency a replica defends by refusing the excess (default 20 ms, off under NODE_ENV=test; 0: off). */
+  ANNALS_LATENCY_TARGET_MS: z.coerce.number().int().nonnegative().optional(),
 })
 
 /** The parsed configuration, with camel-case names. */
@@ -99,6 +101,7 @@ export interface ServerConfig {
   readonly maxQueuedPerAggregate: number | undefined
   readonly slowRequestMs: number | undefined
   readonly maxEventLoopDelayMs: number | undefined
+  readonly latencyTargetMs: number | undefined
 }
 
 /**
@@ -155,6 +158,7 @@ export function parseServerConfig(
     slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
     maxEventLoopDelayMs: value.ANNALS_MAX_EVENT_LOOP_DELAY_MS,
     maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
+    latencyTargetMs: value.ANNALS_LATENCY_TARGET_MS,
   }
 }
 

@@ -194,6 +194,11 @@ export function createServerMetrics(): ServerMetrics {
     (held) => held.load().refused,
   )
   hostGauge(
+    'annals_admitted_commands_limit',
+    'Commands this replica admits in flight now: lowered while commands wait past the latency target, raised as they stop.',
+    (held) => held.load().limit,
+  )
+  hostGauge(
     'annals_appends',
     'Appends the aggregates this replica runs made, each for a group of queued commands.',
     (held) => held.written().appends,

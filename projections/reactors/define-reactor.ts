@@ -70,7 +70,7 @@ export interface ReactorConfig<TName extends string, TAggregates extends readonl
       Extract<AggregateEvent<TAggregates[number]>, { type: K }>
     >
   }
-  /** How a failing handler is retried before its event goes to the dead letters (an unavailable store is retried without end). */
+  /** How a failing handler is retried before its event goes to the dead letters (an unavailable store, or a saturated replica answering OVERLOADED, is retried without end). */
   readonly retry?: Partial<RetryPolicy>
 }
 

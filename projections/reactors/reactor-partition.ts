@@ -1,16 +1,16 @@
 import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import { context as contexts } from '@opentelemetry/api'
 import type { PartitionRunnerContext } from '../partition-set.ts'
-import {
-  AnnalsError,
-  isAnnalsError,
-  type ReadSideLogger,
-  type RecordedEvent,
-  nameBasedUuid,
-} from '../../framework/index.ts'
+import { AnnalsError, type ReadSideLogger, type RecordedEvent, nameBasedUuid } from '../../framework/index.ts'
 import type { ReactorContext, ReactorDefinition } from './define-reactor.ts'
 import type { ReactorDeadLetter, ReactorDeadLetters } from './reactor-dead-letters.ts'
-import { pause, retryDelay, spanAttributes, startEventSpan } from '../../framework/internal.ts'
+import {
+  passesByItself,
+  pause,
+  retryDelay,
+  spanAttributes,
+  startEventSpan,
+} from '../../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
 import { followWithResubscribe } from '../resubscribe.ts'
 
@@ -151,7 +151,7 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
         return
       } catch (error) {
         if (signal.aborted) return
-        const unavailable = isAnnalsError(error) && error.code === 'STORE_UNAVAILABLE'
+        const unavailable = passesByItself(error)
         if (!unavailable && attempt > handlerPolicy.attempts) {
           log?.error(
             { reactor: definition.name, partition, eventId: event.id, err: error },

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { commandScheduling, scheduleIdOf } from '../command-scheduling.ts'
 import type { PartitionRunnerContext } from '../partition-set.ts'
 import { AnnalsError, isAnnalsError, nameBasedUuid, type RecordedEvent } from '../../framework/index.ts'
-import { pause, retryDelay } from '../../framework/internal.ts'
+import { passesByItself, pause, retryDelay } from '../../framework/internal.ts'
 import { defaultHandlerRetry, defaultResubscribeRetry } from '../retry-policy.ts'
 import { createTimerScan, type TimerScan } from './timer-scan.ts'
 import { followWithResubscribe } from '../resubscribe.ts'
@@ -262,7 +262,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
           loaded.delete(workflowId)
           continue
         }
-        if (code !== 'STORE_UNAVAILABLE') {
+        if (!passesByItself(error)) {
           log?.error({ workflow: definition.name, workflowId, err: error }, 'workflow trigger failed')
           return false
         }
@@ -379,7 +379,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
         return await react(workflowId, snapshot, trigger, run)
       } catch (error) {
         if (signal.aborted) throw new AnnalsError('SHUTTING_DOWN', 'The workflow partition stopped')
-        const unavailable = isAnnalsError(error) && error.code === 'STORE_UNAVAILABLE'
+        const unavailable = passesByItself(error)
         if (!unavailable && attempt > handlerPolicy.attempts) {
           log?.error({ workflow: definition.name, workflowId, err: error }, 'workflow reaction gave up')
           const letter = letterOf(workflowId, trigger, error)

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EventStore } from 'annals'
+import { LATENCY_LIMIT_FLOOR } from '../../framework/command/latency-limit.ts'
 import { startGateway, type GraphQLReply, type RunningGateway } from './fixtures/start-gateway.ts'
 
 const fill = (id: string) => `mutation { fill(id: "${id}", input: { site: "s", litres: 1 }) { revision } }`
@@ -103,6 +104,55 @@ describe('load shedding', () => {
     expect(answers.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 200])
     // Once the queue drained, commands are taken again.
     expect((await gateway.gql(fill('other-0'))).status).toBe(200)
+  })
+
+  it('outside tests, refuses commands past the latency limit with OVERLOADED once appends wait past the target, and shows the limit', async () => {
+    let gate = gatedAppends()
+    let held = gate
+    const wrapped = (inner: EventStore): EventStore => ({
+      ...inner,
+      appendToStream: (...args) => held.wrap(inner).appendToStream(...args),
+    })
+    // No latencyTargetMs given: the default of a service outside NODE_ENV=test.
+    gateway = await startGateway({
+      wrapStore: wrapped,
+      env: { NODE_ENV: 'development' },
+      limits: { rateLimit: false },
+    })
+    expect(await metric(gateway, 'annals_admitted_commands_limit')).toBe(5000)
+    const first = await flood(
+      gateway,
+      Array.from({ length: 30 }, (_, index) => `slow-${index}`),
+      30,
+    )
+    // Each of them waits far longer than the target before its append goes through.
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    gate.release()
+    expect((await Promise.all(first)).map((reply) => reply.status)).toEqual(Array(30).fill(200))
+    expect(await metric(gateway, 'annals_admitted_commands_limit')).toBe(LATENCY_LIMIT_FLOOR)
+
+    gate = gatedAppends()
+    held = gate
+    store = gate
+    const admitted = await flood(
+      gateway,
+      Array.from({ length: LATENCY_LIMIT_FLOOR }, (_, index) => `next-${index}`),
+      LATENCY_LIMIT_FLOOR,
+    )
+    const refused = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: fill('one-more') }),
+    })
+    expect([refused.status, refused.headers.get('retry-after'), await codeOf(refused)]).toEqual([
+      503,
+      '1',
+      'OVERLOADED',
+    ])
+    gate.release()
+    expect((await Promise.all(admitted)).map((reply) => reply.status)).toEqual(
+      Array(LATENCY_LIMIT_FLOOR).fill(200),
+    )
   })
 
   it('refuses GraphQL requests with OVERLOADED while the event loop lags past its bound, and still serves /metrics', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CommandBus } from '../../framework/command/command-bus.ts'
-import { StoreUnavailableError } from '../../framework/errors.ts'
+import { OverloadedError, StoreUnavailableError } from '../../framework/errors.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
@@ -191,6 +191,27 @@ describe('a reactor', () => {
       new Set(perBattery.map((event) => `${event.streamName}/${String((event.data as { kw: number }).kw)}`))
         .size,
     ).toBe(12)
+  })
+
+  it('waits out a saturated replica (OVERLOADED) past its handler retries, and dead-letters nothing', async () => {
+    const store = createInMemoryEventStore()
+    await fleet(store)
+    const bus = createTestCommandBus(store)
+    // More refusals in a row than the handler's three retries: as a failure of the handler, the event would
+    // go to the dead letters.
+    let refusals = 5
+    const saturatedBus: CommandBus = {
+      execute(envelope) {
+        if (refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
+        return bus.execute(envelope)
+      },
+    }
+    const readSide = await startReadSide(store, saturatedBus)
+    await readSide.start()
+    const { position } = await store.appendToStream('Grid-g1', [demand(5)])
+    await checkpointed(store, [{ grid: 'g1', position }])
+    expect((await discharges(store)).sort()).toEqual(['Battery-b1', 'Battery-b3'])
+    expect(await readSide.reactor('dispatcher').deadLetters()).toEqual([])
   })
 
   it('runs only the partitions this replica owns, and takes over others on rebalance', async () => {
