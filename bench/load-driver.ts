@@ -38,6 +38,11 @@ export interface StepReport {
   readonly service: Record<string, number>
 }
 
+/** Commands answered within a step's measured window, whatever their outcome (its warm-up is not counted). */
+export function measuredCount(report: StepReport): number {
+  return Object.values(report.latency).reduce((sum, outcome) => sum + outcome.count, 0)
+}
+
 export interface DriverOptions {
   readonly url: string
   /** Where the service's /metrics answers; default /metrics beside `url` (a production service serves it on a port of its own). */

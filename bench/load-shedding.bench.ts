@@ -5,7 +5,7 @@
  *
  * Run: npm run bench -- load-shedding
  */
-import type { StepReport } from './load-driver.ts'
+import { measuredCount, type StepReport } from './load-driver.ts'
 import { median, pairedRatio } from './paired-rounds.ts'
 import type { Bench, BenchResult } from './run.ts'
 import { common, drive, startExample } from './sustained-load.bench.ts'
@@ -55,7 +55,7 @@ const bench: Bench = {
     const acceptedP99 = (side: Side) => of(side, (report) => report.latency.ok.p99)
     const refusedP99 = of('target', (report) => report.latency.shed.p99)
     const share = (side: Side) =>
-      of(side, (report) => report.latency.shed.count / Math.max(1, report.sent))
+      of(side, (report) => report.latency.shed.count / Math.max(1, measuredCount(report)))
         .map((value) => `${(100 * value).toFixed(0)}%`)
         .join(' / ')
     const paired = pairedRatio(acceptedP99('off'), acceptedP99('target'))

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { StepReport } from './load-driver.ts'
+import { measuredCount, type StepReport } from './load-driver.ts'
 import type { Bench, BenchResult } from './run.ts'
 
 const RATE = 500
@@ -159,6 +159,14 @@ const bench: Bench = {
       const worst = (burst: number) => Math.max(...(p99.get(burst) ?? [Number.NaN]))
       const median50 = (burst: number) =>
         reports.filter((report) => report.burst === burst).map((report) => report.latency.ok.p50)
+      const refusedShare = (burst: number) =>
+        reports
+          .filter((report) => report.burst === burst)
+          .map(
+            (report) =>
+              `${((100 * report.latency.shed.count) / Math.max(1, measuredCount(report))).toFixed(1)}%`,
+          )
+          .join(' / ')
       const results: BenchResult[] = [2, 8].map((burst) => ({
         figure: {
           label: `p99 at ${RATE}/s, bursts of ${burst} to one battery`,
@@ -169,7 +177,8 @@ const bench: Bench = {
         ratio: worst(1) / worst(burst),
         notes:
           `p50 ${median50(burst).join(' / ')} ms (baseline ${median50(1).join(' / ')} ms); ` +
-          `p99 per round ${p99.get(burst)?.join(' / ')} ms (baseline ${p99.get(1)?.join(' / ')} ms)`,
+          `p99 per round ${p99.get(burst)?.join(' / ')} ms (baseline ${p99.get(1)?.join(' / ')} ms); ` +
+          `refused with OVERLOADED ${refusedShare(burst)} (baseline ${refusedShare(1)})`,
       }))
       results.push({
         figure: {
