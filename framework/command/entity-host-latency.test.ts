@@ -60,12 +60,15 @@ describe('the entity host under a latency target', () => {
       Array(LATENCY_LIMIT_FLOOR).fill('ok'),
     )
 
-    // Fast answers, interval after interval, raise it again.
+    // Fast answers, interval after interval, raise it again (seven intervals at least: a generous bound).
     await expect
-      .poll(async () => {
-        await host.execute(increment('e'))
-        return host.load().limit
-      })
+      .poll(
+        async () => {
+          await host.execute(increment('e'))
+          return host.load().limit
+        },
+        { timeout: 10_000 },
+      )
       .toBeGreaterThan(2 * LATENCY_LIMIT_FLOOR)
   })
 

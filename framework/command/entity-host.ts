@@ -102,7 +102,8 @@ export function createEntityHost(options: EntityHostOptions): EntityHost {
   const maxPerAggregate = options.maxQueuedPerAggregate ?? DEFAULT_MAX_QUEUED_PER_AGGREGATE
   let refused = 0
   const latency: LatencyLimit | undefined =
-    options.latencyTargetMs === undefined || options.latencyTargetMs <= 0
+    // NaN, like 0 or none, is no target.
+    !(options.latencyTargetMs !== undefined && options.latencyTargetMs > 0)
       ? undefined
       : createLatencyLimit({
           targetMs: options.latencyTargetMs,

@@ -64,19 +64,34 @@ describe('createLatencyLimit', () => {
 
   it('does not take a loaded interval for the base: its minimum holds its queue', () => {
     const { limit, advance, answer } = limitOnClock(20)
-    answer(5, 4)
-    advance(LATENCY_INTERVAL_MS)
-    limit.admits(4)
     answer(300, 400)
     advance(LATENCY_INTERVAL_MS)
     limit.admits(400)
-    // 400 × (5 + 20) / 300.
-    expect(limit.limit()).toBe(33)
-    // Still 300 ms while the queue drains: judged from the base of 5 ms, not from the loaded 300.
-    answer(300, 200)
+    // 400 × (0 + 20) / 300: no light interval yet, so no base.
+    expect(limit.limit()).toBe(26)
+    // 100 ms is still a queue: with the loaded 300 ms taken for the base, it would pass for none.
+    answer(100, 20)
     advance(LATENCY_INTERVAL_MS)
-    limit.admits(200)
-    expect(limit.limit()).toBe(LATENCY_LIMIT_FLOOR)
+    limit.admits(20)
+    expect(limit.limit()).toBe(26)
+  })
+
+  it('cuts from the most commands in flight during the interval, not from those left at its end', () => {
+    const { limit, advance, answer } = limitOnClock(20)
+    limit.admits(300)
+    answer(100, 0)
+    advance(LATENCY_INTERVAL_MS)
+    limit.admits(0)
+    // 300 × 20 / 100.
+    expect(limit.limit()).toBe(60)
+  })
+
+  it('keeps its floor under a smaller ceiling', () => {
+    const { limit, advance, answer } = limitOnClock(20, 8)
+    answer(500, 8)
+    advance(LATENCY_INTERVAL_MS)
+    expect(limit.admits(7)).toBe(true)
+    expect(limit.limit()).toBe(8)
   })
 
   it('grows by a tenth for each interval under the target, up to the ceiling', () => {
@@ -98,13 +113,15 @@ describe('createLatencyLimit', () => {
 
   it('changes nothing for an interval in which no command was answered', () => {
     const { limit, advance, answer } = limitOnClock(20)
-    answer(400, 100)
+    answer(100, 200)
     advance(LATENCY_INTERVAL_MS)
-    limit.admits(100)
-    expect(limit.limit()).toBe(LATENCY_LIMIT_FLOOR)
-    advance(10 * LATENCY_INTERVAL_MS)
-    limit.admits(100)
-    expect(limit.limit()).toBe(LATENCY_LIMIT_FLOOR)
+    limit.admits(200)
+    expect(limit.limit()).toBe(40)
+    for (let interval = 0; interval < 10; interval++) {
+      advance(LATENCY_INTERVAL_MS)
+      limit.admits(200)
+    }
+    expect(limit.limit()).toBe(40)
   })
 
   it('judges an interval only once it is over', () => {

@@ -32,26 +32,31 @@ export interface LatencyLimit {
 /**
  * A concurrency limit driven by latency, after CoDel's signal. The fastest command answered in an interval of
  * 100 ms took its own work plus whatever queue every command of that interval met. Its own work is estimated
- * as the lowest of those minima over the last 300 light intervals, those that ended with no more commands in
- * flight than the floor (the base; 0 before the first); a minimum above base + target means a standing queue. The limit is then set so that, by Little's law, the commands in flight would take base +
- * target: in flight × (base + target) / minimum (never above the limit before, never below the floor). In an
- * interval under it the limit grows by a tenth: within a second or two it finds again what the replica can take
- * after a false alarm (one long garbage collection), while a faster growth would let a queue of seconds build
- * between two intervals. Measuring from the base, not from zero, keeps a store whose every append is slow (a
- * remote cluster, a disk whose flushes lag) from being held at the floor, where refusing does not make it
- * faster. Commands past the limit are refused at once, so above saturation the excess costs a comparison and
- * a fast answer, and the admitted ones keep their latency.
+ * as the lowest of those minima over the last 300 light intervals, those with never more commands in flight
+ * than the floor (the base; 0 before the first). A minimum above base + target means a standing queue: the
+ * limit is then set so that, by Little's law, the commands in flight would take base + target, the most in
+ * flight during the interval × (base + target) / minimum (never above the limit before, never below the
+ * floor). In an interval within it the limit grows by a tenth: within a second or two it finds again what the
+ * replica can take after a false alarm (one long garbage collection), while a faster growth would let a queue
+ * of seconds build between two intervals. Measuring from the base, not from zero, keeps a store whose every
+ * append is slow (a remote cluster, a disk whose flushes lag) from being held at the floor, where refusing
+ * does not make it faster. Commands past the limit are refused at once, so above saturation the excess costs
+ * a comparison and a fast answer, and the admitted ones keep their latency.
  */
 export function createLatencyLimit(options: LatencyLimitOptions): LatencyLimit {
   const { targetMs, ceiling, now } = options
+  const floor = Math.min(LATENCY_LIMIT_FLOOR, ceiling)
   let limit = ceiling
   let intervalStart = now()
   let fastest = Infinity
+  // The most commands in flight seen in this interval: what its fastest answer competed with.
+  let peak = 0
   // The minima of the intervals before this one, a ring; Infinity where none was measured.
   const minima = new Array<number>(LATENCY_BASE_INTERVALS).fill(Infinity)
   let next = 0
 
   const roll = (at: number, inFlight: number) => {
+    peak = Math.max(peak, inFlight)
     if (at - intervalStart < LATENCY_INTERVAL_MS) return
     // An interval with no answer says nothing about the queue (idle, or every command still in its first wait).
     if (fastest !== Infinity) {
@@ -59,19 +64,17 @@ export function createLatencyLimit(options: LatencyLimitOptions): LatencyLimit {
       const base = lowest === Infinity ? 0 : lowest
       limit =
         fastest > base + targetMs
-          ? Math.max(
-              LATENCY_LIMIT_FLOOR,
-              Math.min(limit, Math.floor((inFlight * (base + targetMs)) / fastest)),
-            )
+          ? Math.max(floor, Math.min(limit, Math.floor((peak * (base + targetMs)) / fastest)))
           : Math.min(ceiling, limit + Math.ceil(limit / 10))
       // A loaded interval's minimum holds its queue: it would pass the queue off as the commands' own work.
-      if (inFlight <= LATENCY_LIMIT_FLOOR) {
+      if (peak <= LATENCY_LIMIT_FLOOR) {
         minima[next] = fastest
         next = (next + 1) % LATENCY_BASE_INTERVALS
       }
     }
     intervalStart = at
     fastest = Infinity
+    peak = inFlight
   }
 
   return {

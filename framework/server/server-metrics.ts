@@ -190,12 +190,12 @@ export function createServerMetrics(): ServerMetrics {
   )
   hostGauge(
     'annals_overloaded_commands',
-    'Commands refused at once with OVERLOADED because their replica or aggregate queue was at its bound.',
+    'Commands refused at once with OVERLOADED: their replica or aggregate queue was at its bound, or past the latency limit.',
     (held) => held.load().refused,
   )
   hostGauge(
     'annals_admitted_commands_limit',
-    'Commands this replica admits in flight now: lowered while commands wait past the latency target, raised as they stop.',
+    'Commands this replica admits in flight now: lowered while commands queue past the latency target, raised as they stop.',
     (held) => held.load().limit,
   )
   hostGauge(

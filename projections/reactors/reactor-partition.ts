@@ -143,7 +143,10 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
   }
 
   async function attempt(event: RecordedEvent) {
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    // Waits for a down store or a saturated replica do not use up the handler's own retries.
+    let failures = 0
+    let waits = 0
+    while (!signal.aborted) {
       try {
         const routed = definition.route(event)
         await routed.handle(routed.event, context(event, routed.aggregateId))
@@ -151,8 +154,11 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
         return
       } catch (error) {
         if (signal.aborted) return
-        const unavailable = passesByItself(error)
-        if (!unavailable && attempt > handlerPolicy.attempts) {
+        if (passesByItself(error)) {
+          await pause(retryDelay(storePolicy, ++waits), signal)
+          continue
+        }
+        if (++failures > handlerPolicy.attempts) {
           log?.error(
             { reactor: definition.name, partition, eventId: event.id, err: error },
             'reactor gave up',
@@ -160,7 +166,7 @@ export function startReactorPartition(options: ReactorPartitionOptions): Reactor
           await keepDeadLetter(deadLetter(event, error))
           return
         }
-        await pause(retryDelay(unavailable ? storePolicy : handlerPolicy, attempt), signal)
+        await pause(retryDelay(handlerPolicy, failures), signal)
       }
     }
   }

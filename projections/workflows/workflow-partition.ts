@@ -251,14 +251,17 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
    * waited out. Resolves false when it failed otherwise (logged): the caller decides what becomes of it.
    */
   async function guarded(workflowId: string, task: () => Promise<void>): Promise<boolean> {
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    // Waits for a down store or a saturated replica do not use up the conflict retries.
+    let conflicts = 0
+    let waits = 0
+    while (!signal.aborted) {
       try {
         await task()
         return true
       } catch (error) {
         if (signal.aborted) return true
         const code = isAnnalsError(error) ? error.code : undefined
-        if (code === 'CONCURRENCY_CONFLICT' && attempt <= CONFLICT_RETRIES) {
+        if (code === 'CONCURRENCY_CONFLICT' && ++conflicts <= CONFLICT_RETRIES) {
           loaded.delete(workflowId)
           continue
         }
@@ -266,7 +269,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
           log?.error({ workflow: definition.name, workflowId, err: error }, 'workflow trigger failed')
           return false
         }
-        await pause(retryDelay(storePolicy, attempt), signal)
+        await pause(retryDelay(storePolicy, ++waits), signal)
       }
     }
     return true
@@ -374,13 +377,19 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
     trigger: WorkflowTrigger,
     run: (state: unknown, reactions: WorkflowReactions) => unknown,
   ): Promise<{ after: WorkflowSnapshot; sent: string[] } | undefined> {
-    for (let attempt = 1; ; attempt++) {
+    // Waits for a down store or a saturated replica do not use up the reaction's own retries.
+    let failures = 0
+    let waits = 0
+    for (;;) {
       try {
         return await react(workflowId, snapshot, trigger, run)
       } catch (error) {
         if (signal.aborted) throw new AnnalsError('SHUTTING_DOWN', 'The workflow partition stopped')
-        const unavailable = passesByItself(error)
-        if (!unavailable && attempt > handlerPolicy.attempts) {
+        if (passesByItself(error)) {
+          await pause(retryDelay(storePolicy, ++waits), signal)
+          continue
+        }
+        if (++failures > handlerPolicy.attempts) {
           log?.error({ workflow: definition.name, workflowId, err: error }, 'workflow reaction gave up')
           const letter = letterOf(workflowId, trigger, error)
           await keepDeadLetter(letter)
@@ -396,7 +405,7 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
           )
           return undefined
         }
-        await pause(retryDelay(unavailable ? storePolicy : handlerPolicy, attempt), signal)
+        await pause(retryDelay(handlerPolicy, failures), signal)
       }
     }
   }

@@ -193,16 +193,18 @@ describe('a reactor', () => {
     ).toBe(12)
   })
 
-  it('waits out a saturated replica (OVERLOADED) past its handler retries, and dead-letters nothing', async () => {
+  it('waits out a saturated replica (OVERLOADED) without using up its handler retries, and dead-letters nothing', async () => {
     const store = createInMemoryEventStore()
     await fleet(store)
     const bus = createTestCommandBus(store)
-    // More refusals in a row than the handler's three retries: as a failure of the handler, the event would
-    // go to the dead letters.
+    // More refusals in a row than the handler's three retries (as failures of the handler, the event would go to
+    // the dead letters), then two failures of its own, within its retries once the waits are not counted.
     let refusals = 5
+    let failures = 2
     const saturatedBus: CommandBus = {
       execute(envelope) {
         if (refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
+        if (failures-- > 0) return Promise.reject(new Error('the battery did not answer'))
         return bus.execute(envelope)
       },
     }
