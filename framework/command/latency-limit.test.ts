@@ -76,14 +76,28 @@ describe('createLatencyLimit', () => {
     expect(limit.limit()).toBe(26)
   })
 
-  it('cuts from the most commands in flight during the interval, not from those left at its end', () => {
+  it('cuts from the mean of the commands in flight during the interval, not from those left at its end', () => {
     const { limit, advance, answer } = limitOnClock(20)
     limit.admits(300)
     answer(100, 0)
     advance(LATENCY_INTERVAL_MS)
     limit.admits(0)
-    // 300 × 20 / 100.
-    expect(limit.limit()).toBe(60)
+    // (300 + 0) / 2 × 20 / 100.
+    expect(limit.limit()).toBe(30)
+  })
+
+  it('takes an interval for light only if it never held more commands than the floor, whatever it ends with', () => {
+    const { limit, advance, answer } = limitOnClock(20)
+    limit.admits(300)
+    answer(200, 5)
+    advance(LATENCY_INTERVAL_MS)
+    limit.admits(5)
+    expect(limit.limit()).toBe(LATENCY_LIMIT_FLOOR)
+    // Had that interval's 200 ms become the base, 150 ms would be within it and the limit would grow.
+    answer(150, 10)
+    advance(LATENCY_INTERVAL_MS)
+    limit.admits(10)
+    expect(limit.limit()).toBe(LATENCY_LIMIT_FLOOR)
   })
 
   it('keeps its floor under a smaller ceiling', () => {

@@ -34,7 +34,7 @@ export interface LatencyLimit {
  * 100 ms took its own work plus whatever queue every command of that interval met. Its own work is estimated
  * as the lowest of those minima over the last 300 light intervals, those with never more commands in flight
  * than the floor (the base; 0 before the first). A minimum above base + target means a standing queue: the
- * limit is then set so that, by Little's law, the commands in flight would take base + target, the most in
+ * limit is then set so that, by Little's law, the commands in flight would take base + target, the mean in
  * flight during the interval × (base + target) / minimum (never above the limit before, never below the
  * floor). In an interval within it the limit grows by a tenth: within a second or two it finds again what the
  * replica can take after a false alarm (one long garbage collection), while a faster growth would let a queue
@@ -49,22 +49,30 @@ export function createLatencyLimit(options: LatencyLimitOptions): LatencyLimit {
   let limit = ceiling
   let intervalStart = now()
   let fastest = Infinity
-  // The most commands in flight seen in this interval: what its fastest answer competed with.
+  // The commands in flight each time one was admitted or answered in this interval: their mean is what its
+  // commands competed with (Little's law's L); their most, whether the interval was light.
+  let inFlightSum = 0
+  let samples = 0
   let peak = 0
   // The minima of the intervals before this one, a ring; Infinity where none was measured.
   const minima = new Array<number>(LATENCY_BASE_INTERVALS).fill(Infinity)
   let next = 0
 
   const roll = (at: number, inFlight: number) => {
-    peak = Math.max(peak, inFlight)
-    if (at - intervalStart < LATENCY_INTERVAL_MS) return
+    if (at - intervalStart < LATENCY_INTERVAL_MS) {
+      inFlightSum += inFlight
+      samples++
+      peak = Math.max(peak, inFlight)
+      return
+    }
     // An interval with no answer says nothing about the queue (idle, or every command still in its first wait).
     if (fastest !== Infinity) {
       const lowest = Math.min(...minima)
       const base = lowest === Infinity ? 0 : lowest
+      const meanInFlight = samples === 0 ? inFlight : inFlightSum / samples
       limit =
         fastest > base + targetMs
-          ? Math.max(floor, Math.min(limit, Math.floor((peak * (base + targetMs)) / fastest)))
+          ? Math.max(floor, Math.min(limit, Math.floor((meanInFlight * (base + targetMs)) / fastest)))
           : Math.min(ceiling, limit + Math.ceil(limit / 10))
       // A loaded interval's minimum holds its queue: it would pass the queue off as the commands' own work.
       if (peak <= LATENCY_LIMIT_FLOOR) {
@@ -74,6 +82,8 @@ export function createLatencyLimit(options: LatencyLimitOptions): LatencyLimit {
     }
     intervalStart = at
     fastest = Infinity
+    inFlightSum = inFlight
+    samples = 1
     peak = inFlight
   }
 
