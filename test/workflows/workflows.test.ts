@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { CommandBus } from '../../framework/command/command-bus.ts'
+import { OverloadedError } from '../../framework/errors.ts'
 import type { EventStore, RecordedEvent } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
@@ -388,6 +389,29 @@ describe('a workflow reaction that throws', () => {
     clock.advance(SILENCE_MS)
     await control.idle()
     expect(await offlineOrders(store, 'b1')).toHaveLength(1)
+  })
+
+  it('waits out a saturated replica (OVERLOADED) without using up the retries of the reaction, and dead-letters nothing', async () => {
+    const store = createInMemoryEventStore()
+    const clock = createTestClock(start)
+    const bus = createTestCommandBus(store)
+    // More refusals than the watchdog's one retry, then one failure of its own, within it.
+    let refusals = 5
+    let failures = 1
+    const saturatedBus: CommandBus = {
+      execute(envelope) {
+        if (refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
+        if (failures-- > 0) return Promise.reject(new Error('the battery did not answer'))
+        return bus.execute(envelope)
+      },
+    }
+    const { control } = await startWorkflows(store, clock, { commands: saturatedBus })
+    await control.reached((await install(store, 'b1')).position)
+    clock.set(start + SILENCE_MS)
+    await control.idle()
+    expect(await control.deadLetters()).toEqual([])
+    expect(await offlineOrders(store, 'b1')).toHaveLength(1)
+    expect(refusals).toBeLessThan(0)
   })
 
   it('goes on with the reaction itself when a retry succeeds', async () => {
