@@ -248,7 +248,8 @@ export function startWorkflowPartition(options: WorkflowPartitionOptions): Workf
 
   /**
    * Runs one trigger: a conflict (another writer got there first) reloads and runs it again; a down store or a
-   * saturated replica (OVERLOADED) is waited out. Resolves false when it failed otherwise (logged): the caller decides what becomes of it.
+   * saturated replica (OVERLOADED) is waited out. Resolves false when it failed otherwise (logged): the caller
+   * decides what becomes of it.
    */
   async function guarded(workflowId: string, task: () => Promise<void>): Promise<boolean> {
     // Waits for a down store or a saturated replica do not use up the conflict retries.

@@ -83,18 +83,27 @@ async function setAlarms(ids: readonly string[], due: number, through: ReplicaPr
   )
 }
 
-/** Resolves once every alarm has rung; then checks each rang once, with one firing recorded. */
+const firingsOf = async (id: string) =>
+  (await streamOf(workflowStream('alarm', id))).filter((e) => e.type === 'WorkflowTimerFired')
+
+/**
+ * Resolves once every alarm has rung and its firing is recorded (the record follows the command it sent); then
+ * checks each rang once, with one firing recorded.
+ */
 async function rangOnce(ids: readonly string[]): Promise<WorkflowRecord['trigger'][]> {
   await vi.waitFor(
     async () => {
-      for (const id of ids) expect((await streamOf(`Counter-rung-${id}`)).length).toBeGreaterThan(0)
+      for (const id of ids) {
+        expect((await streamOf(`Counter-rung-${id}`)).length).toBeGreaterThan(0)
+        expect((await firingsOf(id)).length).toBeGreaterThan(0)
+      }
     },
     { timeout: 30_000, interval: 100 },
   )
   const triggers: WorkflowRecord['trigger'][] = []
   for (const id of ids) {
     expect(await streamOf(`Counter-rung-${id}`)).toHaveLength(1)
-    const fired = (await streamOf(workflowStream('alarm', id))).filter((e) => e.type === 'WorkflowTimerFired')
+    const fired = await firingsOf(id)
     expect(fired).toHaveLength(1)
     triggers.push((fired[0]!.data as WorkflowRecord).trigger)
   }
