@@ -1,11 +1,27 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { CommandBus, CommandEnvelope, CommandResult } from '../../framework/command/command-bus.ts'
-import { StoreUnavailableError } from '../../framework/errors.ts'
+import { OverloadedError, StoreUnavailableError } from '../../framework/errors.ts'
 import type {
   EventStore,
   RecordedEvent,
   SubscriptionMessage,
 } from '../../framework/event-store/event-store.ts'
+
+/**
+ * A bus in front of `bus` that refuses its first `refusals` commands with OVERLOADED, as a saturated replica
+ * does, then fails the next `failures` with an error of the handler's own, then passes the rest on.
+ */
+export function saturatedThenFlaky(bus: CommandBus, refusals: number, failures: number) {
+  const left = { refusals, failures }
+  const saturated: CommandBus = {
+    execute(envelope) {
+      if (left.refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
+      if (left.failures-- > 0) return Promise.reject(new Error('the battery did not answer'))
+      return bus.execute(envelope)
+    },
+  }
+  return { bus: saturated, left }
+}
 
 /** A command bus that appends one event per command with ids derived from the command id, as the pipeline does. */
 export function createTestCommandBus(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CommandBus } from '../../framework/command/command-bus.ts'
-import { OverloadedError, StoreUnavailableError } from '../../framework/errors.ts'
+import { StoreUnavailableError } from '../../framework/errors.ts'
 import type { EventStore } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
@@ -16,7 +16,7 @@ import {
   noise,
   type BatteryStatusRow,
 } from './battery-fixtures.ts'
-import { collectAll, createTestCommandBus } from './event-store-fixtures.ts'
+import { collectAll, createTestCommandBus, saturatedThenFlaky } from './event-store-fixtures.ts'
 import { openReadSide } from './read-side.fixture.ts'
 
 /** Answers a grid demand by ordering every battery charged to 50% or more to discharge. */
@@ -199,16 +199,8 @@ describe('a reactor', () => {
     const bus = createTestCommandBus(store)
     // More refusals in a row than the handler's three retries (as failures of the handler, the event would go to
     // the dead letters), then two failures of its own, within its retries once the waits are not counted.
-    let refusals = 5
-    let failures = 2
-    const saturatedBus: CommandBus = {
-      execute(envelope) {
-        if (refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
-        if (failures-- > 0) return Promise.reject(new Error('the battery did not answer'))
-        return bus.execute(envelope)
-      },
-    }
-    const readSide = await startReadSide(store, saturatedBus)
+    const saturated = saturatedThenFlaky(bus, 5, 2)
+    const readSide = await startReadSide(store, saturated.bus)
     await readSide.start()
     const { position } = await store.appendToStream('Grid-g1', [demand(5)])
     await checkpointed(store, [{ grid: 'g1', position }])

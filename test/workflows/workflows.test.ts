@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { CommandBus } from '../../framework/command/command-bus.ts'
-import { OverloadedError } from '../../framework/errors.ts'
 import type { EventStore, RecordedEvent } from '../../framework/event-store/event-store.ts'
 import { createInMemoryEventStore } from '../../framework/event-store/in-memory-event-store.ts'
 import type { ProjectionReadSide } from '../../projections/create-read-side.ts'
 import { createTestClock, type TestClock } from '../../projections/workflows/test-clock.ts'
 import { workflowStream, type WorkflowRecord } from '../../projections/workflows/workflow-records.ts'
-import { collectAll, createTestCommandBus } from '../projections/event-store-fixtures.ts'
+import { collectAll, createTestCommandBus, saturatedThenFlaky } from '../projections/event-store-fixtures.ts'
 import { openReadSide } from '../projections/read-side.fixture.ts'
 import { SILENCE_MS, watchdog } from './watchdog.fixture.ts'
 
@@ -396,22 +395,14 @@ describe('a workflow reaction that throws', () => {
     const clock = createTestClock(start)
     const bus = createTestCommandBus(store)
     // More refusals than the watchdog's one retry, then one failure of its own, within it.
-    let refusals = 5
-    let failures = 1
-    const saturatedBus: CommandBus = {
-      execute(envelope) {
-        if (refusals-- > 0) return Promise.reject(new OverloadedError('This replica', 16, 1_000))
-        if (failures-- > 0) return Promise.reject(new Error('the battery did not answer'))
-        return bus.execute(envelope)
-      },
-    }
-    const { control } = await startWorkflows(store, clock, { commands: saturatedBus })
+    const saturated = saturatedThenFlaky(bus, 5, 1)
+    const { control } = await startWorkflows(store, clock, { commands: saturated.bus })
     await control.reached((await install(store, 'b1')).position)
     clock.set(start + SILENCE_MS)
     await control.idle()
     expect(await control.deadLetters()).toEqual([])
     expect(await offlineOrders(store, 'b1')).toHaveLength(1)
-    expect(refusals).toBeLessThan(0)
+    expect(saturated.left.refusals).toBeLessThan(0)
   })
 
   it('goes on with the reaction itself when a retry succeeds', async () => {
