@@ -246,6 +246,28 @@ describe('createCommandBus', () => {
     ])
   })
 
+  it('gives the first event of a command sent without an id that id, the next ones ids derived from it, the same on every try', async () => {
+    const store = createInMemoryEventStore()
+    const tries: string[][] = []
+    let rivalFirst = true
+    const recording: EventStore = {
+      ...store,
+      appendToStream: async (name, events, options) => {
+        tries.push(events.map((event) => event.id))
+        if (rivalFirst) {
+          rivalFirst = false
+          await store.appendToStream(name, [{ id: randomUUID(), type: 'Noted', data: { text: 'rival' } }])
+        }
+        return store.appendToStream(name, events, options)
+      },
+    }
+    const result = await busOn(recording).execute(send('incrementTwice', { by: 1 }))
+    const ids = [result.commandId, deriveEventId(result.commandId, 1)]
+    expect(tries).toEqual([ids, ids])
+    expect(result.events.map((e) => e.id)).toEqual(ids)
+    expect((await streamOf(store)).slice(1).map((e) => e.id)).toEqual(ids)
+  })
+
   it('reports each event of a multi-event command with its own position', async () => {
     const store = createInMemoryEventStore()
     const result = await busOn(store).execute(send('incrementTwice', { by: 1 }))

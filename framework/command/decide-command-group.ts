@@ -93,7 +93,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
       }
       const traceparent = trace === undefined ? undefined : traceparentOf(trace)
       const hash = idGenerated === true ? undefined : commandHash(command, input)
-      const proposing = { commandId, hash, traceparent }
+      const proposing = { commandId, hash, traceparent, idGenerated }
       const proposed: EventToAppend[] = []
       for (let index = 0; index < emitted.length; index++) {
         proposed.push(proposeEvent(aggregate, emitted[index]!, proposing, index))

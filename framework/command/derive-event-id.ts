@@ -7,6 +7,8 @@ const NAMESPACE_BYTES = 16
 // Reused input buffer: hashing is synchronous, so one buffer serves every call.
 let scratch = Buffer.alloc(256)
 Buffer.from(ANNALS_NAMESPACE.replaceAll('-', ''), 'hex').copy(scratch)
+// Views of its first n bytes, by n: names of one shape (an id and an index) hash the same view each time.
+let views: Buffer[] = []
 
 // crypto.hash (Node 20.12+) skips the Hash object; hex output is far cheaper than a Buffer from it.
 const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'hex') => string }).hash
@@ -29,10 +31,11 @@ export function nameBasedUuid(name: string): string {
       const larger = Buffer.alloc(needed * 2)
       scratch.copy(larger, 0, 0, NAMESPACE_BYTES)
       scratch = larger
+      views = []
     }
   }
   const length = NAMESPACE_BYTES + scratch.write(name, NAMESPACE_BYTES, 'utf8')
-  const hex = sha1Hex(scratch.subarray(0, length))
+  const hex = sha1Hex((views[length] ??= scratch.subarray(0, length)))
   // Version 5 in the high nibble of byte 6; the RFC variant (10xx) in the high bits of byte 8.
   const variant = VARIANT_DIGITS[hexValue(hex.charCodeAt(16)) & 0x3]!
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`

@@ -10,6 +10,8 @@ export interface ProposingCommand {
   readonly commandId: string
   /** Absent for a command whose id the bus generated: such an id is never looked up again. */
   readonly hash: string | undefined
+  /** The bus generated the command id: a random (version 4) UUID. */
+  readonly idGenerated?: boolean | undefined
   /** The W3C traceparent of the command's span, when it is traced. */
   readonly traceparent?: string | undefined
 }
@@ -32,5 +34,16 @@ export function proposeEvent(
   }
   if (command.hash !== undefined) metadata[COMMAND_HASH_KEY] = command.hash
   if (command.traceparent !== undefined) metadata[TRACEPARENT_KEY] = command.traceparent
-  return { id: deriveEventId(command.commandId, index), type: event.type, data: event.data, metadata }
+  return { id: eventIdOf(command, index), type: event.type, data: event.data, metadata }
+}
+
+/**
+ * The id of a command's `index`th event, the same each time the command is decided. A command id the bus
+ * generated is a random version-4 UUID: its first event takes it as it is, which saves a hash per command and
+ * never equals an id derived by name (version 5). A caller's id, which a caller may craft, is always hashed.
+ */
+function eventIdOf(command: ProposingCommand, index: number): string {
+  return index === 0 && command.idGenerated === true
+    ? command.commandId
+    : deriveEventId(command.commandId, index)
 }
