@@ -1,6 +1,10 @@
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { CommandResult } from './command-bus.ts'
-import { executeCommandGroup, type CommandOutcome } from './execute-command-group.ts'
+import {
+  executeCommandGroup,
+  type CommandOutcome,
+  type ExecutedCommandGroup,
+} from './execute-command-group.ts'
 import { loadAggregate, type LoadedAggregate, type LoadOptions } from './load-aggregate.ts'
 import { ConcurrencyConflictError } from '../errors.ts'
 import type { EventStore } from '../event-store/event-store.ts'
@@ -84,85 +88,101 @@ async function runMailbox(run: MailboxRunnerOptions, entry: Mailbox): Promise<vo
   // No wait for a macrotask when the queue runs dry: callers answered by a group send their next command in
   // microtasks, and the first one starts the loop again a microtask after the others have queued theirs.
   while (entry.queue.length > 0) {
-    const jobs = entry.queue.splice(0, maxGroup)
+    const arrived = entry.queue.splice(0, maxGroup)
+    // The group's awaits are this loop's own (no async function per group): they are on every command's path.
+    let jobs: readonly MailboxJob[] = arrived
     try {
-      await runGroup(run, entry, jobs)
+      for (let attempt = 0; jobs.length > 0; attempt++) {
+        const loaded = entry.loaded ?? (await load(run, entry, jobs))
+        if (loaded === undefined) break
+        const group = await executeCommandGroup({
+          store: run.store,
+          aggregate: entry.aggregate,
+          id: entry.id,
+          streamName: entry.streamName,
+          loaded,
+          commands: jobs.map((job) => job.command),
+          maxAppendBytes: run.maxAppendBytes,
+          now: run.clock(),
+        })
+        jobs = afterGroup(run, entry, jobs, loaded, group, attempt)
+      }
     } catch (error) {
-      // Not expected (every outcome is settled in runGroup); never leave a caller waiting.
+      // Not expected (every outcome is settled on the way); never leave a caller waiting.
       entry.loaded = undefined
-      for (const job of jobs) settle(entry, job, { ok: false, error })
+      for (const job of arrived) settle(entry, job, { ok: false, error })
     }
   }
   entry.running = false
 }
 
-async function runGroup(
+/** Loads the mailbox's aggregate; when the store fails, the jobs are answered with its error and it resolves undefined. */
+async function load(
   run: MailboxRunnerOptions,
   entry: Mailbox,
-  arrived: readonly MailboxJob[],
-): Promise<void> {
-  const { store, maxAppendBytes, maxRetries, settle, written } = run
-  let jobs = arrived
-  for (let attempt = 0; ; attempt++) {
-    let loaded: LoadedAggregate
-    try {
-      loaded = entry.loaded ?? (await loadAggregate(store, entry.aggregate, entry.id, run.loading))
-    } catch (error) {
-      entry.loaded = undefined
-      for (const job of jobs) settle(entry, job, { ok: false, error })
-      return
-    }
-    const group = await executeCommandGroup({
-      store,
-      aggregate: entry.aggregate,
-      id: entry.id,
-      streamName: entry.streamName,
-      loaded,
-      commands: jobs.map((job) => job.command),
-      maxAppendBytes,
-      now: run.clock(),
-    })
-    const conflict =
-      !group.appended && group.error instanceof ConcurrencyConflictError && attempt < maxRetries
-    // What did not fit in one append waits at the head of the mailbox for the next group.
-    if (!conflict && group.taken < jobs.length) entry.queue.unshift(...jobs.slice(group.taken))
-    if (group.appended) {
-      if (group.loaded.revision !== loaded.revision) {
-        written.appends++
-        written.commands += group.taken
-      }
-      // A refused command folded nothing into the group's state, so the copy stays exact; the next group
-      // may start while this one's answers wait for their positions.
-      entry.loaded = run.hold ? group.loaded : undefined
-      const { outcomes } = group
-      if (!(outcomes instanceof Promise)) {
-        for (let index = 0; index < outcomes.length; index++) settle(entry, jobs[index]!, outcomes[index]!)
-        return
-      }
-      const taken = jobs.slice(0, group.taken)
-      void outcomes.then(
-        (answers) => answers.forEach((outcome, index) => settle(entry, taken[index]!, outcome)),
-        (error: unknown) => taken.forEach((job) => settle(entry, job, { ok: false, error })),
-      )
-      return
-    }
+  jobs: readonly MailboxJob[],
+): Promise<LoadedAggregate | undefined> {
+  try {
+    return await loadAggregate(run.store, entry.aggregate, entry.id, run.loading)
+  } catch (error) {
     entry.loaded = undefined
-    if (!conflict) {
-      // Commands decided before the first that emitted events did not depend on the failed append.
-      group.settled.forEach((outcome, index) => settle(entry, jobs[index]!, outcome))
-      for (const job of jobs.slice(group.settled.length, group.taken)) {
-        settle(entry, job, { ok: false, error: group.error })
-      }
-      return
-    }
-    written.conflicts++
-    const moved = jobs.filter((job) => !job.ownership.stillOwns(job.command))
-    for (const job of moved) {
-      settle(entry, job, { ok: false, error: new NotOwnerError(entry.aggregate.name, entry.id) })
-    }
-    if (moved.length > 0) {
-      jobs = jobs.filter((job) => !moved.includes(job))
-      if (jobs.length === 0) return
-    }
+    for (const job of jobs) run.settle(entry, job, { ok: false, error })
+    return undefined
   }
 }
+
+/**
+ * Settles what a group decided and keeps the mailbox in step; returns the jobs to decide again (after a
+ * conflict, those whose aggregate this process still owns), or none.
+ */
+function afterGroup(
+  run: MailboxRunnerOptions,
+  entry: Mailbox,
+  jobs: readonly MailboxJob[],
+  loaded: LoadedAggregate,
+  group: ExecutedCommandGroup,
+  attempt: number,
+): readonly MailboxJob[] {
+  const { settle, written } = run
+  const conflict =
+    !group.appended && group.error instanceof ConcurrencyConflictError && attempt < run.maxRetries
+  // What did not fit in one append waits at the head of the mailbox for the next group.
+  if (!conflict && group.taken < jobs.length) entry.queue.unshift(...jobs.slice(group.taken))
+  if (group.appended) {
+    if (group.loaded.revision !== loaded.revision) {
+      written.appends++
+      written.commands += group.taken
+    }
+    // A refused command folded nothing into the group's state, so the copy stays exact; the next group
+    // may start while this one's answers wait for their positions.
+    entry.loaded = run.hold ? group.loaded : undefined
+    const { outcomes } = group
+    if (!(outcomes instanceof Promise)) {
+      for (let index = 0; index < outcomes.length; index++) settle(entry, jobs[index]!, outcomes[index]!)
+      return NONE
+    }
+    const taken = jobs.slice(0, group.taken)
+    void outcomes.then(
+      (answers) => answers.forEach((outcome, index) => settle(entry, taken[index]!, outcome)),
+      (error: unknown) => taken.forEach((job) => settle(entry, job, { ok: false, error })),
+    )
+    return NONE
+  }
+  entry.loaded = undefined
+  if (!conflict) {
+    // Commands decided before the first that emitted events did not depend on the failed append.
+    group.settled.forEach((outcome, index) => settle(entry, jobs[index]!, outcome))
+    for (const job of jobs.slice(group.settled.length, group.taken)) {
+      settle(entry, job, { ok: false, error: group.error })
+    }
+    return NONE
+  }
+  written.conflicts++
+  const moved = jobs.filter((job) => !job.ownership.stillOwns(job.command))
+  for (const job of moved) {
+    settle(entry, job, { ok: false, error: new NotOwnerError(entry.aggregate.name, entry.id) })
+  }
+  return moved.length === 0 ? jobs : jobs.filter((job) => !moved.includes(job))
+}
+
+const NONE: readonly MailboxJob[] = []
