@@ -56,7 +56,7 @@ export type ExecutedCommandGroup<TState = unknown> =
 /**
  * Runs several commands to one aggregate as one write: decides them one after another against the state
  * as it evolves (exactly as if each ran alone after the one before), then appends all their events in ONE
- * append with one expected revision. Each command keeps its own event ids (derived from its command id), its
+ * append with one expected revision. Each command keeps its own event ids (fixed by its command id), its
  * own result, revision and positions; a refused command emits nothing and does not stop the others; a
  * command id already applied, or repeated within the group, is answered with the first result.
  *

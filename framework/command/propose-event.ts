@@ -17,7 +17,7 @@ export interface ProposingCommand {
 }
 
 /**
- * The `index`th event a command proposes to append: its id derived from the command id, its metadata
+ * The `index`th event a command proposes to append: its id fixed by the command id (eventIdOf), its metadata
  * carrying the schema version, the command id and, for an id a caller sent, its hash (which deduplication
  * reads back after a reload), and the traceparent of the command's span, so whatever the event causes later
  * links to the command.

@@ -6,7 +6,7 @@
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint
 
 export interface EventToAppend {
-  /** A UUID; derived from the command id so a retried append is recognised and written once. */
+  /** A UUID; fixed by the command id (see proposeEvent) so a retried append is recognised and written once. */
   readonly id: string
   readonly type: string
   readonly data: unknown

@@ -49,8 +49,11 @@ const increment = (aggregateId: string) => ({
 })
 const refuse = (aggregateId: string) => ({ aggregate: 'Counter', command: 'refuse', aggregateId, input: {} })
 
-/** A store that holds the first `count` appends until released, so a test can act mid-batch. */
-function holdingStore(count: number) {
+/**
+ * A store that holds the first `count` appends until released, so a test can act mid-batch: before they are
+ * written, or (`after`) once written, holding only their answers.
+ */
+function holdingStore(count: number, when: 'before' | 'after' = 'before') {
   const inner = createInMemoryEventStore()
   let release: () => void = () => undefined
   const released = new Promise<void>((resolve) => (release = resolve))
@@ -60,11 +63,11 @@ function holdingStore(count: number) {
   const store: EventStore = {
     ...inner,
     async appendToStream(name, events, options) {
-      if (toHold > 0) {
-        if (--toHold === 0) allHeld()
-        await released
-      }
-      return inner.appendToStream(name, events, options)
+      if (toHold === 0) return inner.appendToStream(name, events, options)
+      const written = when === 'after' ? await inner.appendToStream(name, events, options) : undefined
+      if (--toHold === 0) allHeld()
+      await released
+      return written ?? inner.appendToStream(name, events, options)
     },
   }
   return { store, untilHeld: () => untilHeld, release: () => release() }
@@ -120,6 +123,28 @@ describe('command router', () => {
     expect(await commandIdsOf(store, y)).toEqual([commands[1]!.commandId])
     expect(await commandIdsOf(store, z)).toEqual([commands[3]!.commandId])
   })
+
+  it.each(['before', 'after'] as const)(
+    'runs a command sent without an id once when it comes back here after its owner died %s its append',
+    async (when) => {
+      const { store, untilHeld, release } = holdingStore(2, when)
+      const { a, b, ids } = await startPair(store)
+      const [x, y] = ids as [string, string]
+      const noId = ({ commandId: _, ...command }: ReturnType<typeof increment>) => command
+      const results = Promise.all(
+        [increment(x), increment(y)].map((c) => a.cluster.commands.execute(noId(c))),
+      )
+      await untilHeld()
+      b.server.closeAllConnections()
+      b.server.close()
+      const answered = await results
+      // The dead owner's held appends land after this replica ran the same commands: neither may apply twice.
+      release()
+      await b.cluster.close()
+      expect(await commandIdsOf(store, x)).toEqual([answered[0]!.commandId])
+      expect(await commandIdsOf(store, y)).toEqual([answered[1]!.commandId])
+    },
+  )
 
   it('re-routes every command in flight exactly once when the owner leaves the ring mid-batch', async () => {
     const { store, untilHeld, release } = holdingStore(3)

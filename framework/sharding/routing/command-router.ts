@@ -119,6 +119,10 @@ export function createCommandRouter(options: CommandRouterOptions): CommandRoute
         // The raw input crosses the wire: parsed values (dates, transforms) do not survive JSON, so the owner
         // parses it again, as any process must parse what another sends it.
         counts.forwarded++
+        // The owner takes the command id as a caller's (it arrives in the envelope): if the command comes back
+        // here after a forward whose outcome is unknown, it runs the same way, with the same event ids, and the
+        // id is looked up first, so an append the owner made before it died is answered, not made twice.
+        if (command.idGenerated === true) command = { ...command, idGenerated: false }
         return await traceForward(command, owner, (traceparent) =>
           batcher.forward(owner, envelopeOf(command, traceparent)),
         )
