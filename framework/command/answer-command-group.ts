@@ -27,11 +27,12 @@ export function answerCommandGroup(
   positions: readonly bigint[],
   count: number,
 ): CommandOutcome[] | Promise<CommandOutcome[]> {
-  const outcomes: CommandOutcome[] = []
+  // Sized once: an array grown from empty by push allocates room for 16 at its first element.
+  const outcomes = new Array<CommandOutcome>(count)
   for (let index = 0; index < count; index++) {
     const decision = group.decisions[index]!
     if (decision.kind === 'applied') return answerFrom(group, positions, outcomes, index, count)
-    outcomes.push(answerDecided(group, positions, outcomes, index, decision))
+    outcomes[index] = answerDecided(group, positions, outcomes, index, decision)
   }
   return outcomes
 }
@@ -46,11 +47,10 @@ async function answerFrom(
 ): Promise<CommandOutcome[]> {
   for (let index = from; index < count; index++) {
     const decision = group.decisions[index]!
-    outcomes.push(
+    outcomes[index] =
       decision.kind === 'applied'
         ? await answerApplied(group, index, decision)
-        : answerDecided(group, positions, outcomes, index, decision),
-    )
+        : answerDecided(group, positions, outcomes, index, decision)
   }
   return outcomes
 }
@@ -92,11 +92,11 @@ function answerDecided(
       return first.ok ? { ok: true, result: { ...first.result, commandId } } : first
     }
     case 'appends': {
-      const appended: AppendedEvent[] = []
+      const appended = new Array<AppendedEvent>(decision.count)
       for (let k = 0; k < decision.count; k++) {
         const { id, type, data } = events[decision.offset + k]!
         const revision = decision.first + BigInt(k)
-        appended.push({ id, type, data, revision, position: positions[decision.offset + k]! })
+        appended[k] = { id, type, data, revision, position: positions[decision.offset + k]! }
       }
       const last = appended[appended.length - 1]!
       const result = {

@@ -60,8 +60,11 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
   const { aggregate, id, commands, loaded, window, now, maxBytes } = options
   // The command ids appended by this group, by decision; a lone command needs none.
   const inGroup = commands.length > 1 ? new Map<string, number>() : undefined
-  const decisions: GroupDecision[] = []
-  const events: EventToAppend[] = []
+  // Arrays grown from empty by push allocate room for 16 at their first element: the decisions are sized for
+  // every command (cut to those taken at the end), and a lone command's events are its own list.
+  const decisions = new Array<GroupDecision>(commands.length)
+  let taken = 0
+  let events: EventToAppend[] | undefined
   let state = loaded.state
   let revision = loaded.revision
   let bytes = 0
@@ -72,7 +75,7 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         const first = decisions[earlier] as Extract<GroupDecision, { kind: 'appends' }>
         if (first.hash !== commandHash(command, input))
           throw new CommandIdReusedError(commandId, `on ${aggregate.name} ${id} for another command or input`)
-        decisions.push({ kind: 'repeats', index: earlier })
+        decisions[taken++] = { kind: 'repeats', index: earlier }
         continue
       }
       // An id the bus generated was never seen before: no lookup, and nothing to remember.
@@ -82,49 +85,51 @@ export function decideCommandGroup<TAggregate extends AnyAggregate>(
         if (applied.hash !== undefined && applied.hash !== commandHash(command, input)) {
           throw new CommandIdReusedError(commandId, `on ${aggregate.name} ${id} for another command or input`)
         }
-        decisions.push({ kind: 'applied', first: applied.first, last: applied.last })
+        decisions[taken++] = { kind: 'applied', first: applied.first, last: applied.last }
         continue
       }
       const decided = definition.decide(state, input, { id, revision, commandId, now })
       const emitted = checkEmittedEvents(aggregate, decided)
       if (emitted.length === 0) {
-        decisions.push({ kind: 'nothing', revision })
+        decisions[taken++] = { kind: 'nothing', revision }
         continue
       }
       const traceparent = trace === undefined ? undefined : traceparentOf(trace)
       const hash = idGenerated === true ? undefined : commandHash(command, input)
       const proposing = { commandId, hash, traceparent, idGenerated }
-      const proposed: EventToAppend[] = []
+      const proposed = new Array<EventToAppend>(emitted.length)
       for (let index = 0; index < emitted.length; index++) {
-        proposed.push(proposeEvent(aggregate, emitted[index]!, proposing, index))
+        proposed[index] = proposeEvent(aggregate, emitted[index]!, proposing, index)
       }
       // Sizes split a group into appends; a lone command goes whole (the store refuses it if too big).
       const size = inGroup ? proposed.reduce((sum, event) => sum + sizeBound(event, maxBytes), 0) : 0
       // One command alone may still be too big: the store refuses it, as it would without grouping.
-      if (events.length > 0 && bytes + size > maxBytes) break
+      if (events !== undefined && bytes + size > maxBytes) break
       let evolved = state
       let last = revision
       for (const event of emitted) {
         last += 1n
         evolved = aggregate.apply(evolved, event, { id, revision: last, createdAt: now }) as TState
       }
-      inGroup?.set(commandId, decisions.length)
-      decisions.push({
+      inGroup?.set(commandId, taken)
+      decisions[taken++] = {
         kind: 'appends',
         first: revision + 1n,
-        offset: events.length,
+        offset: events?.length ?? 0,
         count: proposed.length,
         hash: proposing.hash,
-      })
-      for (const event of proposed) events.push(event)
+      }
+      if (events === undefined) events = proposed
+      else for (const event of proposed) events.push(event)
       state = evolved
       revision = last
       bytes += size
     } catch (error) {
-      decisions.push({ kind: 'refused', error })
+      decisions[taken++] = { kind: 'refused', error }
     }
   }
-  return { decisions, events, state, revision }
+  decisions.length = taken
+  return { decisions, events: events ?? [], state, revision }
 }
 
 function sizeBound(event: EventToAppend, limit: number): number {
