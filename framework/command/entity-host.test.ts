@@ -9,12 +9,6 @@ import {
 } from '../../test/support/entity-host.fixture.ts'
 import { NotOwnerError } from './not-owner-error.ts'
 import { StoreUnavailableError } from '../errors.ts'
-import type { EventStore } from '../event-store/event-store.ts'
-
-/** A read that fails before its first event, as a down store's does. */
-function failingRead(error: Error): AsyncIterable<never> {
-  return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) }
-}
 
 const hostOn = entityHostsClosedAfterEach()
 
@@ -29,21 +23,16 @@ describe('createEntityHost', () => {
   })
 
   it('answers every waiting command with the error of a load that failed, and loads again for the next', async () => {
-    const { store } = countingStore()
-    let down = true
-    const flaky: EventStore = {
-      ...store,
-      readStream: (name, options) =>
-        down ? failingRead(new StoreUnavailableError('down for the test')) : store.readStream(name, options),
-    }
-    const host = hostOn(flaky)
+    const { store, failReads } = countingStore()
+    failReads(new StoreUnavailableError('down for the test'))
+    const host = hostOn(store)
     const answers = await Promise.allSettled([1, 2, 3].map(() => host.execute(increment('c-1'))))
     expect(answers.map((a) => a.status === 'rejected' && (a.reason as { code?: string }).code)).toEqual([
       'STORE_UNAVAILABLE',
       'STORE_UNAVAILABLE',
       'STORE_UNAVAILABLE',
     ])
-    down = false
+    failReads(undefined)
     expect((await host.execute(increment('c-1'))).revision).toBe(0n)
   })
 

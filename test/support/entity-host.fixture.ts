@@ -14,13 +14,17 @@ import {
 } from '../../framework/command/entity-host.ts'
 import { validateCommand } from '../../framework/command/validate-command.ts'
 
-/** An in-memory store that counts stream reads, and can be told to refuse every append as a conflict. */
+/**
+ * An in-memory store that counts stream reads, and can be told to refuse every append as a conflict, to fail
+ * the next append, or to fail every read until told otherwise.
+ */
 export function countingStore() {
   const inner = createInMemoryEventStore()
   const counts = { reads: 0, appends: 0, conflicts: 0 }
   const appendSizes: number[] = []
   let conflictAlways = false
   let failNext: Error | undefined
+  let readsFail: Error | undefined
   const store: EventStore = {
     ...inner,
     async appendToStream(name, events, options) {
@@ -41,6 +45,9 @@ export function countingStore() {
     },
     readStream(name, options) {
       if (!name.startsWith('annals-snapshot')) counts.reads++
+      const failure = readsFail
+      // A read that fails before its first event, as a down store's does.
+      if (failure) return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }) }
       return inner.readStream(name, options)
     },
   }
@@ -51,6 +58,7 @@ export function countingStore() {
     appendSizes,
     conflictAlways: () => (conflictAlways = true),
     failNextAppend: (error: Error) => (failNext = error),
+    failReads: (error: Error | undefined) => (readsFail = error),
   }
 }
 
