@@ -6,7 +6,10 @@ import type { DevStoreThreadOptions, DevStoreThreadReady } from './dev-store-thr
 const port = parentPort
 if (port === null) throw new Error('dev-store-thread-entry runs as a worker thread (startDevStoreThread)')
 const options = workerData as DevStoreThreadOptions
-const devstore = await createDevStore(options.dataDir === undefined ? {} : { dataDir: options.dataDir })
+const devstore = await createDevStore({
+  ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+  ...(options.systemProjections === undefined ? {} : { systemProjections: options.systemProjections }),
+})
 const ready: DevStoreThreadReady = {
   type: 'ready',
   connectionString: devstore.connectionString,

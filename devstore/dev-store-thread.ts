@@ -6,6 +6,8 @@ import { Worker } from 'node:worker_threads'
 export interface DevStoreThreadOptions {
   /** Where the log lives (created if missing); default in memory. */
   readonly dataDir?: string
+  /** Run the system projections (createDevStore's option of that name); default true. */
+  readonly systemProjections?: boolean
 }
 
 /** A devstore serving from a worker thread of this process: its address, and how to stop it. */

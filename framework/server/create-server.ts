@@ -195,6 +195,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     eventStoreUrl: config.eventStoreUrl,
     dataDir: options.dataDir ?? config.dataDir,
     devstoreThread: config.devstoreThread,
+    devstoreSystemProjections: config.devstoreSystemProjections,
   })
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')

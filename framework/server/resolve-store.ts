@@ -26,6 +26,8 @@ export async function resolveStore(
     readonly dataDir: string | undefined
     /** Run the devstore on a worker thread rather than on the service's event loop. */
     readonly devstoreThread: boolean
+    /** Run the devstore's system projections (else they stay stopped until enabled). */
+    readonly devstoreSystemProjections: boolean
   },
 ): Promise<ResolvedStore> {
   if (option !== undefined && typeof option !== 'string') {
@@ -63,9 +65,13 @@ export async function resolveStore(
 async function startDevStore(config: {
   readonly dataDir: string | undefined
   readonly devstoreThread: boolean
+  readonly devstoreSystemProjections: boolean
 }): Promise<{ readonly connectionString: string; readonly port: number; close(): Promise<void> }> {
   const { createDevStore, startDevStoreThread } = await import('../../devstore/index.ts')
-  const options = config.dataDir === undefined ? {} : { dataDir: config.dataDir }
+  const options = {
+    ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
+    systemProjections: config.devstoreSystemProjections,
+  }
   if (!config.devstoreThread) return createDevStore(options)
   const devstore = await startDevStoreThread(options)
   // As on the service's own thread: an error that ends the devstore ends the process.

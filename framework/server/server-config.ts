@@ -40,6 +40,11 @@ export const ServerEnvironment = z.object({
    * docs/devstore.md for what each does under load).
    */
   ANNALS_DEVSTORE_THREAD: flag.optional(),
+  /**
+   * Run EventStoreDB's system projections (`$ce-`, `$et-`, `$bc-` and `$streams` links) in that devstore
+   * (true), or keep them stopped until enabled, as a production EventStoreDB node does (default false).
+   */
+  ANNALS_DEVSTORE_SYSTEM_PROJECTIONS: flag.optional(),
   ANNALS_SELF_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GRAPHQL_INTROSPECTION: flag.optional(),
@@ -84,6 +89,8 @@ export interface ServerConfig {
   readonly dataDir: string | undefined
   /** Whether the devstore (when there is one) runs on a thread of its own. */
   readonly devstoreThread: boolean
+  /** Whether that devstore runs its system projections. */
+  readonly devstoreSystemProjections: boolean
   readonly selfUrl: string | undefined
   readonly logLevel: string
   readonly introspection: boolean | undefined
@@ -143,6 +150,7 @@ export function parseServerConfig(
     eventStoreUrl: value.EVENTSTORE_URL,
     dataDir: value.ANNALS_DATA_DIR,
     devstoreThread: value.ANNALS_DEVSTORE_THREAD ?? false,
+    devstoreSystemProjections: value.ANNALS_DEVSTORE_SYSTEM_PROJECTIONS ?? false,
     selfUrl: value.ANNALS_SELF_URL,
     logLevel: value.LOG_LEVEL,
     introspection: value.GRAPHQL_INTROSPECTION,

@@ -145,6 +145,33 @@ describe('configuration', () => {
       }
     },
   )
+
+  it.each([
+    ['keeps its system projections stopped by default, as a production EventStoreDB node does', {}, false],
+    [
+      'runs them with ANNALS_DEVSTORE_SYSTEM_PROJECTIONS=true',
+      { ANNALS_DEVSTORE_SYSTEM_PROJECTIONS: 'true' },
+      true,
+    ],
+    ['keeps them stopped on a thread of its own too', { ANNALS_DEVSTORE_THREAD: 'true' }, false],
+  ])('its devstore %s', async (_what, env, linked) => {
+    const app = await createServer({ aggregates: [Tank], env: { NODE_ENV: 'test', ...env }, logger: false })
+    try {
+      const reply = await app.inject({ method: 'POST', url: '/graphql', payload: { query: fill('links1') } })
+      const position = BigInt(reply.json<{ data: { fill: { token: string } } }>().data.fill.token)
+      // Running, they append links to $ce-Tank, $et-TankFilled and $bc-<command> after the event, within
+      // milliseconds; stopped, nothing follows it.
+      const deadline = Date.now() + 1_000
+      let head = await app.annals.store.headPosition()
+      while (head === position && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        head = await app.annals.store.headPosition()
+      }
+      expect(head > position).toBe(linked)
+    } finally {
+      await app.close()
+    }
+  })
 })
 
 describe('graceful shutdown', () => {
