@@ -10,6 +10,7 @@ import {
 } from '../framework/index.ts'
 import type { RetryPolicy } from '../framework/internal.ts'
 import { lagKey, type Lag, type LagSubject } from './lag.ts'
+import { shareSubscriptions } from './shared-subscriptions.ts'
 
 /** What a partition runner (a reactor's or a workflow's) gives its host. */
 export interface RunningPartition {
@@ -67,7 +68,8 @@ export interface PartitionRunnerContext {
 
 export function partitionRunnerContext(options: PartitionHostOptions): PartitionRunnerContext {
   return {
-    store: options.store,
+    // A host's partitions of one reactor or workflow follow the same event types: one subscription serves them.
+    store: shareSubscriptions(options.store),
     commands: options.commands,
     readModel: options.readModel,
     ...(options.handlerRetry ? { retry: options.handlerRetry } : {}),
