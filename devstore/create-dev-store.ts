@@ -50,7 +50,11 @@ export interface DevStoreOptions {
   readonly accessControl?: boolean
   /** How long a write may take to commit before it is answered as timed out; default 2,000 ms, as EventStoreDB. */
   readonly commitTimeoutMs?: number
-  /** Run `$by_category`, `$by_event_type`, `$stream_by_category` and `$streams`; default true, as EventStoreDB's dev mode. */
+  /**
+   * Run `$by_category`, `$by_event_type`, `$by_correlation_id`, `$stream_by_category` and `$streams` (those
+   * not disabled through the projections API); default true, as EventStoreDB's dev mode. False keeps all five
+   * stopped at start, whatever the data directory says (the API can still enable one until the next start).
+   */
   readonly systemProjections?: boolean
 }
 

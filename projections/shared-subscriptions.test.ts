@@ -7,7 +7,8 @@ import { shareSubscriptions } from './shared-subscriptions.ts'
 /** The in-memory store, counting the subscriptions opened on it and those still open. */
 function countedStore() {
   const store = createInMemoryEventStore()
-  const counts = { opened: 0, open: 0 }
+  // pulled: the events the store's subscriptions yielded.
+  const counts = { opened: 0, open: 0, pulled: 0 }
   const counted: EventStore = {
     ...store,
     subscribeToAll: (options) => {
@@ -16,7 +17,10 @@ function countedStore() {
       const inner = store.subscribeToAll(options)
       return (async function* () {
         try {
-          yield* inner
+          for await (const message of inner) {
+            if (message.kind === 'event') counts.pulled++
+            yield message
+          }
         } finally {
           counts.open--
         }
@@ -147,9 +151,82 @@ describe('shared subscriptions', () => {
     await Promise.all([leader.stop(), late.stop()])
   })
 
-  it('drops a consumer that leaves too much unread, with an error, and keeps serving the others', async () => {
+  it('reads at the pace of a slow consumer catching up, and never drops it for being slow', async () => {
+    const { store, counts } = countedStore()
+    const shared = shareSubscriptions(store, { highWater: 256, stallMs: 1_000 })
+    for (let batch = 0; batch < 20; batch++) await append(store, 'A', 1_000)
+    const all = await positionsOf(store, 'A')
+    const controller = new AbortController()
+    const events: bigint[] = []
+    let mostAhead = 0
+    for await (const message of shared.subscribeToAll({ eventTypes: ['A'], signal: controller.signal })) {
+      if (message.kind !== 'event') continue
+      events.push(message.event.position)
+      // The events the shared subscription took from the store and this consumer has not read yet.
+      mostAhead = Math.max(mostAhead, counts.pulled - events.length)
+      // Slower than the store: a turn of the event loop every hundred events.
+      if (events.length % 100 === 0) await new Promise((resolve) => setImmediate(resolve))
+      if (events.length === all.length) break
+    }
+    expect(events).toEqual(all)
+    expect(counts.opened).toBe(1)
+    expect(mostAhead).toBeLessThanOrEqual(256)
+  })
+
+  it('gives a consumer that starts ahead of the shared subscription nothing it already has', async () => {
     const { store } = countedStore()
-    const shared = shareSubscriptions(store, { maxUnread: 8 })
+    const shared = shareSubscriptions(store)
+    await append(store, 'A', 5)
+    const all = await positionsOf(store, 'A')
+    const controllers = [new AbortController(), new AbortController()]
+    // In one turn: the first starts the shared subscription at the start, the second joins it from the third event.
+    const first = reader(
+      shared.subscribeToAll({ eventTypes: ['A'], signal: controllers[0]!.signal }),
+      controllers[0]!,
+    )
+    const ahead = reader(
+      shared.subscribeToAll({ eventTypes: ['A'], fromPosition: all[2]!, signal: controllers[1]!.signal }),
+      controllers[1]!,
+    )
+    await until(() => first.events.length === 5 && ahead.messages.includes('caughtUp'))
+    expect(ahead.events).toEqual(all.slice(3))
+    await Promise.all([first.stop(), ahead.stop()])
+  })
+
+  it('keeps serving the other consumers when one leaves, and passes on every caughtUp of the store', async () => {
+    const { store, counts } = countedStore()
+    // The store says caughtUp again after every event of type Again, as one does after falling behind.
+    const repeating: EventStore = Object.assign(Object.create(store) as EventStore, {
+      subscribeToAll: (options: Parameters<EventStore['subscribeToAll']>[0]) =>
+        (async function* () {
+          for await (const message of store.subscribeToAll(options)) {
+            yield message
+            if (message.kind === 'event' && message.event.type === 'Again')
+              yield { kind: 'caughtUp' as const }
+          }
+        })(),
+    })
+    const shared = shareSubscriptions(repeating)
+    const controllers = [new AbortController(), new AbortController()]
+    const [leaving, staying] = controllers.map((controller) =>
+      reader(shared.subscribeToAll({ eventTypes: ['A', 'Again'], signal: controller.signal }), controller),
+    )
+    await append(store, 'A')
+    await until(() => leaving!.events.length === 1 && staying!.events.length === 1)
+    await leaving!.stop()
+    await append(store, 'Again')
+    await append(store, 'A')
+    await until(() => staying!.events.length === 3)
+    expect(staying!.messages.filter((kind) => kind === 'caughtUp')).toHaveLength(2)
+    expect(counts.opened).toBe(1)
+    expect(counts.open).toBe(1)
+    await staying!.stop()
+    await until(() => counts.open === 0)
+  })
+
+  it('drops a consumer that holds the shared subscription back and reads nothing, and keeps serving the others', async () => {
+    const { store, counts } = countedStore()
+    const shared = shareSubscriptions(store, { highWater: 8, stallMs: 100 })
     const reading = new AbortController()
     const live = reader(shared.subscribeToAll({ eventTypes: ['A'], signal: reading.signal }), reading)
     // A consumer that asks for one message and never for the next.
@@ -157,8 +234,20 @@ describe('shared subscriptions', () => {
     await stuck.next()
     await append(store, 'A', 30)
     await until(() => live.events.length === 30)
-    await expect(stuck.next()).rejects.toThrow(/unread/)
+    await expect(stuck.next()).rejects.toThrow(/read nothing/)
     await live.stop()
+    await until(() => counts.open === 0)
+  })
+
+  it('ends the store subscription when its only consumer is dropped', async () => {
+    const { store, counts } = countedStore()
+    const shared = shareSubscriptions(store, { highWater: 8, stallMs: 100 })
+    const stuck = shared.subscribeToAll({ eventTypes: ['A'] })[Symbol.asyncIterator]()
+    await stuck.next()
+    await append(store, 'A', 30)
+    // The consumer never asks again: nothing of it runs to leave, the drop alone must end the subscription.
+    await until(() => counts.open === 0)
+    await expect(stuck.next()).rejects.toThrow(/read nothing/)
   })
 
   it('ends every consumer with the error of the subscription they share', async () => {

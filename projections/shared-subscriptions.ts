@@ -3,19 +3,27 @@ import type { EventStore, SubscriptionMessage } from '../framework/index.ts'
 type SubscribeToAllOptions = NonNullable<Parameters<EventStore['subscribeToAll']>[0]>
 
 export interface SharedSubscriptionOptions {
-  /** Messages a shared subscription keeps, so a subscriber just behind it can join it. Default 4,096. */
+  /**
+   * The messages a shared subscription keeps, so a consumer just behind it can join it: at least this many
+   * (up to twice as many between trims). Default 4,096.
+   */
   readonly recentMessages?: number
-  /** Messages a subscriber may leave unread before it is dropped with an error. Default 16,384. */
-  readonly maxUnread?: number
+  /** The shared subscription stops reading while a consumer has more than this many messages unread. Default 4,096. */
+  readonly highWater?: number
+  /**
+   * A consumer that holds the shared subscription back (over `highWater`) and reads nothing for this long is
+   * dropped with an error; it subscribes again on its own. Default 10,000 ms.
+   */
+  readonly stallMs?: number
 }
 
 /** One consumer of a shared subscription: what it has been given, and what it has not read yet. */
 interface Follower {
-  /** The position of the last message it was given (or its start); it is given nothing at or before it. */
+  /** The position of the last message queued for it (or where it started): it is given nothing at or before it. */
   seen: bigint
-  caughtUp: boolean
   readonly queue: SubscriptionMessage[]
   head: number
+  lastReadAt: number
   wake: (() => void) | undefined
   failure: unknown
   ended: boolean
@@ -23,41 +31,54 @@ interface Follower {
 
 /** One subscription to the store, followed by every consumer of the same event types. */
 interface Tail {
+  readonly key: string
   readonly followers: Set<Follower>
   /** The messages after `floor`, in order: a consumer at or after `floor` joins by reading them first. */
   recent: { readonly position: bigint; readonly message: SubscriptionMessage }[]
   floor: bigint
+  /** Whether the store has said it reached the head (a consumer that joins is told so too). */
   caughtUp: boolean
   readonly abort: AbortController
+  /** Wakes the tail held back by a consumer, when that consumer reads or leaves. */
+  resume: (() => void) | undefined
 }
 
 const START = -1n
 
 /**
  * The store, with subscriptions to `$all` of the same event types sharing one subscription to it: the
- * partitions of a workflow on one replica each follow the whole log of its event types and keep their own
- * events, and each would otherwise have every event sent, decoded and parsed for it.
+ * partitions of a workflow or a reactor on one replica each follow the whole log of their event types and keep
+ * their own events, and each would otherwise have every event sent, decoded and parsed for it.
  *
- * A consumer from a position the shared subscription has passed by at most `recentMessages` is given those
- * messages again and then follows it live; one further behind reads on a subscription of its own until it is
- * that close, then joins. Each consumer is given only messages after the last one it was given, in the
- * store's order, and `caughtUp` once the shared subscription has reached the head. One that leaves
- * `maxUnread` messages unread is dropped with an error (it subscribes again, as after any failure), so a
- * stuck consumer holds neither the others nor unbounded memory. A failure of the shared subscription ends
- * every consumer's with it; the last consumer to leave ends it.
+ * A consumer from a position among the shared subscription's recent messages is given the rest of them and
+ * then follows it; one further behind reads on a subscription of its own until it is that close, then joins.
+ * Each consumer is given only messages after the last one it was given, in the store's order, and each
+ * `caughtUp` of the store (at once, when it joins a subscription that has reached the head). The shared
+ * subscription reads at the pace of its slowest consumer: it stops while one has more than `highWater`
+ * messages unread. One that holds it back and reads nothing for `stallMs` is dropped with an error (it
+ * subscribes again, as after any failure, and catches up on its own), so a stuck consumer holds the others for
+ * that long at most. A failure of the shared subscription ends every consumer's with it; the last consumer to
+ * leave ends it.
  */
 export function shareSubscriptions(store: EventStore, options: SharedSubscriptionOptions = {}): EventStore {
-  const recentMessages = options.recentMessages ?? 4_096
-  const maxUnread = options.maxUnread ?? 16_384
+  const recentMessages = Math.max(1, options.recentMessages ?? 4_096)
+  const highWater = Math.max(1, options.highWater ?? 4_096)
+  const stallMs = options.stallMs ?? 10_000
   const tails = new Map<string, Tail>()
+
+  const unread = (follower: Follower) => follower.queue.length - follower.head
+  /** Whether a consumer at `from` can join `tail`: every message after `from` is still among its recent ones. */
+  const reaches = (tail: Tail, from: bigint) => from >= tail.floor
 
   function startTail(key: string, from: bigint, eventTypes: readonly string[] | undefined): Tail {
     const tail: Tail = {
+      key,
       followers: new Set(),
       recent: [],
       floor: from,
       caughtUp: false,
       abort: new AbortController(),
+      resume: undefined,
     }
     tails.set(key, tail)
     void (async () => {
@@ -71,24 +92,21 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
         for await (const message of messages) {
           if (message.kind === 'caughtUp') {
             tail.caughtUp = true
-            for (const follower of tail.followers) {
-              if (follower.caughtUp) continue
-              follower.caughtUp = true
-              give(tail, follower, message)
+            for (const follower of tail.followers) give(follower, message)
+          } else {
+            const position = message.kind === 'event' ? message.event.position : message.position
+            tail.recent.push({ position, message })
+            if (tail.recent.length >= 2 * recentMessages) {
+              tail.floor = tail.recent[tail.recent.length - recentMessages - 1]!.position
+              tail.recent = tail.recent.slice(-recentMessages)
             }
-            continue
+            for (const follower of tail.followers) {
+              if (position <= follower.seen) continue
+              follower.seen = position
+              give(follower, message)
+            }
           }
-          const position = message.kind === 'event' ? message.event.position : message.position
-          tail.recent.push({ position, message })
-          if (tail.recent.length >= 2 * recentMessages) {
-            tail.floor = tail.recent[tail.recent.length - recentMessages - 1]!.position
-            tail.recent = tail.recent.slice(-recentMessages)
-          }
-          for (const follower of tail.followers) {
-            if (position <= follower.seen) continue
-            follower.seen = position
-            give(tail, follower, message)
-          }
+          if (holdsBack(tail, highWater)) await keepPace(tail)
         }
       } catch (error) {
         failure = error
@@ -105,25 +123,54 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
     return tail
   }
 
-  function give(tail: Tail, follower: Follower, message: SubscriptionMessage) {
+  function give(follower: Follower, message: SubscriptionMessage) {
     follower.queue.push(message)
-    if (follower.queue.length - follower.head > maxUnread) {
-      // What it has not read is dropped with it: it subscribes again from what it handled.
-      tail.followers.delete(follower)
-      follower.queue.length = 0
-      follower.head = 0
-      follower.failure = new Error(`a consumer left ${maxUnread} messages of a shared subscription unread`)
-    }
     follower.wake?.()
   }
 
-  /** Joins the shared subscription at `from`: the recent messages after it, then what comes. */
-  function join(tail: Tail, from: bigint, caughtUp: boolean): Follower {
+  function holdsBack(tail: Tail, limit: number): boolean {
+    for (const follower of tail.followers) if (unread(follower) > limit) return true
+    return false
+  }
+
+  /**
+   * Waits until every consumer is down to half of `highWater` unread (so the shared subscription does not stop
+   * at every message of a slow consumer); drops one that reads nothing for `stallMs` meanwhile.
+   */
+  async function keepPace(tail: Tail) {
+    for (;;) {
+      const now = Date.now()
+      for (const follower of tail.followers) {
+        if (unread(follower) > highWater / 2 && now - follower.lastReadAt >= stallMs) drop(tail, follower)
+      }
+      if (!holdsBack(tail, highWater / 2) || tail.abort.signal.aborted) return
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, stallMs)
+        tail.resume = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      tail.resume = undefined
+    }
+  }
+
+  function drop(tail: Tail, follower: Follower) {
+    // What it has not read goes with it: it subscribes again from what it handled.
+    follower.queue.length = 0
+    follower.head = 0
+    follower.failure = new Error(`a consumer read nothing of a shared subscription for ${stallMs} ms`)
+    follower.wake?.()
+    leave(tail, follower)
+  }
+
+  /** Joins the shared subscription at `from`: its recent messages after `from`, then what comes. */
+  function join(tail: Tail, from: bigint, toldCaughtUp: boolean): Follower {
     const follower: Follower = {
       seen: from,
-      caughtUp,
       queue: [],
       head: 0,
+      lastReadAt: Date.now(),
       wake: undefined,
       failure: undefined,
       ended: false,
@@ -133,23 +180,20 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
       follower.queue.push(message)
       follower.seen = position
     }
-    if (tail.caughtUp && !caughtUp) {
-      follower.caughtUp = true
-      follower.queue.push({ kind: 'caughtUp' })
-    }
+    if (tail.caughtUp && !toldCaughtUp) follower.queue.push({ kind: 'caughtUp' })
     tail.followers.add(follower)
     return follower
   }
 
-  function leave(key: string, tail: Tail, follower: Follower) {
-    tail.followers.delete(follower)
+  function leave(tail: Tail, follower: Follower) {
+    if (!tail.followers.delete(follower)) return
+    tail.resume?.()
     if (tail.followers.size > 0) return
-    if (tails.get(key) === tail) tails.delete(key)
+    if (tails.get(tail.key) === tail) tails.delete(tail.key)
     tail.abort.abort()
   }
 
   async function* follow(
-    key: string,
     tail: Tail,
     follower: Follower,
     signal: AbortSignal | undefined,
@@ -168,6 +212,8 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
             follower.queue.splice(0, follower.head)
             follower.head = 0
           }
+          follower.lastReadAt = Date.now()
+          if (tail.resume !== undefined && unread(follower) <= highWater / 2) tail.resume()
           yield message
           continue
         }
@@ -178,7 +224,7 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
       }
     } finally {
       signal?.removeEventListener('abort', stop)
-      leave(key, tail, follower)
+      leave(tail, follower)
     }
   }
 
@@ -190,29 +236,29 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
     const key = eventTypes === undefined ? '*' : JSON.stringify([...eventTypes].sort())
     const start = subscribeOptions.fromPosition ?? 'start'
     let from = start === 'start' ? START : start
-    let caughtUp = false
+    let toldCaughtUp = false
     for (;;) {
       const tail = tails.get(key)
-      // Joining and the check that the recent messages reach back to `from` happen in one turn.
-      if (tail === undefined || from >= tail.floor) {
+      // The check and the join happen in one turn: the recent messages cannot move past `from` between them.
+      if (tail === undefined || reaches(tail, from)) {
         const joined = tail ?? startTail(key, from, eventTypes)
-        yield* follow(key, joined, join(joined, from, caughtUp), signal)
+        yield* follow(joined, join(joined, from, toldCaughtUp), signal)
         return
       }
       // Too far behind: catch up on a subscription of its own, until the shared one's recent messages reach it.
-      let close = false
+      let nearEnough = false
       const own = store.subscribeToAll({ ...subscribeOptions, fromPosition: from === START ? 'start' : from })
       for await (const message of own) {
         yield message
-        if (message.kind === 'caughtUp') caughtUp = true
+        if (message.kind === 'caughtUp') toldCaughtUp = true
         else from = message.kind === 'event' ? message.event.position : message.position
         const shared = tails.get(key)
-        if (shared === undefined || from >= shared.floor) {
-          close = true
+        if (shared === undefined || reaches(shared, from)) {
+          nearEnough = true
           break
         }
       }
-      if (!close) return
+      if (!nearEnough) return
     }
   }
 

@@ -72,11 +72,15 @@ export class ProjectionRunner {
     return this.position !== undefined && this.position >= this.engine.headPosition()
   }
 
-  /** Loads the checkpoint and, when enabled, starts catching up. */
-  start(enabledByDefault: boolean): void {
+  /**
+   * Loads the checkpoint and, when enabled, starts catching up: `allowed` false keeps it stopped whatever its
+   * checkpoint says (it can still be enabled through the API until the next start); true runs it unless its
+   * checkpoint says it was disabled.
+   */
+  start(allowed: boolean): void {
     const last = this.engine.lastEvent(checkpointStream(this.name))
     const saved = last === undefined ? undefined : parseCheckpoint(last.data)
-    this.enabledNow = saved?.enabled ?? enabledByDefault
+    this.enabledNow = allowed && (saved?.enabled ?? true)
     this.position = saved?.position
     this.checkpointed = saved?.position
     this.wake()

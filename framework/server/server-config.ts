@@ -41,8 +41,9 @@ export const ServerEnvironment = z.object({
    */
   ANNALS_DEVSTORE_THREAD: flag.optional(),
   /**
-   * Run EventStoreDB's system projections (`$ce-`, `$et-`, `$bc-` and `$streams` links) in that devstore
-   * (true), or keep them stopped until enabled, as a production EventStoreDB node does (default false).
+   * Run EventStoreDB's system projections (`$ce-`, `$et-`, `$bc-`, `$category-` and `$streams` links) in that
+   * devstore (true), or keep them stopped until enabled, as a production EventStoreDB node does (default false,
+   * whatever its data directory says).
    */
   ANNALS_DEVSTORE_SYSTEM_PROJECTIONS: flag.optional(),
   ANNALS_SELF_URL: z.url().optional(),

@@ -13,6 +13,22 @@ import { Tank, TankLevel } from './fixtures/tank.ts'
 
 const fill = (id: string) => `mutation { fill(id: "${id}", input: { site: "s", litres: 3 }) { token } }`
 
+/**
+ * Fills a tank and says whether anything followed its event in the log within a second: the links of the
+ * devstore's system projections ($ce-Tank, $et-TankFilled, $bc-<command>) come within milliseconds when they run.
+ */
+async function linksAfterFill(app: Awaited<ReturnType<typeof createServer>>, tank: string): Promise<boolean> {
+  const reply = await app.inject({ method: 'POST', url: '/graphql', payload: { query: fill(tank) } })
+  const position = BigInt(reply.json<{ data: { fill: { token: string } } }>().data.fill.token)
+  const deadline = Date.now() + 1_000
+  let head = await app.annals.store.headPosition()
+  while (head === position && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    head = await app.annals.store.headPosition()
+  }
+  return head > position
+}
+
 describe('health, readiness and metrics', () => {
   it('is live, becomes ready once the store answers and projections caught up, and counts commands', async () => {
     const gateway = await startGateway()
@@ -157,19 +173,32 @@ describe('configuration', () => {
   ])('its devstore %s', async (_what, env, linked) => {
     const app = await createServer({ aggregates: [Tank], env: { NODE_ENV: 'test', ...env }, logger: false })
     try {
-      const reply = await app.inject({ method: 'POST', url: '/graphql', payload: { query: fill('links1') } })
-      const position = BigInt(reply.json<{ data: { fill: { token: string } } }>().data.fill.token)
-      // Running, they append links to $ce-Tank, $et-TankFilled and $bc-<command> after the event, within
-      // milliseconds; stopped, nothing follows it.
-      const deadline = Date.now() + 1_000
-      let head = await app.annals.store.headPosition()
-      while (head === position && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-        head = await app.annals.store.headPosition()
-      }
-      expect(head > position).toBe(linked)
+      expect(await linksAfterFill(app, 'links1')).toBe(linked)
     } finally {
       await app.close()
+    }
+  })
+
+  it('its devstore keeps them stopped on a data directory where they ran before', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'annals-server-links-'))
+    const start = (env: Record<string, string>) =>
+      createServer({ aggregates: [Tank], env: { NODE_ENV: 'test', ...env }, dataDir, logger: false })
+    try {
+      const before = await start({ ANNALS_DEVSTORE_SYSTEM_PROJECTIONS: 'true' })
+      try {
+        expect(await linksAfterFill(before, 'links2')).toBe(true)
+      } finally {
+        await before.close()
+      }
+      // Their checkpoints in the directory say they ran; the configuration says they do not.
+      const after = await start({})
+      try {
+        expect(await linksAfterFill(after, 'links3')).toBe(false)
+      } finally {
+        await after.close()
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
     }
   })
 })
