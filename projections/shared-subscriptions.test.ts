@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createInMemoryEventStore } from '../framework/event-store/in-memory-event-store.ts'
 import type { EventStore, SubscriptionMessage } from '../framework/index.ts'
 import { shareSubscriptions } from './shared-subscriptions.ts'
@@ -63,12 +63,13 @@ function reader(subscription: AsyncIterable<SubscriptionMessage>, controller: Ab
   }
 }
 
-async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+function until(condition: () => boolean): Promise<void> {
+  return vi.waitFor(
+    () => {
+      if (!condition()) throw new Error('not yet')
+    },
+    { timeout: 2_000, interval: 5 },
+  )
 }
 
 async function positionsOf(store: EventStore, type: string): Promise<bigint[]> {

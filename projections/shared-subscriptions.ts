@@ -45,6 +45,11 @@ interface Tail {
 
 const START = -1n
 
+/** Where in `$all` a message stands (an event, or a checkpoint of a filtered subscription). */
+function positionOf(message: Exclude<SubscriptionMessage, { kind: 'caughtUp' }>): bigint {
+  return message.kind === 'event' ? message.event.position : message.position
+}
+
 /**
  * The store, with subscriptions to `$all` of the same event types sharing one subscription to it: the
  * partitions of a workflow or a reactor on one replica each follow the whole log of their event types and keep
@@ -94,7 +99,7 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
             tail.caughtUp = true
             for (const follower of tail.followers) give(follower, message)
           } else {
-            const position = message.kind === 'event' ? message.event.position : message.position
+            const position = positionOf(message)
             tail.recent.push({ position, message })
             if (tail.recent.length >= 2 * recentMessages) {
               tail.floor = tail.recent[tail.recent.length - recentMessages - 1]!.position
@@ -251,7 +256,7 @@ export function shareSubscriptions(store: EventStore, options: SharedSubscriptio
       for await (const message of own) {
         yield message
         if (message.kind === 'caughtUp') toldCaughtUp = true
-        else from = message.kind === 'event' ? message.event.position : message.position
+        else from = positionOf(message)
         const shared = tails.get(key)
         if (shared === undefined || reaches(shared, from)) {
           nearEnough = true
