@@ -101,6 +101,12 @@ export interface ServerOptions {
    * (default ANNALS_MAX_EVENT_LOOP_DELAY_MS, else 500, or 0 with NODE_ENV=test; 0 turns it off).
    */
   readonly maxEventLoopDelayMs?: number
+  /**
+   * A growing share of GraphQL requests is refused with OVERLOADED while the event loop is busy more than this
+   * share of its time (createUtilizationShedder; default ANNALS_MAX_EVENT_LOOP_UTILIZATION, else 0: off). Off by
+   * default: a read side catching up keeps the loop busy too, and would have requests refused meanwhile.
+   */
+  readonly maxEventLoopUtilization?: number
   /** Fastify's logger option (pino options, or false); default JSON lines at LOG_LEVEL, readable lines in development on a terminal. */
   readonly logger?: FastifyServerOptions['logger']
 }
@@ -206,6 +212,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
       options.maxEventLoopDelayMs ??
       config.maxEventLoopDelayMs ??
       (config.environment === 'test' ? 0 : DEFAULT_MAX_EVENT_LOOP_DELAY_MS),
+    maxEventLoopUtilization: options.maxEventLoopUtilization ?? config.maxEventLoopUtilization ?? 0,
     path: '/graphql',
     onShed: () => metrics.requestShed(),
   })

@@ -73,6 +73,11 @@ export const ServerEnvironment = z.object({
   ANNALS_SLOW_REQUEST_MS: z.coerce.number().int().nonnegative().optional(),
   /** GraphQL requests get OVERLOADED while the event loop lags more than this (default 500 ms, off under NODE_ENV=test; 0: off). */
   ANNALS_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().nonnegative().optional(),
+  /**
+   * The share of its time the event loop may be busy before a growing share of GraphQL requests gets
+   * OVERLOADED (default 0: off; 0.95 keeps a replica above saturation answering and its read side current).
+   */
+  ANNALS_MAX_EVENT_LOOP_UTILIZATION: z.coerce.number().min(0).max(1).optional(),
   /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
   /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */
@@ -109,6 +114,7 @@ export interface ServerConfig {
   readonly maxQueuedPerAggregate: number | undefined
   readonly slowRequestMs: number | undefined
   readonly maxEventLoopDelayMs: number | undefined
+  readonly maxEventLoopUtilization: number | undefined
   readonly latencyTargetMs: number | undefined
 }
 
@@ -166,6 +172,7 @@ export function parseServerConfig(
     maxQueuedCommands: value.ANNALS_MAX_QUEUED_COMMANDS,
     slowRequestMs: value.ANNALS_SLOW_REQUEST_MS,
     maxEventLoopDelayMs: value.ANNALS_MAX_EVENT_LOOP_DELAY_MS,
+    maxEventLoopUtilization: value.ANNALS_MAX_EVENT_LOOP_UTILIZATION,
     maxQueuedPerAggregate: value.ANNALS_MAX_QUEUED_PER_AGGREGATE,
     latencyTargetMs: value.ANNALS_LATENCY_TARGET_MS,
   }

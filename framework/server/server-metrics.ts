@@ -51,7 +51,7 @@ export function createServerMetrics(): ServerMetrics {
   })
   const shed = new Counter({
     name: 'annals_requests_shed_total',
-    help: 'GraphQL requests refused with OVERLOADED before parsing because the event loop lagged past its bound.',
+    help: 'GraphQL requests refused with OVERLOADED before parsing: the event loop lagged past its bound, or was busier than its utilization bound.',
     registers,
   })
   const subscriptions = new Gauge({

@@ -193,4 +193,43 @@ describe('load shedding', () => {
     await expect.poll(async () => (await post()).status, { timeout: 15_000 }).toBe(200)
     expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(2)
   })
+  it('refuses a growing share of GraphQL requests with OVERLOADED while the event loop is busier than its bound, before parsing them, and takes them all again once it is not', async () => {
+    gateway = await startGateway({ maxEventLoopUtilization: 0.5, limits: { rateLimit: false } })
+    const url = gateway.url
+    // The server shares this process: 90 ms of every 100 spent here is a loop busy 90% of its time.
+    const busy = setInterval(() => {
+      const until = performance.now() + 90
+      while (performance.now() < until);
+    }, 100)
+    // Not JSON: a request that got as far as its body would be answered 400, not shed.
+    const post = () =>
+      fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
+    let refused: Response | undefined
+    try {
+      await expect
+        .poll(
+          async () => {
+            const reply = await post()
+            if (reply.status === 503) refused = reply
+            return reply.status
+          },
+          { timeout: 15_000, interval: 20 },
+        )
+        .toBe(503)
+    } finally {
+      clearInterval(busy)
+    }
+    expect([refused!.status, refused!.headers.get('retry-after'), await codeOf(refused!)]).toEqual([
+      503,
+      '1',
+      'OVERLOADED',
+    ])
+    expect((await fetch(`${url}/metrics`)).status).toBe(200)
+    expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(1)
+    // Idle again, the share falls a tenth per 100 ms: within a second every request is read, and this one is
+    // answered for what it is.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const replies = await Promise.all(Array.from({ length: 20 }, post))
+    expect(replies.map((reply) => reply.status)).toEqual(Array(20).fill(400))
+  })
 })
