@@ -206,7 +206,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
   const { store } = resolved
   app.log.info({ store: resolved.description }, 'Annals event store')
   const metrics = createServerMetrics()
-  await shedUnderPressure(app, {
+  const pressure = await shedUnderPressure(app, {
     // Off by default under test: a shared CI machine lags often enough to turn a test's request away.
     maxEventLoopDelayMs:
       options.maxEventLoopDelayMs ??
@@ -298,6 +298,7 @@ async function mountAnnals(app: FastifyInstance, options: AnnalsOptions): Promis
     csrf: options.csrf ?? true,
     allowedOrigins: options.allowedOrigins ?? config.allowedOrigins ?? [],
     isDraining: shutdown.isDraining,
+    refusesConnection: () => pressure.refusesConnection(),
     onSubscriptionsChange: (active) => metrics.setActiveSubscriptions(active),
   })
   registerHealthRoutes(app, { store, readSide, isDraining: shutdown.isDraining })

@@ -40,6 +40,24 @@ describe('the server configuration', () => {
     )
   })
 
+  it('reads the event loop utilization bound: 0 (off), or from 0.5 to below 1', () => {
+    expect(parseServerConfig({}).maxEventLoopUtilization).toBeUndefined()
+    expect(parseServerConfig({ ANNALS_MAX_EVENT_LOOP_UTILIZATION: '0' }).maxEventLoopUtilization).toBe(0)
+    expect(parseServerConfig({ ANNALS_MAX_EVENT_LOOP_UTILIZATION: '0.95' }).maxEventLoopUtilization).toBe(
+      0.95,
+    )
+    expect(parseServerConfig({ ANNALS_MAX_EVENT_LOOP_UTILIZATION: '0.5' }).maxEventLoopUtilization).toBe(0.5)
+    // 1 could never be passed; 0.3 would refuse requests to an idle replica; negatives and words mean nothing.
+    for (const bad of ['1', '0.3', '-0.5', 'busy']) {
+      expect(() => parseServerConfig({ ANNALS_MAX_EVENT_LOOP_UTILIZATION: bad })).toThrow(
+        expect.objectContaining({
+          code: 'BAD_CONFIG',
+          message: expect.stringContaining(`ANNALS_MAX_EVENT_LOOP_UTILIZATION="${bad}"`) as unknown,
+        }),
+      )
+    }
+  })
+
   it('treats an empty variable as unset', () => {
     expect(parseServerConfig({ PORT: '', HOST: '' })).toMatchObject({ port: 4000, host: '127.0.0.1' })
   })

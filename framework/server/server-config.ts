@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
 import type { JwtOptions } from '../graphql/guards/authenticate-request.ts'
+import { MIN_UTILIZATION_BOUND } from './shed-under-pressure.ts'
 
 /** A comma-separated list of browser origins, each `scheme://host[:port]` as a browser sends it. */
 const originList = z
@@ -75,9 +76,15 @@ export const ServerEnvironment = z.object({
   ANNALS_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().nonnegative().optional(),
   /**
    * The share of its time the event loop may be busy before a growing share of GraphQL requests gets
-   * OVERLOADED (default 0: off; 0.95 keeps a replica above saturation answering and its read side current).
+   * OVERLOADED: 0 (the default, off) or from 0.5 to below 1; 0.95 keeps a replica above saturation answering
+   * and its read side current.
    */
-  ANNALS_MAX_EVENT_LOOP_UTILIZATION: z.coerce.number().min(0).max(1).optional(),
+  ANNALS_MAX_EVENT_LOOP_UTILIZATION: z.coerce
+    .number()
+    .refine((bound) => bound === 0 || (bound >= MIN_UTILIZATION_BOUND && bound < 1), {
+      message: `0 (off), or from ${MIN_UTILIZATION_BOUND} up to, not including, 1`,
+    })
+    .optional(),
   /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),
   /** Commands waiting for one aggregate beyond which a new one to it gets OVERLOADED (default 1,000). */

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createUtilizationShedder, MAX_SHED_SHARE, SHED_STEP } from './shed-under-pressure.ts'
+import {
+  createUtilizationShedder,
+  MAX_SHED_SHARE,
+  MIN_UTILIZATION_BOUND,
+  SHED_STEP,
+} from './shed-under-pressure.ts'
 
 /** A shedder whose loop utilization the test sets, and whose intervals the test ends by hand. */
 function shedderOnHand(maxUtilization = 0.9) {
@@ -57,6 +62,34 @@ describe('createUtilizationShedder', () => {
     intervals(1, 5)
     const seen = [0.95, 0.5, 0.95, 0.5, 0.95, 0.5].flatMap((busy) => intervals(busy, 1))
     expect(seen).toEqual([0.6, 0.5, 0.6, 0.5, 0.6, 0.5])
+  })
+
+  it('measures each interval on its own: a busy interval after a long idle one raises the share', async () => {
+    let tick = () => undefined as void
+    const shedder = createUtilizationShedder({
+      maxUtilization: 0.9,
+      every: (_ms, run) => {
+        tick = run
+        return () => undefined
+      },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    tick()
+    expect(shedder.share()).toBe(0)
+    // 60 ms of work with nothing between: busy all of its interval, though 20% of the time since the start.
+    const until = performance.now() + 60
+    while (performance.now() < until);
+    tick()
+    expect(shedder.share()).toBe(SHED_STEP)
+  })
+
+  it('takes a bound from 0.5 up to, not including, 1', () => {
+    for (const bound of [1, 0.3, 0, -1, Number.NaN]) {
+      expect(() => createUtilizationShedder({ maxUtilization: bound, every: () => () => undefined })).toThrow(
+        expect.objectContaining({ code: 'BAD_CONFIG' }),
+      )
+    }
+    expect(() => shedderOnHand(MIN_UTILIZATION_BOUND)).not.toThrow()
   })
 
   it('stops measuring once closed', () => {

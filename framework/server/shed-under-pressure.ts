@@ -1,13 +1,14 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { AnnalsError } from '../errors.ts'
 
 export interface PressureOptions {
   /** GraphQL requests are refused while the event loop's mean delay over a sample passes this (ms); 0: never. */
   readonly maxEventLoopDelayMs: number
   /**
-   * The share of its time the event loop may be busy (0 to 1) before a growing share of GraphQL requests is
-   * refused (createUtilizationShedder); 0: never.
+   * The share of its time the event loop may be busy before a growing share of GraphQL requests is refused
+   * (createUtilizationShedder): 0 (never), or from MIN_UTILIZATION_BOUND up to, not including, 1.
    */
   readonly maxEventLoopUtilization: number
   /** Where the gateway is served: only its requests are shed, so health and metrics keep answering. */
@@ -20,10 +21,15 @@ export interface PressureOptions {
 export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 500
 /** How often the utilization shedder measures the loop and moves its share, in milliseconds. */
 export const UTILIZATION_INTERVAL_MS = 100
-/** How much the refused share moves per interval. */
+/** How much the refused share moves per interval: a tenth. */
 export const SHED_STEP = 0.1
-/** The most the utilization shedder refuses: a few requests always pass, and show when the load is gone. */
+/** The most the utilization shedder refuses: some requests are always served. */
 export const MAX_SHED_SHARE = 0.9
+/**
+ * The lowest utilization bound taken: an idle process is a little busy too (timers, scrapes), so a bound near
+ * 0 would refuse requests to a replica doing nothing; 1 could never be passed.
+ */
+export const MIN_UTILIZATION_BOUND = 0.5
 const RETRY_AFTER_MS = 1_000
 
 export interface UtilizationShedderOptions {
@@ -45,17 +51,24 @@ export interface UtilizationShedder {
 }
 
 /**
- * Refuses a share of requests that follows the event loop's utilization: every 100 ms, a loop busier than
- * `maxUtilization` raises the share by a tenth, a loop within it lowers it by a tenth. Above saturation the
- * share settles where the admitted work keeps the loop just within the bound, so the loop keeps some idle
- * time: the refused requests are answered at once instead of waiting behind a saturated loop, the admitted
- * ones keep their latency, and the work that follows them (projections, workflows) keeps up instead of falling
- * behind. A share rather than a gate: a single busy interval at a load the replica sustains refuses a tenth of
+ * Refuses a share of requests that follows the event loop's utilization: at each 100 ms tick, a loop busier
+ * than `maxUtilization` since the last one raises the share by a tenth, a loop within it lowers it by a tenth
+ * (a blocked loop's late ticks count once). Above saturation the share settles where the admitted work keeps
+ * the loop just within the bound, so the loop keeps some idle time: the refused requests cost a comparison
+ * and wait only for the loop to read them, not behind the work they would have added, the admitted ones keep
+ * their latency, and the work that follows them (projections, workflows) keeps up instead of falling behind. A share rather than a gate: a single busy interval at a load the replica sustains refuses a tenth of
  * one interval's requests, not all of them, and above saturation the refusals spread evenly instead of
  * coming in bursts. The latency limit of the command path (createLatencyLimit) defends the store's queue;
  * this defends the loop, which every request and the read side share.
  */
 export function createUtilizationShedder(options: UtilizationShedderOptions): UtilizationShedder {
+  const bound = options.maxUtilization
+  if (!(bound >= MIN_UTILIZATION_BOUND && bound < 1)) {
+    throw new AnnalsError(
+      'BAD_CONFIG',
+      `The event loop's utilization bound must be 0 (off) or from ${MIN_UTILIZATION_BOUND} up to, not including, 1; got ${bound}`,
+    )
+  }
   let last: EventLoopUtilization = performance.eventLoopUtilization()
   const sample =
     options.sample ??
@@ -71,16 +84,23 @@ export function createUtilizationShedder(options: UtilizationShedderOptions): Ut
       const timer = setInterval(tick, ms).unref()
       return () => clearInterval(timer)
     })
-  let share = 0
+  // Counted in steps, not summed in floating point: down to 0 is exactly 0.
+  const maxSteps = Math.round(MAX_SHED_SHARE / SHED_STEP)
+  let steps = 0
   const stop = every(UTILIZATION_INTERVAL_MS, () => {
-    const busy = sample() > options.maxUtilization
-    share = Math.min(MAX_SHED_SHARE, Math.max(0, share + (busy ? SHED_STEP : -SHED_STEP)))
+    steps = Math.min(maxSteps, Math.max(0, steps + (sample() > bound ? 1 : -1)))
   })
   return {
-    share: () => share,
-    refuses: () => share > 0 && Math.random() < share,
+    share: () => steps * SHED_STEP,
+    refuses: () => steps > 0 && Math.random() < steps * SHED_STEP,
     close: stop,
   }
+}
+
+/** What the gateway asks of the guards for what fastify's hooks do not see: a WebSocket upgrade. */
+export interface PressureGuard {
+  /** Whether a new WebSocket connection to the gateway, arriving now, is refused (and counted as shed). */
+  refusesConnection(): boolean
 }
 
 /**
@@ -88,10 +108,19 @@ export function createUtilizationShedder(options: UtilizationShedderOptions): Ut
  * read, before their body is parsed, so the excess costs little. A CPU-bound replica queues requests in its
  * sockets and its event loop before any command reaches a mailbox, where the queue bounds never see them. Two
  * signals: the share of the loop's time it is busy (createUtilizationShedder: a growing share of requests is
- * refused) and, as a hard stop, its delay (@fastify/under-pressure: every request is refused while the loop
- * lags past its bound).
+ * refused; off unless set) and, as a hard stop, its delay (@fastify/under-pressure: every request is refused
+ * while the loop lags past its bound).
+ *
+ * Only the gateway's own routes are shed, matched as fastify routed them (an encoded or absolute-form URL
+ * reaches the same route and meets the same guard); CORS preflights never are. The utilization guard is a
+ * hook of those routes, so it runs after the application's own hooks (CORS headers are on its refusals).
+ * WebSocket upgrades bypass fastify's hooks: the gateway asks `refusesConnection` for each new connection;
+ * the operations of a connection already open are not shed.
  */
-export async function shedUnderPressure(app: FastifyInstance, options: PressureOptions): Promise<void> {
+export async function shedUnderPressure(
+  app: FastifyInstance,
+  options: PressureOptions,
+): Promise<PressureGuard> {
   const body = JSON.stringify({
     data: null,
     errors: [
@@ -109,25 +138,48 @@ export async function shedUnderPressure(app: FastifyInstance, options: PressureO
       .header('content-type', 'application/json; charset=utf-8')
       .send(body)
   }
-  const ofGateway = (url: string) => url.split('?', 1)[0] === options.path
-  if (options.maxEventLoopUtilization > 0) {
-    const shedder = createUtilizationShedder({ maxUtilization: options.maxEventLoopUtilization })
-    app.addHook('onClose', (_instance, done) => {
-      shedder.close()
+  const ofGateway = (request: FastifyRequest) =>
+    request.routeOptions.url === options.path && request.method !== 'OPTIONS'
+  let shedder: UtilizationShedder | undefined
+  if (options.maxEventLoopUtilization !== 0) {
+    const maxUtilization = options.maxEventLoopUtilization
+    // Checked now, so a bad bound fails createServer rather than its start.
+    createUtilizationShedder({ maxUtilization, every: () => () => undefined })
+    // Measured from the start: a server that fails to build leaves no timer behind.
+    app.addHook('onReady', (done) => {
+      shedder = createUtilizationShedder({ maxUtilization })
       done()
     })
-    app.addHook('onRequest', (request, reply, done) => {
-      if (shedder.refuses() && ofGateway(request.url)) void refuse(reply)
+    app.addHook('onClose', (_instance, done) => {
+      shedder?.close()
+      done()
+    })
+    const shed: onRequestHookHandler = (request, reply, done) => {
+      if (shedder?.refuses()) void refuse(reply)
       else done()
+    }
+    app.addHook('onRoute', (route) => {
+      if (route.url !== options.path) return
+      const own = route.onRequest
+      route.onRequest = own === undefined ? [shed] : [...(Array.isArray(own) ? own : [own]), shed]
     })
   }
-  if (options.maxEventLoopDelayMs <= 0) return
-  await app.register(underPressure, {
-    maxEventLoopDelay: options.maxEventLoopDelayMs,
-    // Short samples: shedding starts and stops within a tenth of a second of the loop's state changing.
-    sampleInterval: 100,
-    pressureHandler: (request, reply) => {
-      if (ofGateway(request.url)) void refuse(reply)
+  const delayBound = options.maxEventLoopDelayMs > 0
+  if (delayBound) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: options.maxEventLoopDelayMs,
+      // Short samples: shedding starts and stops within a tenth of a second of the loop's state changing.
+      sampleInterval: 100,
+      pressureHandler: (request, reply) => {
+        if (ofGateway(request)) void refuse(reply)
+      },
+    })
+  }
+  return {
+    refusesConnection() {
+      const refused = shedder?.refuses() === true || (delayBound && app.isUnderPressure())
+      if (refused) options.onShed()
+      return refused
     },
-  })
+  }
 }

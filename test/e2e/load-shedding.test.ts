@@ -1,5 +1,7 @@
+import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { EventStore } from 'annals'
+import WebSocket from 'ws'
+import { createInMemoryEventStore, type EventStore } from 'annals'
 import { LATENCY_LIMIT_FLOOR } from '../../framework/command/latency-limit.ts'
 import { startGateway, type GraphQLReply, type RunningGateway } from './fixtures/start-gateway.ts'
 
@@ -17,6 +19,28 @@ function gatedAppends() {
     },
   })
   return { wrap, release: () => release() }
+}
+
+/** POSTs a malformed body to /graphql with the request target in absolute form (`POST http://host/graphql`). */
+function absoluteFormPost(base: string): Promise<number> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const call = request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: `${base}/graphql`,
+        headers: { 'content-type': 'application/json' },
+      },
+      (response) => {
+        response.resume()
+        resolve(response.statusCode ?? 0)
+      },
+    )
+    call.on('error', reject)
+    call.end('{')
+  })
 }
 
 async function metric(gateway: RunningGateway, line: string): Promise<number> {
@@ -193,43 +217,105 @@ describe('load shedding', () => {
     await expect.poll(async () => (await post()).status, { timeout: 15_000 }).toBe(200)
     expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(2)
   })
-  it('refuses a growing share of GraphQL requests with OVERLOADED while the event loop is busier than its bound, before parsing them, and takes them all again once it is not', async () => {
-    gateway = await startGateway({ maxEventLoopUtilization: 0.5, limits: { rateLimit: false } })
+  it('refuses a growing share of GraphQL requests with OVERLOADED while the event loop is busier than its bound, before parsing them, however the URL is spelled, over HTTP and WebSocket, and takes them all again once it is not', async () => {
+    const origin = 'https://app.example'
+    gateway = await startGateway({
+      env: { NODE_ENV: 'test', ANNALS_MAX_EVENT_LOOP_UTILIZATION: '0.5' },
+      allowedOrigins: [origin],
+      limits: { rateLimit: false },
+    })
     const url = gateway.url
+    // Not JSON: a request that got as far as its body would be answered 400, not shed.
+    const post = (path = '/graphql') =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: '{',
+      })
+    const connect = () =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(gateway!.wsUrl, 'graphql-transport-ws', { origin })
+        socket.once('open', () => {
+          socket.close()
+          resolve(101)
+        })
+        socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))
+        socket.once('error', reject)
+      })
+    /** Sends until one is refused; returns that refusal. */
+    const refusedOne = async <T>(send: () => Promise<T>, status: (answer: T) => number) => {
+      let refused: T | undefined
+      await expect
+        .poll(
+          async () => {
+            const answer = await send()
+            if (status(answer) === 503) refused = answer
+            return status(answer)
+          },
+          { timeout: 15_000, interval: 20 },
+        )
+        .toBe(503)
+      return refused!
+    }
+    const statusOf = (reply: Response) => reply.status
     // The server shares this process: 90 ms of every 100 spent here is a loop busy 90% of its time.
     const busy = setInterval(() => {
       const until = performance.now() + 90
       while (performance.now() < until);
     }, 100)
-    // Not JSON: a request that got as far as its body would be answered 400, not shed.
-    const post = () =>
-      fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
-    let refused: Response | undefined
     try {
-      await expect
-        .poll(
-          async () => {
-            const reply = await post()
-            if (reply.status === 503) refused = reply
-            return reply.status
-          },
-          { timeout: 15_000, interval: 20 },
-        )
-        .toBe(503)
+      const refused = await refusedOne(() => post(), statusOf)
+      expect([
+        refused.status,
+        refused.headers.get('retry-after'),
+        refused.headers.get('access-control-allow-origin'),
+        await codeOf(refused),
+      ]).toEqual([503, '1', origin, 'OVERLOADED'])
+      // The same route, however its URL is written: encoded, or in absolute form.
+      expect((await refusedOne(() => post('/%67raphql'), statusOf)).status).toBe(503)
+      expect(
+        await refusedOne(
+          () => absoluteFormPost(url),
+          (status) => status,
+        ),
+      ).toBe(503)
+      // A query sent as a GET (with the header that lets a GET past the gateway's CSRF check).
+      const get = () =>
+        fetch(`${url}/graphql?query=%7B__typename%7D`, { headers: { 'graphql-require-preflight': '1' } })
+      expect((await refusedOne(get, statusOf)).status).toBe(503)
+      // A new WebSocket connection.
+      expect(await refusedOne(connect, (status) => status)).toBe(503)
+      // Never health, metrics, nor a CORS preflight, however many are sent while the share is at its most.
+      const others = await Promise.all(
+        Array.from({ length: 10 }, () => [
+          fetch(`${url}/metrics`),
+          fetch(`${url}/health/live`),
+          fetch(`${url}/graphql`, {
+            method: 'OPTIONS',
+            headers: { origin, 'access-control-request-method': 'POST' },
+          }),
+        ]).flat(),
+      )
+      expect(others.map((reply) => reply.status)).not.toContain(503)
     } finally {
       clearInterval(busy)
     }
-    expect([refused!.status, refused!.headers.get('retry-after'), await codeOf(refused!)]).toEqual([
-      503,
-      '1',
-      'OVERLOADED',
-    ])
-    expect((await fetch(`${url}/metrics`)).status).toBe(200)
-    expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(1)
+    expect(await metric(gateway, 'annals_requests_shed_total')).toBeGreaterThanOrEqual(5)
     // Idle again, the share falls a tenth per 100 ms: within a second every request is read, and this one is
     // answered for what it is.
     await new Promise((resolve) => setTimeout(resolve, 1_500))
-    const replies = await Promise.all(Array.from({ length: 20 }, post))
+    const replies = await Promise.all(Array.from({ length: 20 }, () => post()))
     expect(replies.map((reply) => reply.status)).toEqual(Array(20).fill(400))
+  })
+
+  it('refuses to start with a utilization bound that could never be passed, or would refuse an idle replica', async () => {
+    for (const bound of [1, 0.2]) {
+      // A store of the test's own: the fixture closes only a store it started, and this server never starts.
+      const store = createInMemoryEventStore()
+      await expect(startGateway({ store, maxEventLoopUtilization: bound })).rejects.toMatchObject({
+        code: 'BAD_CONFIG',
+      })
+      await store.close()
+    }
   })
 })

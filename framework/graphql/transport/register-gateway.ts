@@ -48,6 +48,8 @@ export interface GatewayOptions {
   readonly path?: string
   /** True while the server drains: new operations get SHUTTING_DOWN. */
   readonly isDraining: () => boolean
+  /** Whether a new WebSocket connection is refused because the server is saturated (shedUnderPressure). */
+  readonly refusesConnection?: () => boolean
   readonly onSubscriptionsChange?: (active: number) => void
 }
 
@@ -170,6 +172,8 @@ export async function registerGateway(app: FastifyInstance, options: GatewayOpti
     // A page on another site could otherwise run mutations with the credentials the browser holds for us.
     else if (options.csrf && !isAllowedOrigin(request.headers, allowedOrigins))
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
+    else if (options.refusesConnection?.())
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n')
     else subscriptions.handleUpgrade(request, socket, head)
   })
   return { schema, subscriptions }
