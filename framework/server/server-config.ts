@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { AnnalsError } from '../errors.ts'
 import type { JwtOptions } from '../graphql/guards/authenticate-request.ts'
-import { MIN_UTILIZATION_BOUND } from './shed-under-pressure.ts'
+import { isUtilizationBound, UTILIZATION_BOUND_RANGE } from './shed-under-pressure.ts'
 
 /** A comma-separated list of browser origins, each `scheme://host[:port]` as a browser sends it. */
 const originList = z
@@ -81,9 +81,7 @@ export const ServerEnvironment = z.object({
    */
   ANNALS_MAX_EVENT_LOOP_UTILIZATION: z.coerce
     .number()
-    .refine((bound) => bound === 0 || (bound >= MIN_UTILIZATION_BOUND && bound < 1), {
-      message: `0 (off), or from ${MIN_UTILIZATION_BOUND} up to, not including, 1`,
-    })
+    .refine(isUtilizationBound, { message: UTILIZATION_BOUND_RANGE })
     .optional(),
   /** Commands waiting on this replica beyond which a new one gets OVERLOADED (default 5,000). */
   ANNALS_MAX_QUEUED_COMMANDS: z.coerce.number().int().positive().optional(),

@@ -32,6 +32,24 @@ export const MAX_SHED_SHARE = 0.9
 export const MIN_UTILIZATION_BOUND = 0.5
 const RETRY_AFTER_MS = 1_000
 
+/** Whether a utilization bound can be set: 0 (off), or from MIN_UTILIZATION_BOUND up to, not including, 1. */
+export function isUtilizationBound(bound: number): boolean {
+  return bound === 0 || (bound >= MIN_UTILIZATION_BOUND && bound < 1)
+}
+
+/** What a bad bound is told: the range it must be in. */
+export const UTILIZATION_BOUND_RANGE = `0 (off), or from ${MIN_UTILIZATION_BOUND} up to, not including, 1`
+
+/** Refuses a bound a shedder cannot run with (0 included: off is the server's, not a bound). */
+function checkUtilizationBound(bound: number): void {
+  if (bound === 0 || !isUtilizationBound(bound)) {
+    throw new AnnalsError(
+      'BAD_CONFIG',
+      `The event loop's utilization bound must be ${UTILIZATION_BOUND_RANGE}; got ${bound}`,
+    )
+  }
+}
+
 export interface UtilizationShedderOptions {
   /** The busy share of the loop (0 to 1) past which the refused share grows. */
   readonly maxUtilization: number
@@ -56,19 +74,15 @@ export interface UtilizationShedder {
  * (a blocked loop's late ticks count once). Above saturation the share settles where the admitted work keeps
  * the loop just within the bound, so the loop keeps some idle time: the refused requests cost a comparison
  * and wait only for the loop to read them, not behind the work they would have added, the admitted ones keep
- * their latency, and the work that follows them (projections, workflows) keeps up instead of falling behind. A share rather than a gate: a single busy interval at a load the replica sustains refuses a tenth of
- * one interval's requests, not all of them, and above saturation the refusals spread evenly instead of
- * coming in bursts. The latency limit of the command path (createLatencyLimit) defends the store's queue;
+ * their latency, and the work that follows them (projections, workflows) keeps up instead of falling behind.
+ * A share rather than a gate: a single busy interval at a load the replica sustains refuses a tenth of one
+ * interval's requests, not all of them, and above saturation the refusals spread evenly instead of coming in
+ * bursts. The latency limit of the command path (createLatencyLimit) defends the store's queue;
  * this defends the loop, which every request and the read side share.
  */
 export function createUtilizationShedder(options: UtilizationShedderOptions): UtilizationShedder {
   const bound = options.maxUtilization
-  if (!(bound >= MIN_UTILIZATION_BOUND && bound < 1)) {
-    throw new AnnalsError(
-      'BAD_CONFIG',
-      `The event loop's utilization bound must be 0 (off) or from ${MIN_UTILIZATION_BOUND} up to, not including, 1; got ${bound}`,
-    )
-  }
+  checkUtilizationBound(bound)
   let last: EventLoopUtilization = performance.eventLoopUtilization()
   const sample =
     options.sample ??
@@ -144,7 +158,7 @@ export async function shedUnderPressure(
   if (options.maxEventLoopUtilization !== 0) {
     const maxUtilization = options.maxEventLoopUtilization
     // Checked now, so a bad bound fails createServer rather than its start.
-    createUtilizationShedder({ maxUtilization, every: () => () => undefined })
+    checkUtilizationBound(maxUtilization)
     // Measured from the start: a server that fails to build leaves no timer behind.
     app.addHook('onReady', (done) => {
       shedder = createUtilizationShedder({ maxUtilization })
